@@ -1,0 +1,75 @@
+"""agentickit: async-first LLM agents and multi-agent workflows whose every performance knob is real and measured.
+
+```python
+import agentickit as ak
+
+agent = ak.Agent("assistant", llm="simulated", tools=[...])
+result = await agent.run("Hello")
+```
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from . import errors
+from ._version import __version__
+from .agent import Agent, AgentBuilder, Result, chat_agent, data_agent, research_agent
+from .executors import BatchItem, BatchResult, Executor, LocalExecutor
+from .memory import InMemoryStore, Memory, MemoryStore
+from .messages import Message, ToolCall, ToolCallRecord, Usage
+from .options import RunOptions
+from .providers import LLMConfig, Model, SimulatedModel
+from .streaming import Chunk, ChunkType
+from .tools import Tool, tool
+
+if TYPE_CHECKING:
+    pass
+
+__all__ = (
+    "Agent",
+    "AgentBuilder",
+    "BatchItem",
+    "BatchResult",
+    "Chunk",
+    "ChunkType",
+    "Executor",
+    "InMemoryStore",
+    "LLMConfig",
+    "LocalExecutor",
+    "Memory",
+    "MemoryStore",
+    "Message",
+    "Model",
+    "Result",
+    "RunOptions",
+    "SimulatedModel",
+    "Tool",
+    "ToolCall",
+    "ToolCallRecord",
+    "Usage",
+    "__version__",
+    "chat_agent",
+    "data_agent",
+    "errors",
+    "research_agent",
+    "tool",
+)
+
+# Names whose modules are imported on first access (PEP 562), so `import agentickit` stays fast
+# and optional extras are only needed by those who use them.
+_LAZY: dict[str, str] = {}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agentickit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(__all__) | set(_LAZY))

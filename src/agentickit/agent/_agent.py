@@ -1,0 +1,256 @@
+"""`Agent`: a model, a system prompt, tools and memory, run as many times as you like, concurrently."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self, Unpack
+
+from ..errors import UserError
+from ..memory import Memory
+from ..messages import ToolDefinition
+from ..options import RunOptions, RunOptionsDict, resolve_run_options
+from ..providers._base import Model
+from ..providers._registry import LLMConfig, LLMSpec, infer_model, parse_llm
+from ..tools._tool import Tool
+from ._result import Result
+from ._run import run_agent
+
+if TYPE_CHECKING:
+    from ..executors import BatchResult, Executor, ProgressCallback
+
+__all__ = ("Agent", "ToolLike")
+
+ToolLike = Tool | Callable[..., Any]
+"""A `Tool`, or a plain function (wrapped as a tool with default settings)."""
+
+_NO_OPTIONS = RunOptions()
+
+
+class Agent:
+    """An LLM agent: a model, a system prompt, tools and memory.
+
+    Construction is cheap (no I/O, no schema work): the model client, tool schemas and
+    connections are created on the first run, inside the running loop, and released by
+    `cleanup()` or `async with agent:`. One agent serves any number of concurrent runs; per-run
+    options never change the agent.
+
+    Args:
+        name: the agent's name (shown in results, metrics and errors).
+        llm: `"provider:model"`, an `LLMConfig`, or a `Model` object. Defaults to the offline
+            `simulated` model.
+        system_prompt: sent first in every run.
+        tools: `Tool`s or plain functions the model may call.
+        memory: history settings; history is kept per `session_id` only.
+        tool_timeout: default seconds a tool call may take (fast tools ~5 s, standard 30 s, slow 60 s+).
+        options: default `RunOptions` for every run (a run's own options win).
+        description: what the agent does (used when it becomes a tool or a workflow step).
+
+    Raises:
+        UnknownProviderError: `llm` names a provider that does not exist.
+        UserError: an argument has the wrong type or value.
+
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_definitions",
+        "_model",
+        "_tool_map",
+        "description",
+        "llm",
+        "memory",
+        "name",
+        "options",
+        "system_prompt",
+        "tool_timeout",
+        "tools",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        llm: LLMSpec = "simulated",
+        *,
+        system_prompt: str = "",
+        tools: Sequence[ToolLike] = (),
+        memory: Memory | None = None,
+        tool_timeout: float | None = None,
+        options: RunOptions | None = None,
+        description: str = "",
+    ) -> None:
+        if llm.__class__ is str:
+            parse_llm(llm)  # type: ignore[arg-type]  # fails fast on an unknown provider; cached
+        elif not isinstance(llm, LLMConfig | Model):
+            raise UserError(f"llm must be 'provider:model', an LLMConfig or a Model, got {type(llm).__name__}")
+        if tool_timeout is not None and tool_timeout <= 0:
+            raise UserError(f"tool_timeout must be > 0 seconds, got {tool_timeout}")
+        self.name = name
+        self.llm = llm
+        self.system_prompt = system_prompt
+        self.tools = tuple(tools)
+        self.memory = memory
+        self.tool_timeout = tool_timeout
+        self.options = options if options is not None else _NO_OPTIONS
+        self.description = description
+        self._model: Model | None = None
+        self._tool_map: dict[str, Tool] | None = None
+        self._definitions: tuple[ToolDefinition, ...] = ()
+
+    # -- construction helpers ----------------------------------------------------------------------
+
+    @staticmethod
+    def builder(name: str) -> AgentBuilder:
+        """Start a fluent builder: `Agent.builder("a").with_llm("openai", "gpt-4o-mini").build()`."""
+        from ._builder import AgentBuilder
+
+        return AgentBuilder(name)
+
+    # -- lazily built parts ----------------------------------------------------------------------
+
+    @property
+    def model(self) -> Model:
+        """The model client, created on first use."""
+        model = self._model
+        if model is None:
+            model = self._model = infer_model(self.llm)
+        return model
+
+    @property
+    def tool_map(self) -> Mapping[str, Tool]:
+        """The agent's tools by name, built on first use."""
+        if self._tool_map is None:
+            self._build_tools()
+        return self._tool_map  # type: ignore[return-value]
+
+    @property
+    def tool_definitions(self) -> tuple[ToolDefinition, ...]:
+        """What the model is told about the tools (schemas are built on first use)."""
+        if self._tool_map is None:
+            self._build_tools()
+        return self._definitions
+
+    def _build_tools(self) -> None:
+        tool_map: dict[str, Tool] = {}
+        for item in self.tools:
+            t = item if isinstance(item, Tool) else Tool(item)
+            if t.name in tool_map:
+                raise UserError(f"agent {self.name!r} has two tools named {t.name!r}; give one another name")
+            tool_map[t.name] = t
+        self._definitions = tuple(t.definition for t in tool_map.values())
+        self._tool_map = tool_map
+
+    # -- running ------------------------------------------------------------------------------------
+
+    def _options(self, options: RunOptions | None, overrides: Mapping[str, Any]) -> RunOptions:
+        opts = resolve_run_options(options, overrides)
+        return opts.over(self.options) if self.options is not _NO_OPTIONS else opts
+
+    async def run(self, query: str, *, options: RunOptions | None = None, **kwargs: Unpack[RunOptionsDict]) -> Result:
+        """Run the agent once and return its `Result`.
+
+        Options may be given as keywords (`max_tokens=100`) or as `options=RunOptions(...)`;
+        keywords win, then the agent's own `options`.
+
+        Raises:
+            RunError: a typed subclass: `ProviderError` (auth, rate limit, server, bad response),
+                `RunTimeoutError`, `UsageLimitExceeded`, ...
+            UserError: an unknown option name.
+
+        """
+        opts = self._options(options, kwargs)
+        return await run_agent(self, query, opts)
+
+    def run_sync(self, query: str, *, options: RunOptions | None = None, **kwargs: Unpack[RunOptionsDict]) -> Result:
+        """Blocking `run()` for scripts and notebooks without a running event loop.
+
+        Raises:
+            UserError: called from inside a running event loop (use `await agent.run(...)` there).
+
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise UserError("run_sync() cannot be called from a running event loop; use `await agent.run(...)`")
+        opts = self._options(options, kwargs)
+
+        async def main() -> Result:
+            try:
+                return await run_agent(self, query, opts)
+            finally:
+                # Connection pools belong to this short-lived loop; the next call opens new ones.
+                await self._close_model()
+
+        return asyncio.run(main())
+
+    async def run_batch(
+        self,
+        queries: Sequence[str],
+        *,
+        concurrency: int = 10,
+        on_progress: ProgressCallback | None = None,
+        executor: Executor | None = None,
+        options: RunOptions | None = None,
+        **kwargs: Unpack[RunOptionsDict],
+    ) -> BatchResult:
+        """Run many queries, at most `concurrency` at a time, and return them in input order.
+
+        A failing item does not stop the others: its `BatchItem.error` holds the error.
+        `on_progress(done, total, item)` is called as each item finishes.
+        """
+        from ..executors import LocalExecutor
+
+        opts = resolve_run_options(options, kwargs)
+        runner = executor if executor is not None else LocalExecutor()
+        return await runner.run_batch(self, queries, concurrency=concurrency, options=opts, on_progress=on_progress)
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    async def _close_model(self) -> None:
+        model, self._model = self._model, None
+        if model is not None and not isinstance(self.llm, Model):
+            await model.aclose()
+        elif model is not None:
+            await model.aclose()
+
+    async def cleanup(self) -> None:
+        """Release HTTP pools, MCP sessions and stores. Idempotent; the agent can run again afterwards."""
+        await self._close_model()
+        if self.memory is not None:
+            await self.memory.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.cleanup()
+
+    # -- pickling: rebuild from configuration in another process ------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "llm": self.llm,
+            "system_prompt": self.system_prompt,
+            "tools": self.tools,
+            "memory": self.memory,
+            "tool_timeout": self.tool_timeout,
+            "options": self.options,
+            "description": self.description,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        Agent.__init__(self, **state)
+
+    def __repr__(self) -> str:
+        llm = self.llm if isinstance(self.llm, str) else repr(self.llm)
+        return f"Agent({self.name!r}, llm={llm!r}, tools={len(self.tools)})"
+
+
+if TYPE_CHECKING:
+    from ._builder import AgentBuilder

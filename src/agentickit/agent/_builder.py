@@ -1,0 +1,85 @@
+"""`AgentBuilder`: the fluent way to build an `Agent`."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any, Self, Unpack
+
+from ..memory import Memory
+from ..options import RunOptions, RunOptionsDict
+from ..providers._base import Model
+from ..providers._registry import LLMConfig, LLMSpec
+from ._agent import Agent, ToolLike
+
+__all__ = ("AgentBuilder",)
+
+
+class AgentBuilder:
+    """Collects settings and builds an `Agent`; every `with_*` returns the builder."""
+
+    __slots__ = ("_kwargs", "_name", "_options", "_tools")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._kwargs: dict[str, Any] = {}
+        self._tools: list[ToolLike] = []
+        self._options: dict[str, Any] = {}
+
+    def with_llm(self, provider: str | LLMSpec, model: str | None = None, **settings: Any) -> Self:
+        """Set the model: `with_llm("openai", "gpt-4o-mini", temperature=0.0)`, a spec string, a config or a Model.
+
+        `settings` are `LLMConfig` fields (`base_url`, `api_key`, `temperature`, `max_tokens`,
+        `timeout`, `max_retries`, `transport`, `options`).
+        """
+        if isinstance(provider, LLMConfig | Model):
+            self._kwargs["llm"] = provider
+        elif model is None and not settings:
+            self._kwargs["llm"] = provider
+        else:
+            name, _, inline_model = provider.partition(":")
+            self._kwargs["llm"] = LLMConfig(provider=name, model=model or inline_model or name, **settings)
+        return self
+
+    def with_system_prompt(self, prompt: str) -> Self:
+        """Set the system prompt."""
+        self._kwargs["system_prompt"] = prompt
+        return self
+
+    def with_tools(self, *tools: ToolLike) -> Self:
+        """Add tools (or plain functions, or tool sources such as MCP servers)."""
+        self._tools.extend(tools)
+        return self
+
+    def with_tool_timeout(self, seconds: float) -> Self:
+        """Default timeout for every tool call."""
+        self._kwargs["tool_timeout"] = seconds
+        return self
+
+    def with_memory(self, memory: Memory | None = None, **settings: Any) -> Self:
+        """Set the memory, or build one: `with_memory(history_limit=10)`."""
+        self._kwargs["memory"] = memory if memory is not None else Memory(**settings)
+        return self
+
+    def with_options(self, options: RunOptions | None = None, **kwargs: Unpack[RunOptionsDict]) -> Self:
+        """Default run options: `with_options(max_tokens=500, temperature=0.0)`."""
+        if options is not None:
+            self._options.update({f.name: v for f in fields(options) if (v := getattr(options, f.name)) is not None})
+        self._options.update(kwargs)
+        return self
+
+    def with_description(self, description: str) -> Self:
+        """What the agent does (used when it becomes a tool or a workflow step)."""
+        self._kwargs["description"] = description
+        return self
+
+    def build(self) -> Agent:
+        """Build the agent.
+
+        Raises:
+            UserError: a setting is invalid (the message names it).
+
+        """
+        kwargs = dict(self._kwargs)
+        if self._options:
+            kwargs["options"] = RunOptions(**self._options)
+        return Agent(self._name, tools=tuple(self._tools), **kwargs)

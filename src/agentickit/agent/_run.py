@@ -1,0 +1,173 @@
+"""The run loop: ask the model, run the tools it asks for, repeat, remember, return a Result.
+
+There is one loop. `run()` drives it with no sink and pays for no streaming; `run_stream()` drives
+the same loop with a sink and gets the model's tokens as they come.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ..errors import ProviderError, RunTimeoutError, UsageLimitExceeded, is_retryable
+from ..messages import Message, ModelResponse, ToolCallRecord, ToolDefinition, Usage
+from ..options import ModelSettings, RunOptions
+from ..providers._base import Model, TextDelta, ThoughtDelta
+from ..providers._retry import backoff_delay
+from ..streaming._chunk import Chunk, ChunkType
+from ._result import Result
+from ._sink import ChunkSink
+from ._tool_exec import execute_tool_calls
+
+if TYPE_CHECKING:
+    from ._agent import Agent
+
+__all__ = ("DEFAULT_MAX_TOOL_ROUNDS", "new_run_id", "run_agent")
+
+DEFAULT_MAX_TOOL_ROUNDS = 10
+
+# A process-unique prefix plus a counter: unique across processes (Ray workers) and ~10x cheaper
+# than uuid4 on the hot path.
+_RUN_PREFIX = os.urandom(4).hex()
+_run_counter = itertools.count(1)
+
+
+def new_run_id() -> str:
+    """A unique id for a run."""
+    return f"run_{_RUN_PREFIX}{next(_run_counter):x}"
+
+
+async def _ask(
+    model: Model,
+    messages: Sequence[Message],
+    tools: Sequence[ToolDefinition],
+    settings: ModelSettings,
+    sink: ChunkSink | None,
+    max_retries: int,
+) -> ModelResponse:
+    attempt = 0
+    while True:
+        emitted = False
+        try:
+            if sink is None:
+                return await model.request(messages, tools, settings)
+            async with model.request_stream(messages, tools, settings) as stream:
+                async for event in stream:
+                    if type(event) is TextDelta:
+                        emitted = True
+                        w = sink.send(Chunk(ChunkType.DELTA, event.text))
+                        if w is not None:
+                            await w
+                    elif isinstance(event, ThoughtDelta):
+                        emitted = True
+                        w = sink.send(Chunk(ChunkType.THOUGHT, event.text))
+                        if w is not None:
+                            await w
+                return stream.response()
+        except ProviderError as exc:
+            # Once text reached the caller a retry would repeat it, so only failures before the
+            # first token are retried.
+            if emitted or attempt >= max_retries or not is_retryable(exc):
+                raise
+            await asyncio.sleep(backoff_delay(attempt, exc))
+            attempt += 1
+
+
+async def run_agent(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | None = None) -> Result:
+    """Run `agent` on `query` with fully merged options; see `Agent.run`."""
+    if opts.timeout is None:
+        return await _run(agent, query, opts, sink)
+    try:
+        async with asyncio.timeout(opts.timeout):
+            return await _run(agent, query, opts, sink)
+    except TimeoutError as exc:
+        raise RunTimeoutError(
+            f"agent {agent.name!r} did not finish within its timeout of {opts.timeout:g} s; "
+            "raise `timeout` or lower `max_tokens`/`max_tool_rounds`"
+        ) from exc
+
+
+async def _run(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | None) -> Result:
+    start = time.perf_counter()
+    run_id = new_run_id()
+    model = agent.model
+    memory = agent.memory
+    messages: list[Message] = []
+    if agent.system_prompt:
+        messages.append(Message("system", agent.system_prompt))
+    session_id = opts.session_id
+    if memory is not None:
+        if session_id is None:
+            session_id = memory.session_id
+        if session_id is not None:
+            limit = opts.history_limit if opts.history_limit is not None else memory.history_limit
+            messages.extend(await memory.history(session_id, limit))
+    first_new = len(messages)
+    messages.append(Message("user", query))
+
+    settings = ModelSettings(
+        max_tokens=opts.max_tokens,
+        temperature=opts.temperature,
+        top_p=opts.top_p,
+        stop=opts.stop,
+        tool_choice=opts.tool_choice,
+    )
+    tools = agent.tool_map
+    definitions = agent.tool_definitions
+    max_rounds = opts.max_tool_rounds if opts.max_tool_rounds is not None else DEFAULT_MAX_TOOL_ROUNDS
+    max_retries = model.max_retries
+    usage = Usage()
+    records: list[ToolCallRecord] = []
+    rounds = 0
+    while True:
+        response = await _ask(model, messages, definitions, settings, sink, max_retries)
+        usage.add(response.usage)
+        messages.append(Message("assistant", response.content or None, response.tool_calls))
+        if sink is not None and response.content:
+            w = sink.send(Chunk(ChunkType.TEXT, content=response.content))
+            if w is not None:
+                await w
+        if not response.tool_calls:
+            break
+        if rounds >= max_rounds:
+            raise UsageLimitExceeded(
+                f"agent {agent.name!r} reached max_tool_rounds={max_rounds} and the model still asks for tools "
+                f"({', '.join(c.name for c in response.tool_calls)}); raise max_tool_rounds or check the tools' results"
+            )
+        rounds += 1
+        for message, record in await execute_tool_calls(response.tool_calls, tools, agent.tool_timeout, sink):
+            messages.append(message)
+            records.append(record)
+        if settings.tool_choice not in (None, "auto", "none"):
+            # A forced tool choice applies to the first turn only; forcing it again would loop forever.
+            settings = ModelSettings(
+                max_tokens=settings.max_tokens,
+                temperature=settings.temperature,
+                top_p=settings.top_p,
+                stop=settings.stop,
+                tool_choice="auto",
+            )
+
+    if memory is not None and session_id is not None:
+        await memory.store.append(session_id, messages[first_new:])
+    metadata = dict(opts.metadata) if opts.metadata else {}
+    metadata["model"] = response.model or model.model_name
+    metadata["finish_reason"] = response.finish_reason
+    metadata["tool_rounds"] = rounds
+    if session_id is not None:
+        metadata["session_id"] = session_id
+    return Result(
+        content=response.content,
+        usage=usage,
+        duration=time.perf_counter() - start,
+        tool_calls=records,
+        messages=messages,
+        metadata=metadata,
+        run_id=run_id,
+        agent_name=agent.name,
+        thoughts=response.thoughts,
+    )

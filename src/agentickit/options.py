@@ -1,0 +1,106 @@
+"""Per-run options. Frozen: a run merges them into a fresh object and never mutates the agent."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from typing import Any, Literal, TypedDict
+
+from .errors import UserError
+
+__all__ = ("ModelSettings", "RunOptions", "RunOptionsDict", "ToolChoice")
+
+ToolChoice = Literal["auto", "none", "required"] | str
+"""`auto`, `none`, `required`, or the name of a tool the model must call."""
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class RunOptions:
+    """Options of one run. `None` means "not set": the agent's or provider's default applies.
+
+    `temperature=0.0` is a real value and is sent as such.
+    """
+
+    max_tokens: int | None = None
+    """Upper bound on tokens the model may generate per request."""
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: Sequence[str] | None = None
+    history_limit: int | None = None
+    """At most this many history messages are sent to the model (the system prompt and new input do not count)."""
+    session_id: str | None = None
+    """Conversation to read history from and append to. Without one the run is stateless."""
+    timeout: float | None = None
+    """Seconds the whole run may take, tool calls included."""
+    max_tool_rounds: int | None = None
+    """How many model->tools->model rounds are allowed before `UsageLimitExceeded`."""
+    tool_choice: ToolChoice | None = None
+    metadata: Mapping[str, Any] | None = None
+    """Free-form data copied into `Result.metadata`."""
+
+    def merged(self, overrides: Mapping[str, Any]) -> RunOptions:
+        """A copy with the given fields replaced; unknown names raise `UserError`."""
+        if not overrides:
+            return self
+        unknown = overrides.keys() - _RUN_OPTION_NAMES
+        if unknown:
+            raise UserError(_unknown_options_message(unknown))
+        return replace(self, **overrides)
+
+    def over(self, base: RunOptions) -> RunOptions:
+        """These options layered over `base`: every field set here wins."""
+        if base is _EMPTY:
+            return self
+        if self is _EMPTY:
+            return base
+        changes = {f: v for f in _RUN_OPTION_NAMES if (v := getattr(self, f)) is not None}
+        return replace(base, **changes) if changes else base
+
+
+class RunOptionsDict(TypedDict, total=False):
+    """Keyword-argument form of `RunOptions`, for typing `**options`."""
+
+    max_tokens: int | None
+    temperature: float | None
+    top_p: float | None
+    stop: Sequence[str] | None
+    history_limit: int | None
+    session_id: str | None
+    timeout: float | None
+    max_tool_rounds: int | None
+    tool_choice: ToolChoice | None
+    metadata: Mapping[str, Any] | None
+
+
+_RUN_OPTION_NAMES = frozenset(f.name for f in fields(RunOptions))
+_EMPTY = RunOptions()
+
+
+def _unknown_options_message(unknown: set[str] | frozenset[str] | Any) -> str:
+    import difflib
+
+    parts: list[str] = []
+    for name in sorted(unknown):
+        close = difflib.get_close_matches(name, _RUN_OPTION_NAMES, n=1)
+        parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return f"unknown run option {', '.join(parts)}; valid options are: {', '.join(sorted(_RUN_OPTION_NAMES))}"
+
+
+def resolve_run_options(options: RunOptions | None, overrides: Mapping[str, Any]) -> RunOptions:
+    """Combine an optional `RunOptions` object with keyword overrides (keywords win)."""
+    base = options if options is not None else _EMPTY
+    if not overrides:
+        return base
+    return base.merged(overrides)
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class ModelSettings:
+    """What a provider needs for one request: the model's sampling settings and the request deadline."""
+
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: Sequence[str] | None = None
+    tool_choice: ToolChoice | None = None
+    timeout: float | None = None

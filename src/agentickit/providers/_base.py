@@ -1,0 +1,184 @@
+"""The `Model` interface every provider implements, and the streamed events it yields."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Literal, Self
+
+from ..messages import Message, ModelResponse, ToolCall, ToolDefinition, Usage
+from ..options import ModelSettings
+
+__all__ = (
+    "Model",
+    "ModelStream",
+    "StreamEvent",
+    "TextDelta",
+    "ThoughtDelta",
+    "ToolCallDelta",
+    "UsageEvent",
+)
+
+
+@dataclass(slots=True)
+class TextDelta:
+    """A piece of the answer's text."""
+
+    text: str
+    kind: Literal["text"] = "text"
+
+
+@dataclass(slots=True)
+class ThoughtDelta:
+    """A piece of reasoning text the provider streams separately from the answer."""
+
+    text: str
+    kind: Literal["thought"] = "thought"
+
+
+@dataclass(slots=True)
+class ToolCallDelta:
+    """A piece of a tool call; `index` tells which call of the turn it belongs to."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+    kind: Literal["tool_call"] = "tool_call"
+
+
+@dataclass(slots=True)
+class UsageEvent:
+    """Token usage, usually sent once at the end of a stream."""
+
+    usage: Usage
+    kind: Literal["usage"] = "usage"
+
+
+StreamEvent = TextDelta | ThoughtDelta | ToolCallDelta | UsageEvent
+
+
+@dataclass(slots=True)
+class _PartialCall:
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=list[str])
+
+
+class ModelStream(ABC):
+    """One streamed model response: an async context manager and an async iterator of `StreamEvent`s.
+
+    Leaving the `async with` block closes the upstream request, whether or not the stream was read
+    to the end; that is how cancellation reaches the provider. After the events are exhausted,
+    `response()` returns the assembled `ModelResponse`.
+    """
+
+    __slots__ = ("_calls", "_finish_reason", "_model_name", "_text", "_thoughts", "_usage")
+
+    def __init__(self) -> None:
+        self._text: list[str] = []
+        self._thoughts: list[str] = []
+        self._calls: dict[int, _PartialCall] = {}
+        self._usage = Usage(requests=1)
+        self._finish_reason: str | None = None
+        self._model_name: str | None = None
+
+    @abstractmethod
+    def _events(self) -> AsyncIterator[StreamEvent]:
+        """Yield the provider's events; implemented by each provider."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook with a no-op default
+        """Close the upstream request. Idempotent."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        text = self._text
+        thoughts = self._thoughts
+        async for event in self._events():
+            if isinstance(event, TextDelta):
+                text.append(event.text)
+            elif isinstance(event, ThoughtDelta):
+                thoughts.append(event.text)
+            elif isinstance(event, ToolCallDelta):
+                self._add_call_delta(event)
+            else:
+                self._usage = event.usage
+                self._usage.requests = max(self._usage.requests, 1)
+            yield event
+
+    def _add_call_delta(self, delta: ToolCallDelta) -> None:
+        call = self._calls.get(delta.index)
+        if call is None:
+            call = self._calls[delta.index] = _PartialCall()
+        if delta.id:
+            call.id = delta.id
+        if delta.name:
+            call.name += delta.name
+        if delta.arguments:
+            call.arguments.append(delta.arguments)
+
+    def response(self) -> ModelResponse:
+        """The response assembled from every event seen so far."""
+        calls = tuple(
+            ToolCall(c.id or f"call_{i}", c.name, "".join(c.arguments) or "{}") for i, c in sorted(self._calls.items())
+        )
+        return ModelResponse(
+            content="".join(self._text),
+            tool_calls=calls,
+            usage=self._usage,
+            finish_reason=self._finish_reason or ("tool_calls" if calls else "stop"),
+            thoughts="".join(self._thoughts),
+            model=self._model_name,
+        )
+
+
+class Model(ABC):
+    """A chat model reachable through some provider.
+
+    Implementations keep their connection pools themselves, open them lazily inside the running
+    loop, and release them in `aclose()` (idempotent). A model object may be shared by many
+    concurrent runs; it must not keep per-run state.
+    """
+
+    provider: str = "unknown"
+    """The provider's name, e.g. `openai`."""
+    model_name: str = "unknown"
+    """The model's name, e.g. `gpt-4o-mini`."""
+    max_retries: int = 3
+    """Retries on 429, 5xx, timeouts and connection errors, with backoff (see `providers._retry`)."""
+
+    @abstractmethod
+    async def request(
+        self, messages: Sequence[Message], tools: Sequence[ToolDefinition], settings: ModelSettings
+    ) -> ModelResponse:
+        """Send one request and return the whole answer.
+
+        Raises:
+            ProviderError: a typed subclass saying what failed.
+
+        """
+
+    @abstractmethod
+    def request_stream(
+        self, messages: Sequence[Message], tools: Sequence[ToolDefinition], settings: ModelSettings
+    ) -> ModelStream:
+        """Start one streamed request. Use it as `async with model.request_stream(...) as s: async for ev in s`."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook with a no-op default
+        """Release connection pools. Idempotent; the model can be used again afterwards."""
+
+    def describe(self) -> dict[str, Any]:
+        """A picklable description from which an equal model can be rebuilt in another process."""
+        return {"provider": self.provider, "model": self.model_name}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.provider}:{self.model_name})"

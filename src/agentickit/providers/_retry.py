@@ -1,0 +1,42 @@
+"""Retries with exponential backoff and jitter for provider calls, honouring `Retry-After`."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from ..errors import ProviderHTTPError, is_retryable
+
+__all__ = ("backoff_delay", "retry_call")
+
+T = TypeVar("T")
+
+BASE_DELAY = 0.25
+MAX_DELAY = 8.0
+
+
+def backoff_delay(attempt: int, exc: BaseException) -> float:
+    """Seconds to wait before retry number `attempt` (0-based) after `exc`.
+
+    A server's `Retry-After` wins (capped at 60 s, so a bad header cannot park a run for hours);
+    otherwise full-jitter exponential backoff: uniform in [d/2, d] with d = 0.25 s * 2**attempt, capped at 8 s.
+    """
+    if isinstance(exc, ProviderHTTPError) and exc.retry_after is not None:
+        return min(max(exc.retry_after, 0.0), 60.0)
+    delay = min(MAX_DELAY, BASE_DELAY * (2**attempt))
+    return delay * (0.5 + random.random() / 2)
+
+
+async def retry_call(fn: Callable[[], Awaitable[T]], max_retries: int) -> T:
+    """Call `fn` and retry it on retryable provider errors, at most `max_retries` times."""
+    attempt = 0
+    while True:
+        try:
+            return await fn()
+        except Exception as exc:
+            if attempt >= max_retries or not is_retryable(exc):
+                raise
+            await asyncio.sleep(backoff_delay(attempt, exc))
+            attempt += 1

@@ -1,0 +1,343 @@
+"""The `simulated` provider: an offline, deterministic model for demos, tests and benchmarks.
+
+It streams tokens with a configurable time to first token and tokens per second, can script tool
+calls and failures, and keeps no per-run state, so concurrent runs never see each other. The same
+behaviour is served over real HTTP by `agentickit simulate-llm` (see `agentickit.simulator`).
+
+What it answers (first match wins):
+
+1. a failure directive in the last user message: `[[sim:429]]`, `[[sim:500]]`, `[[sim:timeout]]`,
+   `[[sim:malformed]]`, `[[sim:401]]`, `[[sim:400]]`;
+2. the next entry of `failures` (consumed one per request, for "fail twice, then succeed");
+3. `script[round]`, where `round` counts the assistant turns since the last user message, so a
+   script entry is chosen by the conversation, not by a shared counter;
+4. `reply`: a fixed string, `"echo"` (the last user message), or a function of the request;
+5. `"auto"` tools: with tools offered and no tool result yet, call the first tool, filling each
+   required argument from the user's words; after tool results, answer with them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import orjson
+
+from ..errors import (
+    AuthenticationError,
+    BadRequestError,
+    BadResponseError,
+    ProviderTimeoutError,
+    RateLimitError,
+    ServerError,
+)
+from ..messages import Message, ModelResponse, ToolCall, ToolDefinition, Usage
+from ..options import ModelSettings
+from ._base import Model, ModelStream, StreamEvent, TextDelta, ThoughtDelta, ToolCallDelta, UsageEvent
+
+__all__ = ("Failure", "SimRequest", "SimTurn", "SimulatedModel", "call", "plan_turn", "tokenize")
+
+Failure = Literal["429", "500", "401", "400", "timeout", "malformed"]
+_FAILURES: frozenset[str] = frozenset(("429", "500", "401", "400", "timeout", "malformed"))
+_DIRECTIVE = re.compile(r"\[\[sim:(\w+)\]\]")
+_TOKEN = re.compile(r"\s*\S+")
+
+
+@dataclass(slots=True, frozen=True)
+class SimRequest:
+    """What a reply function sees."""
+
+    messages: Sequence[Message]
+    tools: Sequence[ToolDefinition]
+    settings: ModelSettings
+
+    @property
+    def last_user(self) -> str:
+        """The text of the last user message."""
+        for m in reversed(self.messages):
+            if m.role == "user":
+                return m.content or ""
+        return ""
+
+    @property
+    def tool_results(self) -> list[Message]:
+        """Tool results sent after the last user message."""
+        out: list[Message] = []
+        for m in reversed(self.messages):
+            if m.role == "user":
+                break
+            if m.role == "tool":
+                out.append(m)
+        out.reverse()
+        return out
+
+
+@dataclass(slots=True, frozen=True)
+class SimTurn:
+    """One scripted model turn: text, tool calls, or both."""
+
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    thoughts: str = ""
+
+
+def call(name: str, /, **arguments: Any) -> SimTurn:
+    """A scripted turn in which the model calls one tool, e.g. `call("weather", city="Paris")`."""
+    return SimTurn(tool_calls=(ToolCall(f"call_{name}_{_ids.__next__()}", name, orjson.dumps(arguments).decode()),))
+
+
+_ids = itertools.count(1)
+Reply = str | Callable[[SimRequest], "str | SimTurn"]
+ScriptEntry = str | SimTurn
+
+
+def tokenize(text: str) -> list[str]:
+    """Split text the way the simulator streams it: a token is a word with its leading whitespace."""
+    tokens = _TOKEN.findall(text)
+    if tokens:
+        tail = len("".join(tokens))
+        if tail < len(text):
+            tokens[-1] += text[tail:]
+    elif text:
+        tokens = [text]
+    return tokens
+
+
+def _estimate_tokens(messages: Iterable[Message]) -> int:
+    # ~4 characters per token, the usual rule of thumb; the simulator only needs to be stable.
+    return sum(len(m.content or "") // 4 + 4 for m in messages)
+
+
+def _auto_arguments(tool: ToolDefinition, text: str) -> dict[str, Any]:
+    props: dict[str, Any] = tool.parameters.get("properties", {})
+    required: list[str] = tool.parameters.get("required", list(props))
+    numbers = [int(n) for n in re.findall(r"-?\d+", text)]
+    words = re.findall(r"[A-Za-z][\w-]*", text)
+    args: dict[str, Any] = {}
+    for name in required:
+        kind = props.get(name, {}).get("type", "string")
+        if kind in ("integer", "number"):
+            args[name] = numbers.pop(0) if numbers else 1
+        elif kind == "boolean":
+            args[name] = True
+        elif kind == "array":
+            args[name] = words[:3]
+        elif kind == "object":
+            args[name] = {}
+        else:
+            capitalised = [w for w in words if w[0].isupper()]
+            args[name] = capitalised[-1] if capitalised else (words[-1] if words else text)
+    return args
+
+
+def plan_turn(
+    request: SimRequest,
+    *,
+    reply: Reply = "echo",
+    script: Sequence[ScriptEntry] = (),
+    tools_mode: Literal["auto", "never"] = "auto",
+) -> SimTurn:
+    """Decide deterministically what the simulated model answers to `request` (failures aside)."""
+    if script:
+        round_no = 0
+        for m in reversed(request.messages):
+            if m.role == "user":
+                break
+            if m.role == "assistant":
+                round_no += 1
+        if round_no < len(script):
+            entry = script[round_no]
+            return SimTurn(text=entry) if isinstance(entry, str) else entry
+    results = request.tool_results
+    if tools_mode == "auto" and request.tools and request.settings.tool_choice != "none":
+        if not results:
+            forced = request.settings.tool_choice
+            tool = next((t for t in request.tools if t.name == forced), request.tools[0])
+            args = _auto_arguments(tool, request.last_user)
+            return SimTurn(tool_calls=(ToolCall(f"call_{tool.name}_1", tool.name, orjson.dumps(args).decode()),))
+        summary = "; ".join(f"{m.name} returned {m.content}" for m in results)
+        return SimTurn(text=f"Based on the tools: {summary}.")
+    if callable(reply):
+        out = reply(request)
+        return SimTurn(text=out) if isinstance(out, str) else out
+    if reply == "echo":
+        return SimTurn(text=request.last_user)
+    return SimTurn(text=reply)
+
+
+def failure_for(request_text: str) -> str | None:
+    """The failure a `[[sim:...]]` directive in the text asks for, if any."""
+    match = _DIRECTIVE.search(request_text)
+    if match and match.group(1) in _FAILURES:
+        return match.group(1)
+    return None
+
+
+@dataclass(slots=True)
+class SimulatedModel(Model):
+    """An in-process simulated model. Deterministic, offline, and as fast as the settings allow.
+
+    Args:
+        reply: a fixed answer, `"echo"`, or a function of a `SimRequest` returning text or a `SimTurn`.
+        script: turns chosen by the conversation's round (see the module docstring); `call(...)` builds
+            tool-call turns.
+        ttft: seconds before the first token.
+        tokens_per_s: streaming speed; `None` streams as fast as possible.
+        tools_mode: `"auto"` calls offered tools on its own; `"never"` ignores them.
+        failures: failures to return, one per request, before answering normally.
+        thoughts: reasoning text streamed as THOUGHT before the answer.
+        record: keep the last 1,000 requests in `requests`, so tests can see what reached the model.
+        model_name: the name reported in responses.
+
+    """
+
+    reply: Reply = "echo"
+    script: Sequence[ScriptEntry] = ()
+    ttft: float = 0.0
+    tokens_per_s: float | None = None
+    tools_mode: Literal["auto", "never"] = "auto"
+    failures: Sequence[Failure] = ()
+    thoughts: str = ""
+    record: bool = False
+    model_name: str = "simulated"
+    provider: str = "simulated"
+    max_retries: int = 3
+    requests: deque[SimRequest] = field(default_factory=lambda: deque[SimRequest](maxlen=1000), repr=False)
+    _pending_failures: deque[str] = field(default_factory=deque[str], repr=False)
+
+    def __post_init__(self) -> None:
+        if self.ttft < 0:
+            raise ValueError("ttft must be >= 0 seconds")
+        if self.tokens_per_s is not None and self.tokens_per_s <= 0:
+            raise ValueError("tokens_per_s must be > 0, or None for no delay")
+        bad = [f for f in self.failures if f not in _FAILURES]
+        if bad:
+            raise ValueError(f"unknown simulated failure {bad[0]!r}; use one of {sorted(_FAILURES)}")
+        self._pending_failures.extend(self.failures)
+
+    # -- shared logic -----------------------------------------------------------------------------
+
+    def _plan(self, messages: Sequence[Message], tools: Sequence[ToolDefinition], settings: ModelSettings) -> SimTurn:
+        request = SimRequest(messages, tools, settings)
+        if self.record:
+            self.requests.append(request)
+        failure = failure_for(request.last_user)
+        if failure is None and self._pending_failures:
+            failure = self._pending_failures.popleft()
+        if failure is not None:
+            self._raise_failure(failure)
+        turn = plan_turn(request, reply=self.reply, script=self.script, tools_mode=self.tools_mode)
+        if self.thoughts and not turn.thoughts:
+            turn = SimTurn(turn.text, turn.tool_calls, self.thoughts)
+        return turn
+
+    def _raise_failure(self, failure: str) -> None:
+        p, m = self.provider, self.model_name
+        if failure == "429":
+            raise RateLimitError("simulated 429 Too Many Requests", status=429, retry_after=0.0, provider=p, model=m)
+        if failure == "500":
+            raise ServerError("simulated 500 Internal Server Error", status=500, provider=p, model=m)
+        if failure == "401":
+            raise AuthenticationError("simulated 401: invalid API key", status=401, provider=p, model=m)
+        if failure == "400":
+            raise BadRequestError("simulated 400: bad request", status=400, provider=p, model=m)
+        if failure == "timeout":
+            raise ProviderTimeoutError("simulated timeout: the model did not answer", provider=p, model=m)
+        raise BadResponseError("simulated malformed response: not valid JSON", provider=p, model=m)
+
+    def _usage(self, messages: Sequence[Message], out_tokens: int) -> Usage:
+        return Usage(_estimate_tokens(messages), out_tokens, 1)
+
+    # -- Model interface --------------------------------------------------------------------------
+
+    async def request(
+        self, messages: Sequence[Message], tools: Sequence[ToolDefinition], settings: ModelSettings
+    ) -> ModelResponse:
+        """Answer in one piece, after the time streaming the same answer would take."""
+        turn = self._plan(messages, tools, settings)
+        tokens = tokenize(turn.text)
+        finish = "tool_calls" if turn.tool_calls else "stop"
+        if settings.max_tokens is not None and len(tokens) > settings.max_tokens:
+            tokens = tokens[: settings.max_tokens]
+            finish = "length"
+        delay = self.ttft + (len(tokens) / self.tokens_per_s if self.tokens_per_s else 0.0)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        text = "".join(tokens) if finish == "length" else turn.text
+        return ModelResponse(
+            content=text,
+            tool_calls=turn.tool_calls,
+            usage=self._usage(messages, len(tokens) + 8 * len(turn.tool_calls)),
+            finish_reason=finish,
+            thoughts=turn.thoughts,
+            model=self.model_name,
+        )
+
+    def request_stream(
+        self, messages: Sequence[Message], tools: Sequence[ToolDefinition], settings: ModelSettings
+    ) -> ModelStream:
+        """Stream the answer token by token, pacing them at `tokens_per_s` after `ttft`."""
+        return _SimulatedStream(self, messages, tools, settings)
+
+    def describe(self) -> dict[str, Any]:
+        """A description from which the same model can be rebuilt (functions must be importable)."""
+        return {
+            "provider": "simulated",
+            "model": self.model_name,
+            "options": {
+                "reply": self.reply,
+                "script": list(self.script),
+                "ttft": self.ttft,
+                "tokens_per_s": self.tokens_per_s,
+                "tools_mode": self.tools_mode,
+                "thoughts": self.thoughts,
+            },
+        }
+
+
+class _SimulatedStream(ModelStream):
+    __slots__ = ("_args", "_sim")
+
+    def __init__(
+        self, sim: SimulatedModel, messages: Sequence[Message], tools: Sequence[ToolDefinition], settings: ModelSettings
+    ) -> None:
+        super().__init__()
+        self._sim = sim
+        self._args = (messages, tools, settings)
+        self._model_name = sim.model_name
+
+    async def _events(self) -> AsyncIterator[StreamEvent]:
+        sim = self._sim
+        messages, tools, settings = self._args
+        turn = sim._plan(messages, tools, settings)  # pyright: ignore[reportPrivateUsage]
+        start = time.perf_counter()
+        if sim.ttft > 0:
+            await asyncio.sleep(sim.ttft)
+        tps = sim.tokens_per_s
+        emitted = 0
+        if turn.thoughts:
+            for tok in tokenize(turn.thoughts):
+                yield ThoughtDelta(tok)
+        tokens = tokenize(turn.text)
+        limit = settings.max_tokens
+        if limit is not None and len(tokens) > limit:
+            tokens = tokens[:limit]
+            self._finish_reason = "length"
+        for tok in tokens:
+            if tps is not None:
+                # Sleep only when more than 1 ms ahead of schedule: one sleep per token would cost
+                # more than the token itself at high rates.
+                ahead = start + sim.ttft + emitted / tps - time.perf_counter()
+                if ahead > 0.001:
+                    await asyncio.sleep(ahead)
+            emitted += 1
+            yield TextDelta(tok)
+        for index, tc in enumerate(turn.tool_calls):
+            yield ToolCallDelta(index, tc.id, tc.name, tc.arguments)
+        yield UsageEvent(sim._usage(messages, emitted + 8 * len(turn.tool_calls)))  # pyright: ignore[reportPrivateUsage]

@@ -1,0 +1,100 @@
+"""`Chunk` and `ChunkType`: the values a stream delivers."""
+
+from __future__ import annotations
+
+import enum
+import time
+from typing import Any
+
+__all__ = ("Chunk", "ChunkType")
+
+
+class ChunkType(enum.Enum):
+    """What a `Chunk` carries."""
+
+    DELTA = "delta"
+    """A piece of answer text (`delta`)."""
+    TEXT = "text"
+    """A completed assistant message (`content`)."""
+    THOUGHT = "thought"
+    """A piece of reasoning text the provider streamed (`delta`)."""
+    TOOL_CALL = "tool_call"
+    """The model asked for a tool call (`tool_name`, `tool_args`, `tool_call_id`)."""
+    TOOL_RESULT = "tool_result"
+    """A tool call finished (`tool_result`, or `error`; `metadata` has duration, attempts, cache hit)."""
+    METADATA = "metadata"
+    """Usage and timings (`metadata`)."""
+    ERROR = "error"
+    """The run failed, timed out or was cancelled (`error`)."""
+    DONE = "done"
+    """The stream is over. Always the last chunk, exactly once."""
+    AGENT_START = "agent_start"
+    """A workflow step started (`step_name`)."""
+    AGENT_COMPLETE = "agent_complete"
+    """A workflow step finished (`step_name`; `metadata` has status and duration)."""
+    IMAGE = "image"
+    """Reserved."""
+    AUDIO = "audio"
+    """Reserved."""
+    VIDEO = "video"
+    """Reserved."""
+
+
+class Chunk:
+    """One streamed value. Only the fields that belong to its `type` are set; the rest are `None`.
+
+    A plain slotted class rather than a dataclass: a stream creates one per token, and this keeps
+    construction to a single cheap `__init__`.
+    """
+
+    __slots__ = (
+        "content",
+        "delta",
+        "error",
+        "index",
+        "metadata",
+        "step_name",
+        "timestamp",
+        "tool_args",
+        "tool_call_id",
+        "tool_name",
+        "tool_result",
+        "type",
+    )
+
+    def __init__(
+        self,
+        type: ChunkType,
+        delta: str | None = None,
+        *,
+        content: str | None = None,
+        tool_name: str | None = None,
+        tool_args: dict[str, Any] | None = None,
+        tool_call_id: str | None = None,
+        tool_result: Any = None,
+        step_name: str | None = None,
+        error: BaseException | None = None,
+        metadata: dict[str, Any] | None = None,
+        index: int = 0,
+        timestamp: float | None = None,
+    ) -> None:
+        self.type = type
+        self.delta = delta
+        self.content = content
+        self.tool_name = tool_name
+        self.tool_args = tool_args
+        self.tool_call_id = tool_call_id
+        self.tool_result = tool_result
+        self.step_name = step_name
+        self.error = error
+        self.metadata = metadata
+        self.index = index
+        self.timestamp = time.time() if timestamp is None else timestamp
+
+    def __repr__(self) -> str:
+        fields = ", ".join(
+            f"{name}={getattr(self, name)!r}"
+            for name in self.__slots__
+            if name not in ("type", "timestamp", "index") and getattr(self, name) is not None
+        )
+        return f"Chunk({self.type.name}{', ' + fields if fields else ''})"

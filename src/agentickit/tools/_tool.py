@@ -1,0 +1,340 @@
+"""`Tool` and the `@tool` decorator: a Python function the model can call.
+
+The JSON schema comes from the type hints and the Google-style docstring; arguments the model
+sends are validated with pydantic before the function runs. Sync functions run in a worker thread,
+so a slow sync tool never blocks the event loop. The schema and validator are built on first use,
+not at decoration time, so defining tools costs nothing at import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, overload
+
+import orjson
+
+from ..errors import ToolArgumentsError, UserError
+from ..messages import ToolDefinition
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+__all__ = ("Tool", "ToolFunc", "tool")
+
+ToolFunc = Callable[..., Any]
+
+_ARGS_HEADER = re.compile(r"^\s*(Args|Arguments|Parameters)\s*:\s*$")
+_ARG_LINE = re.compile(r"^\s+(\*{0,2}\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
+_SECTION = re.compile(r"^\s*[A-Z][A-Za-z ]*:\s*$")
+
+
+def _parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
+    """Split a Google-style docstring into the description and per-argument descriptions."""
+    if not doc:
+        return "", {}
+    lines = inspect.cleandoc(doc).splitlines()
+    description: list[str] = []
+    args: dict[str, str] = {}
+    i = 0
+    while i < len(lines) and not _ARGS_HEADER.match(lines[i]):
+        if _SECTION.match(lines[i]):
+            break
+        description.append(lines[i])
+        i += 1
+    if i < len(lines) and _ARGS_HEADER.match(lines[i]):
+        i += 1
+        current: str | None = None
+        while i < len(lines):
+            line = lines[i]
+            if line.strip() and not line.startswith((" ", "\t")):
+                break
+            m = _ARG_LINE.match(line)
+            if m and (line.startswith("    ") and not line.startswith("        ")):
+                key = m.group(1).lstrip("*")
+                args[key] = m.group(2).strip()
+                current = key
+            elif current and line.strip():
+                args[current] += " " + line.strip()
+            i += 1
+    return " ".join(" ".join(description).split()), args
+
+
+class Tool:
+    """A function the model can call.
+
+    Build one with `@ak.tool` or `Tool(func, ...)`. Policies (`timeout`, `retries`, `cache_ttl`,
+    `rate_limit`, `max_concurrency`) are applied by the agent's tool executor.
+
+    Args:
+        function: a sync or async function; its parameters become the tool's arguments.
+        name: defaults to the function's name.
+        description: defaults to the docstring's summary.
+        timeout: seconds a call may take; `None` uses the agent's `tool_timeout`.
+        retries: extra attempts after an exception the tool marks retryable.
+        retry_backoff: seconds before the first retry; doubles each time.
+        cache_ttl: seconds to reuse a result for the same arguments; `None` disables caching.
+        rate_limit: e.g. `"10/s"`, `"100/m"`.
+        max_concurrency: at most this many calls of this tool run at once.
+        parameters: a hand-written JSON schema; skips the one derived from type hints.
+
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_adapter",
+        "_definition",
+        "_param_docs",
+        "cache_ttl",
+        "description",
+        "function",
+        "is_async",
+        "max_concurrency",
+        "name",
+        "rate_limit",
+        "retries",
+        "retry_backoff",
+        "retry_on",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        function: ToolFunc,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        timeout: float | None = None,
+        retries: int = 0,
+        retry_backoff: float = 0.1,
+        retry_on: tuple[type[BaseException], ...] = (Exception,),
+        cache_ttl: float | None = None,
+        rate_limit: str | None = None,
+        max_concurrency: int | None = None,
+        parameters: dict[str, Any] | None = None,
+    ) -> None:
+        if not callable(function):
+            raise UserError(f"a tool needs a function, got {function!r}")
+        if timeout is not None and timeout <= 0:
+            raise UserError(f"tool timeout must be > 0 seconds, got {timeout}")
+        if retries < 0:
+            raise UserError(f"tool retries must be >= 0, got {retries}")
+        self.function = function
+        self.name = name or getattr(function, "__name__", "tool")
+        doc_description, self._param_docs = _parse_docstring(getattr(function, "__doc__", None))
+        self.description = description if description is not None else doc_description
+        self.is_async = inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
+            getattr(function, "__call__", None)  # noqa: B004 - callable objects with async __call__
+        )
+        self.timeout = timeout
+        self.retries = retries
+        self.retry_backoff = retry_backoff
+        self.retry_on = retry_on
+        self.cache_ttl = cache_ttl
+        self.rate_limit = rate_limit
+        self.max_concurrency = max_concurrency
+        self._adapter: type[BaseModel] | None = None
+        self._definition: ToolDefinition | None = (
+            ToolDefinition(self.name, self.description, parameters) if parameters is not None else None
+        )
+
+    # -- schema and validation (built lazily) ----------------------------------------------------
+
+    def _model(self) -> type[BaseModel]:
+        if self._adapter is None:
+            self._adapter = _arguments_model(self.function, self.name, self._param_docs)
+        return self._adapter
+
+    @property
+    def definition(self) -> ToolDefinition:
+        """Name, description and JSON schema, as sent to the model."""
+        if self._definition is None:
+            schema = self._model().model_json_schema()
+            schema.pop("title", None)
+            for prop in schema.get("properties", {}).values():
+                prop.pop("title", None)
+            schema.setdefault("properties", {})
+            self._definition = ToolDefinition(self.name, self.description, schema)
+        return self._definition
+
+    def validate(self, arguments: str | dict[str, Any]) -> dict[str, Any]:
+        """Parse and validate the model's arguments.
+
+        Raises:
+            ToolArgumentsError: the arguments are not valid JSON or fail validation; the message
+                lists each problem so the model can correct itself.
+
+        """
+        from pydantic import ValidationError
+
+        model = self._model()
+        try:
+            if isinstance(arguments, str):
+                parsed = model.model_validate_json(arguments or "{}")
+            else:
+                parsed = model.model_validate(arguments)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors()
+            )
+            raise ToolArgumentsError(
+                f"invalid arguments for tool {self.name!r}: {problems}", tool_name=self.name
+            ) from exc
+        return {k: getattr(parsed, k) for k in type(parsed).model_fields}
+
+    # -- calling ------------------------------------------------------------------------------------
+
+    async def call(self, arguments: str | dict[str, Any]) -> Any:
+        """Validate `arguments` and run the function (sync functions in a worker thread)."""
+        kwargs = self.validate(arguments)
+        return await self.invoke(kwargs)
+
+    def invoke(self, kwargs: dict[str, Any]) -> Awaitable[Any]:
+        """Run the function with already validated arguments."""
+        if self.is_async:
+            return self.function(**kwargs)
+        return asyncio.to_thread(self.function, **kwargs)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the wrapped function directly, as if it were not a tool."""
+        return self.function(*args, **kwargs)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # `@tool` replaces the module attribute with this Tool, so pickle cannot find the bare
+        # function by name; a decorated tool is pickled as a reference to itself instead.
+        module = getattr(self.function, "__module__", None)
+        qualname = getattr(self.function, "__qualname__", None)
+        if module and qualname and "<" not in qualname and _lookup(module, qualname) is self:
+            return (_lookup, (module, qualname))
+        state = {s: getattr(self, s) for s in self.__slots__ if s not in ("__weakref__", "_adapter")}
+        return (_rebuild, (state,))
+
+    def __repr__(self) -> str:
+        return f"Tool({self.name!r})"
+
+
+def _lookup(module: str, qualname: str) -> Any:
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    return obj
+
+
+def _rebuild(state: dict[str, Any]) -> Tool:
+    t = Tool.__new__(Tool)
+    for k, v in state.items():
+        setattr(t, k, v)
+    t._adapter = None  # pyright: ignore[reportPrivateUsage]
+    return t
+
+
+def _arguments_model(function: ToolFunc, name: str, docs: dict[str, str]) -> type[BaseModel]:
+    from pydantic import ConfigDict, Field, create_model
+
+    try:
+        sig = inspect.signature(function)
+        hints = _type_hints(function)
+    except (TypeError, ValueError, NameError) as exc:
+        raise UserError(f"cannot read the signature of tool {name!r}: {exc}") from exc
+    fields: dict[str, Any] = {}
+    for pname, param in sig.parameters.items():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        annotation = hints.get(pname, Any)
+        default = ... if param.default is param.empty else param.default
+        fields[pname] = (annotation, Field(default, description=docs.get(pname)))
+    model_name = "".join(part.capitalize() for part in re.split(r"\W+", name) if part) + "Arguments"
+    return create_model(model_name or "ToolArguments", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+def _type_hints(function: ToolFunc) -> dict[str, Any]:
+    import typing
+
+    target = function if inspect.isfunction(function) or inspect.ismethod(function) else function.__call__
+    return typing.get_type_hints(target, include_extras=True)
+
+
+@overload
+def tool(function: Callable[..., Any], /) -> Tool: ...
+@overload
+def tool(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float | None = None,
+    retries: int = 0,
+    retry_backoff: float = 0.1,
+    retry_on: tuple[type[BaseException], ...] = (Exception,),
+    cache_ttl: float | None = None,
+    rate_limit: str | None = None,
+    max_concurrency: int | None = None,
+) -> Callable[[Callable[..., Any]], Tool]: ...
+def tool(
+    function: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float | None = None,
+    retries: int = 0,
+    retry_backoff: float = 0.1,
+    retry_on: tuple[type[BaseException], ...] = (Exception,),
+    cache_ttl: float | None = None,
+    rate_limit: str | None = None,
+    max_concurrency: int | None = None,
+) -> Tool | Callable[[Callable[..., Any]], Tool]:
+    """Turn a sync or async function into a `Tool`; use bare (`@tool`) or with options (`@tool(timeout=5)`).
+
+    Example:
+        ```python
+        @ak.tool(timeout=5)
+        async def weather(city: str) -> str:
+            '''Current weather for a city.
+
+    Args:
+                city: the city's name, e.g. "Paris".
+            '''
+        ```
+
+    """
+
+    def wrap(fn: Callable[..., Any]) -> Tool:
+        t = Tool(
+            fn,
+            name=name,
+            description=description,
+            timeout=timeout,
+            retries=retries,
+            retry_backoff=retry_backoff,
+            retry_on=retry_on,
+            cache_ttl=cache_ttl,
+            rate_limit=rate_limit,
+            max_concurrency=max_concurrency,
+        )
+        return t
+
+    if function is not None:
+        return wrap(function)
+    return wrap
+
+
+def result_text(value: Any) -> str:
+    """How a tool's return value is sent to the model: strings as they are, the rest as JSON."""
+    if isinstance(value, str):
+        return value
+    try:
+        return orjson.dumps(value, default=_json_default).decode()
+    except TypeError:
+        return str(value)
+
+
+def _json_default(value: Any) -> Any:
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json")
+    return str(value)
