@@ -1,0 +1,90 @@
+"""Shared fixtures: the services guard, a loop-lag watchdog, and a free-port helper."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+REQUIRE_SERVICES = os.environ.get("AGENTICKIT_REQUIRE_SERVICES") == "1"
+
+SERVICES = {
+    "postgres": ("127.0.0.1", 5432),
+    "redis": ("127.0.0.1", 6379),
+}
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str) -> None:
+    """Skip the calling test when a service is down; with AGENTICKIT_REQUIRE_SERVICES=1 (CI), fail instead."""
+    host, port = SERVICES[name]
+    if _reachable(host, port):
+        return
+    message = f"{name} is not reachable on {host}:{port}"
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{message} and AGENTICKIT_REQUIRE_SERVICES=1: start it (see README, 'Services')")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The URL of the local Redis (skips or fails per the services guard)."""
+    require_service("redis")
+    return "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture
+def postgres_dsn() -> str:
+    """The DSN of the local PostgreSQL `test` database (skips or fails per the services guard)."""
+    require_service("postgres")
+    return os.environ.get("AGENTICKIT_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LoopLag:
+    """Measures the longest time the event loop was blocked while it ran."""
+
+    def __init__(self) -> None:
+        self.max_lag = 0.0
+
+
+@pytest.fixture
+async def loop_lag() -> AsyncIterator[LoopLag]:
+    """A watchdog task that records the worst event-loop lag (ticks every 5 ms) during the test."""
+    lag = LoopLag()
+    stop = asyncio.Event()
+
+    async def watch() -> None:
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            await asyncio.sleep(0.005)
+            lag.max_lag = max(lag.max_lag, time.perf_counter() - t0 - 0.005)
+
+    task = asyncio.create_task(watch())
+    try:
+        yield lag
+    finally:
+        stop.set()
+        await task
+
+
+@pytest.fixture
+def anyio_backend() -> Iterator[str]:
+    yield "asyncio"
