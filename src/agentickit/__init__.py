@@ -19,6 +19,7 @@ from .agent import Agent, AgentBuilder, Result, chat_agent, data_agent, research
 from .executors import BatchItem, BatchResult, Executor, LocalExecutor
 from .memory import InMemoryStore, Memory, MemoryStore
 from .messages import Message, ToolCall, ToolCallRecord, Usage
+from .metrics import MetricsSnapshot
 from .options import RunOptions
 from .providers import LLMConfig, Model, SimulatedModel
 from .streaming import Chunk, ChunkType
@@ -41,6 +42,7 @@ __all__ = (
     "Memory",
     "MemoryStore",
     "Message",
+    "MetricsSnapshot",
     "Model",
     "Result",
     "RunOptions",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Self, Unpack
 from ..errors import UserError
 from ..memory import Memory
 from ..messages import ToolDefinition
+from ..metrics import Metrics, MetricsSnapshot, metrics_for
 from ..options import RunOptions, RunOptionsDict, resolve_run_options
 from ..providers._base import Model
 from ..providers._registry import LLMConfig, LLMSpec, infer_model, parse_llm
@@ -56,6 +57,7 @@ class Agent:
     __slots__ = (
         "__weakref__",
         "_definitions",
+        "_metrics",
         "_model",
         "_tool_map",
         "description",
@@ -97,6 +99,7 @@ class Agent:
         self._model: Model | None = None
         self._tool_map: dict[str, Tool] | None = None
         self._definitions: tuple[ToolDefinition, ...] = ()
+        self._metrics: Metrics | None = None
 
     # -- construction helpers ----------------------------------------------------------------------
 
@@ -206,6 +209,21 @@ class Agent:
         opts = resolve_run_options(options, kwargs)
         runner = executor if executor is not None else LocalExecutor()
         return await runner.run_batch(self, queries, concurrency=concurrency, options=opts, on_progress=on_progress)
+
+    # -- observability ------------------------------------------------------------------------------
+
+    def metrics(self, *, reset: bool = False) -> MetricsSnapshot:
+        """A snapshot of this agent's counters: runs, errors by type, latency percentiles, tokens, cost.
+
+        Args:
+            reset: start counting from zero after taking the snapshot.
+
+        """
+        m = metrics_for(self)
+        snap = m.snapshot()
+        if reset:
+            m.reset()
+        return snap
 
     # -- lifecycle ----------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ProviderError, RunTimeoutError, UsageLimitExceeded, is_retryable
 from ..messages import Message, ModelResponse, ToolCallRecord, ToolDefinition, Usage
+from ..metrics import record_failure, record_result
 from ..options import ModelSettings, RunOptions
 from ..providers._base import Model, TextDelta, ThoughtDelta
 from ..providers._retry import backoff_delay
@@ -79,16 +80,25 @@ async def _ask(
 
 async def run_agent(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | None = None) -> Result:
     """Run `agent` on `query` with fully merged options; see `Agent.run`."""
-    if opts.timeout is None:
-        return await _run(agent, query, opts, sink)
+    start = time.perf_counter()
     try:
-        async with asyncio.timeout(opts.timeout):
-            return await _run(agent, query, opts, sink)
-    except TimeoutError as exc:
-        raise RunTimeoutError(
-            f"agent {agent.name!r} did not finish within its timeout of {opts.timeout:g} s; "
-            "raise `timeout` or lower `max_tokens`/`max_tool_rounds`"
-        ) from exc
+        if opts.timeout is None:
+            result = await _run(agent, query, opts, sink)
+        else:
+            try:
+                async with asyncio.timeout(opts.timeout):
+                    result = await _run(agent, query, opts, sink)
+            except TimeoutError as exc:
+                raise RunTimeoutError(
+                    f"agent {agent.name!r} did not finish within its timeout of {opts.timeout:g} s; "
+                    "raise `timeout` or lower `max_tokens`/`max_tool_rounds`"
+                ) from exc
+    except BaseException as exc:
+        # One call per run on each path keeps counting out of the overhead budget (see bench/).
+        record_failure(agent, exc, time.perf_counter() - start)
+        raise
+    record_result(agent, result)
+    return result
 
 
 async def _run(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | None) -> Result:
