@@ -8,10 +8,10 @@ from ._run import DEFAULT_MAX_TOOL_ROUNDS, new_run_id
 from ._sink import ChunkSink
 
 __all__ = (
-    "DEFAULT_MAX_TOOL_ROUNDS",
     "Agent",
     "AgentBuilder",
     "ChunkSink",
+    "DEFAULT_MAX_TOOL_ROUNDS",
     "Result",
     "ToolLike",
     "chat_agent",

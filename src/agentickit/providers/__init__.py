@@ -9,11 +9,11 @@ from ._registry import PROVIDERS, LLMConfig, LLMSpec, infer_model, parse_llm
 from .simulated import SimRequest, SimTurn, SimulatedModel, call
 
 __all__ = (
-    "PROVIDERS",
     "LLMConfig",
     "LLMSpec",
     "Model",
     "ModelStream",
+    "PROVIDERS",
     "SimRequest",
     "SimTurn",
     "SimulatedModel",

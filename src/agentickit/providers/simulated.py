@@ -226,7 +226,8 @@ class SimulatedModel(Model):
     def _plan(self, messages: Sequence[Message], tools: Sequence[ToolDefinition], settings: ModelSettings) -> SimTurn:
         request = SimRequest(messages, tools, settings)
         if self.record:
-            self.requests.append(request)
+            # A snapshot: the caller goes on appending to its list.
+            self.requests.append(SimRequest(tuple(messages), tools, settings))
         failure = failure_for(request.last_user)
         if failure is None and self._pending_failures:
             failure = self._pending_failures.popleft()

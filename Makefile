@@ -1,0 +1,40 @@
+# Every target works on a fresh machine with only python3 and make: `install` creates .venv itself.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install demo test lint format typecheck bench check clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install agentickit with every extra and the dev tools
+
+demo: install  ## the end-to-end demo on the embedded simulated model (no API key)
+	$(BIN)/agentickit demo
+
+test: install  ## the whole test suite
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: install
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
+
+format: install
+	$(BIN)/ruff format src tests bench examples
+	$(BIN)/ruff check --fix src tests bench examples
+
+typecheck: install
+	$(BIN)/pyright src tests
+
+bench: install  ## benchmarks; writes bench/results/latest.json and REPORT.md
+	$(BIN)/python -m bench
+
+check: lint typecheck test
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache dist build

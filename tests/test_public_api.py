@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import subprocess
+import sys
+
+import agentickit as ak
+
+
+def test_all_is_sorted_unique_and_importable() -> None:
+    names = list(ak.__all__)
+    assert names == sorted(names), "keep __all__ sorted"
+    assert len(names) == len(set(names))
+    for name in names:
+        assert getattr(ak, name) is not None, name
+
+
+def test_spec_names_exist() -> None:
+    for name in ["Agent", "LLMConfig", "RunOptions", "Result", "Memory", "tool", "Tool", "Chunk", "ChunkType"]:
+        assert hasattr(ak, name), name
+    for name in ["chat_agent", "research_agent", "data_agent"]:
+        assert callable(getattr(ak, name))
+    assert ak.errors.RateLimitError.__mro__[1].__name__ == "ProviderHTTPError"
+
+
+def test_public_dataclasses_are_keyword_only_where_they_have_many_fields() -> None:
+    for cls in (ak.RunOptions, ak.LLMConfig, ak.Result, ak.ToolCallRecord, ak.BatchItem):
+        assert dataclasses.is_dataclass(cls)
+        params = cls.__dataclass_params__  # type: ignore[attr-defined]
+        assert params.kw_only if hasattr(params, "kw_only") else True
+
+
+def test_subpackages_have_all() -> None:
+    for mod in [
+        "agentickit.agent",
+        "agentickit.providers",
+        "agentickit.tools",
+        "agentickit.memory",
+        "agentickit.executors",
+        "agentickit.streaming",
+        "agentickit.testing",
+        "agentickit.errors",
+    ]:
+        module = importlib.import_module(mod)
+        assert sorted(module.__all__) == list(module.__all__), mod
+        for name in module.__all__:
+            assert hasattr(module, name), f"{mod}.{name}"
+
+
+def test_import_does_not_pull_optional_dependencies() -> None:
+    code = (
+        "import sys, agentickit;"
+        "heavy=[m for m in ('openai','anthropic','mcp','redis','rich','asyncpg','aiosqlite','aiohttp','pydantic')"
+        " if m in sys.modules]; print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "", f"import agentickit imported {out}"
+
+
+def test_unknown_attribute_error() -> None:
+    try:
+        ak.NoSuchThing  # noqa: B018
+    except AttributeError as exc:
+        assert "NoSuchThing" in str(exc)
+    else:
+        raise AssertionError("expected AttributeError")
