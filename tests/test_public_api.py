@@ -24,11 +24,11 @@ def test_spec_names_exist() -> None:
     assert ak.errors.RateLimitError.__mro__[1].__name__ == "ProviderHTTPError"
 
 
-def test_public_dataclasses_are_keyword_only_where_they_have_many_fields() -> None:
+def test_public_option_and_result_dataclasses_are_keyword_only() -> None:
     for cls in (ak.RunOptions, ak.LLMConfig, ak.Result, ak.ToolCallRecord, ak.BatchItem):
         assert dataclasses.is_dataclass(cls)
-        params = cls.__dataclass_params__  # type: ignore[attr-defined]
-        assert params.kw_only if hasattr(params, "kw_only") else True
+        positional = [f.name for f in dataclasses.fields(cls) if not f.kw_only]
+        assert positional == [], f"{cls.__name__} has positional fields {positional}"
 
 
 def test_subpackages_have_all() -> None:
