@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, Unpack
 
+from .._utils import run_coroutine
 from ..errors import UserError
 from ..memory import Memory
 from ..messages import ToolDefinition
@@ -187,7 +188,7 @@ class Agent:
                 # Connection pools belong to this short-lived loop; the next call opens new ones.
                 await self._close_model()
 
-        return asyncio.run(main())
+        return run_coroutine(main())
 
     async def run_batch(
         self,
