@@ -26,7 +26,18 @@ from .streaming import Chunk, ChunkType
 from .tools import Tool, tool
 
 if TYPE_CHECKING:
-    pass
+    from .workflows import (
+        DAGWorkflow,
+        LoopWorkflow,
+        ParallelWorkflow,
+        SequentialWorkflow,
+        Step,
+        StepResult,
+        StepStatus,
+        WorkflowContext,
+        WorkflowResult,
+        stop,
+    )
 
 __all__ = (
     "Agent",
@@ -35,33 +46,54 @@ __all__ = (
     "BatchResult",
     "Chunk",
     "ChunkType",
+    "DAGWorkflow",
     "Executor",
     "InMemoryStore",
     "LLMConfig",
     "LocalExecutor",
+    "LoopWorkflow",
     "Memory",
     "MemoryStore",
     "Message",
     "MetricsSnapshot",
     "Model",
+    "ParallelWorkflow",
     "Result",
     "RunOptions",
+    "SequentialWorkflow",
     "SimulatedModel",
+    "Step",
+    "StepResult",
+    "StepStatus",
     "Tool",
     "ToolCall",
     "ToolCallRecord",
     "Usage",
+    "WorkflowContext",
+    "WorkflowResult",
     "__version__",
     "chat_agent",
     "data_agent",
     "errors",
     "research_agent",
+    "stop",
     "tool",
 )
 
 # Names whose modules are imported on first access (PEP 562), so `import agentickit` stays fast
 # and optional extras are only needed by those who use them.
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "DAGWorkflow": "agentickit.workflows",
+    "LoopWorkflow": "agentickit.workflows",
+    "ParallelWorkflow": "agentickit.workflows",
+    "SequentialWorkflow": "agentickit.workflows",
+    "Step": "agentickit.workflows",
+    "StepResult": "agentickit.workflows",
+    "StepStatus": "agentickit.workflows",
+    "WorkflowContext": "agentickit.workflows",
+    "WorkflowResult": "agentickit.workflows",
+    "stop": "agentickit.workflows",
+}
 
 
 def __getattr__(name: str) -> Any:

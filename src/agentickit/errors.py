@@ -192,7 +192,16 @@ class ToolArgumentsError(ToolError):
 
 
 class WorkflowError(RunError):
-    """A workflow is malformed (duplicate names, unknown dependencies, cycles) or failed."""
+    """A workflow is malformed (duplicate names, unknown dependencies, cycles) or failed.
+
+    Attributes:
+        result: for a failed run, the partial `WorkflowResult` (every step's status and output).
+
+    """
+
+    def __init__(self, message: str, *, result: Any = None) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 class MCPError(RunError):

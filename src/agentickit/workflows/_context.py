@@ -1,0 +1,69 @@
+"""`WorkflowContext`: what conditions, transforms and function steps can read while a workflow runs."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar, Token
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._result import StepResult
+
+__all__ = ("WorkflowContext", "bind_context", "current_context", "unbind_context")
+
+
+class WorkflowContext:
+    """The shared state of one workflow run.
+
+    One context lives for the whole run (all iterations of a loop); concurrent steps see the same
+    object, and since they share one event loop thread, plain dict updates need no lock.
+
+    Attributes:
+        workflow: the workflow's name.
+        run_id: the run's id.
+        input: the workflow's input.
+        outputs: outputs of the steps that finished successfully so far, by name.
+        results: `StepResult`s of the steps that finished so far, by name.
+        state: a key/value store the caller (`run(..., state=...)`) and the steps share.
+        iteration: the current iteration of a loop (1-based; 1 for other workflows).
+
+    """
+
+    __slots__ = ("input", "iteration", "outputs", "results", "run_id", "state", "workflow")
+
+    def __init__(self, workflow: str, run_id: str, input: str, state: dict[str, Any] | None = None) -> None:
+        self.workflow = workflow
+        self.run_id = run_id
+        self.input = input
+        self.outputs: dict[str, str] = {}
+        self.results: dict[str, StepResult] = {}
+        self.state: dict[str, Any] = state if state is not None else {}
+        self.iteration = 1
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """A value from the shared store."""
+        return self.state.get(key, default)
+
+    def set(self, key: str, value: Any) -> None:
+        """Put a value into the shared store."""
+        self.state[key] = value
+
+    def __repr__(self) -> str:
+        return f"WorkflowContext({self.workflow!r}, finished={list(self.outputs)}, state={list(self.state)})"
+
+
+_current: ContextVar[WorkflowContext | None] = ContextVar("agentickit_workflow_context", default=None)
+
+
+def current_context() -> WorkflowContext | None:
+    """The context of the workflow run this code runs in (inside a step, handler or tool), or `None`."""
+    return _current.get()
+
+
+def bind_context(ctx: WorkflowContext) -> Token[WorkflowContext | None]:
+    """Make `ctx` the current context (for `current_context()`) until `unbind_context`."""
+    return _current.set(ctx)
+
+
+def unbind_context(token: Token[WorkflowContext | None]) -> None:
+    """Restore the context that was current before `bind_context`."""
+    _current.reset(token)

@@ -1,0 +1,217 @@
+"""How a step calls what it wraps: an agent, a workflow, or a plain function.
+
+Everything here is decided once, when the plan is compiled, so running a step is one indirect call
+with no type checks. A workflow knows its steps only by shape ("has an async `run`", "is a function"),
+never by an agent's internals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from ..errors import WorkflowError
+from ..messages import Usage
+from ..streaming import ChunkType
+from ._stop import StopWorkflow
+
+if TYPE_CHECKING:
+    from ..agent import ChunkSink
+    from ..options import RunOptions
+    from ._context import WorkflowContext
+    from ._result import WorkflowResult
+
+__all__ = ("AgentLike", "Invoker", "Nestable", "StepOutput", "make_invoker")
+
+AgentLike = Any
+"""An `Agent`, a workflow (or `wf.as_agent()`), anything with `async run(query) -> Result`, or a function
+`str -> str` (async, or sync and then run in a worker thread), optionally taking the `WorkflowContext` second."""
+
+StepOutput = tuple[str, Any, "Usage | None"]
+"""(text output, the raw result object, its usage if it has one)."""
+
+_DONE = ChunkType.DONE
+_ERROR = ChunkType.ERROR
+
+
+@runtime_checkable
+class Nestable(Protocol):
+    """A workflow, or something wrapping one, that runs inside another workflow's scheduler."""
+
+    name: str
+
+    async def __agentickit_run__(
+        self,
+        query: str,
+        *,
+        options: RunOptions | None,
+        sink: ChunkSink | None,
+        tag: str,
+    ) -> WorkflowResult:
+        """Run as a step of an enclosing workflow; chunks go to `sink` tagged under `tag`."""
+        ...
+
+
+class Invoker:
+    """Calls one step's target on an input."""
+
+    __slots__ = ()
+
+    async def __call__(
+        self,
+        text: str,
+        ctx: WorkflowContext,
+        options: RunOptions | None,
+        sink: ChunkSink | None,
+        tag: str,
+    ) -> StepOutput:
+        raise NotImplementedError
+
+
+def _normalize(value: Any) -> StepOutput:
+    if value.__class__ is str:
+        return value, value, None
+    if isinstance(value, StopWorkflow):
+        raise value
+    content = getattr(value, "content", None)
+    if isinstance(content, str):
+        usage = getattr(value, "usage", None)
+        return content, value, usage if isinstance(usage, Usage) else None
+    if value is None:
+        return "", None, None
+    return str(value), value, None
+
+
+class _NestedInvoker(Invoker):
+    __slots__ = ("target",)
+
+    def __init__(self, target: Nestable) -> None:
+        self.target = target
+
+    async def __call__(
+        self, text: str, ctx: WorkflowContext, options: RunOptions | None, sink: ChunkSink | None, tag: str
+    ) -> StepOutput:
+        result = await self.target.__agentickit_run__(text, options=options, sink=sink, tag=tag)
+        if result.error is not None:
+            raise WorkflowError(
+                f"subworkflow {self.target.name!r} failed: {result.error}", result=result
+            ) from result.error
+        return result.content, result, result.usage
+
+
+class _RunnableInvoker(Invoker):
+    __slots__ = ("target",)
+
+    def __init__(self, target: Any) -> None:
+        self.target = target
+
+    async def __call__(
+        self, text: str, ctx: WorkflowContext, options: RunOptions | None, sink: ChunkSink | None, tag: str
+    ) -> StepOutput:
+        target = self.target
+        if sink is not None:
+            run_stream = getattr(target, "run_stream", None)
+            if run_stream is not None:
+                return await _forward_stream(
+                    run_stream(text) if options is None else run_stream(text, options=options), sink, tag
+                )
+        result = await (target.run(text) if options is None else target.run(text, options=options))
+        return _normalize(result)
+
+
+async def _forward_stream(stream: Any, sink: ChunkSink, tag: str) -> StepOutput:
+    """Forward an agent's stream to the workflow's sink, each chunk tagged with the step.
+
+    The agent's DONE is dropped (the workflow ends with its own single DONE) and so is its ERROR:
+    the scheduler reports the step's failure once, after its retries, as the step's ERROR chunk.
+    """
+    try:
+        async for chunk in stream:
+            kind = chunk.type
+            if kind is _DONE or kind is _ERROR:
+                continue
+            chunk.step_name = tag
+            w = sink.send(chunk)
+            if w is not None:
+                await w
+        result = await stream.wait()
+    except BaseException:
+        # Cancelled (fail_fast, a timeout) or failed: close the agent's upstream request now.
+        stream.cancel()
+        raise
+    return _normalize(result)
+
+
+class _AsyncFnInvoker(Invoker):
+    __slots__ = ("fn", "with_ctx")
+
+    def __init__(self, fn: Callable[..., Any], with_ctx: bool) -> None:
+        self.fn = fn
+        self.with_ctx = with_ctx
+
+    async def __call__(
+        self, text: str, ctx: WorkflowContext, options: RunOptions | None, sink: ChunkSink | None, tag: str
+    ) -> StepOutput:
+        value = await (self.fn(text, ctx) if self.with_ctx else self.fn(text))
+        return _normalize(value)
+
+
+class _SyncFnInvoker(Invoker):
+    __slots__ = ("fn", "with_ctx")
+
+    def __init__(self, fn: Callable[..., Any], with_ctx: bool) -> None:
+        self.fn = fn
+        self.with_ctx = with_ctx
+
+    async def __call__(
+        self, text: str, ctx: WorkflowContext, options: RunOptions | None, sink: ChunkSink | None, tag: str
+    ) -> StepOutput:
+        # Sync user code runs in a worker thread so it can never stall the other steps.
+        if self.with_ctx:
+            value = await asyncio.to_thread(self.fn, text, ctx)
+        else:
+            value = await asyncio.to_thread(self.fn, text)
+        return _normalize(value)
+
+
+def _positional_arity(fn: Callable[..., Any]) -> int:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return 1
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return 2
+    return sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+
+
+def make_invoker(target: Any, step_name: str) -> Invoker:
+    """Classify `target` once and return the callable that runs it.
+
+    Raises:
+        WorkflowError: `target` is not agent-like.
+
+    """
+    if isinstance(target, Nestable):
+        return _NestedInvoker(target)
+    run = getattr(target, "run", None)
+    if run is not None and inspect.iscoroutinefunction(run):
+        return _RunnableInvoker(target)
+    if callable(target):
+        is_async = inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(
+            getattr(target, "__call__", None)  # noqa: B004  # async callable objects
+        )
+        arity = _positional_arity(target)
+        if arity not in (1, 2):
+            raise WorkflowError(
+                f"step {step_name!r}: a function step takes the input text, and optionally the WorkflowContext "
+                f"as a second argument; {getattr(target, '__name__', target)!r} takes {arity} positional arguments"
+            )
+        if is_async:
+            return _AsyncFnInvoker(target, arity == 2)
+        return _SyncFnInvoker(target, arity == 2)
+    raise WorkflowError(
+        f"step {step_name!r}: {type(target).__name__} is not agent-like; use an Agent, a workflow "
+        "(or wf.as_agent()), an object with `async def run(query)`, or a function `str -> str`"
+    )

@@ -1,0 +1,99 @@
+"""`Step`: one node of a workflow: what runs, after what, on which input, under which limits."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from ..errors import WorkflowError
+from ._context import WorkflowContext
+from ._invoke import AgentLike, make_invoker
+
+__all__ = ("Condition", "Step", "Transform")
+
+Condition = Callable[[WorkflowContext], "bool | Awaitable[bool]"]
+"""`condition(context) -> bool` (or an awaitable of one): false skips the step."""
+
+Transform = Callable[[str, WorkflowContext], Any]
+"""`transform(previous, context) -> str` (or an awaitable of one, or `ak.stop(...)`): the step's input."""
+
+
+class Step:
+    """One step of a workflow.
+
+    Args:
+        name: unique within the workflow (no `/`: it separates nested workflows in stream tags).
+        agent: what runs: an `Agent`, a workflow or `wf.as_agent()`, anything with
+            `async def run(query) -> Result`, or a function `str -> str` (async, or sync and then run in
+            a worker thread) that may take the `WorkflowContext` as a second argument.
+        depends_on: names of the steps whose outputs this one needs (DAG workflows).
+        condition: `condition(context) -> bool`; when false the step is skipped and its input passes
+            through to its dependents. Runs on the event loop: keep it quick.
+        transform: `transform(previous, context) -> str` builds the step's input from the default one
+            (the previous output, or the labelled outputs of its dependencies). Runs on the event loop.
+        timeout: seconds each attempt may take before it is cancelled (status `timed_out`).
+        retries: extra attempts after a failure or a timeout.
+        retry_delay: seconds before the first retry, doubling for each further one.
+        description: what the step does.
+
+    Raises:
+        WorkflowError: a bad name, a non-agent-like `agent`, or a bad timeout or retry count.
+
+    """
+
+    __slots__ = (
+        "agent",
+        "condition",
+        "depends_on",
+        "description",
+        "name",
+        "retries",
+        "retry_delay",
+        "timeout",
+        "transform",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        agent: AgentLike,
+        *,
+        depends_on: Iterable[str] = (),
+        condition: Condition | None = None,
+        transform: Transform | None = None,
+        timeout: float | None = None,
+        retries: int = 0,
+        retry_delay: float = 0.0,
+        description: str = "",
+    ) -> None:
+        if not isinstance(name, str) or not name or "/" in name:  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise WorkflowError(f"a step name must be a non-empty string without '/', got {name!r}")
+        if isinstance(depends_on, str):
+            raise WorkflowError(
+                f"step {name!r}: depends_on must be a list of step names, not the string {depends_on!r}"
+            )
+        if timeout is not None and timeout <= 0:
+            raise WorkflowError(f"step {name!r}: timeout must be > 0 seconds, got {timeout}")
+        if retries < 0:
+            raise WorkflowError(f"step {name!r}: retries must be >= 0, got {retries}")
+        if retry_delay < 0:
+            raise WorkflowError(f"step {name!r}: retry_delay must be >= 0 seconds, got {retry_delay}")
+        if condition is not None and not callable(condition):
+            raise WorkflowError(f"step {name!r}: condition must be a function of the WorkflowContext")
+        if transform is not None and not callable(transform):
+            raise WorkflowError(f"step {name!r}: transform must be a function (previous, context) -> str")
+        make_invoker(agent, name)  # fail now, not at the first run
+        self.name = name
+        self.agent = agent
+        self.depends_on = tuple(dict.fromkeys(depends_on))
+        self.condition = condition
+        self.transform = transform
+        self.timeout = timeout
+        self.retries = retries
+        self.retry_delay = retry_delay
+        self.description = description
+
+    def __repr__(self) -> str:
+        deps = f", depends_on={list(self.depends_on)!r}" if self.depends_on else ""
+        agent = getattr(self.agent, "name", None) or getattr(self.agent, "__name__", type(self.agent).__name__)
+        return f"Step({self.name!r}, {agent}{deps})"

@@ -1,0 +1,564 @@
+"""The workflow classes: sequential, parallel, DAG and loop shapes of one scheduler, and `as_agent`."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+from ..agent import new_run_id
+from ..errors import UserError, WorkflowError
+from ..messages import Usage
+from ._context import WorkflowContext, bind_context, unbind_context
+from ._engine import Plan, Run, compile_plan
+from ._invoke import AgentLike
+from ._result import WorkflowResult
+from ._step import Step
+
+if TYPE_CHECKING:
+    from ..agent import ChunkSink
+    from ..executors import BatchResult, Executor, ProgressCallback
+    from ..options import RunOptions
+
+__all__ = (
+    "DAGWorkflow",
+    "LoopWorkflow",
+    "ParallelWorkflow",
+    "SequentialWorkflow",
+    "Until",
+    "Workflow",
+    "WorkflowAgent",
+)
+
+DEFAULT_MAX_DEPTH = 5
+
+# The names of the workflows the current code runs inside, outermost first; nesting depth is its length.
+_PATH: ContextVar[tuple[str, ...]] = ContextVar("agentickit_workflow_path", default=())
+
+Until = Callable[[WorkflowResult], "bool | Awaitable[bool]"]
+"""`until(iteration_result) -> bool`: true ends a loop."""
+
+
+class Workflow:
+    """Base class of the workflows: a named set of steps run by the one scheduler.
+
+    A workflow is usable wherever an agent is: it has a `name`, `async run(query) -> Result`
+    (a `WorkflowResult`), `run_stream`, `run_batch`, and it can be a step of another workflow
+    (directly, or through `as_agent` to name it and bound its nesting).
+    """
+
+    __slots__ = ("_plan", "_steps", "description", "name", "timeout")
+
+    _accepts_depends_on: ClassVar[bool] = False
+
+    def __init__(
+        self, name: str, *, timeout: float | None = None, steps: Iterable[Step] = (), description: str = ""
+    ) -> None:
+        if not isinstance(name, str) or not name or "/" in name:  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise WorkflowError(f"a workflow name must be a non-empty string without '/', got {name!r}")
+        if timeout is not None and timeout <= 0:
+            raise WorkflowError(f"workflow {name!r}: timeout must be > 0 seconds, got {timeout}")
+        self.name = name
+        self.timeout = timeout
+        self.description = description
+        self._steps: list[Step] = []
+        self._plan: Plan | None = None
+        for step in steps:
+            self.add_step(step)
+
+    # -- definition ---------------------------------------------------------------------------------
+
+    def add_step(self, step: Step | str, agent: AgentLike = None, /, **options: Any) -> Self:
+        """Add a step; returns the workflow, so calls chain.
+
+        Either `add_step(ak.Step("a", agent, ...))` or the shorthand `add_step("a", agent, **step_options)`.
+
+        Raises:
+            WorkflowError: a duplicate name, a bad step, or `depends_on` in a workflow that orders its own steps.
+
+        """
+        if isinstance(step, Step):
+            if agent is not None or options:
+                raise WorkflowError(
+                    f"add_step({step.name!r}): pass either a Step or (name, agent, **options), not both"
+                )
+        else:
+            if agent is None:
+                raise WorkflowError(f"add_step({step!r}): missing the agent; use add_step(name, agent)")
+            step = Step(step, agent, **options)
+        if any(s.name == step.name for s in self._steps):
+            raise WorkflowError(
+                f"workflow {self.name!r} already has a step named {step.name!r}; step names must be unique"
+            )
+        if step.depends_on and not self._accepts_depends_on:
+            raise WorkflowError(
+                f"step {step.name!r}: {type(self).__name__} orders its steps itself, so depends_on is not allowed; "
+                "use a DAGWorkflow for explicit dependencies"
+            )
+        self._steps.append(step)
+        self._plan = None
+        return self
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        """The steps, in the order they were added."""
+        return tuple(self._steps)
+
+    def _dependencies(self) -> list[tuple[str, ...]]:
+        # The shape of the graph: a chain by default (sequential, loop); subclasses override.
+        names = [s.name for s in self._steps]
+        return [(names[i - 1],) if i else () for i in range(len(names))]
+
+    def _compiled(self) -> Plan:
+        plan = self._plan
+        if plan is None:
+            plan = self._plan = compile_plan(self.name, self._steps, self._dependencies())
+        return plan
+
+    def validate(self) -> None:
+        """Check the workflow without running it (also done by every run).
+
+        Raises:
+            WorkflowError: no steps, duplicate names, unknown dependencies, or a cycle (with its path).
+
+        """
+        self._compiled()
+
+    # -- running ------------------------------------------------------------------------------------
+
+    async def run(
+        self, query: str, *, options: RunOptions | None = None, state: dict[str, Any] | None = None
+    ) -> WorkflowResult:
+        """Run the workflow on `query` and return every step's outcome.
+
+        Step failures and timeouts do not raise: the result says what finished (`steps`, `error`,
+        `stop_reason`); use `result.raise_for_error()` to raise. `options` go to every agent step;
+        `state` seeds the shared key/value store (`context.state`).
+
+        Raises:
+            WorkflowError: the workflow is malformed (no steps, unknown dependencies, a cycle).
+
+        """
+        return await self.__agentickit_run__(query, options=options, sink=None, tag="", state=state)
+
+    def run_sync(
+        self, query: str, *, options: RunOptions | None = None, state: dict[str, Any] | None = None
+    ) -> WorkflowResult:
+        """Blocking `run()` for scripts without a running event loop.
+
+        Raises:
+            UserError: called from inside a running event loop.
+
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise UserError("run_sync() cannot be called from a running event loop; use `await workflow.run(...)`")
+        return asyncio.run(self.run(query, options=options, state=state))
+
+    async def run_batch(
+        self,
+        queries: Sequence[str],
+        *,
+        concurrency: int = 10,
+        on_progress: ProgressCallback | None = None,
+        executor: Executor | None = None,
+        options: RunOptions | None = None,
+    ) -> BatchResult:
+        """Run the workflow on many inputs, at most `concurrency` at a time, in input order.
+
+        A failed workflow run is a failed item (`item.error` is a `WorkflowError` whose `result`
+        holds the partial `WorkflowResult`); the others go on.
+        """
+        return await self.as_agent().run_batch(
+            queries, concurrency=concurrency, on_progress=on_progress, executor=executor, options=options
+        )
+
+    def as_agent(
+        self, name: str | None = None, *, max_depth: int = DEFAULT_MAX_DEPTH, description: str = ""
+    ) -> WorkflowAgent:
+        """This workflow as an agent: a step of another workflow, or anything that runs agents.
+
+        Args:
+            name: the agent's name (defaults to the workflow's).
+            max_depth: how many workflows deep this one may run, counting every enclosing workflow
+                and itself; checked at run time, so a workflow that contains itself fails clearly.
+            description: what it does.
+
+        """
+        return WorkflowAgent(self, name=name, max_depth=max_depth, description=description)
+
+    async def __agentickit_run__(
+        self,
+        query: str,
+        *,
+        options: RunOptions | None,
+        sink: ChunkSink | None,
+        tag: str,
+        state: dict[str, Any] | None = None,
+        max_depth: int = DEFAULT_MAX_DEPTH,
+    ) -> WorkflowResult:
+        """Run inside an enclosing workflow (or at the top): the single entry of every run."""
+        plan = self._compiled()
+        path = _PATH.get()
+        depth = len(path) + 1
+        if depth > max_depth:
+            chain = " > ".join((*path, self.name))
+            raise WorkflowError(
+                f"workflow {self.name!r} would run {depth} workflows deep ({chain}), over its max_depth={max_depth}; "
+                "check for a workflow that contains itself, or raise max_depth in as_agent()"
+            )
+        run_id = new_run_id()
+        ctx = WorkflowContext(self.name, run_id, query, state)
+        path_token = _PATH.set((*path, self.name))
+        ctx_token = bind_context(ctx)
+        try:
+            return await self._execute(plan, query, ctx, options, sink, f"{tag}/" if tag else "")
+        finally:
+            unbind_context(ctx_token)
+            _PATH.reset(path_token)
+
+    def _new_run(
+        self,
+        plan: Plan,
+        query: str,
+        ctx: WorkflowContext,
+        options: RunOptions | None,
+        sink: ChunkSink | None,
+        prefix: str,
+    ) -> Run:
+        return Run(
+            self.name,
+            plan,
+            query,
+            ctx,
+            options=options,
+            sink=sink,
+            prefix=prefix,
+            max_concurrency=None,
+            fail_fast=False,
+        )
+
+    async def _execute(
+        self,
+        plan: Plan,
+        query: str,
+        ctx: WorkflowContext,
+        options: RunOptions | None,
+        sink: ChunkSink | None,
+        prefix: str,
+    ) -> WorkflowResult:
+        start = time.perf_counter()
+        run = self._new_run(plan, query, ctx, options, sink, prefix)
+        timeout = self.timeout
+        if timeout is None:
+            await run.execute()
+            return await run.finish(timed_out=False, limit=None, run_id=ctx.run_id, start=start)
+        deadline = asyncio.timeout(timeout)
+        try:
+            async with deadline:
+                await run.execute()
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+        return await run.finish(timed_out=deadline.expired(), limit=timeout, run_id=ctx.run_id, start=start)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, steps={[s.name for s in self._steps]})"
+
+
+class SequentialWorkflow(Workflow):
+    """Runs its steps one after another, each on the previous step's output (or its `transform` of it).
+
+    Wall time is the sum of the steps. The result's `content` is the last step's output.
+
+    Args:
+        name: the workflow's name.
+        timeout: seconds the whole run may take; what finished by then is kept.
+        steps: initial steps (more with `add_step`).
+        description: what it does.
+
+    """
+
+    __slots__ = ()
+
+
+class _Concurrent(Workflow):
+    __slots__ = ("fail_fast", "max_concurrency")
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        max_concurrency: int | None = None,
+        fail_fast: bool = False,
+        timeout: float | None = None,
+        steps: Iterable[Step] = (),
+        description: str = "",
+    ) -> None:
+        if max_concurrency is not None and max_concurrency < 1:
+            raise WorkflowError(f"workflow {name!r}: max_concurrency must be >= 1 or None, got {max_concurrency}")
+        self.max_concurrency = max_concurrency
+        self.fail_fast = fail_fast
+        super().__init__(name, timeout=timeout, steps=steps, description=description)
+
+    def _new_run(
+        self,
+        plan: Plan,
+        query: str,
+        ctx: WorkflowContext,
+        options: RunOptions | None,
+        sink: ChunkSink | None,
+        prefix: str,
+    ) -> Run:
+        return Run(
+            self.name,
+            plan,
+            query,
+            ctx,
+            options=options,
+            sink=sink,
+            prefix=prefix,
+            max_concurrency=self.max_concurrency,
+            fail_fast=self.fail_fast,
+        )
+
+
+class ParallelWorkflow(_Concurrent):
+    """Starts every step at once on the same input (at most `max_concurrency` running at a time).
+
+    Wall time is the slowest step. The result's `content` is the steps' outputs, each under a
+    `[step name]` label, in step order.
+
+    Args:
+        name: the workflow's name.
+        max_concurrency: at most this many steps run at once (`None`: all of them).
+        fail_fast: on the first failure, cancel the running steps (status `cancelled`) and skip the rest;
+            otherwise every step finishes and failures are reported per step.
+        timeout: seconds the whole run may take; what finished by then is kept.
+        steps: initial steps (more with `add_step`).
+        description: what it does.
+
+    """
+
+    __slots__ = ()
+
+    def _dependencies(self) -> list[tuple[str, ...]]:
+        return [() for _ in self._steps]
+
+
+class DAGWorkflow(_Concurrent):
+    """Runs each step the moment all of its `depends_on` steps have succeeded; independent branches run at once.
+
+    Wall time is the critical path. A step's input is its dependency's output, or, with several,
+    their outputs each under a `[step name]` label (`transform` to customise); steps without
+    dependencies get the workflow's input. Steps downstream of a failure are skipped with the reason.
+    The result's `content` is the output of the step nothing depends on (labelled outputs if several).
+
+    Args:
+        name: the workflow's name.
+        max_concurrency: at most this many steps run at once (`None`: no limit).
+        fail_fast: on the first failure, cancel the running steps and skip the rest.
+        timeout: seconds the whole run may take; what finished by then is kept.
+        steps: initial steps (more with `add_step`).
+        description: what it does.
+
+    """
+
+    __slots__ = ()
+
+    _accepts_depends_on = True
+
+    def _dependencies(self) -> list[tuple[str, ...]]:
+        return [s.depends_on for s in self._steps]
+
+
+class LoopWorkflow(Workflow):
+    """Runs its steps in sequence, again and again, each iteration on the previous one's output.
+
+    It stops when `until(iteration_result)` is true, after `max_iterations`, when a step fails or calls
+    `stop()`, or on timeout; `result.stop_reason` says which (`until`, `max_iterations`, `failed`,
+    `stopped`, `timeout`) and `result.iterations` how many ran. `steps` hold the last iteration's.
+
+    Args:
+        name: the workflow's name.
+        max_iterations: the most iterations to run (>= 1).
+        until: `until(result) -> bool` (or an awaitable of one), given each iteration's `WorkflowResult`.
+        timeout: seconds the whole loop may take; what finished by then is kept.
+        steps: initial steps (more with `add_step`).
+        description: what it does.
+
+    """
+
+    __slots__ = ("max_iterations", "until")
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        max_iterations: int = 5,
+        until: Until | None = None,
+        timeout: float | None = None,
+        steps: Iterable[Step] = (),
+        description: str = "",
+    ) -> None:
+        if max_iterations < 1:
+            raise WorkflowError(f"workflow {name!r}: max_iterations must be >= 1, got {max_iterations}")
+        if until is not None and not callable(until):
+            raise WorkflowError(f"workflow {name!r}: until must be a function of the iteration's WorkflowResult")
+        self.max_iterations = max_iterations
+        self.until = until
+        super().__init__(name, timeout=timeout, steps=steps, description=description)
+
+    async def _execute(
+        self,
+        plan: Plan,
+        query: str,
+        ctx: WorkflowContext,
+        options: RunOptions | None,
+        sink: ChunkSink | None,
+        prefix: str,
+    ) -> WorkflowResult:
+        start = time.perf_counter()
+        usage = Usage()
+        state: list[Any] = [None, None, 0]  # the current run, the last result, iterations started
+        reason = "max_iterations"
+        error: BaseException | None = None
+
+        async def iterate() -> None:
+            nonlocal reason, error
+            current = query
+            for iteration in range(1, self.max_iterations + 1):
+                ctx.iteration = iteration
+                state[2] = iteration
+                run = state[0] = self._new_run(plan, current, ctx, options, sink, prefix)
+                t0 = time.perf_counter()
+                await run.execute()
+                result = state[1] = await run.finish(timed_out=False, limit=None, run_id=ctx.run_id, start=t0)
+                state[0] = None
+                usage.add(result.usage)
+                if result.stop_reason != "completed":
+                    reason = result.stop_reason
+                    return
+                if self.until is not None:
+                    try:
+                        done: Any = self.until(result)
+                        if inspect.isawaitable(done):
+                            done = await done
+                    except Exception as exc:
+                        reason = "failed"
+                        error = WorkflowError(f"loop {self.name!r}: until() raised {type(exc).__name__}: {exc}")
+                        error.__cause__ = exc
+                        return
+                    if done:
+                        reason = "until"
+                        return
+                current = result.content
+
+        timeout = self.timeout
+        if timeout is None:
+            await iterate()
+        else:
+            deadline = asyncio.timeout(timeout)
+            try:
+                async with deadline:
+                    await iterate()
+            except TimeoutError:
+                if not deadline.expired():
+                    raise
+                reason = "timeout"
+                run: Run | None = state[0]
+                if run is not None:  # the iteration that was running: keep what it finished
+                    result = await run.finish(timed_out=True, limit=timeout, run_id=ctx.run_id, start=start)
+                    usage.add(result.usage)
+                    state[1] = result
+                    error = result.error
+        result: WorkflowResult = state[1]
+        result.iterations = state[2]
+        result.usage = usage
+        result.duration = time.perf_counter() - start
+        result.stop_reason = reason
+        result.metadata["iterations"] = state[2]
+        if error is not None:
+            result.error = error
+            if isinstance(error, WorkflowError):
+                error.result = result
+        return result
+
+
+class WorkflowAgent:
+    """A workflow dressed as an agent (`wf.as_agent()`): it raises on failure, like an agent run.
+
+    As a step of another workflow it runs inside that workflow's scheduler, its chunks tagged
+    `outer_step/inner_step`, and `max_depth` bounds how deep workflows may nest at run time.
+
+    Attributes:
+        workflow: the wrapped workflow.
+        name: the agent's name.
+        max_depth: the deepest nesting (enclosing workflows plus this one) allowed when it runs.
+        description: what it does.
+
+    """
+
+    __slots__ = ("description", "max_depth", "name", "workflow")
+
+    def __init__(
+        self, workflow: Workflow, *, name: str | None = None, max_depth: int = DEFAULT_MAX_DEPTH, description: str = ""
+    ) -> None:
+        if max_depth < 1:
+            raise WorkflowError(f"as_agent({workflow.name!r}): max_depth must be >= 1, got {max_depth}")
+        self.workflow = workflow
+        self.name = name if name is not None else workflow.name
+        self.max_depth = max_depth
+        self.description = description or workflow.description
+
+    async def run(self, query: str, *, options: RunOptions | None = None) -> WorkflowResult:
+        """Run the workflow; unlike `Workflow.run`, a failure raises.
+
+        Raises:
+            WorkflowError: a step failed, timed out, or nesting went past `max_depth`; its `result` holds
+                the partial `WorkflowResult`.
+
+        """
+        result = await self.workflow.__agentickit_run__(
+            query, options=options, sink=None, tag="", max_depth=self.max_depth
+        )
+        if result.error is not None:
+            raise WorkflowError(f"workflow {self.name!r} failed: {result.error}", result=result) from result.error
+        return result
+
+    async def run_batch(
+        self,
+        queries: Sequence[str],
+        *,
+        concurrency: int = 10,
+        on_progress: ProgressCallback | None = None,
+        executor: Executor | None = None,
+        options: RunOptions | None = None,
+    ) -> BatchResult:
+        """Run many inputs through the workflow (see `Workflow.run_batch`)."""
+        from ..executors import LocalExecutor
+
+        runner = executor if executor is not None else LocalExecutor()
+        return await runner.run_batch(self, queries, concurrency=concurrency, options=options, on_progress=on_progress)
+
+    async def __agentickit_run__(
+        self,
+        query: str,
+        *,
+        options: RunOptions | None,
+        sink: ChunkSink | None,
+        tag: str,
+    ) -> WorkflowResult:
+        """Run inside an enclosing workflow."""
+        return await self.workflow.__agentickit_run__(
+            query, options=options, sink=sink, tag=tag, max_depth=self.max_depth
+        )
+
+    def __repr__(self) -> str:
+        return f"WorkflowAgent({self.name!r}, {self.workflow!r}, max_depth={self.max_depth})"
