@@ -1,0 +1,25 @@
+"""The `openai` provider: any OpenAI-compatible endpoint (OpenAI, Azure OpenAI, vLLM, Ollama, OpenRouter, LM Studio).
+
+The default transport is our lean aiohttp client (`OpenAIModel`); `LLMConfig(transport="sdk")`
+uses the official SDK (`OpenAISDKModel`, imported only then).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._aiohttp import OpenAIModel
+from ._config import azure_model, ollama_model, openai_model
+
+if TYPE_CHECKING:
+    from ._sdk import OpenAISDKModel
+
+__all__ = ("OpenAIModel", "OpenAISDKModel", "azure_model", "ollama_model", "openai_model")
+
+
+def __getattr__(name: str) -> Any:
+    if name == "OpenAISDKModel":
+        from ._sdk import OpenAISDKModel
+
+        return OpenAISDKModel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

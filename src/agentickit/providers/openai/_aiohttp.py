@@ -1,0 +1,379 @@
+"""`OpenAIModel`: our lean OpenAI-compatible client on aiohttp (the default transport).
+
+Measured against a local OpenAI-compatible server, a plain aiohttp client does ~3x the runs/s and
+~10x the streamed chunks/s of the official SDK, so this transport stays close to that floor: one
+pooled `ClientSession` per model (opened lazily inside the running loop), orjson both ways, tool
+schemas encoded once, and SSE parsed straight from the response buffers into our stream events,
+with no per-chunk model objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+import aiohttp
+import orjson
+from yarl import URL
+
+from ..._version import __version__
+from ...errors import ProviderConnectionError, ProviderHTTPError, ProviderTimeoutError, ServerError
+from ...messages import Message, ModelResponse, ToolDefinition, Usage
+from ...options import ModelSettings
+from .._base import Model, ModelStream, StreamEvent, TextDelta, ThoughtDelta, ToolCallDelta, UsageEvent
+from .._http import decode_body, server_message, status_error
+from ._wire import bad_response, parse_completion, request_fields, tools_json
+
+__all__ = ("OpenAIModel",)
+
+_loads = orjson.loads
+_JSONDecodeError = orjson.JSONDecodeError
+_DONE = b"[DONE]"
+
+
+class OpenAIModel(Model):
+    """A model behind any OpenAI-compatible `/chat/completions` endpoint, over our aiohttp client.
+
+    Build it through `ak.LLMConfig(provider="openai", ...)` (or `azure`, `ollama`) rather than
+    directly. One instance serves any number of concurrent runs over one connection pool.
+
+    Args:
+        model_name: the model (or Azure deployment) name.
+        base_url: the API root, e.g. `https://api.openai.com/v1`.
+        api_key: the key, sent as `Authorization: Bearer ...` (or `api-key` when `auth="api-key"`).
+        url: the full chat-completions URL, when it is not `base_url + "/chat/completions"`.
+        query: query parameters for every request (Azure's `api-version`).
+        headers: extra headers for every request.
+        auth: how the key is sent.
+        provider: the provider's name in errors and results.
+        key_hint: how to fix a rejected key, for error messages.
+        temperature: default temperature when a run sets none.
+        max_tokens: default output limit when a run sets none.
+        timeout: seconds a request may take (for streams: to connect, and between two reads).
+        max_retries: retries the run loop makes on 429, 5xx, timeouts and connection errors.
+        extra_body: fields merged into every request body.
+        stream_usage: ask for the usage chunk of streamed replies (`stream_options.include_usage`).
+        max_connections: the connection pool's size (0 means unbounded).
+
+    """
+
+    def __init__(
+        self,
+        model_name: str,
+        *,
+        base_url: str,
+        api_key: str | None,
+        url: str | None = None,
+        query: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: str = "bearer",
+        provider: str = "openai",
+        key_hint: str = "set OPENAI_API_KEY or LLMConfig(api_key=...)",
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 3,
+        extra_body: Mapping[str, Any] | None = None,
+        stream_usage: bool = True,
+        max_connections: int = 1000,
+    ) -> None:
+        self.model_name = model_name
+        self.provider = provider
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.url = url or self.base_url + "/chat/completions"
+        self.query = dict(query or {})
+        self.headers = dict(headers or {})
+        self.auth = auth
+        self.key_hint = key_hint
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.extra_body = dict(extra_body or {})
+        self.stream_usage = stream_usage
+        self.max_connections = max_connections
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        self._url = URL(self.url).update_query(self.query) if self.query else URL(self.url)
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tools_key: object = None
+        self._tools_value: Any = None
+        self._complete_timeout = aiohttp.ClientTimeout(total=self.timeout, sock_connect=self.timeout)
+        self._stream_timeout = aiohttp.ClientTimeout(sock_connect=self.timeout, sock_read=self.timeout)
+
+    # -- pickling: the live session stays behind -----------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for name in ("_url", "_session", "_loop", "_tools_key", "_tools_value", "_complete_timeout", "_stream_timeout"):
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+        self._init_runtime()
+
+    def describe(self) -> dict[str, Any]:
+        """What this model is (the key is left out: the other side reads it from its environment)."""
+        return {"provider": self.provider, "model": self.model_name, "base_url": self.base_url, "transport": "aiohttp"}
+
+    # -- the pool --------------------------------------------------------------------------------------
+
+    def _open(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        headers = {"Content-Type": "application/json", "User-Agent": f"agentickit/{__version__}"}
+        if self.api_key:
+            if self.auth == "api-key":
+                headers["api-key"] = self.api_key
+            else:
+                headers["Authorization"] = f"Bearer {self.api_key}"
+        headers.update(self.headers)
+        connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0, keepalive_timeout=30.0)
+        self._session = aiohttp.ClientSession(connector=connector, headers=headers)
+        self._loop = loop
+        return self._session
+
+    def _pool(self) -> aiohttp.ClientSession:
+        session = self._session
+        if session is None or session.closed or self._loop is not asyncio.get_running_loop():
+            # A session is bound to the loop that opened it; a new loop (run_sync) gets a new one.
+            return self._open()
+        return session
+
+    async def aclose(self) -> None:
+        """Close the connection pool. Idempotent; the next request opens a new one."""
+        session, self._session = self._session, None
+        self._loop = None
+        if session is not None and not session.closed:
+            await session.close()
+
+    # -- requests --------------------------------------------------------------------------------------
+
+    def _tools(self, tools: Sequence[ToolDefinition]) -> Any:
+        if not tools:
+            return None
+        if tools is not self._tools_key:
+            # Agents pass the same tuple on every run, so the schemas are encoded once.
+            self._tools_value = orjson.Fragment(orjson.dumps(tools_json(tools)))
+            self._tools_key = tools
+        return self._tools_value
+
+    def _body(
+        self, messages: Sequence[Message], tools: Sequence[ToolDefinition], settings: ModelSettings, stream: bool
+    ) -> bytes:
+        body = request_fields(
+            self.model_name,
+            messages,
+            self._tools(tools),
+            settings,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            stream=stream,
+            stream_usage=self.stream_usage,
+        )
+        if self.extra_body:
+            body.update(self.extra_body)
+        return orjson.dumps(body)
+
+    def _status_error(self, status: int, raw: bytes, headers: Mapping[str, str]) -> ProviderHTTPError:
+        return status_error(
+            status,
+            decode_body(raw),
+            headers,
+            provider=self.provider,
+            model=self.model_name,
+            where=self.url,
+            key_hint=self.key_hint,
+        )
+
+    def _timeout_error(self, timeout: float | None) -> ProviderTimeoutError:
+        return ProviderTimeoutError(
+            f"{self.provider} model {self.model_name!r} did not answer within {timeout or self.timeout:g} s "
+            f"at {self.url}; raise LLMConfig.timeout or check the server",
+            provider=self.provider,
+            model=self.model_name,
+        )
+
+    def _connection_error(self, exc: BaseException) -> ProviderConnectionError:
+        return ProviderConnectionError(
+            f"could not talk to {self.provider} at {self.url} ({type(exc).__name__}: {exc}); "
+            "check base_url and that the server is running and reachable",
+            provider=self.provider,
+            model=self.model_name,
+        )
+
+    async def request(
+        self, messages: Sequence[Message], tools: Sequence[ToolDefinition], settings: ModelSettings
+    ) -> ModelResponse:
+        """Send one non-streamed request.
+
+        Raises:
+            ProviderError: `AuthenticationError`, `BadRequestError`, `RateLimitError`, `ServerError`,
+                `ProviderTimeoutError`, `ProviderConnectionError` or `BadResponseError`.
+
+        """
+        session = self._pool()
+        body = self._body(messages, tools, settings, False)
+        timeout = (
+            self._complete_timeout
+            if settings.timeout is None
+            else aiohttp.ClientTimeout(total=settings.timeout, sock_connect=settings.timeout)
+        )
+        try:
+            async with session.post(self._url, data=body, timeout=timeout) as resp:
+                raw = await resp.read()
+                if resp.status >= 400:
+                    raise self._status_error(resp.status, raw, resp.headers)
+        except TimeoutError as exc:
+            raise self._timeout_error(settings.timeout) from exc
+        except aiohttp.ClientError as exc:
+            raise self._connection_error(exc) from exc
+        return parse_completion(raw, self.provider, self.model_name)
+
+    def request_stream(
+        self, messages: Sequence[Message], tools: Sequence[ToolDefinition], settings: ModelSettings
+    ) -> ModelStream:
+        """Start a streamed request (sent on first iteration); closing the stream closes the HTTP response."""
+        timeout = (
+            self._stream_timeout
+            if settings.timeout is None
+            else aiohttp.ClientTimeout(sock_connect=settings.timeout, sock_read=settings.timeout)
+        )
+        return _OpenAIStream(self, self._body(messages, tools, settings, True), timeout, settings.timeout)
+
+
+class _OpenAIStream(ModelStream):
+    __slots__ = ("_body", "_closed", "_deadline", "_model", "_resp", "_timeout")
+
+    def __init__(self, model: OpenAIModel, body: bytes, timeout: aiohttp.ClientTimeout, deadline: float | None) -> None:
+        super().__init__()
+        self._model = model
+        self._body = body
+        self._timeout = timeout
+        self._deadline = deadline
+        self._resp: aiohttp.ClientResponse | None = None
+        self._closed = False
+
+    async def aclose(self) -> None:
+        """Close the HTTP response at once (the server sees the disconnect). Idempotent."""
+        self._closed = True
+        resp = self._resp
+        if resp is not None:
+            resp.close()
+
+    async def _events(self) -> AsyncIterator[StreamEvent]:
+        model = self._model
+        try:
+            resp = await model._pool().post(model._url, data=self._body, timeout=self._timeout)  # pyright: ignore[reportPrivateUsage]
+        except TimeoutError as exc:
+            raise model._timeout_error(self._deadline) from exc  # pyright: ignore[reportPrivateUsage]
+        except aiohttp.ClientError as exc:
+            raise model._connection_error(exc) from exc  # pyright: ignore[reportPrivateUsage]
+        self._resp = resp
+        finished = False
+        try:
+            if self._closed:
+                return
+            if resp.status >= 400:
+                raw = await resp.read()
+                finished = True
+                raise model._status_error(resp.status, raw, resp.headers)  # pyright: ignore[reportPrivateUsage]
+            if resp.content_type == "application/json":
+                # A server that ignores `stream: true` and answers in one piece.
+                reply = parse_completion(await resp.read(), model.provider, model.model_name)
+                finished = True
+                async for event in _replay(self, reply):
+                    yield event
+                return
+            # The parser is inlined here: another generator layer would cost a hop per event.
+            tail = b""
+            async for data in resp.content.iter_any():
+                if tail:
+                    data = tail + data
+                lines = data.split(b"\n")
+                tail = lines.pop()
+                for line in lines:
+                    # SSE: only `data:` lines matter here; blank lines, comments and `event:` are skipped.
+                    if not line.startswith(b"data:"):
+                        continue
+                    payload = line[5:].strip()
+                    if payload == _DONE:
+                        continue
+                    try:
+                        obj = _loads(payload)
+                        choices = obj.get("choices")
+                        if choices:
+                            choice = choices[0]
+                            delta = choice.get("delta")
+                            if delta:
+                                reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                                if reasoning:
+                                    yield ThoughtDelta(reasoning)
+                                text = delta.get("content")
+                                if text:
+                                    yield TextDelta(text)
+                                calls = delta.get("tool_calls")
+                                if calls:
+                                    for c in calls:
+                                        fn: dict[str, Any] = c.get("function") or {}
+                                        yield ToolCallDelta(
+                                            c.get("index") or 0, c.get("id"), fn.get("name"), fn.get("arguments") or ""
+                                        )
+                            reason = choice.get("finish_reason")
+                            if reason:
+                                self._finish_reason = reason
+                        elif choices is None and "error" in obj:
+                            raise ServerError(
+                                f"{model.provider} reported an error in the middle of the stream: {server_message(obj)}",
+                                status=resp.status,
+                                body=obj,
+                                provider=model.provider,
+                                model=model.model_name,
+                            )
+                        usage = obj.get("usage")
+                        if usage:
+                            yield UsageEvent(
+                                Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), 1)
+                            )
+                        if self._model_name is None:
+                            self._model_name = obj.get("model")
+                    except _JSONDecodeError:
+                        raise bad_response(
+                            model.provider, model.model_name, "a stream event is not valid JSON", payload
+                        ) from None
+                    except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+                        raise bad_response(
+                            model.provider, model.model_name, f"a stream event has a wrong shape: {exc!r}", payload
+                        ) from exc
+            if tail.strip():
+                raise bad_response(model.provider, model.model_name, "the stream ended in the middle of an event", tail)
+            finished = True
+        except TimeoutError as exc:
+            if not self._closed:
+                raise model._timeout_error(self._deadline) from exc  # pyright: ignore[reportPrivateUsage]
+        except aiohttp.ClientError as exc:
+            if not self._closed:
+                raise model._connection_error(exc) from exc  # pyright: ignore[reportPrivateUsage]
+        finally:
+            if finished:
+                resp.release()
+            else:
+                # Half-read: drop the connection rather than return it to the pool, so the server
+                # sees the client go away (this is how a cancelled stream stops upstream work).
+                resp.close()
+
+
+async def _replay(stream: ModelStream, reply: ModelResponse) -> AsyncIterator[StreamEvent]:
+    stream._finish_reason = reply.finish_reason  # pyright: ignore[reportPrivateUsage]
+    if reply.thoughts:
+        yield ThoughtDelta(reply.thoughts)
+    if reply.content:
+        yield TextDelta(reply.content)
+    for index, call in enumerate(reply.tool_calls):
+        yield ToolCallDelta(index, call.id, call.name, call.arguments)
+    yield UsageEvent(reply.usage)

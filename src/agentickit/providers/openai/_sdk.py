@@ -1,0 +1,292 @@
+"""`OpenAISDKModel`: the official `openai` SDK (3.x, on its aiohttp transport) as an alternative transport.
+
+Use it with `LLMConfig(transport="sdk")` for anything our lean client does not cover. The SDK's own
+retries are off (`max_retries=0`): the run loop retries, the same way for every provider, and SDK
+exceptions are mapped to our typed errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, NoReturn, cast
+
+from ...errors import ProviderConnectionError, ProviderError, ProviderTimeoutError, UserError
+from ...messages import Message, ModelResponse, ToolCall, ToolDefinition, Usage
+from ...options import ModelSettings
+from .._base import Model, ModelStream, StreamEvent, TextDelta, ThoughtDelta, ToolCallDelta, UsageEvent
+from .._http import status_error
+from ._wire import bad_response, request_fields, tools_json
+
+try:
+    import openai
+    from openai import AsyncStream
+    from openai.types.chat import ChatCompletion, ChatCompletionChunk
+except ImportError as _exc:  # pragma: no cover - exercised only on a core-only install
+    raise UserError(
+        'LLMConfig(transport="sdk") needs the official openai SDK: pip install "agentickit[openai]"'
+    ) from _exc
+
+__all__ = ("OpenAISDKModel",)
+
+
+class OpenAISDKModel(Model):
+    """An OpenAI-compatible model through the official SDK's `AsyncOpenAI` (or `AsyncAzureOpenAI`).
+
+    Takes the same arguments as `OpenAIModel`, plus `azure_endpoint`/`api_version` for Azure.
+    """
+
+    def __init__(
+        self,
+        model_name: str,
+        *,
+        base_url: str,
+        api_key: str | None,
+        url: str | None = None,
+        query: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: str = "bearer",
+        provider: str = "openai",
+        key_hint: str = "set OPENAI_API_KEY or LLMConfig(api_key=...)",
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 3,
+        extra_body: Mapping[str, Any] | None = None,
+        stream_usage: bool = True,
+        max_connections: int = 1000,
+        azure_endpoint: str | None = None,
+        api_version: str | None = None,
+    ) -> None:
+        self.model_name = model_name
+        self.provider = provider
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.url = url or self.base_url + "/chat/completions"
+        self.query = dict(query or {})
+        self.headers = dict(headers or {})
+        self.key_hint = key_hint
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.extra_body = dict(extra_body or {})
+        self.stream_usage = stream_usage
+        self.max_connections = max_connections
+        self.azure_endpoint = azure_endpoint
+        self.api_version = api_version
+        self._client: openai.AsyncOpenAI | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tools_key: object = None
+        self._tools_value: list[dict[str, Any]] = []
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.update(_client=None, _loop=None, _tools_key=None, _tools_value=[])
+        return state
+
+    def describe(self) -> dict[str, Any]:
+        """What this model is (the key is left out: the other side reads it from its environment)."""
+        return {"provider": self.provider, "model": self.model_name, "base_url": self.base_url, "transport": "sdk"}
+
+    def _sdk(self) -> openai.AsyncOpenAI:
+        client = self._client
+        loop = asyncio.get_running_loop()
+        if client is not None and self._loop is loop:
+            return client
+        http = openai.DefaultAioHttpClient(timeout=self.timeout)
+        common: dict[str, Any] = {
+            "api_key": self.api_key,
+            "timeout": self.timeout,
+            "max_retries": 0,
+            "default_headers": self.headers or None,
+            "default_query": {k: v for k, v in self.query.items() if k != "api-version"} or None,
+            "http_client": http,
+        }
+        if self.azure_endpoint is not None:
+            if self.url.endswith("/openai/v1/chat/completions"):
+                client = openai.AsyncOpenAI(base_url=self.azure_endpoint, **common)
+            else:
+                client = openai.AsyncAzureOpenAI(
+                    azure_endpoint=self.azure_endpoint, api_version=self.api_version, **common
+                )
+        else:
+            client = openai.AsyncOpenAI(base_url=self.base_url, **common)
+        self._client, self._loop = client, loop
+        return client
+
+    async def aclose(self) -> None:
+        """Close the SDK client and its pool. Idempotent."""
+        client, self._client = self._client, None
+        self._loop = None
+        if client is not None:
+            await client.close()
+
+    def _fields(
+        self, messages: Sequence[Message], tools: Sequence[ToolDefinition], settings: ModelSettings, stream: bool
+    ) -> dict[str, Any]:
+        if tools and tools is not self._tools_key:
+            self._tools_value = tools_json(tools)
+            self._tools_key = tools
+        fields = request_fields(
+            self.model_name,
+            messages,
+            self._tools_value if tools else None,
+            settings,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            stream=stream,
+            stream_usage=self.stream_usage,
+        )
+        if self.extra_body:
+            fields["extra_body"] = self.extra_body
+        if settings.timeout is not None:
+            fields["timeout"] = settings.timeout
+        return fields
+
+    def _raise(self, exc: Exception, timeout: float | None) -> NoReturn:
+        p, m = self.provider, self.model_name
+        if isinstance(exc, openai.APIStatusError):
+            raise status_error(
+                exc.status_code,
+                exc.body if exc.body is not None else exc.message,
+                exc.response.headers,
+                provider=p,
+                model=m,
+                where=self.url,
+                key_hint=self.key_hint,
+            ) from exc
+        if isinstance(exc, openai.APITimeoutError):
+            raise ProviderTimeoutError(
+                f"{p} model {m!r} did not answer within {timeout or self.timeout:g} s at {self.url}; "
+                "raise LLMConfig.timeout or check the server",
+                provider=p,
+                model=m,
+            ) from exc
+        if isinstance(exc, openai.APIConnectionError):
+            cause = exc.__cause__ or exc
+            raise ProviderConnectionError(
+                f"could not talk to {p} at {self.url} ({type(cause).__name__}: {cause}); "
+                "check base_url and that the server is running and reachable",
+                provider=p,
+                model=m,
+            ) from exc
+        if isinstance(exc, openai.APIResponseValidationError | ValueError | openai.APIError):
+            raise bad_response(p, m, f"{type(exc).__name__}: {exc}") from exc
+        raise exc
+
+    async def request(
+        self, messages: Sequence[Message], tools: Sequence[ToolDefinition], settings: ModelSettings
+    ) -> ModelResponse:
+        """Send one non-streamed request through the SDK.
+
+        Raises:
+            ProviderError: a typed subclass, mapped from the SDK's exception.
+
+        """
+        client = self._sdk()
+        try:
+            reply = cast(object, await client.chat.completions.create(**self._fields(messages, tools, settings, False)))
+        except (openai.OpenAIError, ValueError) as exc:
+            self._raise(exc, settings.timeout)
+        if not isinstance(reply, ChatCompletion):
+            # The SDK hands back the raw text when the body is not JSON.
+            raise bad_response(self.provider, self.model_name, "not valid JSON", str(reply))
+        completion = reply
+        try:
+            choice = completion.choices[0]
+            message = choice.message
+            calls = tuple(
+                ToolCall(c.id, c.function.name, c.function.arguments or "{}")
+                for c in (message.tool_calls or ())
+                if c.type == "function"
+            )
+            usage = completion.usage
+            return ModelResponse(
+                content=message.content or "",
+                tool_calls=calls,
+                usage=Usage(usage.prompt_tokens, usage.completion_tokens, 1) if usage else Usage(requests=1),
+                finish_reason=choice.finish_reason or ("tool_calls" if calls else "stop"),
+                thoughts=getattr(message, "reasoning_content", None) or "",
+                model=completion.model or self.model_name,
+            )
+        except (AttributeError, IndexError, TypeError) as exc:
+            raise bad_response(self.provider, self.model_name, f"missing or wrong field: {exc!r}") from exc
+
+    def request_stream(
+        self, messages: Sequence[Message], tools: Sequence[ToolDefinition], settings: ModelSettings
+    ) -> ModelStream:
+        """Start a streamed request through the SDK; closing the stream closes the SDK's response."""
+        fields = self._fields(messages, tools, settings, True)
+        del fields["stream"]  # passed literally, so the SDK's overloads type the result as a stream
+        return _SDKStream(self, fields, settings.timeout)
+
+
+class _SDKStream(ModelStream):
+    __slots__ = ("_closed", "_fields", "_model", "_sdk_stream", "_timeout")
+
+    def __init__(self, model: OpenAISDKModel, fields: dict[str, Any], timeout: float | None) -> None:
+        super().__init__()
+        self._model = model
+        self._fields = fields
+        self._timeout = timeout
+        self._sdk_stream: AsyncStream[ChatCompletionChunk] | None = None
+        self._closed = False
+
+    async def aclose(self) -> None:
+        """Close the SDK stream (and with it the HTTP response). Idempotent."""
+        self._closed = True
+        stream, self._sdk_stream = self._sdk_stream, None
+        if stream is not None:
+            await stream.close()
+
+    async def _events(self) -> AsyncIterator[StreamEvent]:
+        model = self._model
+        try:
+            stream = await model._sdk().chat.completions.create(**self._fields, stream=True)  # pyright: ignore[reportPrivateUsage]
+        except (openai.OpenAIError, ValueError) as exc:
+            model._raise(exc, self._timeout)  # pyright: ignore[reportPrivateUsage]
+        self._sdk_stream = stream
+        if self._closed:
+            await stream.close()
+            return
+        try:
+            async for chunk in stream:
+                if chunk.choices:
+                    choice = chunk.choices[0]
+                    delta = choice.delta
+                    reasoning = getattr(delta, "reasoning_content", None)
+                    if reasoning:
+                        yield ThoughtDelta(reasoning)
+                    if delta.content:
+                        yield TextDelta(delta.content)
+                    if delta.tool_calls:
+                        for c in delta.tool_calls:
+                            fn = c.function
+                            yield ToolCallDelta(
+                                c.index, c.id, fn.name if fn else None, (fn.arguments if fn else None) or ""
+                            )
+                    if choice.finish_reason:
+                        self._finish_reason = choice.finish_reason
+                if chunk.usage:
+                    yield UsageEvent(Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens, 1))
+                if self._model_name is None:
+                    self._model_name = chunk.model
+        except ProviderError:
+            raise
+        except (openai.OpenAIError, ValueError) as exc:
+            if not self._closed:
+                model._raise(exc, self._timeout)  # pyright: ignore[reportPrivateUsage]
+        except Exception as exc:
+            # httpx2 read errors surface raw from the SDK's iterator.
+            if self._closed:
+                return
+            if type(exc).__module__.startswith(("httpx", "aiohttp")):
+                if "Timeout" in type(exc).__name__:
+                    model._raise(openai.APITimeoutError(request=stream.response.request), self._timeout)  # pyright: ignore[reportPrivateUsage]
+                model._raise(  # pyright: ignore[reportPrivateUsage]
+                    openai.APIConnectionError(message=str(exc), request=stream.response.request), self._timeout
+                )
+            raise
+        finally:
+            await self.aclose()

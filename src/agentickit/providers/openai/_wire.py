@@ -1,0 +1,142 @@
+"""The OpenAI chat-completions wire format: request fields from our messages, replies to `ModelResponse`.
+
+Shared by both transports: ours serializes the fields with orjson, the SDK transport passes them
+as keyword arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+import orjson
+
+from ...errors import BadResponseError
+from ...messages import Message, ModelResponse, ToolCall, ToolDefinition, Usage
+from ...options import ModelSettings
+from .._http import server_message
+
+__all__ = ("bad_response", "message_json", "parse_completion", "request_fields", "tool_choice_json", "tools_json")
+
+_INCLUDE_USAGE: dict[str, Any] = {"include_usage": True}
+
+
+def message_json(m: Message) -> dict[str, Any]:
+    """One message in OpenAI's shape (tool calls on assistant messages, `tool_call_id` on tool results)."""
+    role = m.role
+    if role == "tool":
+        return {"role": "tool", "tool_call_id": m.tool_call_id, "content": m.content or ""}
+    if m.tool_calls:
+        return {
+            "role": role,
+            "content": m.content,
+            "tool_calls": [
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                for c in m.tool_calls
+            ],
+        }
+    return {"role": role, "content": m.content or ""}
+
+
+def tools_json(tools: Sequence[ToolDefinition]) -> list[dict[str, Any]]:
+    """Tool definitions as OpenAI function tools."""
+    return [
+        {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
+        for t in tools
+    ]
+
+
+def tool_choice_json(choice: str) -> Any:
+    """`auto`/`none`/`required` as they are; a tool's name as a forced function choice."""
+    if choice in ("auto", "none", "required"):
+        return choice
+    return {"type": "function", "function": {"name": choice}}
+
+
+def request_fields(
+    model: str,
+    messages: Sequence[Message],
+    tools: Any,
+    settings: ModelSettings,
+    *,
+    temperature: float | None,
+    max_tokens: int | None,
+    stream: bool,
+    stream_usage: bool,
+) -> dict[str, Any]:
+    """The request body's fields. `tools` is already converted (a list, or a preencoded fragment), or empty.
+
+    Unset values are left out; `temperature=0.0` is a value and is sent.
+    """
+    body: dict[str, Any] = {"model": model, "messages": [message_json(m) for m in messages]}
+    if tools:
+        body["tools"] = tools
+        if settings.tool_choice is not None:
+            body["tool_choice"] = tool_choice_json(settings.tool_choice)
+    value = settings.temperature if settings.temperature is not None else temperature
+    if value is not None:
+        body["temperature"] = value
+    limit = settings.max_tokens if settings.max_tokens is not None else max_tokens
+    if limit is not None:
+        body["max_tokens"] = limit
+    if settings.top_p is not None:
+        body["top_p"] = settings.top_p
+    if settings.stop:
+        body["stop"] = list(settings.stop)
+    if stream:
+        body["stream"] = True
+        if stream_usage:
+            body["stream_options"] = _INCLUDE_USAGE
+    return body
+
+
+def bad_response(provider: str, model: str, why: str, raw: bytes | str = b"") -> BadResponseError:
+    """The error for a reply that is not a valid chat completion."""
+    snippet = raw if isinstance(raw, str) else raw[:200].decode("utf-8", "replace")
+    shown = f": {snippet[:200]!r}" if snippet else ""
+    return BadResponseError(
+        f"{provider} model {model!r} sent a reply that is not a valid chat completion ({why}){shown}; "
+        "check that base_url points at an OpenAI-compatible endpoint (usually ending in /v1)",
+        provider=provider,
+        model=model,
+    )
+
+
+def usage_of(raw: Mapping[str, Any] | None) -> Usage:
+    """`Usage` from OpenAI's `usage` object."""
+    if not raw:
+        return Usage(requests=1)
+    return Usage(int(raw.get("prompt_tokens") or 0), int(raw.get("completion_tokens") or 0), 1)
+
+
+def parse_completion(raw: bytes, provider: str, model: str) -> ModelResponse:
+    """A whole `chat.completion` body as a `ModelResponse`.
+
+    Raises:
+        BadResponseError: the body is not valid JSON or lacks `choices[0].message`.
+
+    """
+    try:
+        data: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise bad_response(provider, model, "not valid JSON", raw) from None
+    try:
+        body = cast(dict[str, Any], data)
+        choice = body["choices"][0]
+        message = choice["message"]
+        calls = tuple(
+            ToolCall(c["id"], c["function"]["name"], c["function"].get("arguments") or "{}")
+            for c in message.get("tool_calls") or ()
+        )
+        return ModelResponse(
+            content=message.get("content") or "",
+            tool_calls=calls,
+            usage=usage_of(body.get("usage")),
+            finish_reason=choice.get("finish_reason") or ("tool_calls" if calls else "stop"),
+            thoughts=message.get("reasoning_content") or message.get("reasoning") or "",
+            model=body.get("model") or model,
+        )
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        if isinstance(data, dict) and "error" in data:
+            raise bad_response(provider, model, f"an error in a 200 reply: {server_message(data)}") from exc
+        raise bad_response(provider, model, f"missing or wrong field: {exc!r}", raw) from exc
