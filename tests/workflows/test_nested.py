@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import asyncio
+
+import agentickit as ak
+from agentickit.executors import BatchRunnable
+from agentickit.workflows import WorkflowAgent
+
+
+async def test_workflow_as_agent_nests_in_a_step() -> None:
+    inner = ak.ParallelWorkflow("analysis").add_step("pros", lambda t: "pros of " + t)
+    inner.add_step("cons", lambda t: "cons of " + t)
+    outer = ak.SequentialWorkflow("report")
+    outer.add_step("topic", lambda t: t.strip()).add_step("analysis", inner.as_agent("analysis"))
+    outer.add_step("summary", lambda t: f"summary: {t.count('of')} points")
+    result = await outer.run("  tea ")
+    assert result.content == "summary: 2 points"
+    nested = result.steps["analysis"].result
+    assert isinstance(nested, ak.WorkflowResult)
+    assert nested.outputs == {"pros": "pros of tea", "cons": "cons of tea"}
+
+
+async def test_a_workflow_is_a_step_directly_and_in_a_dag() -> None:
+    inner = ak.SequentialWorkflow("inner").add_step("x", lambda t: t + "x").add_step("y", lambda t: t + "y")
+    outer = ak.DAGWorkflow("outer").add_step("a", inner).add_step("b", inner, depends_on=["a"])
+    assert (await outer.run("")).content == "xyxy"
+
+
+async def test_as_agent_raises_on_failure_with_the_partial_result() -> None:
+    async def bad(text: str) -> str:
+        raise RuntimeError("inner broke")
+
+    inner = ak.SequentialWorkflow("inner").add_step("ok", lambda t: "fine").add_step("bad", bad)
+    agent = inner.as_agent("helper")
+    try:
+        await agent.run("x")
+    except ak.errors.WorkflowError as exc:
+        assert "workflow 'helper' failed" in str(exc)
+        assert isinstance(exc.result, ak.WorkflowResult) and exc.result.steps["ok"].output == "fine"
+    else:
+        raise AssertionError("as_agent().run did not raise")
+
+    outer = ak.SequentialWorkflow("outer").add_step("sub", agent)
+    result = await outer.run("x")
+    assert result.steps["sub"].status is ak.StepStatus.FAILED
+    assert "inner broke" in str(result.steps["sub"].error)
+
+
+async def test_max_depth_is_enforced_at_run_time() -> None:
+    level3 = ak.SequentialWorkflow("level3").add_step("leaf", lambda t: "leaf")
+    level2 = ak.SequentialWorkflow("level2").add_step("sub", level3.as_agent(max_depth=2))
+    level1 = ak.SequentialWorkflow("level1").add_step("sub", level2)
+    result = await level1.run("x")
+    error = result.steps["sub"].error
+    assert isinstance(error, ak.errors.WorkflowError)
+    assert "3 workflows deep (level1 > level2 > level3)" in str(error) and "max_depth=2" in str(error)
+
+    # The same workflow run at a shallower depth is fine.
+    assert (await level2.run("x")).content == "leaf"
+
+
+async def test_a_workflow_that_contains_itself_fails_clearly() -> None:
+    wf = ak.SequentialWorkflow("recursive")
+    wf.add_step("again", wf.as_agent(max_depth=4))
+    async with asyncio.timeout(5):
+        result = await wf.run("x")
+    assert result.stop_reason == "failed"
+    assert "max_depth=4" in str(result.error)
+
+
+async def test_workflows_are_batch_runnable() -> None:
+    wf = ak.SequentialWorkflow("s").add_step("upper", lambda t: t.upper())
+    assert isinstance(wf, BatchRunnable) and isinstance(wf.as_agent(), BatchRunnable)
+    batch = await wf.run_batch(["a", "b", "c"], concurrency=2)
+    assert [i.content for i in batch] == ["A", "B", "C"] and batch.ok
+
+
+async def test_run_batch_reports_failed_runs_per_item() -> None:
+    def maybe_fail(text: str) -> str:
+        if text == "bad":
+            raise ValueError("bad item")
+        return text
+
+    wf = ak.SequentialWorkflow("s").add_step("s", maybe_fail)
+    batch = await wf.run_batch(["ok", "bad", "fine"], concurrency=3)
+    assert [i.ok for i in batch] == [True, False, True]
+    error = batch[1].error
+    assert isinstance(error, ak.errors.WorkflowError) and error.result.steps["s"].status is ak.StepStatus.FAILED
+
+
+async def test_workflow_result_is_a_result() -> None:
+    wf = ak.SequentialWorkflow("s").add_step("a", lambda t: t)
+    agent = wf.as_agent("named")
+    assert isinstance(agent, WorkflowAgent) and agent.name == "named"
+    result = await agent.run("hi")
+    assert isinstance(result, ak.Result) and str(result) == "hi"
