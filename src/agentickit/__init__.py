@@ -22,7 +22,7 @@ from .messages import Message, ToolCall, ToolCallRecord, Usage
 from .metrics import MetricsSnapshot
 from .options import RunOptions
 from .providers import LLMConfig, Model, SimulatedModel
-from .streaming import Chunk, ChunkType
+from .streaming import Chunk, ChunkType, Stream, StreamOptions
 from .tools import Tool, tool
 
 if TYPE_CHECKING:
@@ -65,6 +65,8 @@ __all__ = (
     "Step",
     "StepResult",
     "StepStatus",
+    "Stream",
+    "StreamOptions",
     "Tool",
     "ToolCall",
     "ToolCallRecord",

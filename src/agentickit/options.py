@@ -8,7 +8,7 @@ from typing import Any, Literal, TypedDict
 
 from .errors import UserError
 
-__all__ = ("ModelSettings", "RunOptions", "RunOptionsDict", "ToolChoice")
+__all__ = ("ModelSettings", "RunOptions", "RunOptionsDict", "StreamRunOptionsDict", "ToolChoice")
 
 ToolChoice = Literal["auto", "none", "required"] | str
 """`auto`, `none`, `required`, or the name of a tool the model must call."""
@@ -67,6 +67,23 @@ class RunOptionsDict(TypedDict, total=False):
     history_limit: int | None
     session_id: str | None
     timeout: float | None
+    max_tool_rounds: int | None
+    tool_choice: ToolChoice | None
+    metadata: Mapping[str, Any] | None
+
+
+class StreamRunOptionsDict(TypedDict, total=False):
+    """`RunOptionsDict` without `timeout`, which `run_stream()` takes as the stream's own deadline.
+
+    Keep in step with `RunOptions` (a test checks it).
+    """
+
+    max_tokens: int | None
+    temperature: float | None
+    top_p: float | None
+    stop: Sequence[str] | None
+    history_limit: int | None
+    session_id: str | None
     max_tool_rounds: int | None
     tool_choice: ToolChoice | None
     metadata: Mapping[str, Any] | None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, Unpack
 
@@ -12,12 +12,15 @@ from ..errors import UserError
 from ..memory import Memory
 from ..messages import ToolDefinition
 from ..metrics import Metrics, MetricsSnapshot, metrics_for
-from ..options import RunOptions, RunOptionsDict, resolve_run_options
+from ..options import RunOptions, RunOptionsDict, StreamRunOptionsDict, resolve_run_options
 from ..providers._base import Model
 from ..providers._registry import LLMConfig, LLMSpec, infer_model, parse_llm
+from ..streaming._options import ChunkCallback, StreamOptions, resolve_stream_options
+from ..streaming._stream import Stream
 from ..tools._tool import Tool
 from ._result import Result
 from ._run import run_agent
+from ._sink import ChunkSink
 
 if TYPE_CHECKING:
     from ..executors import BatchResult, Executor, ProgressCallback
@@ -189,6 +192,55 @@ class Agent:
                 await self._close_model()
 
         return run_coroutine(main())
+
+    def run_stream(
+        self,
+        query: str,
+        *,
+        options: RunOptions | None = None,
+        buffer_size: int = 100,
+        flush_interval: float | None = None,
+        text_only: bool = False,
+        include_thoughts: bool = True,
+        include_tool_calls: bool = True,
+        include_metadata: bool = False,
+        timeout: float | None = None,
+        on_chunk: ChunkCallback | None = None,
+        stream_options: StreamOptions | None = None,
+        **kwargs: Unpack[StreamRunOptionsDict],
+    ) -> Stream[Result]:
+        """Run the agent and stream its chunks; the run starts when the stream is first read.
+
+        ```python
+        async for chunk in agent.run_stream("query", flush_interval=0.1):
+            ...
+        ```
+
+        The stream keywords are those of `StreamOptions` (`stream_options=` gives them as one object;
+        keywords that differ from their defaults win over it); the rest are run options, as for `run()`.
+        `timeout` here is the stream's deadline; `RunOptions.timeout` still bounds the run itself.
+
+        Raises:
+            UserError: an unknown run option, or a stream option out of range.
+
+        """
+        opts = self._options(options, kwargs)
+        sopts = resolve_stream_options(
+            stream_options,
+            buffer_size=buffer_size,
+            flush_interval=flush_interval,
+            text_only=text_only,
+            include_thoughts=include_thoughts,
+            include_tool_calls=include_tool_calls,
+            include_metadata=include_metadata,
+            timeout=timeout,
+            on_chunk=on_chunk,
+        )
+
+        def produce(sink: ChunkSink) -> Awaitable[Result]:
+            return run_agent(self, query, opts, sink)
+
+        return Stream(produce, sopts, {"agent_name": self.name}, on_sync_close=self._close_model)
 
     async def run_batch(
         self,

@@ -12,6 +12,10 @@ __all__ = ("Chunk", "ChunkType")
 class ChunkType(enum.Enum):
     """What a `Chunk` carries."""
 
+    # Members are singletons compared by identity, so identity hashing is equivalent to Enum's
+    # default (a Python-level hash of the name), and makes counting chunks by type ~3x cheaper.
+    __hash__ = object.__hash__
+
     DELTA = "delta"
     """A piece of answer text (`delta`)."""
     TEXT = "text"

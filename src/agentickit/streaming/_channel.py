@@ -1,0 +1,255 @@
+"""The bounded channel between a stream's producer and its consumer.
+
+`asyncio.Queue` costs ~1 us per item (a method call, a waiter deque, a future per get); at 500,000
+chunks/s the whole budget is 2 us per chunk, model included. This channel is a deque plus at most
+one consumer future and a few producer futures: `send()` is an append, a counter and three checks,
+and the consumer pops without awaiting while anything is buffered.
+
+Backpressure: when the deque holds `maxsize` chunks, `send()` returns a future the producer awaits;
+the consumer resolves it once it has taken the deque down to half. So the producer is never more than
+`maxsize` chunks ahead of the consumer, and no chunk is ever dropped to keep that bound. Only the
+terminal chunks (METADATA, ERROR, DONE) and a timer flush may go past it, by at most three.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from typing import TYPE_CHECKING
+
+from ._chunk import Chunk, ChunkType
+
+if TYPE_CHECKING:
+    from ._options import StreamOptions
+
+__all__ = ("Channel", "ShapingChannel", "make_channel")
+
+_DELTA = ChunkType.DELTA
+_THOUGHT = ChunkType.THOUGHT
+
+
+class Channel:
+    """A `ChunkSink` with a bounded buffer: the default, unfiltered and unbatched, fast path."""
+
+    __slots__ = ("buf", "closed", "counts", "first_at", "getter", "low", "maxsize", "putters")
+
+    def __init__(self, maxsize: int) -> None:
+        self.buf: deque[Chunk] = deque()
+        self.maxsize = maxsize
+        # Waking the producer at half-empty (not at each pop) keeps one wake-up per maxsize/2 chunks
+        # while it still refills before the consumer runs dry.
+        self.low = maxsize // 2
+        self.getter: asyncio.Future[None] | None = None
+        self.putters: list[asyncio.Future[None]] = []
+        self.closed = False
+        self.counts: dict[ChunkType, int] = dict.fromkeys(ChunkType, 0)
+        self.first_at = 0.0
+        """`time.perf_counter()` of the first DELTA or THOUGHT (time to first token)."""
+
+    # -- producer side ------------------------------------------------------------------------------
+
+    def send(self, chunk: Chunk) -> asyncio.Future[None] | None:
+        """Take one chunk; returns a future to await when the buffer is full (see `ChunkSink`)."""
+        if self.closed:
+            # The stream already ended (cancel, timeout, failed callback): late chunks from a producer
+            # unwinding its cleanup must not appear after DONE.
+            return None
+        buf = self.buf
+        buf.append(chunk)
+        t = chunk.type
+        self.counts[t] += 1
+        if not self.first_at and (t is _DELTA or t is _THOUGHT):
+            self.first_at = time.perf_counter()
+        g = self.getter
+        if g is not None:
+            self.getter = None
+            if not g.done():
+                g.set_result(None)
+        if len(buf) >= self.maxsize:
+            return self._full()
+        return None
+
+    def _full(self) -> asyncio.Future[None]:
+        # One future per waiting producer (parallel tool calls and workflow branches share a channel):
+        # a shared future would be cancelled for all of them when one waiter is cancelled.
+        f: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.putters.append(f)
+        return f
+
+    def push(self, chunk: Chunk) -> None:
+        """Append a chunk past the bound, without backpressure (terminal and timer chunks)."""
+        self.buf.append(chunk)
+        self.counts[chunk.type] += 1
+        self.wake_getter()
+
+    def flush(self) -> None:
+        """Deliver text held back for coalescing (nothing to do here)."""
+
+    def discard(self) -> None:
+        """Drop chunks nobody has taken yet (cancel)."""
+        self.buf.clear()
+
+    def close(self, terminal: list[Chunk]) -> None:
+        """Append the terminal chunks and end the channel; later `send()`s are ignored."""
+        if self.closed:
+            return
+        for chunk in terminal:
+            self.push(chunk)
+        self.closed = True
+        self.wake_putters()
+
+    # -- consumer side ------------------------------------------------------------------------------
+
+    def wake_getter(self) -> None:
+        """Wake the consumer waiting in `wait_get()`."""
+        g = self.getter
+        if g is not None:
+            self.getter = None
+            if not g.done():
+                g.set_result(None)
+
+    def wake_putters(self) -> None:
+        """Let blocked producers go on."""
+        putters = self.putters
+        if putters:
+            self.putters = []
+            for f in putters:
+                if not f.done():
+                    f.set_result(None)
+
+    async def wait_get(self) -> None:
+        """Wait until a chunk is buffered or the channel is closed."""
+        if self.buf or self.closed:
+            return
+        g = self.getter
+        if g is None or g.done():
+            g = self.getter = asyncio.get_running_loop().create_future()
+        await g
+
+    def take_all(self) -> list[Chunk]:
+        """Everything buffered, in order; wakes the producer."""
+        buf = self.buf
+        batch = list(buf)
+        buf.clear()
+        if self.putters:
+            self.wake_putters()
+        return batch
+
+
+class ShapingChannel(Channel):
+    """A channel that filters chunk types and/or coalesces DELTAs over a flush interval."""
+
+    __slots__ = ("drop", "handle", "interval", "loop", "next_at", "parts", "pending")
+
+    def __init__(self, maxsize: int, drop: frozenset[ChunkType], interval: float) -> None:
+        super().__init__(maxsize)
+        self.drop = drop
+        self.interval = interval
+        self.pending: Chunk | None = None
+        """The first DELTA held back; its `step_name` decides what may join it."""
+        self.parts: list[str] = []
+        self.next_at = 0.0
+        self.handle: asyncio.TimerHandle | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def send(self, chunk: Chunk) -> asyncio.Future[None] | None:
+        """Filter, coalesce, then hand over as `Channel.send` does."""
+        t = chunk.type
+        if t in self.drop or self.closed:
+            return None
+        if not self.interval:
+            return Channel.send(self, chunk)
+        if t is _DELTA:
+            pending = self.pending
+            if pending is not None:
+                if pending.step_name == chunk.step_name:
+                    self.parts.append(chunk.delta or "")
+                    return None
+                self._flush_pending()
+            loop = self.loop
+            if loop is None:
+                loop = self.loop = asyncio.get_running_loop()
+            now = loop.time()
+            if now >= self.next_at:
+                # Nothing went out within the last interval: this token goes at once, so batching
+                # never delays the first token.
+                self.next_at = now + self.interval
+                return Channel.send(self, chunk)
+            self.pending = chunk
+            self.parts = [chunk.delta or ""]
+            self.handle = loop.call_at(self.next_at, self._on_timer)
+            return None
+        # Anything else ends the current batch first, so the order of chunks is kept.
+        self.flush()
+        return Channel.send(self, chunk)
+
+    def _on_timer(self) -> None:
+        self.handle = None
+        if self.pending is not None and not self.closed:
+            self._flush_pending()
+
+    def _flush_pending(self) -> None:
+        pending = self.pending
+        if pending is None:
+            return
+        self.pending = None
+        parts = self.parts
+        self.parts = []
+        if len(parts) == 1:
+            chunk = pending
+        else:
+            chunk = Chunk(_DELTA, "".join(parts), step_name=pending.step_name, index=pending.index)
+        if self.loop is not None:
+            self.next_at = self.loop.time() + self.interval
+        h = self.handle
+        if h is not None:
+            self.handle = None
+            h.cancel()
+        # A timer cannot await: past the bound by one chunk at most, and a blocked producer adds no more.
+        Channel.push(self, chunk)
+        if not self.first_at:
+            self.first_at = time.perf_counter()
+
+    def flush(self) -> None:
+        """Deliver the held-back text now (end of a turn, end of the stream)."""
+        if self.pending is not None:
+            self._flush_pending()
+
+    def discard(self) -> None:
+        """Drop undelivered chunks and held-back text."""
+        self.pending = None
+        self.parts = []
+        h = self.handle
+        if h is not None:
+            self.handle = None
+            h.cancel()
+        super().discard()
+
+    def close(self, terminal: list[Chunk]) -> None:
+        """End the channel; a pending timer is cancelled."""
+        h = self.handle
+        if h is not None:
+            self.handle = None
+            h.cancel()
+        super().close(terminal)
+
+
+_TEXT_ONLY_DROP = frozenset(t for t in ChunkType if t not in (ChunkType.DELTA, ChunkType.ERROR, ChunkType.DONE))
+
+
+def make_channel(options: StreamOptions) -> Channel:
+    """The cheapest channel that honours `options`."""
+    if options.text_only:
+        drop = _TEXT_ONLY_DROP
+    else:
+        dropped: set[ChunkType] = set()
+        if not options.include_thoughts:
+            dropped.add(ChunkType.THOUGHT)
+        if not options.include_tool_calls:
+            dropped.update((ChunkType.TOOL_CALL, ChunkType.TOOL_RESULT))
+        drop = frozenset(dropped)
+    interval = options.flush_interval or 0.0
+    if not drop and not interval:
+        return Channel(options.buffer_size)
+    return ShapingChannel(options.buffer_size, drop, interval)
