@@ -17,9 +17,13 @@ from ..providers._base import Model
 from ..providers._registry import LLMConfig, LLMSpec, infer_model, parse_llm
 from ..streaming._options import ChunkCallback, StreamOptions, resolve_stream_options
 from ..streaming._stream import Stream
+from ..tools._cache import ToolCache
+from ..tools._metrics import ToolMetricsSnapshot
+from ..tools._source import ToolSource
 from ..tools._tool import Tool
 from ._result import Result
 from ._run import run_agent
+from ._tool_exec import AgentTools, ToolSet, resolve_toolset
 from ._sink import ChunkSink
 
 if TYPE_CHECKING:
@@ -27,8 +31,8 @@ if TYPE_CHECKING:
 
 __all__ = ("Agent", "ToolLike")
 
-ToolLike = Tool | Callable[..., Any]
-"""A `Tool`, or a plain function (wrapped as a tool with default settings)."""
+ToolLike = Tool | ToolSource | Callable[..., Any]
+"""A `Tool`, a tool source (an MCP server, a `ToolRegistry`), or a plain function (wrapped as a tool)."""
 
 _NO_OPTIONS = RunOptions()
 
@@ -49,6 +53,9 @@ class Agent:
         tools: `Tool`s or plain functions the model may call.
         memory: history settings; history is kept per `session_id` only.
         tool_timeout: default seconds a tool call may take (fast tools ~5 s, standard 30 s, slow 60 s+).
+        max_concurrent_tools: at most this many tool calls of this agent run at once, across all its runs.
+        tool_cache: where results of tools with `cache_ttl` are kept (`ak.ToolCache.memory()` or
+            `ak.ToolCache.redis(url)`); defaults to a small in-process cache per agent.
         options: default `RunOptions` for every run (a run's own options win).
         description: what the agent does (used when it becomes a tool or a workflow step).
 
@@ -64,12 +71,15 @@ class Agent:
         "_metrics",
         "_model",
         "_tool_map",
+        "_tools_state",
         "description",
         "llm",
+        "max_concurrent_tools",
         "memory",
         "name",
         "options",
         "system_prompt",
+        "tool_cache",
         "tool_timeout",
         "tools",
     )
@@ -83,6 +93,8 @@ class Agent:
         tools: Sequence[ToolLike] = (),
         memory: Memory | None = None,
         tool_timeout: float | None = None,
+        max_concurrent_tools: int | None = None,
+        tool_cache: ToolCache | None = None,
         options: RunOptions | None = None,
         description: str = "",
     ) -> None:
@@ -92,17 +104,22 @@ class Agent:
             raise UserError(f"llm must be 'provider:model', an LLMConfig or a Model, got {type(llm).__name__}")
         if tool_timeout is not None and tool_timeout <= 0:
             raise UserError(f"tool_timeout must be > 0 seconds, got {tool_timeout}")
+        if max_concurrent_tools is not None and max_concurrent_tools < 1:
+            raise UserError(f"max_concurrent_tools must be >= 1 (or None for no cap), got {max_concurrent_tools}")
         self.name = name
         self.llm = llm
         self.system_prompt = system_prompt
         self.tools = tuple(tools)
         self.memory = memory
         self.tool_timeout = tool_timeout
+        self.max_concurrent_tools = max_concurrent_tools
+        self.tool_cache = tool_cache
         self.options = options if options is not None else _NO_OPTIONS
         self.description = description
         self._model: Model | None = None
         self._tool_map: dict[str, Tool] | None = None
         self._definitions: tuple[ToolDefinition, ...] = ()
+        self._tools_state: AgentTools | None = None
         self._metrics: Metrics | None = None
 
     # -- construction helpers ----------------------------------------------------------------------
@@ -126,7 +143,14 @@ class Agent:
 
     @property
     def tool_map(self) -> Mapping[str, Tool]:
-        """The agent's tools by name, built on first use."""
+        """The agent's tools by name, built on first use.
+
+        Tools of sources (MCP servers, registries) appear once a run (or `resolve_tools()`) has
+        resolved them; before that this holds the plain tools only.
+        """
+        state = self._tools_state
+        if state is not None and state.toolset is not None:
+            return state.toolset
         if self._tool_map is None:
             self._build_tools()
         return self._tool_map  # type: ignore[return-value]
@@ -141,12 +165,46 @@ class Agent:
     def _build_tools(self) -> None:
         tool_map: dict[str, Tool] = {}
         for item in self.tools:
+            if isinstance(item, ToolSource):
+                continue
             t = item if isinstance(item, Tool) else Tool(item)
             if t.name in tool_map:
                 raise UserError(f"agent {self.name!r} has two tools named {t.name!r}; give one another name")
             tool_map[t.name] = t
         self._definitions = tuple(t.definition for t in tool_map.values())
         self._tool_map = tool_map
+
+    async def resolve_tools(self) -> ToolSet:
+        """Every tool this agent offers, sources included: MCP servers connect and list their tools here.
+
+        Done once, on the first run, then cached (a `dynamic` source is asked again on every run).
+
+        Raises:
+            MCPError: an MCP server could not be started or reached.
+            UserError: two tools have the same name.
+
+        """
+        state = self._tools_state
+        if state is not None:
+            toolset = state.toolset
+            if toolset is not None and not toolset.dynamic:
+                return toolset
+        return await resolve_toolset(self)
+
+    def tool_metrics(self) -> ToolMetricsSnapshot:
+        """Tool-call counters of this agent: calls, errors, timeouts, retries, cache hit rate, p50/p95 duration."""
+        state = self._tools_state
+        return state.metrics.snapshot() if state is not None else ToolMetricsSnapshot()
+
+    async def _close_tools(self) -> None:
+        state = self._tools_state
+        if state is not None:
+            state.toolset = None  # sources reconnect and list again on the next run
+        for item in self.tools:
+            if isinstance(item, ToolSource):
+                await item.aclose()
+        if state is not None and state.cache is not None:
+            await state.cache.aclose()
 
     # -- running ------------------------------------------------------------------------------------
 
@@ -190,6 +248,8 @@ class Agent:
             finally:
                 # Connection pools belong to this short-lived loop; the next call opens new ones.
                 await self._close_model()
+                if self._tools_state is not None:
+                    await self._close_tools()
 
         return run_coroutine(main())
 
@@ -290,6 +350,7 @@ class Agent:
     async def cleanup(self) -> None:
         """Release HTTP pools, MCP sessions and stores. Idempotent; the agent can run again afterwards."""
         await self._close_model()
+        await self._close_tools()
         if self.memory is not None:
             await self.memory.aclose()
 
@@ -311,6 +372,8 @@ class Agent:
             "tools": self.tools,
             "memory": self.memory,
             "tool_timeout": self.tool_timeout,
+            "max_concurrent_tools": self.max_concurrent_tools,
+            "tool_cache": self.tool_cache,
             "options": self.options,
             "description": self.description,
         }

@@ -126,8 +126,8 @@ async def _run(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | Non
         stop=opts.stop,
         tool_choice=opts.tool_choice,
     )
-    tools = agent.tool_map
-    definitions = agent.tool_definitions
+    tools = await agent.resolve_tools()
+    definitions = tools.definitions
     max_rounds = opts.max_tool_rounds if opts.max_tool_rounds is not None else DEFAULT_MAX_TOOL_ROUNDS
     max_retries = model.max_retries
     usage = Usage()

@@ -1,5 +1,30 @@
-"""Tools: `Tool`, the `@tool` decorator, and how results reach the model."""
+"""Tools: `Tool`, the `@tool` decorator, policies, caches, registries, and how results reach the model."""
 
+from ._cache import MemoryToolCache, RedisToolCache, ToolCache
+from ._metrics import ToolMetrics, ToolMetricsSnapshot, ToolStats
+from ._output import ToolOutput
+from ._policies import RateLimit, TokenBucket, ToolTimeoutError, parse_rate_limit
+from ._registry import ToolFactory, ToolRegistry
+from ._source import ToolSource
 from ._tool import Tool, ToolFunc, result_text, tool
 
-__all__ = ("Tool", "ToolFunc", "result_text", "tool")
+__all__ = (
+    "MemoryToolCache",
+    "RateLimit",
+    "RedisToolCache",
+    "TokenBucket",
+    "Tool",
+    "ToolCache",
+    "ToolFactory",
+    "ToolFunc",
+    "ToolMetrics",
+    "ToolMetricsSnapshot",
+    "ToolOutput",
+    "ToolRegistry",
+    "ToolSource",
+    "ToolStats",
+    "ToolTimeoutError",
+    "parse_rate_limit",
+    "result_text",
+    "tool",
+)

@@ -19,6 +19,8 @@ import orjson
 
 from ..errors import ToolArgumentsError, UserError
 from ..messages import ToolDefinition
+from ._output import ToolOutput
+from ._policies import RateLimit, parse_rate_limit
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -88,6 +90,9 @@ class Tool:
         "_adapter",
         "_definition",
         "_param_docs",
+        "_rate_limit",
+        "_raw_schema",
+        "_state",
         "cache_ttl",
         "description",
         "function",
@@ -112,7 +117,7 @@ class Tool:
         retry_backoff: float = 0.1,
         retry_on: tuple[type[BaseException], ...] = (Exception,),
         cache_ttl: float | None = None,
-        rate_limit: str | None = None,
+        rate_limit: str | RateLimit | None = None,
         max_concurrency: int | None = None,
         parameters: dict[str, Any] | None = None,
     ) -> None:
@@ -122,6 +127,17 @@ class Tool:
             raise UserError(f"tool timeout must be > 0 seconds, got {timeout}")
         if retries < 0:
             raise UserError(f"tool retries must be >= 0, got {retries}")
+        if retry_backoff < 0:
+            raise UserError(f"tool retry_backoff must be >= 0 seconds, got {retry_backoff}")
+        if cache_ttl is not None and cache_ttl <= 0:
+            raise UserError(f"tool cache_ttl must be > 0 seconds (or None for no caching), got {cache_ttl}")
+        if max_concurrency is not None and max_concurrency < 1:
+            raise UserError(f"tool max_concurrency must be >= 1 (or None for no cap), got {max_concurrency}")
+        # Parsed here so a bad "10/x" fails when the tool is defined, not on its first call.
+        self._rate_limit = parse_rate_limit(rate_limit) if rate_limit is not None else None
+        # Per-loop runtime state of the policies (token bucket, semaphore), created on first call.
+        self._state: Any = None
+        self._raw_schema = parameters is not None
         self.function = function
         self.name = name or getattr(function, "__name__", "tool")
         doc_description, self._param_docs = _parse_docstring(getattr(function, "__doc__", None))
@@ -170,6 +186,8 @@ class Tool:
         """
         from pydantic import ValidationError
 
+        if self._raw_schema:
+            return _validate_raw(self.name, self._definition.parameters if self._definition else {}, arguments)
         model = self._model()
         try:
             if isinstance(arguments, str):
@@ -209,7 +227,7 @@ class Tool:
         qualname = getattr(self.function, "__qualname__", None)
         if module and qualname and "<" not in qualname and _lookup(module, qualname) is self:
             return (_lookup, (module, qualname))
-        state = {s: getattr(self, s) for s in self.__slots__ if s not in ("__weakref__", "_adapter")}
+        state = {s: getattr(self, s) for s in self.__slots__ if s not in ("__weakref__", "_adapter", "_state")}
         return (_rebuild, (state,))
 
     def __repr__(self) -> str:
@@ -230,7 +248,32 @@ def _rebuild(state: dict[str, Any]) -> Tool:
     for k, v in state.items():
         setattr(t, k, v)
     t._adapter = None  # pyright: ignore[reportPrivateUsage]
+    t._state = None  # pyright: ignore[reportPrivateUsage]
     return t
+
+
+def _validate_raw(name: str, schema: dict[str, Any], arguments: str | dict[str, Any]) -> dict[str, Any]:
+    """Checks for a hand-written schema: a JSON object with the required keys (the tool validates the rest)."""
+    if isinstance(arguments, str):
+        try:
+            parsed: Any = orjson.loads(arguments or "{}")
+        except orjson.JSONDecodeError as exc:
+            raise ToolArgumentsError(
+                f"invalid arguments for tool {name!r}: not valid JSON ({exc})", tool_name=name
+            ) from exc
+    else:
+        parsed = arguments
+    if not isinstance(parsed, dict):
+        raise ToolArgumentsError(
+            f"invalid arguments for tool {name!r}: expected a JSON object, got {type(parsed).__name__}", tool_name=name
+        )
+    args: dict[str, Any] = parsed  # pyright: ignore[reportUnknownVariableType]
+    missing = [k for k in schema.get("required", ()) if k not in args]
+    if missing:
+        raise ToolArgumentsError(
+            f"invalid arguments for tool {name!r}: missing required {', '.join(map(repr, missing))}", tool_name=name
+        )
+    return args
 
 
 def _arguments_model(function: ToolFunc, name: str, docs: dict[str, str]) -> type[BaseModel]:
@@ -271,7 +314,7 @@ def tool(
     retry_backoff: float = 0.1,
     retry_on: tuple[type[BaseException], ...] = (Exception,),
     cache_ttl: float | None = None,
-    rate_limit: str | None = None,
+    rate_limit: str | RateLimit | None = None,
     max_concurrency: int | None = None,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 def tool(
@@ -285,7 +328,7 @@ def tool(
     retry_backoff: float = 0.1,
     retry_on: tuple[type[BaseException], ...] = (Exception,),
     cache_ttl: float | None = None,
-    rate_limit: str | None = None,
+    rate_limit: str | RateLimit | None = None,
     max_concurrency: int | None = None,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Turn a sync or async function into a `Tool`; use bare (`@tool`) or with options (`@tool(timeout=5)`).
@@ -327,6 +370,8 @@ def result_text(value: Any) -> str:
     """How a tool's return value is sent to the model: strings as they are, the rest as JSON."""
     if isinstance(value, str):
         return value
+    if type(value) is ToolOutput:
+        return value.text
     try:
         return orjson.dumps(value, default=_json_default).decode()
     except TypeError:
