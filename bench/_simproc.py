@@ -1,0 +1,22 @@
+"""Child process: serve the simulator with JSON options (argv[1]) on a port (argv[2]) until SIGTERM.
+
+The benchmarks run the server in its own process so that it does not share (and slow) the client's
+event loop; on 2 cores that is also how a real deployment looks.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def main() -> None:
+    options = json.loads(sys.argv[1])
+    port = int(sys.argv[2])
+    from agentickit.simulator import serve
+
+    serve(port=port, announce=None, **options)
+
+
+if __name__ == "__main__":
+    main()

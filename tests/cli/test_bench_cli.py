@@ -1,0 +1,223 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import agentickit as ak
+from agentickit.cli._bench import render_report, run_load, write_report
+from agentickit.cli._main import main
+from agentickit.errors import UserError
+from agentickit.providers.simulated import SimulatedModel
+
+
+async def test_run_load_counts_every_request_and_reports_progress() -> None:
+    agent = ak.Agent("load", llm=SimulatedModel(reply="ok"))
+    seen: list[int] = []
+    result = await run_load(agent, concurrency=5, requests_per_worker=4, on_done=lambda done, ok: seen.append(done))
+    summary = result.to_dict()
+    assert summary["requests"] == 20 and summary["concurrency"] == 5
+    assert summary["errors"] == 0 and summary["error_rate"] == 0.0
+    assert summary["req_per_s"] > 0
+    lat = summary["latency_s"]
+    assert 0 <= lat["p50"] <= lat["p95"] <= lat["p99"] <= lat["max"]
+    assert seen == list(range(1, 21))
+    assert summary["peak_rss_bytes"] > 0
+    assert agent.metrics().runs == 20
+
+
+async def test_run_load_counts_failures_by_type_and_keeps_going() -> None:
+    agent = ak.Agent("flaky", llm=SimulatedModel(max_retries=0))
+    result = await run_load(agent, concurrency=3, requests_per_worker=2, query="[[sim:500]]")
+    summary = result.to_dict()
+    assert summary["requests"] == 6
+    assert summary["errors_by_type"] == {"ServerError": 6}
+    assert summary["error_rate"] == 1.0
+
+
+async def test_run_load_passes_the_timeout_to_each_request() -> None:
+    agent = ak.Agent("slow", llm=SimulatedModel(ttft=5.0))
+    result = await run_load(agent, concurrency=2, requests_per_worker=1, request_timeout=0.01)
+    assert result.errors == {"RunTimeoutError": 2}
+
+
+@pytest.mark.parametrize(("conc", "per"), [(0, 1), (1, 0)])
+async def test_run_load_rejects_empty_tests(conc: int, per: int) -> None:
+    with pytest.raises(UserError, match="--concurrency and --requests-per-worker must be >= 1"):
+        await run_load(ak.Agent("x"), concurrency=conc, requests_per_worker=per)
+
+
+def test_cli_load_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["bench", "load", "--concurrency", "3", "--requests-per-worker", "2", "--json", "--llm", "simulated"])
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["requests"] == 6 and data["errors"] == 0
+    assert set(data["latency_s"]) == {"p50", "p95", "p99", "max", "mean"}
+
+
+def test_cli_load_summary_with_progress(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "load", "--concurrency", "2", "--requests-per-worker", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "6 requests at concurrency 2" in out
+    for word in ("req/s", "p50", "p95", "p99", "errors", "peak RSS"):
+        assert word in out
+
+
+def test_cli_load_missing_config_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["bench", "load", "--config", str(tmp_path / "nope.toml")])
+    assert code == 1
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_cli_bench_without_action_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench"]) == 2
+    out = capsys.readouterr().out
+    assert "load" in out and "report" in out
+
+
+def _results() -> dict[str, Any]:
+    def row(**kw: Any) -> dict[str, Any]:
+        base: dict[str, Any] = {
+            "value": None,
+            "unit": "",
+            "min": None,
+            "max": None,
+            "n": 0,
+            "baseline": None,
+            "budget": None,
+            "expectation": "",
+            "status": "info",
+            "note": "",
+            "extra": {},
+        }
+        base.update(kw)
+        return base
+
+    guide_exp = json.dumps({"latency": "500-1000ms", "throughput": "100-200 req/s", "memory": "10-20 MB"})
+    return {
+        "schema": 1,
+        "generated_at": "2026-01-01T00:00:00+00:00",
+        "command": "python -m bench",
+        "loop": "uvloop",
+        "machine": {"cpu": "test cpu", "cpu_count": 2, "loadavg_at_start": [1.0, 1.0, 1.0]},
+        "versions": {"agentickit": "0.1.0"},
+        "duration_s": 1.0,
+        "results": [
+            row(
+                id="core.build_agent",
+                group="core",
+                title="build an agent with 1 tool",
+                value=0.7,
+                unit="us",
+                min=0.6,
+                max=0.9,
+                n=7,
+                budget={"op": "<=", "limit": 3.0, "text": "<= 3 us"},
+                status="met",
+                baseline={"name": "dict", "value": 0.1, "unit": "us"},
+            ),
+            row(
+                id="core.tool_dispatch",
+                group="core",
+                title="tool call dispatch",
+                value=46.0,
+                unit="us",
+                budget={"op": "<=", "limit": 30.0, "text": "<= 30 us"},
+                status="missed",
+            ),
+            row(
+                id="http.throughput_ratio",
+                group="http",
+                title="runs/s ratio",
+                value=0.95,
+                unit="x",
+                budget={"op": ">=", "limit": 0.9, "text": ">= 90% of floor"},
+                status="met",
+            ),
+            row(id="http.throughput.raw", group="http", title="raw", value=1700.0, unit="runs/s"),
+            row(id="http.throughput.ours", group="http", title="ours", value=1650.0, unit="runs/s"),
+            row(
+                id="guide.simple.guide",
+                group="guide",
+                title="Simple query (guide's model latency)",
+                value=503.0,
+                unit="ms",
+                expectation=guide_exp,
+                note="model 500 ms; HTTP",
+                extra={"throughput": "190 req/s", "mem_per_op_kib": 12.0, "peak_rss_mb": 40.0, "latency_ms": 503.0},
+            ),
+            row(
+                id="guide.sequential.guide",
+                group="guide",
+                title="Sequential workflow",
+                status="unavailable",
+                expectation=guide_exp,
+                note="not available yet: `ak.SequentialWorkflow` does not exist",
+            ),
+            row(
+                id="claim.text_only",
+                group="claims",
+                title="text_only saves",
+                value=12.0,
+                unit="%",
+                expectation="~30%",
+                status="not confirmed",
+            ),
+            row(
+                id="tradeoff.series",
+                group="tradeoffs",
+                title="(plot data)",
+                extra={
+                    "buffer": {"buffer_size": [25, 50], "chunks_per_s": [1e5, 2e5], "cpu_us_per_chunk": [3.0, 2.0]},
+                    "flush": {"flush_ms": [0, 10], "mean_delay_ms": [0.1, 5.0], "chunks": [1000, 50], "cpu_ms": [9, 3]},
+                },
+            ),
+            row(id="tools.mcp", group="tools", title="tools.mcp", status="error", note="RuntimeError: boom"),
+        ],
+    }
+
+
+def test_report_marks_missed_budgets_red_and_lists_what_was_not_measured() -> None:
+    text = render_report(_results())
+    assert "| build an agent with 1 tool | 0.700 us (0.600-0.900) | <= 3 us | dict: 0.100 us | 🟢 met |" in text
+    assert "| tool call dispatch | 46.0 us | <= 30 us |  | 🔴 **missed** |" in text
+    assert "🔴 **not confirmed**" in text
+    assert "Simple query (guide's model latency)" in text and "500-1000ms" in text and "190 req/s" in text
+    assert "⚪ not available yet" in text and "SequentialWorkflow" in text
+    assert "RuntimeError: boom" in text
+    assert "make bench" in text and "agentickit bench report" in text
+
+
+def test_cli_report_writes_markdown_and_plots(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "latest.json"
+    src.write_text(json.dumps(_results()))
+    assert main(["bench", "report", "--input", str(src)]) == 0
+    assert "REPORT.md" in capsys.readouterr().out
+    report = (tmp_path / "REPORT.md").read_text()
+    for png in ("budgets.png", "http.png", "guide.png", "tradeoffs.png"):
+        assert (tmp_path / png).read_bytes().startswith(b"\x89PNG"), png
+        assert f"]({png})" in report
+
+
+def test_report_without_plots(tmp_path: Path) -> None:
+    src = tmp_path / "latest.json"
+    src.write_text(json.dumps(_results()))
+    out = write_report(src, tmp_path / "out", plots=False)
+    assert out == tmp_path / "out" / "REPORT.md"
+    assert "## Plots" not in out.read_text()
+    assert not list((tmp_path / "out").glob("*.png"))
+
+
+def test_report_missing_input_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "report", "--input", str(tmp_path / "none.json")]) == 1
+    assert "run `make bench`" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", ["not json", json.dumps({"no": "results"})])
+def test_report_rejects_files_that_are_not_results(tmp_path: Path, content: str) -> None:
+    src = tmp_path / "bad.json"
+    src.write_text(content)
+    with pytest.raises(UserError, match="bad.json"):
+        write_report(src)
