@@ -25,6 +25,7 @@ AgentickitError
 │   ├── ToolError              a tool failed in a way the run cannot hide from the caller
 │   │   └── ToolArgumentsError the model sent arguments that fail validation
 │   ├── WorkflowError          a workflow is malformed or failed
+│   │   └── WorkflowTimeoutError   ... because its timeout ran out (also a RunTimeoutError)
 │   └── MCPError               an MCP server failed (start, connect, call)
 ```
 """
@@ -56,6 +57,7 @@ __all__ = (
     "UsageLimitExceeded",
     "UserError",
     "WorkflowError",
+    "WorkflowTimeoutError",
 )
 
 
@@ -202,6 +204,10 @@ class WorkflowError(RunError):
     def __init__(self, message: str, *, result: Any = None) -> None:
         super().__init__(message)
         self.result = result
+
+
+class WorkflowTimeoutError(WorkflowError, RunTimeoutError):
+    """A workflow's `timeout` ran out; `result` holds what finished (catch it as either parent)."""
 
 
 class MCPError(RunError):

@@ -129,7 +129,8 @@ async def test_workflow_timeout_returns_partial_results() -> None:
     assert result.steps["hang"].status is ak.StepStatus.TIMED_OUT
     assert result.steps["after"].status is ak.StepStatus.SKIPPED
     assert result.stop_reason == "timeout"
-    assert isinstance(result.error, ak.errors.RunTimeoutError)
+    assert isinstance(result.error, ak.errors.WorkflowTimeoutError)
+    assert isinstance(result.error, ak.errors.RunTimeoutError) and result.error.result is result
     message = str(result.error)
     assert "finished: fast, after_fast" in message and "timed out: hang" in message and "not started: after" in message
 

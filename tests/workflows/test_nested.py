@@ -35,7 +35,7 @@ async def test_as_agent_raises_on_failure_with_the_partial_result() -> None:
     try:
         await agent.run("x")
     except ak.errors.WorkflowError as exc:
-        assert "workflow 'helper' failed" in str(exc)
+        assert "workflow 'inner': step 'bad' failed" in str(exc) and "inner broke" in str(exc)
         assert isinstance(exc.result, ak.WorkflowResult) and exc.result.steps["ok"].output == "fine"
     else:
         raise AssertionError("as_agent().run did not raise")
@@ -44,6 +44,21 @@ async def test_as_agent_raises_on_failure_with_the_partial_result() -> None:
     result = await outer.run("x")
     assert result.steps["sub"].status is ak.StepStatus.FAILED
     assert "inner broke" in str(result.steps["sub"].error)
+
+
+async def test_a_subworkflow_timeout_is_a_timed_out_step() -> None:
+    async def hang(text: str) -> str:
+        await asyncio.Event().wait()
+        return "never"
+
+    inner = ak.SequentialWorkflow("inner", timeout=0.01).add_step("hang", hang)
+    outer = ak.SequentialWorkflow("outer").add_step("sub", inner)
+    async with asyncio.timeout(5):
+        result = await outer.run("x")
+    error = result.steps["sub"].error
+    assert result.steps["sub"].status is ak.StepStatus.TIMED_OUT
+    assert isinstance(error, ak.errors.WorkflowTimeoutError)
+    assert error.result.steps["hang"].status is ak.StepStatus.TIMED_OUT
 
 
 async def test_max_depth_is_enforced_at_run_time() -> None:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import RunTimeoutError, WorkflowError
+from ..errors import RunTimeoutError, WorkflowError, WorkflowTimeoutError
 from ..messages import Usage
 from ..streaming import Chunk, ChunkType
 from ._invoke import Invoker, make_invoker
@@ -469,12 +469,12 @@ def _complete(tag: str, name: str, status: StepStatus, duration: float, output: 
     )
 
 
-def _timeout_error(workflow: str, timeout: float | None, steps: dict[str, StepResult]) -> RunTimeoutError:
+def _timeout_error(workflow: str, timeout: float | None, steps: dict[str, StepResult]) -> WorkflowTimeoutError:
     def names(status: StepStatus) -> str:
         found = [n for n, s in steps.items() if s.status is status]
         return ", ".join(found) if found else "none"
 
-    return RunTimeoutError(
+    return WorkflowTimeoutError(
         f"workflow {workflow!r} did not finish within its timeout of {timeout:g} s; "
         f"finished: {names(_OK)}; timed out: {names(_TIMED_OUT)}; not started: {names(_SKIPPED)}"
     )

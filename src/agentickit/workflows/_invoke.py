@@ -95,9 +95,8 @@ class _NestedInvoker(Invoker):
     ) -> StepOutput:
         result = await self.target.__agentickit_run__(text, options=options, sink=sink, tag=tag)
         if result.error is not None:
-            raise WorkflowError(
-                f"subworkflow {self.target.name!r} failed: {result.error}", result=result
-            ) from result.error
+            # Already a WorkflowError (or WorkflowTimeoutError) naming the inner steps, with the partial result.
+            raise result.error
         return result.content, result, result.usage
 
 

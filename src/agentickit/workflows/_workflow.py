@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 from ..agent import new_run_id
 from ..errors import UserError, WorkflowError
 from ..messages import Usage
+from ..streaming import Stream, StreamOptions
+from ..streaming._options import resolve_stream_options
 from ._context import WorkflowContext, bind_context, unbind_context
 from ._engine import Plan, Run, compile_plan
 from ._invoke import AgentLike
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from ..agent import ChunkSink
     from ..executors import BatchResult, Executor, ProgressCallback
     from ..options import RunOptions
+    from ..streaming import ChunkCallback
 
 __all__ = (
     "DAGWorkflow",
@@ -143,6 +146,55 @@ class Workflow:
 
         """
         return await self.__agentickit_run__(query, options=options, sink=None, tag="", state=state)
+
+    def run_stream(
+        self,
+        query: str,
+        *,
+        options: RunOptions | None = None,
+        state: dict[str, Any] | None = None,
+        buffer_size: int = 100,
+        flush_interval: float | None = None,
+        text_only: bool = False,
+        include_thoughts: bool = True,
+        include_tool_calls: bool = True,
+        include_metadata: bool = False,
+        timeout: float | None = None,
+        on_chunk: ChunkCallback | None = None,
+        stream_options: StreamOptions | None = None,
+    ) -> Stream[WorkflowResult]:
+        """Run the workflow and stream it: AGENT_START / AGENT_COMPLETE per step and every step's chunks.
+
+        ```python
+        async for chunk in wf.run_stream("topic"):
+            if chunk.type is ak.ChunkType.DELTA:
+                print(chunk.step_name, chunk.delta)
+        ```
+
+        Every chunk carries its step in `step_name` (`outer/inner` inside a subworkflow); steps that
+        run at the same time interleave. AGENT_COMPLETE has the step's output in `content` and
+        `status` and `duration` in `metadata`; a failed or timed-out step sends an ERROR chunk before
+        its AGENT_COMPLETE. The stream ends with exactly one DONE, after an ERROR when the workflow
+        did not complete; `wait()` then raises its `WorkflowError` (whose `result` has the partial
+        results), otherwise it returns the `WorkflowResult`. The stream keywords are those of
+        `Agent.run_stream`; `timeout` is the stream's deadline (the workflow's own `timeout` applies too).
+
+        Raises:
+            UserError: a stream option is out of range.
+
+        """
+        sopts = _stream_options(
+            stream_options,
+            buffer_size=buffer_size,
+            flush_interval=flush_interval,
+            text_only=text_only,
+            include_thoughts=include_thoughts,
+            include_tool_calls=include_tool_calls,
+            include_metadata=include_metadata,
+            timeout=timeout,
+            on_chunk=on_chunk,
+        )
+        return _stream(self, self.name, query, options, state, DEFAULT_MAX_DEPTH, sopts)
 
     def run_sync(
         self, query: str, *, options: RunOptions | None = None, state: dict[str, Any] | None = None
@@ -529,8 +581,20 @@ class WorkflowAgent:
             query, options=options, sink=None, tag="", max_depth=self.max_depth
         )
         if result.error is not None:
-            raise WorkflowError(f"workflow {self.name!r} failed: {result.error}", result=result) from result.error
+            raise result.error
         return result
+
+    def run_stream(
+        self,
+        query: str,
+        *,
+        options: RunOptions | None = None,
+        stream_options: StreamOptions | None = None,
+        **kwargs: Any,
+    ) -> Stream[WorkflowResult]:
+        """Stream the workflow (see `Workflow.run_stream`; the same stream keywords)."""
+        sopts = _stream_options(stream_options, **kwargs)
+        return _stream(self.workflow, self.name, query, options, None, self.max_depth, sopts)
 
     async def run_batch(
         self,
@@ -562,3 +626,28 @@ class WorkflowAgent:
 
     def __repr__(self) -> str:
         return f"WorkflowAgent({self.name!r}, {self.workflow!r}, max_depth={self.max_depth})"
+
+
+def _stream_options(base: StreamOptions | None, **overrides: Any) -> StreamOptions:
+    return resolve_stream_options(base, **overrides)
+
+
+def _stream(
+    workflow: Workflow,
+    name: str,
+    query: str,
+    options: RunOptions | None,
+    state: dict[str, Any] | None,
+    max_depth: int,
+    sopts: StreamOptions,
+) -> Stream[WorkflowResult]:
+    async def produce(sink: ChunkSink) -> WorkflowResult:
+        result = await workflow.__agentickit_run__(
+            query, options=options, sink=sink, tag="", state=state, max_depth=max_depth
+        )
+        if result.error is not None:
+            # The stream turns this into its single ERROR before DONE, and `wait()` raises it.
+            raise result.error
+        return result
+
+    return Stream(produce, sopts, {"agent_name": name, "workflow_name": workflow.name})
