@@ -11,6 +11,8 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, NoReturn, cast
 
+import aiohttp
+
 from ...errors import ProviderConnectionError, ProviderError, ProviderTimeoutError, UserError
 from ...messages import Message, ModelResponse, ToolCall, ToolDefinition, Usage
 from ...options import ModelSettings
@@ -156,7 +158,7 @@ class OpenAISDKModel(Model):
                 where=self.url,
                 key_hint=self.key_hint,
             ) from exc
-        if isinstance(exc, openai.APITimeoutError):
+        if isinstance(exc, openai.APITimeoutError) and not _refused(exc):
             raise ProviderTimeoutError(
                 f"{p} model {m!r} did not answer within {timeout or self.timeout:g} s at {self.url}; "
                 "raise LLMConfig.timeout or check the server",
@@ -220,6 +222,17 @@ class OpenAISDKModel(Model):
         fields = self._fields(messages, tools, settings, True)
         del fields["stream"]  # passed literally, so the SDK's overloads type the result as a stream
         return _SDKStream(self, fields, settings.timeout)
+
+
+def _refused(exc: BaseException) -> bool:
+    # The SDK's vendored aiohttp transport maps a refused connection to `ConnectTimeout`, so the
+    # SDK reports it as a timeout; the original aiohttp error at the bottom of the chain says what it was.
+    cause = exc.__cause__
+    while cause is not None:
+        if isinstance(cause, aiohttp.ClientConnectorError) and not isinstance(cause, TimeoutError):
+            return True
+        cause = cause.__cause__
+    return False
 
 
 class _SDKStream(ModelStream):

@@ -1,0 +1,422 @@
+"""The `openai` provider over real HTTP against the simulator, for both transports (ours and the SDK)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import pickle
+import time
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+import pytest
+
+import agentickit as ak
+from agentickit.errors import (
+    AuthenticationError,
+    BadRequestError,
+    BadResponseError,
+    ConfigError,
+    MissingAPIKeyError,
+    ProviderConnectionError,
+    ProviderTimeoutError,
+    RateLimitError,
+    RunCancelledError,
+    ServerError,
+    UnknownProviderError,
+)
+from agentickit.messages import Message
+from agentickit.options import ModelSettings
+from agentickit.providers import TextDelta, ThoughtDelta, ToolCallDelta, UsageEvent, infer_model
+from agentickit.simulator import SimulatorServer
+from conftest import free_port
+
+Transport = Literal["aiohttp", "sdk"]
+LONG = " ".join(f"word{i}" for i in range(200))
+
+
+@ak.tool
+def weather(city: str) -> str:
+    """Current weather for a city."""
+    return f"sunny in {city}"
+
+
+@pytest.fixture
+async def srv() -> AsyncIterator[SimulatorServer]:
+    async with SimulatorServer() as server:
+        yield server
+
+
+@pytest.fixture(params=["aiohttp", "sdk"])
+def transport(request: pytest.FixtureRequest) -> Transport:
+    return request.param
+
+
+def cfg(srv: SimulatorServer, transport: Transport, **kw: Any) -> ak.LLMConfig:
+    return ak.LLMConfig(
+        provider="openai", model="sim", base_url=srv.base_url + "/v1", api_key="x", transport=transport, **kw
+    )
+
+
+async def collect(stream: Any) -> tuple[str, ak.Result]:
+    deltas: list[str] = []
+    async for chunk in stream:
+        if chunk.type is ak.ChunkType.DELTA:
+            deltas.append(chunk.delta)
+    return "".join(deltas), await stream.wait()
+
+
+# -- answers -------------------------------------------------------------------------------------
+
+
+async def test_plain_answer(srv: SimulatorServer, transport: Transport) -> None:
+    async with ak.Agent("a", cfg(srv, transport)) as agent:
+        result = await agent.run("Hello over real HTTP")
+    assert result.content == "Hello over real HTTP"
+    assert result.usage.output_tokens == 4 and result.usage.input_tokens > 0 and result.usage.requests == 1
+    assert result.metadata["model"] == "sim" and result.metadata["finish_reason"] == "stop"
+    sent = srv.requests[-1]
+    assert sent.headers["Authorization"] == "Bearer x"
+    assert sent.body["messages"] == [{"role": "user", "content": "Hello over real HTTP"}]
+    assert "stream" not in sent.body
+
+
+async def test_streamed_answer_equals_non_streamed(srv: SimulatorServer, transport: Transport) -> None:
+    async with ak.Agent("a", cfg(srv, transport), system_prompt="be brief") as agent:
+        plain = await agent.run(LONG)
+        joined, streamed = await collect(agent.run_stream(LONG))
+    assert joined == plain.content == streamed.content == LONG
+    assert streamed.usage.output_tokens == plain.usage.output_tokens == 200
+    body = srv.requests[-1].body
+    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+    assert body["messages"][0] == {"role": "system", "content": "be brief"}
+
+
+async def test_stream_events_thoughts_text_usage(transport: Transport) -> None:
+    async with SimulatorServer(thoughts="let me think") as srv:
+        model = infer_model(cfg(srv, transport))
+        try:
+            async with model.request_stream([Message.user("one two three")], (), ModelSettings()) as stream:
+                events = [e async for e in stream]
+            response = stream.response()
+            whole = await model.request([Message.user("one two three")], (), ModelSettings())
+        finally:
+            await model.aclose()
+    assert [e.text for e in events if isinstance(e, ThoughtDelta)] == ["let", " me", " think"]
+    assert [e.text for e in events if isinstance(e, TextDelta)] == ["one", " two", " three"]
+    assert isinstance(events[-1], UsageEvent) and events[-1].usage.output_tokens == 3
+    assert response.content == whole.content == "one two three"
+    assert response.thoughts == whole.thoughts == "let me think"
+    assert response.finish_reason == whole.finish_reason == "stop"
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_tool_call_round_trip(srv: SimulatorServer, transport: Transport, streamed: bool) -> None:
+    async with ak.Agent("a", cfg(srv, transport), tools=[weather]) as agent:
+        if streamed:
+            _, result = await collect(agent.run_stream("What is the weather in Paris?"))
+        else:
+            result = await agent.run("What is the weather in Paris?")
+    assert result.content == "Based on the tools: weather returned sunny in Paris."
+    [record] = result.tool_calls
+    assert record.name == "weather" and record.args == {"city": "Paris"} and record.result == "sunny in Paris"
+    first, second = srv.requests[-2].body, srv.requests[-1].body
+    assert first["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": "weather",
+                "description": "Current weather for a city.",
+                "parameters": first["tools"][0]["function"]["parameters"],
+            },
+        }
+    ]
+    assert first["tools"][0]["function"]["parameters"]["required"] == ["city"]
+    assistant, tool_msg = second["messages"][-2:]
+    assert assistant["role"] == "assistant" and assistant["tool_calls"][0]["function"]["name"] == "weather"
+    assert tool_msg == {"role": "tool", "tool_call_id": assistant["tool_calls"][0]["id"], "content": "sunny in Paris"}
+
+
+async def test_streamed_tool_call_deltas_assemble(srv: SimulatorServer, transport: Transport) -> None:
+    model = infer_model(cfg(srv, transport))
+    definition = weather.definition
+    try:
+        async with model.request_stream([Message.user("weather in Oslo")], (definition,), ModelSettings()) as stream:
+            deltas = [e async for e in stream if isinstance(e, ToolCallDelta)]
+    finally:
+        await model.aclose()
+    assert len(deltas) >= 2 and deltas[0].name == "weather" and deltas[0].id
+    [call] = stream.response().tool_calls
+    assert call.name == "weather" and call.arguments == '{"city":"Oslo"}'
+    assert stream.response().finish_reason == "tool_calls"
+
+
+async def test_request_fields_reach_the_wire(srv: SimulatorServer, transport: Transport) -> None:
+    async with ak.Agent("a", cfg(srv, transport), tools=[weather]) as agent:
+        await agent.run(
+            "weather in Rome", temperature=0.0, max_tokens=50, stop=["END"], top_p=0.5, tool_choice="weather"
+        )
+    body = srv.requests[-2].body
+    assert body["temperature"] == 0.0 and isinstance(body["temperature"], float)
+    assert body["max_tokens"] == 50 and body["stop"] == ["END"] and body["top_p"] == 0.5
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "weather"}}
+    # a forced tool choice applies to the first turn only
+    assert srv.requests[-1].body["tool_choice"] == "auto"
+
+
+async def test_config_defaults_reach_the_wire_and_runs_win(srv: SimulatorServer, transport: Transport) -> None:
+    async with ak.Agent("a", cfg(srv, transport, temperature=0.0, max_tokens=7)) as agent:
+        await agent.run("a b c")
+        assert srv.requests[-1].body["temperature"] == 0.0 and srv.requests[-1].body["max_tokens"] == 7
+        await agent.run("a b c", temperature=0.9, max_tokens=2)
+    assert srv.requests[-1].body["temperature"] == 0.9 and srv.requests[-1].body["max_tokens"] == 2
+
+
+async def test_max_tokens_truncates_with_length_finish(srv: SimulatorServer, transport: Transport) -> None:
+    async with ak.Agent("a", cfg(srv, transport)) as agent:
+        result = await agent.run("one two three four", max_tokens=2)
+        _, streamed = await collect(agent.run_stream("one two three four", max_tokens=2))
+    assert result.content == streamed.content == "one two"
+    assert result.metadata["finish_reason"] == streamed.metadata["finish_reason"] == "length"
+
+
+async def test_concurrent_runs_keep_their_own_options(srv: SimulatorServer, transport: Transport) -> None:
+    async with ak.Agent("a", cfg(srv, transport)) as agent:
+        results = await asyncio.gather(*(agent.run(LONG, max_tokens=n) for n in range(1, 31)))
+    assert [r.usage.output_tokens for r in results] == list(range(1, 31))
+
+
+# -- errors --------------------------------------------------------------------------------------
+
+FAILURES = [
+    ("429", RateLimitError),
+    ("500", ServerError),
+    ("401", AuthenticationError),
+    ("400", BadRequestError),
+    ("malformed", BadResponseError),
+]
+
+
+@pytest.mark.parametrize(("directive", "error"), FAILURES)
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_failure_scripts_map_to_typed_errors(
+    srv: SimulatorServer, transport: Transport, directive: str, error: type[Exception], streamed: bool
+) -> None:
+    async with ak.Agent("a", cfg(srv, transport, max_retries=0)) as agent:
+        with pytest.raises(error) as info:
+            if streamed:
+                await collect(agent.run_stream(f"please fail [[sim:{directive}]]"))
+            else:
+                await agent.run(f"please fail [[sim:{directive}]]")
+    message = str(info.value)
+    if directive == "malformed":
+        assert "not a valid chat completion" in message and "base_url" in message
+    else:
+        assert f"HTTP {directive}" in message and "simulated" in message
+        assert getattr(info.value, "status") == int(directive)  # noqa: B009
+    assert info.value.provider == "openai" and info.value.model == "sim"  # type: ignore[attr-defined]
+
+
+async def test_429_is_retried_honouring_retry_after(transport: Transport) -> None:
+    async with SimulatorServer(fail_first_n=1, fail_with="429", retry_after=0.3) as srv:
+        async with ak.Agent("a", cfg(srv, transport, max_retries=2)) as agent:
+            start = time.perf_counter()
+            result = await agent.run("after a rate limit")
+            waited = time.perf_counter() - start
+    assert result.content == "after a rate limit"
+    assert len(srv.requests) == 2 and waited >= 0.29
+
+
+async def test_rate_limit_error_carries_retry_after(transport: Transport) -> None:
+    async with SimulatorServer(fail_first_n=9, fail_with="429", retry_after=0.05) as srv:
+        async with ak.Agent("a", cfg(srv, transport, max_retries=1)) as agent:
+            with pytest.raises(RateLimitError) as info:
+                await agent.run("x")
+    assert info.value.retry_after == pytest.approx(0.05) and len(srv.requests) == 2
+
+
+async def test_server_errors_are_retried_then_raised(transport: Transport) -> None:
+    async with SimulatorServer(fail_first_n=5, fail_with="500") as srv:
+        async with ak.Agent("a", cfg(srv, transport, max_retries=1)) as agent:
+            with pytest.raises(ServerError):
+                await agent.run("x")
+    assert len(srv.requests) == 2
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_timeout_raises_within_the_configured_timeout(
+    srv: SimulatorServer, transport: Transport, streamed: bool
+) -> None:
+    async with ak.Agent("a", cfg(srv, transport, timeout=0.3, max_retries=0)) as agent:
+        start = time.perf_counter()
+        async with asyncio.timeout(5):
+            with pytest.raises(ProviderTimeoutError, match="did not answer within 0.3 s"):
+                if streamed:
+                    await collect(agent.run_stream("hang [[sim:timeout]]"))
+                else:
+                    await agent.run("hang [[sim:timeout]]")
+        assert time.perf_counter() - start < 2.5
+        # the client gave up, and the server saw it go
+        async with asyncio.timeout(5):
+            await srv.wait_disconnect()
+
+
+async def test_connection_refused_is_a_connection_error(transport: Transport) -> None:
+    port = free_port()
+    llm = ak.LLMConfig(
+        provider="openai",
+        model="m",
+        base_url=f"http://127.0.0.1:{port}/v1",
+        max_retries=0,
+        transport=transport,
+    )
+    async with ak.Agent("a", llm) as agent:
+        with pytest.raises(ProviderConnectionError, match=f"127.0.0.1:{port}"):
+            await agent.run("x")
+
+
+# -- cancellation reaches the server ---------------------------------------------------------------
+
+
+async def test_closing_a_stream_early_closes_the_http_stream(transport: Transport) -> None:
+    async with SimulatorServer(tokens_per_s=20) as srv:
+        model = infer_model(cfg(srv, transport))
+        try:
+            async with model.request_stream([Message.user(LONG)], (), ModelSettings()) as stream:
+                async for event in stream:
+                    if isinstance(event, TextDelta):
+                        break
+            async with asyncio.timeout(0.1):
+                await srv.wait_disconnect()
+        finally:
+            await model.aclose()
+        assert srv.disconnects == 1 and srv.completed == 0
+
+
+async def test_stream_cancel_closes_upstream(transport: Transport) -> None:
+    async with SimulatorServer(tokens_per_s=20) as srv:
+        async with ak.Agent("a", cfg(srv, transport)) as agent:
+            stream = agent.run_stream(LONG)
+            async for chunk in stream:
+                if chunk.type is ak.ChunkType.DELTA:
+                    break
+            stream.cancel()
+            async with asyncio.timeout(0.5):
+                await srv.wait_disconnect()
+            with contextlib.suppress(RunCancelledError):
+                await stream.wait()
+        assert srv.completed == 0
+
+
+# -- configuration ---------------------------------------------------------------------------------
+
+
+def test_missing_key_names_the_env_var(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(MissingAPIKeyError, match="OPENAI_API_KEY"):
+        infer_model(ak.LLMConfig(provider="openai", model="gpt-4o-mini"))
+    with pytest.raises(MissingAPIKeyError, match="OPENAI_API_KEY"):
+        infer_model("openai:gpt-4o-mini")
+    monkeypatch.delenv("AZURE_OPENAI_API_KEY", raising=False)
+    with pytest.raises(MissingAPIKeyError, match="AZURE_OPENAI_API_KEY"):
+        infer_model(ak.LLMConfig(provider="azure", model="dep", base_url="https://x.openai.azure.com"))
+
+
+async def test_missing_key_at_run_time_is_raised_by_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    agent = ak.Agent("a", ak.LLMConfig(provider="openai", model="gpt-4o-mini"))
+    with pytest.raises(MissingAPIKeyError, match="OPENAI_API_KEY"):
+        await agent.run("x")
+
+
+async def test_local_server_needs_no_key_and_env_key_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    async with SimulatorServer() as srv:
+        llm = ak.LLMConfig(provider="openai", model="sim", base_url=srv.base_url + "/v1")
+        async with ak.Agent("a", llm) as agent:
+            assert (await agent.run("no key")).content == "no key"
+    async with SimulatorServer(api_key="from-env") as srv:
+        monkeypatch.setenv("OPENAI_API_KEY", "from-env")
+        llm = ak.LLMConfig(provider="openai", model="sim", base_url=srv.base_url + "/v1")
+        async with ak.Agent("a", llm) as agent:
+            assert (await agent.run("env key")).content == "env key"
+        bad = ak.LLMConfig(provider="openai", model="sim", base_url=srv.base_url + "/v1", api_key="wrong")
+        async with ak.Agent("a", bad) as agent:
+            with pytest.raises(AuthenticationError, match="OPENAI_API_KEY"):
+                await agent.run("x")
+
+
+def test_unknown_provider_is_a_clear_error() -> None:
+    with pytest.raises(UnknownProviderError, match="Did you mean 'openai'"):
+        ak.LLMConfig(provider="opnai", model="x")
+    with pytest.raises(UnknownProviderError, match="Known providers"):
+        ak.Agent("a", "nope:model")
+
+
+def test_bad_options_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="unknown option 'colour'"):
+        infer_model(ak.LLMConfig(provider="openai", model="m", api_key="k", options={"colour": 1}))
+    with pytest.raises(ConfigError, match="must start with http"):
+        infer_model(ak.LLMConfig(provider="openai", model="m", api_key="k", base_url="localhost:8000"))
+    with pytest.raises(ConfigError, match="transport"):
+        infer_model(ak.LLMConfig(provider="openai", model="m", api_key="k", transport="grpc"))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="AZURE_OPENAI_ENDPOINT"):
+        infer_model(ak.LLMConfig(provider="azure", model="dep", api_key="k"))
+
+
+async def test_azure_deployment_api_version_and_api_key_header(srv: SimulatorServer, transport: Transport) -> None:
+    llm = ak.LLMConfig(
+        provider="azure",
+        model="my-deployment",
+        base_url=srv.base_url,
+        api_key="azure-key",
+        transport=transport,
+        options={"api_version": "2024-10-21"},
+    )
+    async with ak.Agent("a", llm) as agent:
+        result = await agent.run("hello azure")
+    assert result.content == "hello azure"
+    sent = srv.requests[-1]
+    assert sent.path == "/openai/deployments/my-deployment/chat/completions"
+    assert sent.query["api-version"] == "2024-10-21"
+    assert sent.headers["api-key"] == "azure-key"
+
+
+async def test_ollama_needs_no_key_and_has_a_default_url(srv: SimulatorServer, transport: Transport) -> None:
+    model = infer_model(ak.LLMConfig(provider="ollama", model="llama3.2"))
+    assert model.provider == "ollama" and model.describe()["base_url"] == "http://localhost:11434/v1"
+    llm = ak.LLMConfig(provider="ollama", model="llama3.2", base_url=srv.base_url + "/v1", transport=transport)
+    async with ak.Agent("a", llm) as agent:
+        assert (await agent.run("hi ollama")).content == "hi ollama"
+    assert srv.requests[-1].body["model"] == "llama3.2"
+
+
+async def test_models_pickle_without_their_session(srv: SimulatorServer, transport: Transport) -> None:
+    model = infer_model(cfg(srv, transport))
+    try:
+        await model.request([Message.user("warm up")], (), ModelSettings())
+        copy = pickle.loads(pickle.dumps(model))
+        try:
+            response = await copy.request([Message.user("after pickling")], (), ModelSettings())
+        finally:
+            await copy.aclose()
+    finally:
+        await model.aclose()
+    assert response.content == "after pickling"
+    assert copy.describe() == model.describe() and "x" not in copy.describe().values()
+    agent = pickle.loads(pickle.dumps(ak.Agent("a", cfg(srv, transport))))
+    async with agent:
+        assert (await agent.run("rebuilt")).content == "rebuilt"
+
+
+async def test_model_reopens_its_pool_after_aclose(srv: SimulatorServer, transport: Transport) -> None:
+    model = infer_model(cfg(srv, transport))
+    try:
+        await model.request([Message.user("one")], (), ModelSettings())
+        await model.aclose()
+        await model.aclose()  # idempotent
+        assert (await model.request([Message.user("two")], (), ModelSettings())).content == "two"
+    finally:
+        await model.aclose()
