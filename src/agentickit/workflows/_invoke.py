@@ -137,8 +137,10 @@ async def _forward_stream(stream: Any, sink: ChunkSink, tag: str) -> StepOutput:
                 await w
         result = await stream.wait()
     except BaseException:
-        # Cancelled (fail_fast, a timeout) or failed: close the agent's upstream request now.
+        # Cancelled (fail_fast, a timeout) or failed: close the agent's upstream request and wait
+        # until its task has ended, so nothing of this step outlives it.
         stream.cancel()
+        await stream.aclose()
         raise
     return _normalize(result)
 
