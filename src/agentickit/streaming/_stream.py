@@ -60,8 +60,8 @@ class Stream(Generic[R]):
 
     Guarantees: exactly one DONE, always last, with one ERROR right before it when the run failed,
     timed out or was cancelled (METADATA, when asked for, comes before both). With `buffer_size=n`
-    the producer is never more than `n` chunks ahead of the consumer (`2n` with `on_chunk`, which
-    takes a batch at a time) and no chunk is dropped.
+    the producer is never more than `n` chunks ahead of the consumer (`2n` with `on_chunk` or sync
+    iteration, which take a batch at a time) and no chunk is dropped.
 
     The producer contract (for workflows and custom producers): `Stream(producer, options,
     metadata)` where `producer(sink)` is a coroutine function that sends each chunk with
@@ -249,25 +249,25 @@ class Stream(Generic[R]):
                 try:
                     verdict = await cb(chunk)  # type: ignore[misc]
                 except Exception as exc:
-                    self._callback_failed(batch, i, exc, finished)
+                    if finished:
+                        # These are the stream's last chunks: there is no run left to fail.
+                        _log.error("on_chunk raised while handling the end of a stream", exc_info=exc)
+                        continue
+                    self._fail_at(batch, i, exc)
                     return
                 if verdict is False and not finished:
                     del batch[i + 1 :]
                     self.cancel("on_chunk returned False")
                     return
         else:
-            stop, exc = await asyncio.to_thread(_call_each, cb, batch)
+            stop, exc = await asyncio.to_thread(_call_each, cb, batch, finished)
             if exc is not None:
-                self._callback_failed(batch, stop, exc, finished)
+                self._fail_at(batch, stop, exc)
             elif stop >= 0 and not finished:
                 del batch[stop + 1 :]
                 self.cancel("on_chunk returned False")
 
-    def _callback_failed(self, batch: list[Chunk], i: int, exc: Exception, finished: bool) -> None:
-        if finished:
-            # The terminal chunks are being delivered: there is no run left to fail.
-            _log.error("on_chunk raised while handling the end of a stream", exc_info=exc)
-            return
+    def _fail_at(self, batch: list[Chunk], i: int, exc: Exception) -> None:
         del batch[i + 1 :]
         self._fail(exc)
 
@@ -504,14 +504,20 @@ class Stream(Generic[R]):
         return f"Stream({name!r}, {state})"
 
 
-def _call_each(cb: Callable[[Chunk], Any], batch: list[Chunk]) -> tuple[int, Exception | None]:
-    """Run a sync on_chunk over a batch in a worker thread: (index of a False or -1, its error)."""
+def _call_each(cb: Callable[[Chunk], Any], batch: list[Chunk], to_the_end: bool) -> tuple[int, Exception | None]:
+    """Run a sync on_chunk over a batch in a worker thread: (index of a False or -1, its error).
+
+    With `to_the_end` (the stream has ended: these are its last chunks) every chunk is delivered
+    whatever the callback returns, and its errors are logged.
+    """
     for i, chunk in enumerate(batch):
         try:
-            if cb(chunk) is False:
+            if cb(chunk) is False and not to_the_end:
                 return i, None
         except Exception as exc:
-            return i, exc
+            if not to_the_end:
+                return i, exc
+            _log.error("on_chunk raised while handling the end of a stream", exc_info=exc)
     return -1, None
 
 
