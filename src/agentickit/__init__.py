@@ -15,7 +15,17 @@ from typing import TYPE_CHECKING, Any
 
 from . import errors
 from ._version import __version__
-from .agent import Agent, AgentBuilder, Result, chat_agent, data_agent, research_agent
+from .agent import (
+    Agent,
+    AgentBuilder,
+    Capabilities,
+    Middleware,
+    Result,
+    RunContext,
+    chat_agent,
+    data_agent,
+    research_agent,
+)
 from .executors import BatchItem, BatchResult, Executor, LocalExecutor
 from .memory import InMemoryStore, Memory, MemoryStore
 from .messages import Message, ToolCall, ToolCallRecord, Usage
@@ -26,6 +36,7 @@ from .streaming import Chunk, ChunkType, Stream, StreamOptions
 from .tools import Tool, tool
 
 if TYPE_CHECKING:
+    from .config import Config, load_config
     from .workflows import (
         DAGWorkflow,
         LoopWorkflow,
@@ -44,8 +55,10 @@ __all__ = (
     "AgentBuilder",
     "BatchItem",
     "BatchResult",
+    "Capabilities",
     "Chunk",
     "ChunkType",
+    "Config",
     "DAGWorkflow",
     "Executor",
     "InMemoryStore",
@@ -56,9 +69,11 @@ __all__ = (
     "MemoryStore",
     "Message",
     "MetricsSnapshot",
+    "Middleware",
     "Model",
     "ParallelWorkflow",
     "Result",
+    "RunContext",
     "RunOptions",
     "SequentialWorkflow",
     "SimulatedModel",
@@ -77,6 +92,7 @@ __all__ = (
     "chat_agent",
     "data_agent",
     "errors",
+    "load_config",
     "research_agent",
     "stop",
     "tool",
@@ -85,6 +101,8 @@ __all__ = (
 # Names whose modules are imported on first access (PEP 562), so `import agentickit` stays fast
 # and optional extras are only needed by those who use them.
 _LAZY: dict[str, str] = {
+    "Config": "agentickit.config",
+    "load_config": "agentickit.config",
     "DAGWorkflow": "agentickit.workflows",
     "LoopWorkflow": "agentickit.workflows",
     "ParallelWorkflow": "agentickit.workflows",

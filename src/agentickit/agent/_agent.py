@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, Unpack
@@ -21,12 +22,15 @@ from ..tools._cache import ToolCache
 from ..tools._metrics import ToolMetricsSnapshot
 from ..tools._source import ToolSource
 from ..tools._tool import Tool
+from ._handler import Handler, check_handler
+from ._middleware import Middleware, check_middleware
 from ._result import Result
 from ._run import run_agent
 from ._tool_exec import AgentTools, ToolSet, resolve_toolset
 from ._sink import ChunkSink
 
 if TYPE_CHECKING:
+    from ..config import Config
     from ..executors import BatchResult, Executor, ProgressCallback
 
 __all__ = ("Agent", "ToolLike")
@@ -58,6 +62,9 @@ class Agent:
             `ak.ToolCache.redis(url)`); defaults to a small in-process cache per agent.
         options: default `RunOptions` for every run (a run's own options win).
         description: what the agent does (used when it becomes a tool or a workflow step).
+        handler: `async def handler(input: str, caps: ak.Capabilities) -> str`, run instead of the
+            default LLM loop (see `Capabilities`); it may answer without calling the model.
+        middleware: `ak.Middleware` objects whose `before_run`/`after_run` hooks wrap every run, in order.
 
     Raises:
         UnknownProviderError: `llm` names a provider that does not exist.
@@ -73,9 +80,11 @@ class Agent:
         "_tool_map",
         "_tools_state",
         "description",
+        "handler",
         "llm",
         "max_concurrent_tools",
         "memory",
+        "middleware",
         "name",
         "options",
         "system_prompt",
@@ -97,6 +106,8 @@ class Agent:
         tool_cache: ToolCache | None = None,
         options: RunOptions | None = None,
         description: str = "",
+        handler: Handler | None = None,
+        middleware: Sequence[Middleware] = (),
     ) -> None:
         if llm.__class__ is str:
             parse_llm(llm)  # type: ignore[arg-type]  # fails fast on an unknown provider; cached
@@ -116,6 +127,10 @@ class Agent:
         self.tool_cache = tool_cache
         self.options = options if options is not None else _NO_OPTIONS
         self.description = description
+        if handler is not None:
+            check_handler(handler)  # cached per function, so building stays cheap
+        self.handler = handler
+        self.middleware = check_middleware(middleware) if middleware else ()
         self._model: Model | None = None
         self._tool_map: dict[str, Tool] | None = None
         self._definitions: tuple[ToolDefinition, ...] = ()
@@ -130,6 +145,19 @@ class Agent:
         from ._builder import AgentBuilder
 
         return AgentBuilder(name)
+
+    @classmethod
+    def from_config(cls, config: Config | str | os.PathLike[str]) -> Agent:
+        """Build an agent from a `Config` or a TOML file (see `ak.load_config`).
+
+        Raises:
+            ConfigError: the file is not valid TOML, a key is wrong, or it declares a workflow
+                (use `agentickit.config.load_runnable` for those).
+
+        """
+        from ..config import agent_from_config
+
+        return agent_from_config(config)
 
     # -- lazily built parts ----------------------------------------------------------------------
 
@@ -376,6 +404,8 @@ class Agent:
             "tool_cache": self.tool_cache,
             "options": self.options,
             "description": self.description,
+            "handler": self.handler,
+            "middleware": self.middleware,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:

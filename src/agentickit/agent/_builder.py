@@ -10,6 +10,8 @@ from ..options import RunOptions, RunOptionsDict
 from ..providers._base import Model
 from ..providers._registry import LLMConfig, LLMSpec
 from ._agent import Agent, ToolLike
+from ._handler import Handler, check_handler
+from ._middleware import Middleware, check_middleware
 
 __all__ = ("AgentBuilder",)
 
@@ -70,6 +72,27 @@ class AgentBuilder:
     def with_description(self, description: str) -> Self:
         """What the agent does (used when it becomes a tool or a workflow step)."""
         self._kwargs["description"] = description
+        return self
+
+    def with_handler(self, handler: Handler) -> Self:
+        """Replace the default LLM loop: `async def handler(input: str, caps: ak.Capabilities) -> str`.
+
+        Raises:
+            UserError: `handler` is not a coroutine function taking `(input, caps)`.
+
+        """
+        check_handler(handler)
+        self._kwargs["handler"] = handler
+        return self
+
+    def with_middleware(self, *middleware: Middleware) -> Self:
+        """Add middleware (`before_run`/`after_run` hooks); hooks run in the order added.
+
+        Raises:
+            UserError: an item has no async `before_run`/`after_run`.
+
+        """
+        self._kwargs["middleware"] = (*self._kwargs.get("middleware", ()), *check_middleware(middleware))
         return self
 
     def build(self) -> Agent:

@@ -20,6 +20,7 @@ from ..options import ModelSettings, RunOptions
 from ..providers._base import Model, TextDelta, ThoughtDelta
 from ..providers._retry import backoff_delay
 from ..streaming._chunk import Chunk, ChunkType
+from ._handler import run_custom
 from ._result import Result
 from ._sink import ChunkSink
 from ._tool_exec import execute_tool_calls
@@ -101,9 +102,13 @@ async def run_agent(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink 
     return result
 
 
-async def _run(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | None) -> Result:
+async def _run(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | None, run_id: str | None = None) -> Result:
     start = time.perf_counter()
-    run_id = new_run_id()
+    if run_id is None:
+        run_id = new_run_id()
+        if agent.handler is not None or agent.middleware:
+            # Handlers and middleware come back here with the run id set for the default loop.
+            return await run_custom(agent, query, opts, sink, run_id, _run)
     model = agent.model
     memory = agent.memory
     messages: list[Message] = []

@@ -1,0 +1,568 @@
+"""Custom handlers and the `Capabilities` bridge they receive.
+
+A handler replaces the default LLM loop of an agent:
+
+```python
+async def handler(input: str, caps: ak.Capabilities) -> str:
+    if (hit := quick_lookup(input)) is not None:
+        return hit                                   # early exit: the model is never called
+    return await caps.llm("You are terse.", input)
+```
+
+Unlike the Go original (where a handler only post-processes the model's reply and its tools and
+memory are nil), a handler here gets the user's input and working capabilities: the agent's model
+(`llm`, `llm_stream`), its tools (`tools.call`), its memory (`memory.history`, `memory.query`), and
+the run's stream (`emit`). Everything it uses is accounted for in the run's `Result` (usage, tool
+calls) and, in `run_stream`, reaches the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+import time
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from types import FunctionType, TracebackType
+from typing import TYPE_CHECKING, Any, Self, TypedDict, Unpack
+
+from ..errors import ProviderError, ToolError, UserError, is_retryable
+from ..messages import Message, ModelResponse, ToolCallRecord, Usage
+from ..options import ModelSettings, RunOptions
+from ..providers._base import Model, TextDelta
+from ..providers._retry import backoff_delay
+from ..streaming._chunk import Chunk, ChunkType
+from ..tools._tool import Tool
+from ._middleware import RunContext
+from ._result import Result
+from ._sink import ChunkSink
+
+if TYPE_CHECKING:
+    from ._agent import Agent
+
+__all__ = (
+    "EXPECTED_SIGNATURE",
+    "Capabilities",
+    "Handler",
+    "LLMOptions",
+    "LLMStream",
+    "MemoryView",
+    "ToolBox",
+    "check_handler",
+    "run_custom",
+)
+
+Handler = Callable[[str, "Capabilities"], Awaitable[str]]
+"""`async def handler(input: str, caps: Capabilities) -> str`."""
+
+EXPECTED_SIGNATURE = "async def handler(input: str, caps: ak.Capabilities) -> str"
+
+PlainRun = Callable[["Agent", str, RunOptions, "ChunkSink | None", str], Awaitable[Result]]
+
+
+class LLMOptions(TypedDict, total=False):
+    """Options of `Capabilities.llm` / `llm_stream`; unset ones come from the run's options."""
+
+    max_tokens: int | None
+    temperature: float | None
+    top_p: float | None
+    stop: Sequence[str] | None
+
+
+_LLM_OPTION_NAMES = frozenset(LLMOptions.__annotations__)
+
+# Signature checks cost ~10 us (inspect.signature); an agent is built far more often than a
+# handler is defined, so plain functions are checked once.
+_checked: weakref.WeakKeyDictionary[Callable[..., Any], bool] = weakref.WeakKeyDictionary()
+
+
+def check_handler(fn: Any) -> None:
+    """Reject, at build time, a handler that cannot be called as `await fn(input, caps)`.
+
+    Raises:
+        UserError: `fn` is not callable, not a coroutine function, or takes other arguments;
+            the message shows the expected signature.
+
+    """
+    plain = type(fn) is FunctionType
+    if plain and fn in _checked:
+        return
+    if not callable(fn):
+        raise UserError(f"handler must be a function `{EXPECTED_SIGNATURE}`, got {type(fn).__name__} {fn!r}")
+    name = getattr(fn, "__qualname__", None) or type(fn).__name__
+    is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004 - callable objects with an async __call__
+    )
+    if not is_async:
+        raise UserError(
+            f"handler {name!r} must be a coroutine function; write it as `{EXPECTED_SIGNATURE}` "
+            "(a plain `def`, or a function returning an awaitable, is not accepted)"
+        )
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # builtins and some C callables have no signature: trust them
+        sig = None
+    if sig is not None:
+        try:
+            sig.bind(None, None)
+        except TypeError as exc:
+            raise UserError(
+                f"handler {name!r} has the signature {name}{sig}, which cannot take (input, caps) ({exc}); "
+                f"write it as `{EXPECTED_SIGNATURE}`"
+            ) from None
+    if plain:
+        _checked[fn] = True
+
+
+def _settings(opts: RunOptions, options: Mapping[str, Any]) -> ModelSettings:
+    if options:
+        unknown = options.keys() - _LLM_OPTION_NAMES
+        if unknown:
+            raise UserError(
+                f"unknown option(s) {', '.join(sorted(map(repr, unknown)))} for caps.llm; "
+                f"valid options are: {', '.join(sorted(_LLM_OPTION_NAMES))}"
+            )
+    return ModelSettings(
+        max_tokens=options.get("max_tokens", opts.max_tokens),
+        temperature=options.get("temperature", opts.temperature),
+        top_p=options.get("top_p", opts.top_p),
+        stop=options.get("stop", opts.stop),
+    )
+
+
+class LLMStream:
+    """Text deltas of one streamed model call; use with `async for` (and optionally `async with`).
+
+    Each delta is also forwarded to the run's stream as a DELTA chunk (unless `forward=False`).
+    Leaving the `async with` block, or the handler returning, closes the upstream request.
+    """
+
+    __slots__ = ("_caps", "_forward", "_gen", "_messages", "_parts", "_settings", "response")
+
+    def __init__(self, caps: Capabilities, messages: list[Message], settings: ModelSettings, forward: bool) -> None:
+        self._caps = caps
+        self._messages = messages
+        self._settings = settings
+        self._forward = forward
+        self._parts: list[str] = []
+        self._gen: AsyncIterator[str] | None = None
+        self.response: ModelResponse | None = None
+        """The whole response, once the stream is exhausted."""
+
+    @property
+    def text(self) -> str:
+        """The text received so far."""
+        return "".join(self._parts)
+
+    async def _deltas(self) -> AsyncIterator[str]:
+        caps = self._caps
+        model = caps.model
+        attempt = 0
+        while True:
+            emitted = False
+            try:
+                async with model.request_stream(self._messages, (), self._settings) as stream:
+                    async for event in stream:
+                        if type(event) is TextDelta:
+                            emitted = True
+                            self._parts.append(event.text)
+                            if self._forward:
+                                await caps.emit(Chunk(ChunkType.DELTA, event.text))
+                            yield event.text
+                    self.response = response = stream.response()
+                caps.usage.add(response.usage)
+                return
+            except ProviderError as exc:
+                # Text already reached the handler (and maybe the caller); a retry would repeat it.
+                if emitted or attempt >= model.max_retries or not is_retryable(exc):
+                    raise
+                await asyncio.sleep(backoff_delay(attempt, exc))
+                attempt += 1
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        if self._gen is None:
+            self._gen = self._deltas()
+            self._caps._streams.append(self)  # pyright: ignore[reportPrivateUsage]
+        return self._gen
+
+    async def aclose(self) -> None:
+        """Close the upstream request. Idempotent."""
+        gen = self._gen
+        if gen is not None:
+            await gen.aclose()  # type: ignore[attr-defined]  # an async generator
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+class ToolBox:
+    """The agent's tools, callable by a handler: `await caps.tools.call("search", query="x")`."""
+
+    __slots__ = ("_caps", "_count")
+
+    def __init__(self, caps: Capabilities) -> None:
+        self._caps = caps
+        self._count = 0
+
+    def available(self) -> list[str]:
+        """The names of the agent's tools."""
+        return list(self._caps.agent.tool_map)
+
+    def is_available(self, name: str) -> bool:
+        """Whether the agent has a tool of that name."""
+        return name in self._caps.agent.tool_map
+
+    def get(self, name: str) -> Tool | None:
+        """The tool of that name, or `None`."""
+        return self._caps.agent.tool_map.get(name)
+
+    async def call(self, name: str, /, **arguments: Any) -> Any:
+        """Validate the arguments and call the tool, within its timeout (or the agent's `tool_timeout`).
+
+        The call is recorded in the run's `Result.tool_calls` and, when streaming, sent as
+        TOOL_CALL / TOOL_RESULT chunks.
+
+        Raises:
+            ToolError: there is no such tool, it failed, or it timed out.
+            ToolArgumentsError: the arguments fail the tool's validation.
+
+        """
+        caps = self._caps
+        agent = caps.agent
+        tool = agent.tool_map.get(name)
+        if tool is None:
+            available = ", ".join(sorted(agent.tool_map)) or "none"
+            raise ToolError(
+                f"agent {agent.name!r} has no tool {name!r}; available tools: {available} "
+                "(check caps.tools.is_available(name) first)",
+                tool_name=name,
+            )
+        args = tool.validate(arguments)
+        self._count += 1
+        call_id = f"{caps.run_id}_h{self._count}"
+        await caps.emit(Chunk(ChunkType.TOOL_CALL, tool_name=name, tool_args=args, tool_call_id=call_id))
+        timeout = tool.timeout if tool.timeout is not None else agent.tool_timeout
+        start = time.perf_counter()
+        error: str | None = None
+        failure: BaseException | None = None
+        value: Any = None
+        try:
+            if timeout is None:
+                value = await tool.invoke(args)
+            else:
+                async with asyncio.timeout(timeout):
+                    value = await tool.invoke(args)
+        except TimeoutError as exc:
+            error = f"tool {name!r} timed out after {timeout:g} s (its timeout); it was cancelled"
+            failure = exc
+        except Exception as exc:
+            error = str(exc) if isinstance(exc, ToolError) else f"tool {name!r} failed: {type(exc).__name__}: {exc}"
+            failure = exc
+        duration = time.perf_counter() - start
+        caps.tool_calls.append(
+            ToolCallRecord(id=call_id, name=name, args=args, result=value, error=error, duration=duration)
+        )
+        await caps.emit(
+            Chunk(
+                ChunkType.TOOL_RESULT,
+                tool_name=name,
+                tool_call_id=call_id,
+                tool_result=value if error is None else None,
+                metadata={"duration": duration, "error": error, "attempts": 1, "cache_hit": False},
+            )
+        )
+        if failure is not None:
+            if isinstance(failure, ToolError):
+                raise failure
+            raise ToolError(error or "", tool_name=name) from failure
+        return value
+
+
+_WORD = re.compile(r"\w{3,}")
+
+
+class MemoryView:
+    """The conversation memory of the run's session, readable by a handler.
+
+    Without a memory or a session (`session_id` option or the memory's default), history is empty
+    and `enabled` is `False`; the methods still work.
+    """
+
+    __slots__ = ("_agent", "_opts", "session_id")
+
+    def __init__(self, agent: Agent, opts: RunOptions, session_id: str | None) -> None:
+        self._agent = agent
+        self._opts = opts
+        self.session_id = session_id
+        """The session this run reads and appends to, or `None` (stateless)."""
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the run has a memory and a session."""
+        return self._agent.memory is not None and self.session_id is not None
+
+    async def history(self, limit: int | None = None) -> list[Message]:
+        """The session's history, oldest first, trimmed like the default loop trims it.
+
+        `limit` defaults to the run's `history_limit`, then the memory's.
+        """
+        memory = self._agent.memory
+        if memory is None or self.session_id is None:
+            return []
+        if limit is None:
+            limit = self._opts.history_limit if self._opts.history_limit is not None else memory.history_limit
+        return await memory.history(self.session_id, limit)
+
+    async def query(self, text: str, k: int = 5) -> list[Message]:
+        """Up to `k` past messages relevant to `text`, oldest first.
+
+        Relevance is shared words (3+ letters, case-insensitive), ties broken by recency; with no
+        words in `text`, the `k` most recent messages. (Retrieval over embeddings replaces this when
+        a RAG store is configured.)
+        """
+        memory = self._agent.memory
+        if memory is None or self.session_id is None or k <= 0:
+            return []
+        messages = [m for m in await memory.store.get(self.session_id, None) if m.content and m.role != "tool"]
+        words = {w.lower() for w in _WORD.findall(text)}
+        if not words:
+            return messages[-k:]
+        scored: list[tuple[int, int]] = []
+        for i, m in enumerate(messages):
+            score = len(words.intersection(w.lower() for w in _WORD.findall(m.content or "")))
+            if score:
+                scored.append((score, i))
+        top = sorted(scored, reverse=True)[:k]
+        return [messages[i] for _, i in sorted(top, key=lambda s: s[1])]
+
+
+class Capabilities:
+    """What a handler can use: the agent's model, tools and memory, and the run's stream.
+
+    Attributes:
+        agent: the agent running the handler.
+        options: the run's merged `RunOptions`.
+        run_id: the run's id (the same as `Result.run_id`).
+        tools: the agent's tools (`call`, `available`, `is_available`).
+        memory: the session's memory (`history`, `query`).
+        usage: tokens used by `llm`/`llm_stream` so far; becomes `Result.usage`.
+        tool_calls: tool calls made so far; becomes `Result.tool_calls`.
+        sink: the run's chunk sink when streaming, else `None`.
+
+    """
+
+    __slots__ = (
+        "_deltas",
+        "_streams",
+        "agent",
+        "memory",
+        "options",
+        "run_id",
+        "sink",
+        "tool_calls",
+        "tools",
+        "usage",
+    )
+
+    def __init__(
+        self, agent: Agent, options: RunOptions, run_id: str, sink: ChunkSink | None, session_id: str | None
+    ) -> None:
+        self.agent = agent
+        self.options = options
+        self.run_id = run_id
+        self.sink = sink
+        self.usage = Usage()
+        self.tool_calls: list[ToolCallRecord] = []
+        self.tools = ToolBox(self)
+        self.memory = MemoryView(agent, options, session_id)
+        self._deltas = 0
+        self._streams: list[LLMStream] = []
+
+    @property
+    def model(self) -> Model:
+        """The agent's model (created on first use)."""
+        return self.agent.model
+
+    @property
+    def streaming(self) -> bool:
+        """Whether the run is streamed (chunks given to `emit` reach a consumer)."""
+        return self.sink is not None
+
+    def _messages(self, system: str | None, user: str) -> list[Message]:
+        if system is None:
+            system = self.agent.system_prompt
+        return [Message("system", system), Message("user", user)] if system else [Message("user", user)]
+
+    async def llm(self, system: str | None, user: str, **options: Unpack[LLMOptions]) -> str:
+        """Ask the agent's model once (no tools) and return its answer.
+
+        `system=None` uses the agent's system prompt. Options not given come from the run's options.
+        Retries 429/5xx/timeouts like the default loop; usage is added to the run's `Result.usage`.
+
+        Raises:
+            ProviderError: a typed subclass, after retries.
+            UserError: an unknown option.
+
+        """
+        messages = self._messages(system, user)
+        settings = _settings(self.options, options)
+        model = self.model
+        attempt = 0
+        while True:
+            try:
+                response = await model.request(messages, (), settings)
+                break
+            except ProviderError as exc:
+                if attempt >= model.max_retries or not is_retryable(exc):
+                    raise
+                await asyncio.sleep(backoff_delay(attempt, exc))
+                attempt += 1
+        self.usage.add(response.usage)
+        return response.content
+
+    def llm_stream(
+        self, system: str | None, user: str, *, forward: bool = True, **options: Unpack[LLMOptions]
+    ) -> LLMStream:
+        """Stream the model's answer: `async for text in caps.llm_stream(None, input): ...`.
+
+        With `forward=True` (the default) each delta also goes to the run's stream as a DELTA chunk,
+        so the caller sees the tokens as they come; the deltas of a run should add up to its answer.
+
+        Raises:
+            UserError: an unknown option.
+
+        """
+        return LLMStream(self, self._messages(system, user), _settings(self.options, options), forward)
+
+    async def emit(self, chunk: Chunk | str) -> None:
+        """Send a chunk (or text, as a DELTA) to the run's stream; a no-op in `run()`.
+
+        Awaiting it applies the stream's backpressure. DELTA text should be part of the answer:
+        a stream's deltas join to its `Result.content`.
+        """
+        sink = self.sink
+        if sink is None:
+            return
+        if chunk.__class__ is str:
+            chunk = Chunk(ChunkType.DELTA, chunk)  # type: ignore[arg-type]
+        if chunk.type is ChunkType.DELTA:  # type: ignore[union-attr]
+            self._deltas += 1
+        w = sink.send(chunk)  # type: ignore[arg-type]
+        if w is not None:
+            await w
+
+    async def _aclose(self) -> None:
+        streams, self._streams = self._streams, []
+        for s in streams:
+            await s.aclose()
+
+
+def _result_from(value: str | Result, agent: Agent, run_id: str, source: str) -> Result:
+    if isinstance(value, Result):
+        if not value.run_id:
+            value.run_id = run_id
+        if not value.agent_name:
+            value.agent_name = agent.name
+        return value
+    if isinstance(value, str):  # pyright: ignore[reportUnnecessaryIsInstance] - user code may return anything
+        return Result(content=value, run_id=run_id, agent_name=agent.name, metadata={"short_circuit": source})
+    raise UserError(f"{source} returned {type(value).__name__}; return a str or an ak.Result (or None to go on)")
+
+
+async def _send_answer(sink: ChunkSink, content: str, deltas_sent: bool) -> None:
+    if not content:
+        return
+    if not deltas_sent:
+        w = sink.send(Chunk(ChunkType.DELTA, content))
+        if w is not None:
+            await w
+    w = sink.send(Chunk(ChunkType.TEXT, content=content))
+    if w is not None:
+        await w
+
+
+async def _run_handler(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | None, run_id: str) -> Result:
+    start = time.perf_counter()
+    handler: Handler = agent.handler  # type: ignore[assignment]  # only called when one is set
+    memory = agent.memory
+    session_id = opts.session_id
+    if session_id is None and memory is not None:
+        session_id = memory.session_id
+    caps = Capabilities(agent, opts, run_id, sink, session_id)
+    try:
+        out = await handler(query, caps)
+    finally:
+        await caps._aclose()  # pyright: ignore[reportPrivateUsage]
+    if not isinstance(out, str):  # pyright: ignore[reportUnnecessaryIsInstance] - user code may return anything
+        name = getattr(handler, "__qualname__", type(handler).__name__)
+        raise UserError(f"handler {name!r} returned {type(out).__name__}; it must return a str ({EXPECTED_SIGNATURE})")
+    if sink is not None:
+        await _send_answer(sink, out, caps._deltas > 0)  # pyright: ignore[reportPrivateUsage]
+    messages = [Message("user", query), Message("assistant", out)]
+    if memory is not None and session_id is not None:
+        await memory.store.append(session_id, messages)
+    metadata = dict(opts.metadata) if opts.metadata else {}
+    metadata["handler"] = getattr(handler, "__qualname__", type(handler).__name__)
+    if session_id is not None:
+        metadata["session_id"] = session_id
+    return Result(
+        content=out,
+        usage=caps.usage,
+        duration=time.perf_counter() - start,
+        tool_calls=caps.tool_calls,
+        messages=messages,
+        metadata=metadata,
+        run_id=run_id,
+        agent_name=agent.name,
+    )
+
+
+async def run_custom(
+    agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | None, run_id: str, plain: PlainRun
+) -> Result:
+    """Run an agent that has a handler and/or middleware; `plain` runs the default loop.
+
+    Called by the run loop only when the agent has one of them, so plain agents pay nothing.
+    """
+    middleware = agent.middleware
+    if not middleware:
+        return await _run_handler(agent, query, opts, sink, run_id)
+    ctx = RunContext(agent=agent, input=query, options=opts, run_id=run_id)
+    start = time.perf_counter()
+    entered = 0
+    result: Result | None = None
+    for mw in middleware:
+        entered += 1
+        before = getattr(mw, "before_run", None)
+        if before is None:
+            continue
+        out = await before(ctx)
+        if out is not None:
+            result = _result_from(out, agent, run_id, f"{type(mw).__name__}.before_run")
+            result.duration = time.perf_counter() - start
+            if sink is not None:
+                await _send_answer(sink, result.content, False)
+            break
+    if result is None:
+        if agent.handler is not None:
+            result = await _run_handler(agent, ctx.input, ctx.options, sink, run_id)
+        else:
+            result = await plain(agent, ctx.input, ctx.options, sink, run_id)
+    for mw in reversed(middleware[:entered]):
+        after = getattr(mw, "after_run", None)
+        if after is None:
+            continue
+        replaced = await after(ctx, result)
+        if replaced is not None:
+            if not isinstance(replaced, Result):
+                raise UserError(
+                    f"{type(mw).__name__}.after_run returned {type(replaced).__name__}; return an ak.Result or None"
+                )
+            result = replaced
+    return result

@@ -1,0 +1,96 @@
+"""Middleware: `before_run` / `after_run` hooks around every run of an agent.
+
+Hooks compose like an onion: `before_run` hooks run in the order given, `after_run` hooks in the
+reverse order, so the first middleware sees the run first and the result last. A `before_run` hook
+may short-circuit the run by returning a result (a `str` or a `Result`); the model (or handler) is
+then not called, and only the `after_run` hooks of the middleware that already ran see the result.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from ..errors import UserError
+from ..options import RunOptions
+from ._result import Result
+
+if TYPE_CHECKING:
+    from ._agent import Agent
+
+__all__ = ("Middleware", "RunContext", "check_middleware")
+
+
+@dataclass(slots=True, kw_only=True)
+class RunContext:
+    """What a middleware hook knows about the run it wraps.
+
+    Attributes:
+        agent: the agent that runs.
+        input: the user's input; a `before_run` hook may replace it (e.g. to redact it).
+        options: the run's merged options.
+        run_id: the run's id (the same as `Result.run_id`).
+        state: scratch space shared by the hooks of one run (e.g. a start time for metrics).
+
+    """
+
+    agent: Agent
+    input: str
+    options: RunOptions
+    run_id: str
+    state: dict[str, Any] = field(default_factory=dict[str, Any])
+
+
+@runtime_checkable
+class Middleware(Protocol):
+    """Cross-cutting behaviour around runs: logging, guardrails, metrics, caching.
+
+    Implement either hook or both (subclass `Middleware` to inherit no-op defaults). Both are
+    coroutines: a hook never blocks the event loop.
+
+    Example:
+        ```python
+        class Guard(ak.Middleware):
+            async def before_run(self, ctx: ak.RunContext) -> str | None:
+                if "password" in ctx.input:
+                    return "I can't help with that."  # short-circuit: the model is not called
+                return None
+        ```
+
+    """
+
+    async def before_run(self, ctx: RunContext) -> str | Result | None:
+        """Called before the run; return `None` to go on, or a `str`/`Result` to finish the run with it."""
+        return None
+
+    async def after_run(self, ctx: RunContext, result: Result) -> Result | None:
+        """Called with the run's result; return a replacement `Result`, or `None` to keep it."""
+        return None
+
+
+def check_middleware(items: Sequence[Any]) -> tuple[Any, ...]:
+    """Validate middleware at build time: each needs an async `before_run` and/or `after_run`.
+
+    Raises:
+        UserError: an item has neither hook, or a hook is not a coroutine function.
+
+    """
+    out = tuple(items)
+    for i, mw in enumerate(out):
+        before = getattr(mw, "before_run", None)
+        after = getattr(mw, "after_run", None)
+        if before is None and after is None:
+            raise UserError(
+                f"middleware[{i}] ({type(mw).__name__}) has neither `before_run` nor `after_run`; implement "
+                "`async def before_run(self, ctx) -> str | Result | None` and/or "
+                "`async def after_run(self, ctx, result) -> Result | None` (see ak.Middleware)"
+            )
+        for hook_name, hook in (("before_run", before), ("after_run", after)):
+            if hook is not None and not inspect.iscoroutinefunction(hook):
+                raise UserError(
+                    f"middleware[{i}] ({type(mw).__name__}).{hook_name} must be a coroutine function "
+                    f"(`async def {hook_name}(...)`), got {type(hook).__name__}"
+                )
+    return out

@@ -1,0 +1,51 @@
+"""Configuration files: `load_config(path)` reads TOML into a validated `Config`.
+
+```python
+cfg = ak.load_config("agent.toml")
+agent = ak.Agent.from_config(cfg)              # or load_runnable(path) for agent-or-workflow files
+print(cfg.to_toml())                           # round-trips through load_config
+```
+
+See `_loader` for `${VAR}` expansion and the `AGENTICKIT_*` overrides (`ENV_OVERRIDES`), and
+`_schema` for every section and key.
+"""
+
+from ._build import agent_from_config, build_agent, load_runnable, workflow_from_config
+from ._durations import parse_duration
+from ._loader import ENV_OVERRIDES, ConfigFileError, load_config, loads_config
+from ._schema import (
+    AgentSection,
+    Config,
+    LLMSection,
+    MCPSection,
+    MCPServerSection,
+    MemorySection,
+    StepSection,
+    StreamingSection,
+    ToolCacheSection,
+    ToolsSection,
+    WorkflowSection,
+)
+
+__all__ = (
+    "ENV_OVERRIDES",
+    "AgentSection",
+    "Config",
+    "ConfigFileError",
+    "LLMSection",
+    "MCPSection",
+    "MCPServerSection",
+    "MemorySection",
+    "StepSection",
+    "StreamingSection",
+    "ToolCacheSection",
+    "ToolsSection",
+    "WorkflowSection",
+    "agent_from_config",
+    "build_agent",
+    "load_config",
+    "load_runnable",
+    "loads_config",
+    "parse_duration",
+    "workflow_from_config",
+)

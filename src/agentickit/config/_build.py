@@ -1,0 +1,290 @@
+"""Turning a validated `Config` into the runtime objects: an `Agent`, or a workflow of agents."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..agent._agent import Agent
+from ..agent._handler import check_handler
+from ..agent._presets import chat_agent, data_agent, research_agent
+from ..errors import UserError
+from ..memory import Memory
+from ..options import RunOptions
+from ..providers._registry import LLMConfig, parse_llm
+from ..tools._tool import Tool
+from ._loader import ConfigFileError, load_config
+from ._schema import AgentSection, Config, LLMSection, ToolsSection
+
+if TYPE_CHECKING:
+    from ..workflows import Workflow
+
+__all__ = ("agent_from_config", "build_agent", "load_runnable", "workflow_from_config")
+
+_PRESETS: dict[str, Callable[..., Agent]] = {"chat": chat_agent, "research": research_agent, "data": data_agent}
+
+
+def _source(cfg: Config) -> str:
+    return cfg.source
+
+
+def _import(spec: str, key: str, cfg: Config) -> Any:
+    """Import `package.module:attr`; modules next to the config file are importable too."""
+    module_name, _, attr = spec.partition(":")
+    try:
+        try:
+            obj: Any = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            base = cfg.source_dir
+            if base is None or exc.name != module_name.split(".")[0] or str(base) in sys.path:
+                raise
+            # A config file's handler and tools usually live next to it (`agentickit run agent.toml`).
+            sys.path.insert(0, str(base))
+            obj = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigFileError(
+            f"{_source(cfg)}: {key} = {spec!r} cannot be imported: {type(exc).__name__}: {exc}",
+            path=_source(cfg),
+            key=key,
+        ) from exc
+    return obj
+
+
+def _llm(section: LLMSection) -> tuple[LLMConfig, RunOptions | None]:
+    model = section.model or parse_llm(section.provider).model
+    options = dict(section.options)
+    if section.provider == "simulated":
+        # The simulated factory takes its settings from `options` only.
+        options.setdefault("max_retries", section.max_retries)
+    llm = LLMConfig(
+        provider=section.provider,
+        model=model,
+        base_url=section.base_url,
+        api_key=section.api_key,
+        temperature=section.temperature,
+        max_tokens=section.max_tokens,
+        timeout=section.timeout,
+        max_retries=section.max_retries,
+        options=options,
+    )
+    run = None
+    if section.temperature is not None or section.max_tokens is not None:
+        # Every provider honours the run's settings; not every one reads LLMConfig defaults.
+        run = RunOptions(temperature=section.temperature, max_tokens=section.max_tokens)
+    return llm, run
+
+
+def _tools(section: ToolsSection, key: str, cfg: Config) -> list[Any]:
+    out: list[Any] = []
+    cache = section.cache
+    cache_ttl = (cache.ttl or 300.0) if cache is not None and cache.enabled else None
+    for i, spec in enumerate(section.functions):
+        obj = _import(spec, f"{key}.functions[{i}]", cfg)
+        if isinstance(obj, Tool):
+            if section.max_retries is None and section.rate_limit is None and cache_ttl is None:
+                out.append(obj)
+                continue
+            fn, name, description, timeout = obj.function, obj.name, obj.description, obj.timeout
+            retries = obj.retries or (section.max_retries or 0)
+            rate = obj.rate_limit or section.rate_limit
+            ttl = obj.cache_ttl if obj.cache_ttl is not None else cache_ttl
+        elif callable(obj):
+            fn, name, description, timeout = obj, None, None, None
+            retries, rate, ttl = section.max_retries or 0, section.rate_limit, cache_ttl
+        else:
+            raise ConfigFileError(
+                f"{_source(cfg)}: {key}.functions[{i}] = {spec!r} is a {type(obj).__name__}, not a function or ak.Tool",
+                path=_source(cfg),
+                key=f"{key}.functions[{i}]",
+            )
+        try:
+            out.append(
+                Tool(
+                    fn,
+                    name=name,
+                    description=description,
+                    timeout=timeout,
+                    retries=retries,
+                    rate_limit=rate,
+                    cache_ttl=ttl,
+                )
+            )
+        except UserError as exc:
+            raise ConfigFileError(f"{_source(cfg)}: {key}: {exc}", path=_source(cfg), key=key) from exc
+    return out
+
+
+def _mcp_servers(section: AgentSection, root: Config) -> list[Any]:
+    mcp = section.mcp if section.mcp is not None else root.mcp
+    if mcp is None or not mcp.servers:
+        return []
+    server_cls: Any = importlib.import_module("agentickit.mcp").MCPServer
+    servers: list[Any] = []
+    for s in mcp.servers:
+        if s.transport == "stdio":
+            servers.append(server_cls.stdio(s.command, s.args, name=s.name, timeout=s.timeout))
+        elif s.transport == "http":
+            servers.append(server_cls.http(s.url, name=s.name, timeout=s.timeout))
+        else:
+            servers.append(server_cls.sse(s.url, name=s.name, timeout=s.timeout))
+    return servers
+
+
+def build_agent(section: AgentSection, root: Config, *, name: str, key: str = "") -> Agent:
+    """Build one agent from its section; sections it leaves out come from the file's top level.
+
+    Raises:
+        ConfigError: a handler or tool cannot be imported, or a value is rejected by the runtime.
+
+    """
+    prefix = f"{key}." if key else ""
+    llm_section = section.llm or root.llm or LLMSection()
+    llm, run_options = _llm(llm_section)
+    kwargs: dict[str, Any] = {}
+    if section.system_prompt is not None:
+        kwargs["system_prompt"] = section.system_prompt
+    if section.description is not None:
+        kwargs["description"] = section.description
+    memory = section.memory if section.memory is not None else root.memory
+    if memory is not None:
+        kwargs["memory"] = (
+            None
+            if memory.provider == "none"
+            else Memory(
+                history_limit=memory.history_limit,
+                max_history_tokens=memory.max_history_tokens,
+                session_id=memory.session_id,
+            )
+        )
+    tools_section = section.tools or root.tools
+    tools: list[Any] = []
+    if tools_section is not None:
+        tools.extend(_tools(tools_section, f"{prefix}tools", root))
+        if tools_section.timeout is not None:
+            kwargs["tool_timeout"] = tools_section.timeout
+        if tools_section.max_concurrent is not None:
+            kwargs["max_concurrent_tools"] = tools_section.max_concurrent
+        cache = tools_section.cache
+        if cache is not None and cache.enabled:
+            cache_cls: Any = importlib.import_module("agentickit.tools._cache").ToolCache
+            kwargs["tool_cache"] = cache_cls.redis(cache.url) if cache.backend == "redis" else cache_cls.memory()
+    tools.extend(_mcp_servers(section, root))
+    if tools:
+        kwargs["tools"] = tools
+    handler_spec = section.handler
+    if handler_spec is not None:
+        handler = _import(handler_spec, f"{prefix}handler", root)
+        try:
+            check_handler(handler)
+        except UserError as exc:
+            raise ConfigFileError(
+                f"{_source(root)}: {prefix}handler = {handler_spec!r}: {exc}",
+                path=_source(root),
+                key=f"{prefix}handler",
+            ) from exc
+        kwargs["handler"] = handler
+    agent_name = section.name or name
+    try:
+        if section.preset is not None:
+            agent = _PRESETS[section.preset](agent_name, llm, **kwargs)
+            if run_options is not None:
+                agent.options = run_options.over(agent.options)
+        else:
+            agent = Agent(agent_name, llm, options=run_options, **kwargs)
+    except UserError as exc:
+        raise ConfigFileError(f"{_source(root)}: {key or 'agent'}: {exc}", path=_source(root), key=key or None) from exc
+    return agent
+
+
+def _as_config(config: Config | str | os.PathLike[str]) -> Config:
+    return config if isinstance(config, Config) else load_config(config)
+
+
+def agent_from_config(config: Config | str | os.PathLike[str]) -> Agent:
+    """`ak.Agent.from_config`: the agent a config (or config file) describes.
+
+    Raises:
+        ConfigError: the config is invalid, or declares a workflow (use `load_runnable`).
+
+    """
+    cfg = _as_config(config)
+    if cfg.workflow is not None:
+        raise ConfigFileError(
+            f"{_source(cfg)}: this config declares a [workflow]; build it with agentickit.config.load_runnable",
+            path=_source(cfg),
+            key="workflow",
+        )
+    return build_agent(cfg, cfg, name=cfg.name or "agent")
+
+
+def workflow_from_config(cfg: Config) -> Workflow:
+    """The workflow a config's `[workflow]` declares, with an agent per step.
+
+    Raises:
+        ConfigError: the config has no workflow, or a step's agent cannot be built.
+
+    """
+    from ..workflows import DAGWorkflow, LoopWorkflow, ParallelWorkflow, SequentialWorkflow, Step
+
+    wf = cfg.workflow
+    if wf is None:
+        raise ConfigFileError(f"{_source(cfg)}: this config declares no [workflow]", path=_source(cfg), key="workflow")
+    name = wf.name or cfg.name or "workflow"
+    common: dict[str, Any] = {"timeout": wf.timeout}
+    if cfg.description is not None:
+        common["description"] = cfg.description
+    workflow: Workflow
+    if wf.mode == "sequential":
+        workflow = SequentialWorkflow(name, **common)
+    elif wf.mode == "parallel":
+        workflow = ParallelWorkflow(name, max_concurrency=wf.max_concurrency, fail_fast=bool(wf.fail_fast), **common)
+    elif wf.mode == "dag":
+        workflow = DAGWorkflow(name, max_concurrency=wf.max_concurrency, fail_fast=bool(wf.fail_fast), **common)
+    else:
+        until = _until_contains(wf.until_contains) if wf.until_contains is not None else None
+        workflow = LoopWorkflow(name, max_iterations=wf.max_iterations or 5, until=until, **common)
+    for i, step in enumerate(wf.steps):
+        key = f"workflow.steps[{i}].agent"
+        ref = step.agent
+        if ref is None:
+            agent = build_agent(cfg, cfg, name=step.name, key=key)
+        elif isinstance(ref, AgentSection):
+            agent = build_agent(ref, cfg, name=step.name, key=key)
+        elif ref.endswith(".toml"):
+            path = Path(ref)
+            if not path.is_absolute() and cfg.source_dir is not None:
+                path = cfg.source_dir / path
+            sub = load_config(path)
+            agent = load_runnable(sub)
+        else:
+            agent = build_agent(cfg.agents[ref], cfg, name=ref, key=f"agents.{ref}")
+        workflow.add_step(Step(step.name, agent, depends_on=step.depends_on))
+    return workflow
+
+
+def _until_contains(needle: str) -> Callable[[Any], bool]:
+    def until(result: Any) -> bool:
+        return needle in result.content
+
+    return until
+
+
+def load_runnable(config: Config | str | os.PathLike[str]) -> Agent | Workflow:
+    """What a config file declares: its workflow if it has a `[workflow]`, else its agent.
+
+    This is what `agentickit run CONFIG "query"` runs.
+
+    Raises:
+        ConfigError: the file is missing, not TOML, or invalid (file, key path and expectation).
+
+    """
+    cfg = _as_config(config)
+    if cfg.workflow is not None:
+        return workflow_from_config(cfg)
+    return build_agent(cfg, cfg, name=cfg.name or "agent")

@@ -1,0 +1,361 @@
+"""The config file schema: pydantic models, `extra="forbid"`, used only at this boundary.
+
+Sections of an agent (at the top level of a file, in `[agents.NAME]`, or inline in a workflow step):
+`name`, `description`, `system_prompt`, `preset`, `handler`, `[llm]`, `[memory]`, `[streaming]`,
+`[tools]` (+ `[tools.cache]`), `[[mcp.servers]]`. A file may also hold `[agents.NAME]` tables and a
+`[workflow]` with `[[workflow.steps]]`. A section a step agent leaves out is inherited from the
+top level of the file.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from ._durations import parse_duration
+
+__all__ = (
+    "AgentSection",
+    "Config",
+    "Duration",
+    "LLMSection",
+    "MCPSection",
+    "MCPServerSection",
+    "MemorySection",
+    "StepSection",
+    "StreamingSection",
+    "ToolCacheSection",
+    "ToolsSection",
+    "WorkflowSection",
+)
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+"""Seconds; a config file may write `30`, `0.25`, `"250ms"`, `"30s"`, `"5m"`, `"1h"`."""
+
+_IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+_RATE = re.compile(r"^\s*\d+(\.\d+)?\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$")
+
+
+def _check_import_path(value: str) -> str:
+    if not _IMPORT_PATH.match(value):
+        raise ValueError(f"expected an import path 'package.module:name', got {value!r}")
+    return value
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class LLMSection(_Section):
+    """`[llm]`: which model, and how to reach it."""
+
+    provider: str = "simulated"
+    """`simulated`, `openai`, `azure`, `ollama` or `anthropic`."""
+    model: str | None = None
+    """The model name; defaults to the provider's default where it has one (`simulated`, `ollama`)."""
+    base_url: str | None = None
+    """Endpoint of an OpenAI-compatible server."""
+    api_key: str | None = Field(default=None, repr=False)
+    """The key; write `"${OPENAI_API_KEY}"` to take it from the environment."""
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    """Default temperature of every run (0.0 is sent as 0.0)."""
+    max_tokens: int | None = Field(default=None, gt=0)
+    """Default output-token limit of every run."""
+    timeout: Duration = Field(default=60.0, gt=0)
+    """How long one request to the provider may take."""
+    max_retries: int = Field(default=3, ge=0)
+    """Retries on 429, 5xx, timeouts and connection errors."""
+    options: dict[str, Any] = Field(default_factory=dict[str, Any])
+    """Provider-specific settings, e.g. `ttft`, `tokens_per_s`, `reply` for `simulated`."""
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        from ..providers._registry import PROVIDERS
+
+        name = value.strip().lower()
+        if name not in PROVIDERS:
+            import difflib
+
+            close = difflib.get_close_matches(name, PROVIDERS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"expected one of {', '.join(sorted(PROVIDERS))}, got {value!r}{hint}")
+        return name
+
+    @model_validator(mode="after")
+    def _model_known(self) -> Self:
+        if self.model is None and self.provider not in ("simulated", "ollama"):
+            raise ValueError(f'`model` is required for provider {self.provider!r} (e.g. model = "gpt-4o-mini")')
+        return self
+
+
+class MemorySection(_Section):
+    """`[memory]`: conversation history. The section's presence gives the agent a memory."""
+
+    provider: Literal["memory", "none"] = "memory"
+    """`memory` keeps history in this process; `none` disables history."""
+    history_limit: int | None = Field(default=None, ge=0)
+    """At most this many history messages are sent to the model per run."""
+    session_id: str | None = None
+    """Default conversation for runs that name none (without one, runs are stateless)."""
+    max_history_tokens: int | None = Field(default=None, gt=0)
+    """A token budget for history, applied after `history_limit`."""
+
+
+class StreamingSection(_Section):
+    """`[streaming]`: defaults for `run_stream` (a call's own arguments win)."""
+
+    buffer_size: int | None = Field(default=None, gt=0)
+    """Chunks queued between the run and a slow consumer (real-time 25-50, interactive 50-100, batch 200-500)."""
+    flush_interval: Duration | None = None
+    """Coalesce deltas to at most one per interval; 0 sends every token at once."""
+    text_only: bool | None = None
+    """Deliver only DELTA, ERROR and DONE chunks."""
+    include_thoughts: bool | None = None
+    """Deliver THOUGHT chunks."""
+    include_tool_calls: bool | None = None
+    """Deliver TOOL_CALL and TOOL_RESULT chunks."""
+
+
+class ToolCacheSection(_Section):
+    """`[tools.cache]`: reuse tool results for the same arguments."""
+
+    enabled: bool = False
+    ttl: Duration | None = Field(default=None, gt=0)
+    """How long a result is reused (default: the cache's own default)."""
+    backend: Literal["memory", "redis"] = "memory"
+    url: str | None = None
+    """The Redis URL, for `backend = "redis"`."""
+
+    @model_validator(mode="after")
+    def _url_for_redis(self) -> Self:
+        if self.backend == "redis" and not self.url:
+            raise ValueError('backend = "redis" needs `url` (e.g. url = "redis://127.0.0.1:6379/0")')
+        if self.backend == "memory" and self.url:
+            raise ValueError('`url` is only used with backend = "redis"')
+        return self
+
+
+class ToolsSection(_Section):
+    """`[tools]`: the agent's Python tools and the policies every tool call runs under."""
+
+    functions: list[Annotated[str, BeforeValidator(_check_import_path)]] = Field(default_factory=list[str])
+    """Python tools as import paths: `["my_pkg.tools:weather"]` (functions or `@ak.tool` objects)."""
+    timeout: Duration | None = Field(default=None, gt=0)
+    """Default timeout of every tool call."""
+    max_retries: int | None = Field(default=None, ge=0)
+    """Retries of a failing tool call (for tools that set none)."""
+    max_concurrent: int | None = Field(default=None, gt=0)
+    """At most this many tool calls of one run at once."""
+    rate_limit: str | None = None
+    """Token-bucket limit for each tool, e.g. "10/s", "100/m"."""
+    cache: ToolCacheSection | None = None
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate(cls, value: str | None) -> str | None:
+        if value is not None and not _RATE.match(value):
+            raise ValueError(f'expected a rate such as "10/s", "100/m" or "1000/h", got {value!r}')
+        return value
+
+
+class MCPServerSection(_Section):
+    """One `[[mcp.servers]]` entry: an MCP server whose tools the agent may call."""
+
+    name: str = Field(min_length=1)
+    transport: Literal["stdio", "http", "sse"] = "stdio"
+    command: str | None = None
+    """For `stdio`: the program to start."""
+    args: list[str] = Field(default_factory=list[str])
+    """For `stdio`: its arguments."""
+    url: str | None = None
+    """For `http` and `sse`: the server's URL."""
+    timeout: Duration | None = Field(default=None, gt=0)
+    """How long connecting and each call may take."""
+
+    @model_validator(mode="after")
+    def _transport_fields(self) -> Self:
+        if self.transport == "stdio":
+            if not self.command:
+                raise ValueError('transport "stdio" needs `command` (and optionally `args`)')
+            if self.url:
+                raise ValueError('`url` is for transport "http" or "sse"; stdio servers take `command` and `args`')
+        else:
+            if not self.url:
+                raise ValueError(f'transport "{self.transport}" needs `url`')
+            if self.command or self.args:
+                raise ValueError(f'`command`/`args` are for transport "stdio", not "{self.transport}"')
+        return self
+
+
+class MCPSection(_Section):
+    """`[mcp]`: MCP servers, as `[[mcp.servers]]` entries."""
+
+    servers: list[MCPServerSection] = Field(default_factory=list[MCPServerSection])
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        seen: set[str] = set()
+        for s in self.servers:
+            if s.name in seen:
+                raise ValueError(f"two MCP servers are named {s.name!r}; names must be unique")
+            seen.add(s.name)
+        return self
+
+
+class AgentSection(_Section):
+    """The settings of one agent."""
+
+    name: str | None = None
+    """The agent's name (default: the step's name, or "agent")."""
+    description: str | None = None
+    system_prompt: str | None = None
+    preset: Literal["chat", "research", "data"] | None = None
+    """Start from `ak.chat_agent`, `research_agent` or `data_agent`; the file's settings win."""
+    handler: Annotated[str, BeforeValidator(_check_import_path)] | None = None
+    """A custom handler as an import path: `"my_pkg.handlers:answer"` (see `ak.Capabilities`)."""
+    llm: LLMSection | None = None
+    memory: MemorySection | None = None
+    streaming: StreamingSection | None = None
+    tools: ToolsSection | None = None
+    mcp: MCPSection | None = None
+
+
+class StepSection(_Section):
+    """One `[[workflow.steps]]` entry."""
+
+    name: str = Field(min_length=1)
+    agent: str | AgentSection | None = None
+    """An inline agent table, the name of an `[agents.NAME]` table, or a path to another agent file
+    (relative to this file). Default: an agent built from the file's top-level settings."""
+    depends_on: list[str] = Field(default_factory=list[str])
+    """Steps that must finish first (`mode = "dag"` only)."""
+
+
+_ModeName = Literal["sequential", "parallel", "dag", "loop"]
+
+
+class WorkflowSection(_Section):
+    """`[workflow]`: a workflow of agents, declared in the same file."""
+
+    name: str | None = None
+    mode: _ModeName = "sequential"
+    timeout: Duration | None = Field(default=None, gt=0)
+    """How long the whole workflow may take; finished steps are kept in the partial result."""
+    max_concurrency: int | None = Field(default=None, gt=0)
+    """`parallel`/`dag`: at most this many steps at once."""
+    fail_fast: bool | None = None
+    """`parallel`: cancel the other steps when one fails."""
+    max_iterations: int | None = Field(default=None, gt=0)
+    """`loop`: stop after this many iterations."""
+    until_contains: str | None = None
+    """`loop`: stop when the output contains this text."""
+    steps: list[StepSection] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _graph(self) -> Self:
+        mode = self.mode
+        if mode not in ("parallel", "dag") and (self.max_concurrency is not None or self.fail_fast is not None):
+            raise ValueError(f'`max_concurrency` and `fail_fast` apply to mode "parallel" or "dag", not "{mode}"')
+        if mode != "loop" and (self.max_iterations is not None or self.until_contains is not None):
+            raise ValueError(f'`max_iterations` and `until_contains` apply to mode "loop", not "{mode}"')
+        names: dict[str, int] = {}
+        for i, step in enumerate(self.steps):
+            if step.name in names:
+                raise ValueError(f"steps[{names[step.name]}] and steps[{i}] are both named {step.name!r}")
+            names[step.name] = i
+        for i, step in enumerate(self.steps):
+            if step.depends_on and mode != "dag":
+                raise ValueError(f'steps[{i}] ({step.name!r}) has `depends_on`, which needs mode = "dag"')
+            for dep in step.depends_on:
+                if dep not in names:
+                    raise ValueError(
+                        f"steps[{i}] ({step.name!r}) depends on unknown step {dep!r}; steps are: {', '.join(names)}"
+                    )
+                if dep == step.name:
+                    raise ValueError(f"steps[{i}] ({step.name!r}) depends on itself")
+        cycle = _find_cycle({s.name: s.depends_on for s in self.steps})
+        if cycle:
+            raise ValueError(f"the steps form a cycle: {' -> '.join(cycle)}")
+        return self
+
+
+def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for dep in graph.get(node, ()):
+            if state.get(dep) == 1:
+                return [*stack[stack.index(dep) :], dep]
+            if dep not in state:
+                found = visit(dep)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in graph:
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+class Config(AgentSection):
+    """A whole config file: an agent (the top-level keys), named agents, and optionally a workflow.
+
+    Build one with `ak.load_config(path)`; turn it into an agent with `ak.Agent.from_config(cfg)`,
+    or into whatever the file declares with `agentickit.config.load_runnable(path)`.
+    """
+
+    agents: dict[str, AgentSection] = Field(default_factory=dict[str, AgentSection])
+    """Named agents that workflow steps refer to by name (`agent = "researcher"`)."""
+    workflow: WorkflowSection | None = None
+    _source: str = PrivateAttr(default="<config>")
+    _source_dir: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> str:
+        """The file this config was read from (`"<string>"` for text, `"<config>"` when built in code)."""
+        return self._source
+
+    @property
+    def source_dir(self) -> Path | None:
+        """The directory of that file, against which relative paths (step agent files) resolve."""
+        return self._source_dir
+
+    @model_validator(mode="after")
+    def _references(self) -> Self:
+        if self.workflow is None:
+            if self.agents:
+                raise ValueError("`[agents.*]` tables are only used by `[[workflow.steps]]`; add a [workflow]")
+            return self
+        for i, step in enumerate(self.workflow.steps):
+            ref = step.agent
+            if isinstance(ref, str) and not ref.endswith(".toml") and ref not in self.agents:
+                known = ", ".join(sorted(self.agents)) or "none"
+                raise ValueError(
+                    f"workflow.steps[{i}].agent = {ref!r} is neither an [agents.{ref}] table (defined: {known}) "
+                    "nor a path to a .toml file"
+                )
+        return self
+
+    def to_toml(self) -> str:
+        """This config as TOML text; `load_config` of the text gives an equal `Config`.
+
+        Secrets are written as they are (after `${VAR}` expansion): keep the output private.
+        """
+        from ._toml import dumps
+
+        data = self.model_dump(exclude_none=True, mode="python")
+        if not data.get("agents"):
+            data.pop("agents", None)
+        return dumps(data)
