@@ -572,15 +572,17 @@ async def cache_hit() -> list[Row]:
     from agentickit.agent._tool_exec import execute_tool_calls
     from agentickit.messages import ToolCall
 
+    from .core import toolset_for
+
     try:
-        cached = ak.tool(cache_ttl=300)(add)
+        cached = ak.tool(cache_ttl=300, name="cached_add")(add)
     except TypeError as exc:
         raise Unavailable(f"`@ak.tool(cache_ttl=...)` is not supported yet ({exc})") from exc
-    plain = ak.Tool(add)
-    calls = [ToolCall("c1", "add", '{"a": 1, "b": 2}')]
-    cached_map = {"add": cached}
-    plain_map = {"add": plain}
-    await execute_tool_calls(calls, cached_map, None, None)  # fill the cache
+    agent, tools = await toolset_for([cached, add])
+    hit_calls = [ToolCall("c1", "cached_add", '{"a": 1, "b": 2}')]
+    miss_calls = [ToolCall("c2", "add", '{"a": 1, "b": 2}')]
+    timeout = agent.tool_timeout
+    await execute_tool_calls(hit_calls, tools, timeout, None)  # fill the cache
 
     async def bare() -> None:
         add(1, 2)
@@ -588,13 +590,17 @@ async def cache_hit() -> list[Row]:
     st = await interleaved(
         {
             "bare": bare,
-            "hit": lambda: execute_tool_calls(calls, cached_map, None, None),
-            "miss": lambda: execute_tool_calls(calls, plain_map, None, None),
+            "hit": lambda: execute_tool_calls(hit_calls, tools, timeout, None),
+            "miss": lambda: execute_tool_calls(miss_calls, tools, timeout, None),
         },
         number=500 if QUICK else 2_000,
         repeats=5,
     )
     b, h, m = st["bare"].median, st["hit"].median, st["miss"].median
+    hits = ""
+    tool_metrics = getattr(agent, "tool_metrics", None)
+    if tool_metrics is not None:
+        hits = f"; tool_metrics(): {tool_metrics()}"[:300]
     return [
         Row(
             id="tools.cache_hit",
@@ -606,7 +612,7 @@ async def cache_hit() -> list[Row]:
             n=st["hit"].n,
             unit="us",
             baseline={"name": "uncached dispatch of the same sync tool", "value": (m - b) * US, "unit": "us"},
-            note=f"hit {h * US:.1f} us vs uncached {m * US:.1f} us per call",
+            note=f"hit {h * US:.1f} us vs uncached {m * US:.1f} us per call{hits}",
         )
     ]
 

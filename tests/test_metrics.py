@@ -162,3 +162,24 @@ async def test_snapshot_to_dict_is_json_ready_and_agent_stays_picklable() -> Non
     assert data["error_rate"] == 0.0
     clone = pickle.loads(pickle.dumps(agent))
     assert clone.metrics().runs == 0  # counters belong to the process, not to the config
+
+
+async def test_agent_runs_beyond_the_window_keep_the_latest() -> None:
+    agent = ak.Agent("w")
+    agent._metrics = Metrics("w", window=2)
+    for _ in range(5):
+        await agent.run("hi")
+    snap = agent.metrics()
+    assert snap.runs == 5 and snap.window == 2
+
+
+async def test_ttft_from_streamed_results_is_recorded() -> None:
+    agent = ak.Agent("s", llm=SimulatedModel(ttft=0.01))
+    stream = agent.run_stream("hi")
+    async for _ in stream:
+        pass
+    snap = agent.metrics()
+    assert snap.runs == 1
+    assert snap.ttft_p50 is not None and snap.ttft_p50 >= 0.01
+    await agent.run("no stream")
+    assert agent.metrics().ttft_p50 == snap.ttft_p50  # only streamed runs have a first token to time

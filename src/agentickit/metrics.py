@@ -339,11 +339,12 @@ def metrics_for(owner: Any) -> Metrics:
     return m
 
 
-def record_result(owner: Any, result: Any) -> None:
+def record_result(owner: Any, result: Any, first_at: float = 0.0, start: float = 0.0) -> None:
     """Count one successful run of `owner` from its `Result` (duck-typed, so workflows can use it too).
 
     Reads `result.duration`, `result.usage` (input/output tokens), `result.tool_calls` and, from
-    `result.metadata`, `model` (for the price) and `ttft` (seconds, set by streamed runs).
+    `result.metadata`, `model` (for the price) and `ttft` (seconds) if present. For a streamed run,
+    `first_at - start` (both `time.perf_counter()` values) is its time to first token.
     A no-op when counting is switched off.
     """
     if not _enabled:
@@ -351,16 +352,35 @@ def record_result(owner: Any, result: Any) -> None:
     m: Metrics | None = owner._metrics
     if m is None:
         m = owner._metrics = Metrics(owner.name)
+    # Inlined rather than calling `Metrics.record(**kw)`: keyword calls cost more than the counting.
+    duration: float = result.duration
+    m.runs += 1
+    m.total_latency += duration
+    lat = m._lat  # pyright: ignore[reportPrivateUsage]
+    if len(lat) < m._window:  # pyright: ignore[reportPrivateUsage]
+        lat.append(duration)
+    else:
+        m._latency(duration)  # pyright: ignore[reportPrivateUsage]
+    calls = len(result.tool_calls)
+    if calls:
+        m.tool_calls += calls
     usage = result.usage
+    t_in: int = usage.input_tokens
+    t_out: int = usage.output_tokens
     meta: dict[str, Any] = result.metadata
-    m.record(
-        result.duration,
-        tokens_in=usage.input_tokens,
-        tokens_out=usage.output_tokens,
-        tool_calls=len(result.tool_calls),
-        model=meta.get("model"),
-        ttft=meta.get("ttft"),
-    )
+    if t_in or t_out:
+        key: str = meta.get("model") or "unknown"
+        tokens = m._by_model.get(key)  # pyright: ignore[reportPrivateUsage]
+        if tokens is None:
+            tokens = m._by_model[key] = [0, 0]  # pyright: ignore[reportPrivateUsage]
+        tokens[0] += t_in
+        tokens[1] += t_out
+    if first_at:
+        m.record_ttft(first_at - start)
+    else:
+        ttft = meta.get("ttft")
+        if ttft is not None:
+            m.record_ttft(ttft)
 
 
 def record_failure(owner: Any, exc: BaseException, duration: float) -> None:

@@ -98,7 +98,11 @@ async def run_agent(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink 
         # One call per run on each path keeps counting out of the overhead budget (see bench/).
         record_failure(agent, exc, time.perf_counter() - start)
         raise
-    record_result(agent, result)
+    if sink is None:
+        record_result(agent, result)
+    else:
+        # A streaming sink may note when the first token went out (`first_at`, perf_counter): that is the TTFT.
+        record_result(agent, result, getattr(sink, "first_at", 0.0), start)
     return result
 
 
