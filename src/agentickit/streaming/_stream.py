@@ -435,13 +435,15 @@ class Stream(Generic[R]):
         """The text of the answer as it arrives (the DELTA chunks).
 
         Raises:
-            RunError: the run's error, after the text that came before it.
+            RunError: the run's error, after the text that came before it (a workflow step's ERROR
+                does not raise unless the workflow fails).
 
         """
         async for chunk in self:
             if chunk.type is _DELTA:
                 yield chunk.delta or ""
-            elif chunk.type is _ERROR and chunk.error is not None:
+            elif chunk.type is _ERROR and chunk.step_name is None and chunk.error is not None:
+                # A workflow step's ERROR (step_name set) does not end the stream; the stream's own does.
                 raise chunk.error
 
     async def aclose(self) -> None:
