@@ -29,7 +29,7 @@ from agentickit.messages import Message
 from agentickit.options import ModelSettings
 from agentickit.providers import TextDelta, ThoughtDelta, ToolCallDelta, UsageEvent, infer_model
 from agentickit.simulator import SimulatorServer
-from conftest import free_port
+from tests.conftest import free_port
 
 Transport = Literal["aiohttp", "sdk"]
 LONG = " ".join(f"word{i}" for i in range(200))

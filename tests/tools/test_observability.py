@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from _tool_helpers import calls, run_with_sink
+from tests.tools._tool_helpers import calls, run_with_sink
 
 import agentickit as ak
 from agentickit.errors import ToolArgumentsError, UserError

@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from _tool_helpers import calls
+from tests.tools._tool_helpers import calls
 
 import agentickit as ak
 from agentickit.agent._tool_exec import _runtime

@@ -3,11 +3,11 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from _tool_helpers import tool_messages
+from tests.tools._tool_helpers import tool_messages
 
 import agentickit as ak
 from agentickit.providers.simulated import call
-from conftest import LoopLag
+from tests.conftest import LoopLag
 
 
 async def test_hanging_async_tool_is_cancelled_at_its_timeout_and_the_run_goes_on() -> None:
