@@ -284,3 +284,21 @@ async def test_sync_iteration_inside_a_loop_is_refused() -> None:
     with pytest.raises(UserError, match="await stream.wait"):
         stream.wait_sync()
     await stream.aclose()
+
+
+async def test_wait_in_another_task_leaves_the_chunks_to_the_reader() -> None:
+    stream = ak.Agent("a", llm=ak.SimulatedModel(reply=LONG)).run_stream("go", buffer_size=3)
+    read: list[str] = []
+
+    async def reader() -> None:
+        async for chunk in stream:
+            if chunk.type is D:
+                read.append(chunk.delta or "")
+            await asyncio.sleep(0)
+
+    async with asyncio.timeout(5):
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(reader())
+            await asyncio.sleep(0)  # let the reader claim the stream first
+            result = await stream.wait()
+    assert "".join(read) == result.content == LONG

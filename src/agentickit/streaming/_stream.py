@@ -94,6 +94,7 @@ class Stream(Generic[R]):
         "_on_sync_close",
         "_options",
         "_producer",
+        "_reader",
         "_result",
         "_seed",
         "_started_at",
@@ -120,6 +121,7 @@ class Stream(Generic[R]):
         self._driving = False
         self._iterating = False
         self._claimed = False
+        self._reader: asyncio.Task[Any] | None = None
         self._finished = False
         self._result: R | None = None
         self._error: BaseException | None = None
@@ -296,6 +298,10 @@ class Stream(Generic[R]):
             )
         self._claimed = True
         self._iterating = True
+        try:
+            self._reader = asyncio.current_task()
+        except RuntimeError:
+            self._reader = None  # sync iteration
 
     def __aiter__(self) -> AsyncIterator[Chunk]:
         self._claim()
@@ -373,7 +379,10 @@ class Stream(Generic[R]):
             await asyncio.wait((task,))
 
     async def wait(self) -> R:
-        """The run's result, once it has finished; chunks nobody has read are read (and dropped) here.
+        """The run's result, once it has finished.
+
+        Chunks nobody has read are read here (and dropped, after `on_chunk` saw them); while another
+        task iterates the stream, they are left to it and this only waits for the run to end.
 
         Raises:
             RunError: the run's own typed error, `RunTimeoutError` on the stream's timeout, or
@@ -381,7 +390,13 @@ class Stream(Generic[R]):
 
         """
         ch = self._ch
-        if self._options.on_chunk is not None:
+        if self._iterating and self._reader is not None and self._reader is not asyncio.current_task():
+            # Another task is reading: leave the chunks to it and wait for the run to end.
+            self._ensure_started()
+            task = self._task
+            if task is not None and not task.done():
+                await asyncio.wait((task,))
+        elif self._options.on_chunk is not None:
             if self._iterating:
                 while await self._next_batch():
                     pass
@@ -523,6 +538,14 @@ def _call_each(cb: Callable[[Chunk], Any], batch: list[Chunk], to_the_end: bool)
     return -1, None
 
 
+def _abandon(stream: Stream[Any]) -> None:
+    try:
+        stream._abandon()  # pyright: ignore[reportPrivateUsage]
+    except RuntimeError:
+        # The loop is already closed (an iterator collected at shutdown): nothing is left to cancel.
+        pass
+
+
 class _ChunkIterator:
     """`async for` over a stream: pops chunks straight off the channel; cancels the run if dropped early."""
 
@@ -554,7 +577,7 @@ class _ChunkIterator:
     def __del__(self) -> None:
         # Dropped by `break`, an exception or cancellation in the reader, or exhausted: either way the
         # run must not outlive its reader (a blocked producer would hold its connection forever).
-        self._stream._abandon()  # pyright: ignore[reportPrivateUsage]
+        _abandon(self._stream)
 
 
 class _BatchIterator:
@@ -582,4 +605,4 @@ class _BatchIterator:
         return batch[i]
 
     def __del__(self) -> None:
-        self._stream._abandon()  # pyright: ignore[reportPrivateUsage]
+        _abandon(self._stream)
