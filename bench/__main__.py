@@ -28,16 +28,16 @@ from . import _util
 
 
 def _suites() -> list[tuple[str, Callable[[], Any]]]:
-    from . import claims, core, guide, http
+    from . import claims, core, guide, over_http
 
     return [
         ("core.construction", core.construction),
         ("core.run_overhead", core.run_overhead),
         ("core.tool_dispatch", core.tool_dispatch),
         ("core.startup", core.startup),
-        ("http.run_latency", http.run_latency),
-        ("http.throughput", http.throughput_c100),
-        ("http.streaming", http.streamed_chunks),
+        ("http.run_latency", over_http.run_latency),
+        ("http.throughput", over_http.throughput_c100),
+        ("http.streaming", over_http.streamed_chunks),
         ("stream.inprocess", claims.inprocess_stream),
         ("stream.ttft", claims.ttft_overhead),
         ("stream.memory", claims.stream_vs_buffer_memory),

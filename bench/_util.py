@@ -268,12 +268,17 @@ async def simulator(**options: Any) -> AsyncIterator[str]:
 
     feature("agentickit.simulator", "serve")
     options.setdefault("record", 0)
+    import tempfile
+
     port = free_port()
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(options, f)
+    opts_file = Path(f.name)
     proc = await asyncio.create_subprocess_exec(
         PYTHON,
         "-m",
         "bench._simproc",
-        json.dumps(options),
+        str(opts_file),
         str(port),
         cwd=ROOT,
         stdout=asyncio.subprocess.DEVNULL,
@@ -298,6 +303,8 @@ async def simulator(**options: Any) -> AsyncIterator[str]:
                 await asyncio.sleep(0.05)
         yield base
     finally:
+        with contextlib.suppress(OSError):
+            os.unlink(opts_file)
         if proc.returncode is None:
             proc.terminate()
             try:
