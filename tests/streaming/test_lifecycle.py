@@ -206,14 +206,15 @@ async def test_sync_on_chunk_runs_off_the_loop(loop_lag: Any) -> None:
 
     def slow(chunk: Chunk) -> None:
         threads.add(threading.get_ident())
-        time.sleep(0.1)  # would stall every other task if it ran on the loop
+        time.sleep(0.25)  # would stall every other task for as long if it ran on the loop
 
-    stream = ak.Agent("a", llm=ak.SimulatedModel(reply="a b", tokens_per_s=20)).run_stream("go", on_chunk=slow)
+    stream = ak.Agent("a", llm=ak.SimulatedModel(reply="a")).run_stream("go", on_chunk=slow)
     async with asyncio.timeout(5):
         result = await stream.wait()
-    assert result.content == "a b"
+    assert result.content == "a"
     assert threading.get_ident() not in threads
-    assert loop_lag.max_lag < 0.08
+    # generous against a loaded machine, still well under one blocked call
+    assert loop_lag.max_lag < 0.2
 
 
 async def test_on_chunk_error_fails_the_stream_with_that_error() -> None:
