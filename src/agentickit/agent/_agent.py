@@ -65,6 +65,8 @@ class Agent:
         handler: `async def handler(input: str, caps: ak.Capabilities) -> str`, run instead of the
             default LLM loop (see `Capabilities`); it may answer without calling the model.
         middleware: `ak.Middleware` objects whose `before_run`/`after_run` hooks wrap every run, in order.
+        stream_options: default `StreamOptions` of `run_stream` (its own keywords win), e.g. from a
+            config file's `[streaming]` section.
 
     Raises:
         UnknownProviderError: `llm` names a provider that does not exist.
@@ -87,6 +89,7 @@ class Agent:
         "middleware",
         "name",
         "options",
+        "stream_options",
         "system_prompt",
         "tool_cache",
         "tool_timeout",
@@ -108,6 +111,7 @@ class Agent:
         description: str = "",
         handler: Handler | None = None,
         middleware: Sequence[Middleware] = (),
+        stream_options: StreamOptions | None = None,
     ) -> None:
         if llm.__class__ is str:
             parse_llm(llm)  # type: ignore[arg-type]  # fails fast on an unknown provider; cached
@@ -131,6 +135,7 @@ class Agent:
             check_handler(handler)  # cached per function, so building stays cheap
         self.handler = handler
         self.middleware = check_middleware(middleware) if middleware else ()
+        self.stream_options = stream_options
         self._model: Model | None = None
         self._tool_map: dict[str, Tool] | None = None
         self._definitions: tuple[ToolDefinition, ...] = ()
@@ -314,7 +319,7 @@ class Agent:
         """
         opts = self._options(options, kwargs)
         sopts = resolve_stream_options(
-            stream_options,
+            stream_options if stream_options is not None else self.stream_options,
             buffer_size=buffer_size,
             flush_interval=flush_interval,
             text_only=text_only,
@@ -406,6 +411,7 @@ class Agent:
             "description": self.description,
             "handler": self.handler,
             "middleware": self.middleware,
+            "stream_options": self.stream_options,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -33,10 +33,12 @@ from ..options import ModelSettings, RunOptions
 from ..providers._base import Model, TextDelta
 from ..providers._retry import backoff_delay
 from ..streaming._chunk import Chunk, ChunkType
+from ..tools._policies import ToolTimeoutError
 from ..tools._tool import Tool
 from ._middleware import RunContext
 from ._result import Result
 from ._sink import ChunkSink
+from ._tool_exec import _CallInfo  # pyright: ignore[reportPrivateUsage]
 
 if TYPE_CHECKING:
     from ._agent import Agent
@@ -223,50 +225,61 @@ class ToolBox:
         return self._caps.agent.tool_map.get(name)
 
     async def call(self, name: str, /, **arguments: Any) -> Any:
-        """Validate the arguments and call the tool, within its timeout (or the agent's `tool_timeout`).
+        """Validate the arguments and call the tool through its policies, as the model's calls are.
 
-        The call is recorded in the run's `Result.tool_calls` and, when streaming, sent as
-        TOOL_CALL / TOOL_RESULT chunks.
+        Timeouts (the tool's or the agent's `tool_timeout`), retries, rate limits, concurrency caps
+        and the result cache all apply. The call is recorded in `Result.tool_calls` and the agent's
+        tool metrics and, when streaming, sent as TOOL_CALL / TOOL_RESULT chunks.
 
         Raises:
-            ToolError: there is no such tool, it failed, or it timed out.
+            ToolError: there is no such tool, it failed (the cause is chained), or it timed out
+                (`ToolTimeoutError`).
             ToolArgumentsError: the arguments fail the tool's validation.
 
         """
         caps = self._caps
         agent = caps.agent
-        tool = agent.tool_map.get(name)
-        if tool is None:
-            available = ", ".join(sorted(agent.tool_map)) or "none"
+        toolset = await agent.resolve_tools()
+        plan = toolset.plans.get(name)
+        if plan is None:
+            available = ", ".join(sorted(toolset)) or "none"
             raise ToolError(
                 f"agent {agent.name!r} has no tool {name!r}; available tools: {available} "
                 "(check caps.tools.is_available(name) first)",
                 tool_name=name,
             )
-        args = tool.validate(arguments)
+        args = plan.tool.validate(arguments)
         self._count += 1
         call_id = f"{caps.run_id}_h{self._count}"
         await caps.emit(Chunk(ChunkType.TOOL_CALL, tool_name=name, tool_args=args, tool_call_id=call_id))
-        timeout = tool.timeout if tool.timeout is not None else agent.tool_timeout
+        info = _CallInfo()
         start = time.perf_counter()
         error: str | None = None
         failure: BaseException | None = None
         value: Any = None
         try:
-            if timeout is None:
-                value = await tool.invoke(args)
-            else:
-                async with asyncio.timeout(timeout):
-                    value = await tool.invoke(args)
-        except TimeoutError as exc:
-            error = f"tool {name!r} timed out after {timeout:g} s (its timeout); it was cancelled"
-            failure = exc
+            value = await plan.run(args, info)
         except Exception as exc:
             error = str(exc) if isinstance(exc, ToolError) else f"tool {name!r} failed: {type(exc).__name__}: {exc}"
             failure = exc
         duration = time.perf_counter() - start
+        timed_out = isinstance(failure, ToolTimeoutError)
+        if toolset.metrics is not None:
+            toolset.metrics.record(
+                name, duration, error=error is not None, timed_out=timed_out, attempts=info.attempts, cache=info.cache
+            )
+        cache_hit = info.cache is True
         caps.tool_calls.append(
-            ToolCallRecord(id=call_id, name=name, args=args, result=value, error=error, duration=duration)
+            ToolCallRecord(
+                id=call_id,
+                name=name,
+                args=args,
+                result=value,
+                error=error,
+                duration=duration,
+                attempts=info.attempts,
+                cache_hit=cache_hit,
+            )
         )
         await caps.emit(
             Chunk(
@@ -274,7 +287,13 @@ class ToolBox:
                 tool_name=name,
                 tool_call_id=call_id,
                 tool_result=value if error is None else None,
-                metadata={"duration": duration, "error": error, "attempts": 1, "cache_hit": False},
+                metadata={
+                    "duration": duration,
+                    "error": error,
+                    "attempts": info.attempts,
+                    "cache_hit": cache_hit,
+                    "timed_out": timed_out,
+                },
             )
         )
         if failure is not None:
@@ -494,6 +513,9 @@ async def _run_handler(agent: Agent, query: str, opts: RunOptions, sink: ChunkSi
     session_id = opts.session_id
     if session_id is None and memory is not None:
         session_id = memory.session_id
+    if agent.tools:
+        # Resolved once per agent (MCP servers connect here), so `caps.tools.available()` is complete.
+        await agent.resolve_tools()
     caps = Capabilities(agent, opts, run_id, sink, session_id)
     try:
         out = await handler(query, caps)

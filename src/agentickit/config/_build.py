@@ -16,6 +16,7 @@ from ..errors import UserError
 from ..memory import Memory
 from ..options import RunOptions
 from ..providers._registry import LLMConfig, parse_llm
+from ..streaming._options import StreamOptions
 from ..tools._tool import Tool
 from ._loader import ConfigFileError, load_config
 from ._schema import AgentSection, Config, LLMSection, ToolsSection
@@ -127,12 +128,15 @@ def _mcp_servers(section: AgentSection, root: Config) -> list[Any]:
     server_cls: Any = importlib.import_module("agentickit.mcp").MCPServer
     servers: list[Any] = []
     for s in mcp.servers:
+        options: dict[str, Any] = {"name": s.name}
+        if s.timeout is not None:
+            options["timeout"] = s.timeout
         if s.transport == "stdio":
-            servers.append(server_cls.stdio(s.command, s.args, name=s.name, timeout=s.timeout))
+            servers.append(server_cls.stdio(s.command, s.args, **options))
         elif s.transport == "http":
-            servers.append(server_cls.http(s.url, name=s.name, timeout=s.timeout))
+            servers.append(server_cls.http(s.url, **options))
         else:
-            servers.append(server_cls.sse(s.url, name=s.name, timeout=s.timeout))
+            servers.append(server_cls.sse(s.url, **options))
     return servers
 
 
@@ -149,8 +153,6 @@ def build_agent(section: AgentSection, root: Config, *, name: str, key: str = ""
     kwargs: dict[str, Any] = {}
     if section.system_prompt is not None:
         kwargs["system_prompt"] = section.system_prompt
-    if section.description is not None:
-        kwargs["description"] = section.description
     memory = section.memory if section.memory is not None else root.memory
     if memory is not None:
         kwargs["memory"] = (
@@ -175,6 +177,11 @@ def build_agent(section: AgentSection, root: Config, *, name: str, key: str = ""
             cache_cls: Any = importlib.import_module("agentickit.tools._cache").ToolCache
             kwargs["tool_cache"] = cache_cls.redis(cache.url) if cache.backend == "redis" else cache_cls.memory()
     tools.extend(_mcp_servers(section, root))
+    streaming = section.streaming or root.streaming
+    if streaming is not None:
+        stream_kwargs = streaming.model_dump(exclude_none=True)
+        if stream_kwargs:
+            kwargs["stream_options"] = StreamOptions(**stream_kwargs)
     if tools:
         kwargs["tools"] = tools
     handler_spec = section.handler
@@ -237,8 +244,6 @@ def workflow_from_config(cfg: Config) -> Workflow:
         raise ConfigFileError(f"{_source(cfg)}: this config declares no [workflow]", path=_source(cfg), key="workflow")
     name = wf.name or cfg.name or "workflow"
     common: dict[str, Any] = {"timeout": wf.timeout}
-    if cfg.description is not None:
-        common["description"] = cfg.description
     workflow: Workflow
     if wf.mode == "sequential":
         workflow = SequentialWorkflow(name, **common)

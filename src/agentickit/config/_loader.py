@@ -9,7 +9,6 @@ Environment overrides (applied after expansion, before validation; an empty valu
 | variable | key |
 |---|---|
 | `AGENTICKIT_NAME` | `name` |
-| `AGENTICKIT_DESCRIPTION` | `description` |
 | `AGENTICKIT_SYSTEM_PROMPT` | `system_prompt` |
 | `AGENTICKIT_PRESET` | `preset` |
 | `AGENTICKIT_HANDLER` | `handler` |
@@ -93,7 +92,7 @@ class ConfigFileError(ConfigError):
 
 def _override_table() -> dict[str, tuple[str, ...]]:
     table: dict[str, tuple[str, ...]] = {}
-    for name in ("name", "description", "system_prompt", "preset", "handler"):
+    for name in ("name", "system_prompt", "preset", "handler"):
         table[f"AGENTICKIT_{name.upper()}"] = (name,)
     sections: list[tuple[tuple[str, ...], type[BaseModel]]] = []
     from ._schema import LLMSection, MemorySection, StreamingSection, ToolCacheSection, ToolsSection

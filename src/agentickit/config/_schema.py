@@ -1,7 +1,7 @@
 """The config file schema: pydantic models, `extra="forbid"`, used only at this boundary.
 
 Sections of an agent (at the top level of a file, in `[agents.NAME]`, or inline in a workflow step):
-`name`, `description`, `system_prompt`, `preset`, `handler`, `[llm]`, `[memory]`, `[streaming]`,
+`name`, `system_prompt`, `preset`, `handler`, `[llm]`, `[memory]`, `[streaming]`,
 `[tools]` (+ `[tools.cache]`), `[[mcp.servers]]`. A file may also hold `[agents.NAME]` tables and a
 `[workflow]` with `[[workflow.steps]]`. A section a step agent leaves out is inherited from the
 top level of the file.
@@ -211,7 +211,6 @@ class AgentSection(_Section):
 
     name: str | None = None
     """The agent's name (default: the step's name, or "agent")."""
-    description: str | None = None
     system_prompt: str | None = None
     preset: Literal["chat", "research", "data"] | None = None
     """Start from `ak.chat_agent`, `research_agent` or `data_agent`; the file's settings win."""
@@ -321,6 +320,12 @@ class Config(AgentSection):
     workflow: WorkflowSection | None = None
     _source: str = PrivateAttr(default="<config>")
     _source_dir: Path | None = PrivateAttr(default=None)
+
+    def __eq__(self, other: object) -> bool:
+        # Where a config was read from is not part of its value: a round trip through to_toml() is equal.
+        return isinstance(other, Config) and self.model_dump() == other.model_dump()
+
+    __hash__ = None  # mutable, like every pydantic model
 
     @property
     def source(self) -> str:
