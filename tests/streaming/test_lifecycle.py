@@ -303,3 +303,26 @@ async def test_wait_in_another_task_leaves_the_chunks_to_the_reader() -> None:
             await asyncio.sleep(0)  # let the reader claim the stream first
             result = await stream.wait()
     assert "".join(read) == result.content == LONG
+
+
+async def test_cancel_from_another_thread(probe: Callable[..., Any]) -> None:
+    model = probe(reply=LONG, tokens_per_s=200)
+    stream = ak.Agent("a", llm=model).run_stream("go")
+    types: list[ChunkType] = []
+    async with asyncio.timeout(5):
+        async for chunk in stream:
+            types.append(chunk.type)
+            if len(types) == 1:
+                await asyncio.to_thread(stream.cancel)
+    assert types[-2:] == [E, DONE] and types.count(D) < 300
+    assert model.closed == 1
+
+
+def test_cancel_from_another_thread_during_sync_iteration() -> None:
+    stream = ak.Agent("a", llm=ak.SimulatedModel(reply=LONG, tokens_per_s=200)).run_stream("go")
+    types: list[ChunkType] = []
+    for chunk in stream:
+        types.append(chunk.type)
+        if len(types) == 1:
+            threading.Timer(0.01, stream.cancel).start()
+    assert types[-2:] == [E, DONE] and types.count(D) < 300

@@ -207,10 +207,21 @@ class Stream(Generic[R]):
 
         Chunks not yet delivered are dropped, so the next chunk a reader gets is the ERROR. The
         upstream request closes as the task unwinds (await `wait()` or `aclose()` to be sure it has).
-        A no-op once the stream has finished.
+        A no-op once the stream has finished. Safe to call from another thread (e.g. while a sync
+        iteration runs the stream's loop); it then takes effect on the loop's next turn.
         """
         if self._finished:
             return
+        task = self._task
+        if task is not None:
+            loop = task.get_loop()
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is not loop and loop.is_running():
+                loop.call_soon_threadsafe(self.cancel, reason)
+                return
         self._ch.discard()
         self._finish(None, RunCancelledError(f"stream cancelled: {reason}"), flush=False)
         task = self._task
