@@ -225,3 +225,17 @@ async def test_run_options_reach_agent_steps() -> None:
     wf = ak.SequentialWorkflow("s").add_step("a", agent)
     result = await wf.run("x", options=ak.RunOptions(max_tokens=2))
     assert result.content == "one two"
+
+
+async def test_an_agent_handler_can_stop_the_workflow() -> None:
+    async def handler(text: str, caps: ak.Capabilities) -> str:
+        if "cached" in text:
+            raise ak.stop("answer from the handler")
+        return text
+
+    agent = ak.Agent("h", llm=ak.SimulatedModel(), handler=handler)
+    wf = ak.SequentialWorkflow("s").add_step("h", agent).add_step("next", lambda t: t + "!")
+    result = await wf.run("cached please")
+    assert result.content == "answer from the handler" and result.stop_reason == "stopped"
+    assert result.steps["next"].status is ak.StepStatus.SKIPPED
+    assert (await wf.run("fresh")).content == "fresh!"

@@ -209,3 +209,22 @@ def test_run_stream_options_are_checked() -> None:
     wf = ak.SequentialWorkflow("s").add_step("f", lambda t: t)
     with pytest.raises(ak.errors.UserError, match="buffer_size"):
         wf.run_stream("x", buffer_size=0)
+
+
+async def test_a_stopping_step_completes_with_the_final_answer() -> None:
+    async def decide(text: str) -> str:
+        raise ak.stop("final")
+
+    wf = ak.SequentialWorkflow("s").add_step("decide", decide).add_step("never", lambda t: t)
+    stream = wf.run_stream("x")
+    chunks = await collect(stream)
+    complete = [c for c in chunks if c.type is T.AGENT_COMPLETE]
+    assert [c.step_name for c in complete] == ["decide"]
+    assert complete[0].content == "final" and complete[0].metadata == {
+        "step": "decide",
+        "status": "ok",
+        "duration": complete[0].metadata["duration"] if complete[0].metadata else None,
+        "stopped": True,
+    }
+    assert (await stream.wait()).content == "final"
+    assert_one_done_last(chunks)

@@ -262,7 +262,7 @@ class Run:
                     )
                 text = new
         except StopWorkflow as stop:
-            self._stop(i, stop, 0.0, 0)
+            await self._stop(i, tag, stop, 0.0, 0)
             raise _Abort from None
         except Exception as exc:
             return await self._fail(i, tag, _FAILED, exc, 0.0, 0)
@@ -289,7 +289,7 @@ class Run:
                             output, raw, usage = await invoke(text, ctx, options, sink, tag)
                     break
                 except StopWorkflow as stop:
-                    self._stop(i, stop, time.perf_counter() - start, attempts)
+                    await self._stop(i, tag, stop, time.perf_counter() - start, attempts)
                     raise _Abort from None
                 except Exception as exc:
                     if attempts > step.retries:
@@ -344,7 +344,7 @@ class Run:
             raise _Abort
         return _NONE
 
-    def _stop(self, i: int, stop: StopWorkflow, duration: float, attempts: int) -> None:
+    async def _stop(self, i: int, tag: str, stop: StopWorkflow, duration: float, attempts: int) -> None:
         name = self.plan.names[i]
         content = stop.content
         self.stopped_by = i
@@ -361,6 +361,8 @@ class Run:
         )
         self.ctx.results[name] = result
         self.ctx.outputs[name] = content
+        if self.sink is not None:
+            await self._emit(_complete(tag, name, _OK, duration, content, stopped=True))
 
     # -- the outcome --------------------------------------------------------------------------------
 
@@ -460,13 +462,13 @@ class Run:
         return "\n\n".join(f"[{names[i]}]\n{outputs[i]}" for i in sinks if outputs[i] is not None)
 
 
-def _complete(tag: str, name: str, status: StepStatus, duration: float, output: str | None) -> Chunk:
-    return Chunk(
-        ChunkType.AGENT_COMPLETE,
-        content=output,
-        step_name=tag,
-        metadata={"step": name, "status": status.value, "duration": duration},
-    )
+def _complete(
+    tag: str, name: str, status: StepStatus, duration: float, output: str | None, *, stopped: bool = False
+) -> Chunk:
+    metadata: dict[str, Any] = {"step": name, "status": status.value, "duration": duration}
+    if stopped:
+        metadata["stopped"] = True
+    return Chunk(ChunkType.AGENT_COMPLETE, content=output, step_name=tag, metadata=metadata)
 
 
 def _timeout_error(workflow: str, timeout: float | None, steps: dict[str, StepResult]) -> WorkflowTimeoutError:
