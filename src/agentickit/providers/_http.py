@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any, cast
 from urllib.parse import urlsplit
 
+import aiohttp
 import orjson
 
 from ..errors import (
@@ -29,7 +30,15 @@ from ..errors import (
     ServerError,
 )
 
-__all__ = ("LOCAL_HOSTS", "decode_body", "is_local_url", "retry_after", "server_message", "status_error")
+__all__ = (
+    "LOCAL_HOSTS",
+    "decode_body",
+    "is_local_url",
+    "refused_connection",
+    "retry_after",
+    "server_message",
+    "status_error",
+)
 
 LOCAL_HOSTS = frozenset(("127.0.0.1", "localhost", "::1", "0.0.0.0", "[::1]"))
 """Hosts for which a missing API key is fine: local servers (the simulator, vLLM, Ollama, LM Studio)."""
@@ -43,6 +52,21 @@ def is_local_url(url: str | None) -> bool:
         return False
     host = urlsplit(url).hostname or ""
     return host in LOCAL_HOSTS
+
+
+def refused_connection(exc: BaseException) -> bool:
+    """Whether an SDK "timeout" was really a refused or failed connection.
+
+    The vendored aiohttp transport of the official SDKs maps `aiohttp.ClientConnectorError` to
+    `ConnectTimeout`, so the SDKs report an unreachable server as a timeout; the original aiohttp
+    error at the bottom of the exception chain says what it was.
+    """
+    cause = exc.__cause__
+    while cause is not None:
+        if isinstance(cause, aiohttp.ClientConnectorError) and not isinstance(cause, TimeoutError):
+            return True
+        cause = cause.__cause__
+    return False
 
 
 def retry_after(headers: Mapping[str, str] | None) -> float | None:

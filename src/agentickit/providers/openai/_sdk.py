@@ -11,16 +11,15 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, NoReturn, cast
 
-import aiohttp
-
 from ...errors import ProviderConnectionError, ProviderError, ProviderTimeoutError, UserError
 from ...messages import Message, ModelResponse, ToolCall, ToolDefinition, Usage
 from ...options import ModelSettings
 from .._base import Model, ModelStream, StreamEvent, TextDelta, ThoughtDelta, ToolCallDelta, UsageEvent
-from .._http import status_error
+from .._http import refused_connection, status_error
 from ._wire import bad_response, request_fields, tools_json
 
 try:
+    import httpx2
     import openai
     from openai import AsyncStream
     from openai.types.chat import ChatCompletion, ChatCompletionChunk
@@ -158,7 +157,7 @@ class OpenAISDKModel(Model):
                 where=self.url,
                 key_hint=self.key_hint,
             ) from exc
-        if isinstance(exc, openai.APITimeoutError) and not _refused(exc):
+        if isinstance(exc, openai.APITimeoutError) and not refused_connection(exc):
             raise ProviderTimeoutError(
                 f"{p} model {m!r} did not answer within {timeout or self.timeout:g} s at {self.url}; "
                 "raise LLMConfig.timeout or check the server",
@@ -224,17 +223,6 @@ class OpenAISDKModel(Model):
         return _SDKStream(self, fields, settings.timeout)
 
 
-def _refused(exc: BaseException) -> bool:
-    # The SDK's vendored aiohttp transport maps a refused connection to `ConnectTimeout`, so the
-    # SDK reports it as a timeout; the original aiohttp error at the bottom of the chain says what it was.
-    cause = exc.__cause__
-    while cause is not None:
-        if isinstance(cause, aiohttp.ClientConnectorError) and not isinstance(cause, TimeoutError):
-            return True
-        cause = cause.__cause__
-    return False
-
-
 class _SDKStream(ModelStream):
     __slots__ = ("_closed", "_fields", "_model", "_sdk_stream", "_timeout")
 
@@ -290,16 +278,13 @@ class _SDKStream(ModelStream):
         except (openai.OpenAIError, ValueError) as exc:
             if not self._closed:
                 model._raise(exc, self._timeout)  # pyright: ignore[reportPrivateUsage]
-        except Exception as exc:
-            # httpx2 read errors surface raw from the SDK's iterator.
+        except httpx2.TransportError as exc:
+            # Read errors in the middle of a stream surface raw from the SDK's iterator.
             if self._closed:
                 return
-            if type(exc).__module__.startswith(("httpx", "aiohttp")):
-                if "Timeout" in type(exc).__name__:
-                    model._raise(openai.APITimeoutError(request=stream.response.request), self._timeout)  # pyright: ignore[reportPrivateUsage]
-                model._raise(  # pyright: ignore[reportPrivateUsage]
-                    openai.APIConnectionError(message=str(exc), request=stream.response.request), self._timeout
-                )
-            raise
+            request = stream.response.request
+            if isinstance(exc, httpx2.TimeoutException):
+                model._raise(openai.APITimeoutError(request=request), self._timeout)  # pyright: ignore[reportPrivateUsage]
+            model._raise(openai.APIConnectionError(message=str(exc), request=request), self._timeout)  # pyright: ignore[reportPrivateUsage]
         finally:
             await self.aclose()

@@ -1,0 +1,402 @@
+"""The `anthropic` provider: Anthropic's Messages API through the official `anthropic` SDK (2.x).
+
+Our OpenAI-shaped messages are mapped to Anthropic's: system prompts go to `system`, tool calls
+become native `tool_use` blocks and tool results `tool_result` blocks in a user turn, and
+consecutive turns of one role are merged (the API wants them alternating). Streams map text,
+thinking and `input_json` deltas to `TextDelta`, `ThoughtDelta` and `ToolCallDelta`.
+
+The SDK's own retries are off: the run loop retries, the same way for every provider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, NoReturn, cast
+
+import orjson
+
+from ..errors import (
+    BadResponseError,
+    ConfigError,
+    MissingAPIKeyError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderTimeoutError,
+    UserError,
+)
+from ..messages import Message, ModelResponse, ToolCall, ToolDefinition, Usage
+from ..options import ModelSettings
+from ._base import Model, ModelStream, StreamEvent, TextDelta, ThoughtDelta, ToolCallDelta, UsageEvent
+from ._http import is_local_url, refused_connection, status_error
+from ._registry import LLMConfig
+
+try:
+    import anthropic
+    import httpx2
+    from anthropic import AsyncStream
+    from anthropic.types import Message as AnthropicMessage
+    from anthropic.types import RawMessageStreamEvent
+except ImportError as _exc:  # pragma: no cover - exercised only on a core-only install
+    raise UserError('the anthropic provider needs the official SDK: pip install "agentickit[anthropic]"') from _exc
+
+__all__ = ("AnthropicModel", "anthropic_model")
+
+ANTHROPIC_BASE_URL = "https://api.anthropic.com"
+DEFAULT_MAX_TOKENS = 4096
+"""Anthropic requires `max_tokens`; this applies when neither the run nor the config sets one."""
+_OPTIONS = frozenset(("thinking", "headers", "extra_body"))
+_KEY_HINT = "set ANTHROPIC_API_KEY or LLMConfig(api_key=...)"
+_STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
+_TOOL_CHOICE: dict[str, dict[str, Any]] = {
+    "auto": {"type": "auto"},
+    "required": {"type": "any"},
+    "none": {"type": "none"},
+}
+
+
+def anthropic_model(cfg: LLMConfig) -> Model:
+    """Build an `AnthropicModel` from a config.
+
+    The key comes from `cfg.api_key` or `ANTHROPIC_API_KEY`, the endpoint from `cfg.base_url`,
+    `ANTHROPIC_BASE_URL` or the public API. `cfg.options` may hold `thinking` (e.g.
+    `{"type": "enabled", "budget_tokens": 2000}`), `headers` and `extra_body`.
+
+    Raises:
+        MissingAPIKeyError: no key, and the endpoint is not local.
+        ConfigError: an unknown option.
+
+    """
+    options = dict(cfg.options)
+    unknown = sorted(options.keys() - _OPTIONS)
+    if unknown:
+        raise ConfigError(
+            f"unknown option {unknown[0]!r} for provider 'anthropic'; valid options: {', '.join(sorted(_OPTIONS))}"
+        )
+    base_url = (cfg.base_url or os.environ.get("ANTHROPIC_BASE_URL") or ANTHROPIC_BASE_URL).rstrip("/")
+    if not base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"base_url for 'anthropic' must start with http:// or https://, got {base_url!r}")
+    key = cfg.api_key or os.environ.get("ANTHROPIC_API_KEY")
+    if not key:
+        if not is_local_url(base_url):
+            raise MissingAPIKeyError(
+                "the anthropic provider needs an API key: set the ANTHROPIC_API_KEY environment variable "
+                "or pass LLMConfig(api_key=...)"
+            )
+        key = "sk-ant-local"
+    return AnthropicModel(
+        cfg.model,
+        base_url=base_url,
+        api_key=key,
+        temperature=cfg.temperature,
+        max_tokens=cfg.max_tokens,
+        timeout=cfg.timeout,
+        max_retries=cfg.max_retries,
+        thinking=options.get("thinking"),
+        headers=options.get("headers"),
+        extra_body=options.get("extra_body"),
+    )
+
+
+def _arguments(raw: str) -> Any:
+    try:
+        value = orjson.loads(raw or "{}")
+    except orjson.JSONDecodeError:
+        # The model produced arguments that are not JSON; the tool saw an error for them, but the
+        # call must still be echoed back as an object.
+        return {"_raw_arguments": raw}
+    return cast(dict[str, Any], value) if isinstance(value, dict) else {"value": value}
+
+
+def convert_messages(messages: Sequence[Message]) -> tuple[str, list[dict[str, Any]]]:
+    """Our messages as Anthropic's `(system, messages)`."""
+    system: list[str] = []
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        role = m.role
+        blocks: list[dict[str, Any]]
+        if role == "system":
+            if m.content:
+                system.append(m.content)
+            continue
+        if role == "tool":
+            role = "user"
+            blocks = [{"type": "tool_result", "tool_use_id": m.tool_call_id, "content": m.content or ""}]
+        elif role == "assistant":
+            blocks = [{"type": "text", "text": m.content}] if m.content else []
+            blocks.extend(
+                {"type": "tool_use", "id": c.id, "name": c.name, "input": _arguments(c.arguments)} for c in m.tool_calls
+            )
+            if not blocks:
+                continue  # the API rejects empty turns
+        else:
+            blocks = [{"type": "text", "text": m.content or ""}]
+        if out and out[-1]["role"] == role:
+            out[-1]["content"].extend(blocks)
+        else:
+            out.append({"role": role, "content": blocks})
+    return "\n\n".join(system), out
+
+
+class AnthropicModel(Model):
+    """A Claude model through `anthropic.AsyncAnthropic` (on the SDK's aiohttp transport).
+
+    Build it with `ak.LLMConfig(provider="anthropic", model="claude-...")` rather than directly.
+    """
+
+    provider = "anthropic"
+
+    def __init__(
+        self,
+        model_name: str,
+        *,
+        base_url: str = ANTHROPIC_BASE_URL,
+        api_key: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 3,
+        thinking: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.model_name = model_name
+        self.base_url = base_url
+        self.api_key = api_key
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.thinking = dict(thinking) if thinking else None
+        self.headers = dict(headers or {})
+        self.extra_body = dict(extra_body or {})
+        self._client: anthropic.AsyncAnthropic | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tools_key: object = None
+        self._tools_value: list[dict[str, Any]] = []
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.update(_client=None, _loop=None, _tools_key=None, _tools_value=[])
+        return state
+
+    def describe(self) -> dict[str, Any]:
+        """What this model is (the key is left out: the other side reads it from its environment)."""
+        return {"provider": "anthropic", "model": self.model_name, "base_url": self.base_url}
+
+    def _sdk(self) -> anthropic.AsyncAnthropic:
+        client = self._client
+        loop = asyncio.get_running_loop()
+        if client is not None and self._loop is loop:
+            return client
+        client = anthropic.AsyncAnthropic(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            timeout=self.timeout,
+            max_retries=0,
+            default_headers=self.headers or None,
+            http_client=anthropic.DefaultAioHttpClient(timeout=self.timeout),
+        )
+        self._client, self._loop = client, loop
+        return client
+
+    async def aclose(self) -> None:
+        """Close the SDK client and its pool. Idempotent."""
+        client, self._client = self._client, None
+        self._loop = None
+        if client is not None:
+            await client.close()
+
+    def _fields(
+        self, messages: Sequence[Message], tools: Sequence[ToolDefinition], settings: ModelSettings
+    ) -> dict[str, Any]:
+        system, converted = convert_messages(messages)
+        limit = settings.max_tokens if settings.max_tokens is not None else self.max_tokens
+        fields: dict[str, Any] = {
+            "model": self.model_name,
+            "messages": converted,
+            "max_tokens": limit if limit is not None else DEFAULT_MAX_TOKENS,
+        }
+        if system:
+            fields["system"] = system
+        if tools:
+            if tools is not self._tools_key:
+                self._tools_value = [
+                    {"name": t.name, "description": t.description, "input_schema": t.parameters} for t in tools
+                ]
+                self._tools_key = tools
+            fields["tools"] = self._tools_value
+            choice = settings.tool_choice
+            if choice is not None:
+                fields["tool_choice"] = _TOOL_CHOICE.get(choice) or {"type": "tool", "name": choice}
+        if settings.stop:
+            fields["stop_sequences"] = list(settings.stop)
+        if self.thinking:
+            fields["thinking"] = self.thinking
+        # The 2.x SDK has no `temperature`/`top_p` keywords (newer models reject sampling settings),
+        # so they travel in the body as the API still reads them for the models that take them.
+        extra = self.extra_body
+        temperature = settings.temperature if settings.temperature is not None else self.temperature
+        if temperature is not None or settings.top_p is not None:
+            extra = dict(extra)
+            if temperature is not None:
+                extra["temperature"] = temperature
+            if settings.top_p is not None:
+                extra["top_p"] = settings.top_p
+        if extra:
+            fields["extra_body"] = extra
+        if settings.timeout is not None:
+            fields["timeout"] = settings.timeout
+        return fields
+
+    def _raise(self, exc: Exception, timeout: float | None) -> NoReturn:
+        m = self.model_name
+        where = self.base_url + "/v1/messages"
+        if isinstance(exc, anthropic.APIStatusError):
+            raise status_error(
+                exc.status_code,
+                exc.body if exc.body is not None else exc.message,
+                exc.response.headers,
+                provider="anthropic",
+                model=m,
+                where=where,
+                key_hint=_KEY_HINT,
+            ) from exc
+        if isinstance(exc, anthropic.APITimeoutError | httpx2.TimeoutException) and not refused_connection(exc):
+            raise ProviderTimeoutError(
+                f"anthropic model {m!r} did not answer within {timeout or self.timeout:g} s at {where}; "
+                "raise LLMConfig.timeout or check the endpoint",
+                provider="anthropic",
+                model=m,
+            ) from exc
+        if isinstance(exc, anthropic.APIConnectionError | httpx2.TransportError):
+            cause = exc.__cause__ or exc
+            raise ProviderConnectionError(
+                f"could not talk to anthropic at {where} ({type(cause).__name__}: {cause}); "
+                "check base_url and your network",
+                provider="anthropic",
+                model=m,
+            ) from exc
+        raise BadResponseError(
+            f"anthropic model {m!r} sent a reply that is not a valid message ({type(exc).__name__}: {exc}); "
+            "check that base_url points at the Anthropic Messages API",
+            provider="anthropic",
+            model=m,
+        ) from exc
+
+    async def request(
+        self, messages: Sequence[Message], tools: Sequence[ToolDefinition], settings: ModelSettings
+    ) -> ModelResponse:
+        """Send one non-streamed Messages request.
+
+        Raises:
+            ProviderError: a typed subclass, mapped from the SDK's exception.
+
+        """
+        try:
+            reply = cast(object, await self._sdk().messages.create(**self._fields(messages, tools, settings)))
+        except (anthropic.AnthropicError, httpx2.TransportError, ValueError) as exc:
+            self._raise(exc, settings.timeout)
+        if not isinstance(reply, AnthropicMessage):
+            # The SDK hands back the raw text when the body is not JSON.
+            self._raise(ValueError(f"not a message: {str(reply)[:200]!r}"), settings.timeout)
+        message = reply
+        try:
+            text: list[str] = []
+            thoughts: list[str] = []
+            calls: list[ToolCall] = []
+            for block in message.content:
+                if block.type == "text":
+                    text.append(block.text)
+                elif block.type == "thinking":
+                    thoughts.append(block.thinking)
+                elif block.type == "tool_use":
+                    calls.append(ToolCall(block.id, block.name, orjson.dumps(block.input).decode()))
+            reason = message.stop_reason
+            return ModelResponse(
+                content="".join(text),
+                tool_calls=tuple(calls),
+                usage=Usage(message.usage.input_tokens, message.usage.output_tokens, 1),
+                finish_reason=_STOP_REASONS.get(reason, reason) if reason else ("tool_calls" if calls else "stop"),
+                thoughts="".join(thoughts),
+                model=message.model or self.model_name,
+            )
+        except (AttributeError, TypeError, orjson.JSONEncodeError) as exc:
+            self._raise(exc, settings.timeout)
+
+    def request_stream(
+        self, messages: Sequence[Message], tools: Sequence[ToolDefinition], settings: ModelSettings
+    ) -> ModelStream:
+        """Start a streamed Messages request; closing the stream closes the SDK's response."""
+        return _AnthropicStream(self, self._fields(messages, tools, settings), settings.timeout)
+
+
+class _AnthropicStream(ModelStream):
+    __slots__ = ("_closed", "_fields", "_model", "_sdk_stream", "_timeout")
+
+    def __init__(self, model: AnthropicModel, fields: dict[str, Any], timeout: float | None) -> None:
+        super().__init__()
+        self._model = model
+        self._fields = fields
+        self._timeout = timeout
+        self._sdk_stream: AsyncStream[RawMessageStreamEvent] | None = None
+        self._closed = False
+
+    async def aclose(self) -> None:
+        """Close the SDK stream (and with it the HTTP response). Idempotent."""
+        self._closed = True
+        stream, self._sdk_stream = self._sdk_stream, None
+        if stream is not None:
+            await stream.close()
+
+    async def _events(self) -> AsyncIterator[StreamEvent]:
+        model = self._model
+        try:
+            stream = await model._sdk().messages.create(**self._fields, stream=True)  # pyright: ignore[reportPrivateUsage]
+        except (anthropic.AnthropicError, httpx2.TransportError, ValueError) as exc:
+            model._raise(exc, self._timeout)  # pyright: ignore[reportPrivateUsage]
+        self._sdk_stream = stream
+        if self._closed:
+            await stream.close()
+            return
+        input_tokens = output_tokens = 0
+        try:
+            async for event in stream:
+                if event.type == "content_block_delta":
+                    delta = event.delta
+                    if delta.type == "text_delta":
+                        yield TextDelta(delta.text)
+                    elif delta.type == "thinking_delta":
+                        yield ThoughtDelta(delta.thinking)
+                    elif delta.type == "input_json_delta":
+                        if delta.partial_json:
+                            yield ToolCallDelta(event.index, arguments=delta.partial_json)
+                elif event.type == "content_block_start":
+                    block = event.content_block
+                    if block.type == "tool_use":
+                        yield ToolCallDelta(event.index, block.id, block.name)
+                    elif block.type == "text" and block.text:
+                        yield TextDelta(block.text)
+                    elif block.type == "thinking" and block.thinking:
+                        yield ThoughtDelta(block.thinking)
+                elif event.type == "message_start":
+                    input_tokens = event.message.usage.input_tokens
+                    output_tokens = event.message.usage.output_tokens
+                    self._model_name = event.message.model
+                elif event.type == "message_delta":
+                    reason = event.delta.stop_reason
+                    if reason:
+                        self._finish_reason = _STOP_REASONS.get(reason, reason)
+                    output_tokens = event.usage.output_tokens
+                    if event.usage.input_tokens:
+                        input_tokens = event.usage.input_tokens
+                elif event.type == "message_stop":
+                    yield UsageEvent(Usage(input_tokens, output_tokens, 1))
+        except ProviderError:
+            raise
+        except (anthropic.AnthropicError, httpx2.TransportError, ValueError) as exc:
+            if not self._closed:
+                model._raise(exc, self._timeout)  # pyright: ignore[reportPrivateUsage]
+        finally:
+            await self.aclose()
