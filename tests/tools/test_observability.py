@@ -3,13 +3,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from tests.tools._tool_helpers import calls, run_with_sink
 
 import agentickit as ak
 from agentickit.errors import ToolArgumentsError, UserError
 from agentickit.providers.simulated import call
 from agentickit.streaming import ChunkType
 from agentickit.tools import ToolOutput
+from tests.tools._tool_helpers import calls, run_with_sink
 
 
 async def test_every_call_is_a_record_and_a_tool_call_and_tool_result_chunk() -> None:

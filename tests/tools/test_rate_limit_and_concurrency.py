@@ -3,12 +3,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from tests.tools._tool_helpers import calls
 
 import agentickit as ak
 from agentickit.agent._tool_exec import _runtime
 from agentickit.errors import UserError
 from agentickit.tools import RateLimit, TokenBucket, parse_rate_limit
+from tests.tools._tool_helpers import calls
 
 
 def test_rate_limit_strings_parse() -> None:

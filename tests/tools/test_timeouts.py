@@ -3,11 +3,10 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from tests.tools._tool_helpers import tool_messages
-
 import agentickit as ak
 from agentickit.providers.simulated import call
 from tests.conftest import LoopLag
+from tests.tools._tool_helpers import tool_messages
 
 
 async def test_hanging_async_tool_is_cancelled_at_its_timeout_and_the_run_goes_on() -> None:

@@ -41,7 +41,7 @@ def _build(args: argparse.Namespace) -> tuple[Any, str]:
         raise UserError("run takes [CONFIG] QUERY; quote a query that has spaces")
     query: str = args.args[-1]
     if len(args.args) == 2:
-        from agentickit.config import load_runnable  # pyright: ignore[reportMissingImports,reportUnknownVariableType]
+        from agentickit.config import load_runnable
 
         return load_runnable(args.args[0]), query
     llm: Any = args.llm or "simulated"
@@ -78,7 +78,7 @@ def _main(args: argparse.Namespace) -> int:
             if args.stream:
                 from rich.console import Console
 
-                from ._render import render_stream  # pyright: ignore[reportMissingImports,reportUnknownVariableType]
+                from ._render import render_stream
 
                 await render_stream(runnable.run_stream(query, **options), Console())
                 return 0
