@@ -109,3 +109,27 @@ async def test_workflow_result_is_a_result() -> None:
     assert isinstance(agent, WorkflowAgent) and agent.name == "named"
     result = await agent.run("hi")
     assert isinstance(result, ak.Result) and str(result) == "hi"
+
+
+async def test_cleanup_reaches_every_agent_once() -> None:
+    closed: list[str] = []
+
+    class Closable:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        async def run(self, query: str) -> ak.Result:
+            return ak.Result(content=query)
+
+        async def cleanup(self) -> None:
+            closed.append(self.name)
+
+    shared = Closable("shared")
+    inner = ak.SequentialWorkflow("inner").add_step("x", shared).add_step("y", Closable("inner-only"))
+    outer = ak.DAGWorkflow("outer").add_step("a", shared).add_step("sub", inner.as_agent(), depends_on=["a"])
+    outer.add_step("self", outer.as_agent(), depends_on=["a"])
+    async with outer:
+        pass
+    assert sorted(closed) == ["inner-only", "shared"]
+    async with ak.SequentialWorkflow("agents").add_step("a", ak.Agent("a")).as_agent() as agent:
+        assert "hi" in (await agent.run("hi")).content

@@ -7,6 +7,7 @@ import inspect
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from ..agent import new_run_id
@@ -320,6 +321,20 @@ class Workflow:
                 raise
         return await run.finish(timed_out=deadline.expired(), limit=timeout, run_id=ctx.run_id, start=start)
 
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    async def cleanup(self) -> None:
+        """Release what the steps hold: calls `cleanup()` on every step's agent (and nested workflows'). Idempotent."""
+        await _cleanup_targets([s.agent for s in self._steps], {id(self)})
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.cleanup()
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, steps={[s.name for s in self._steps]})"
 
@@ -624,6 +639,18 @@ class WorkflowAgent:
             query, options=options, sink=sink, tag=tag, max_depth=self.max_depth
         )
 
+    async def cleanup(self) -> None:
+        """Release what the workflow's steps hold (see `Workflow.cleanup`)."""
+        await self.workflow.cleanup()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.cleanup()
+
     def __repr__(self) -> str:
         return f"WorkflowAgent({self.name!r}, {self.workflow!r}, max_depth={self.max_depth})"
 
@@ -651,3 +678,18 @@ def _stream(
         return result
 
     return Stream(produce, sopts, {"agent_name": name, "workflow_name": workflow.name})
+
+
+async def _cleanup_targets(targets: Sequence[Any], seen: set[int]) -> None:
+    # A workflow can contain itself (through as_agent) or share agents between steps: clean each once.
+    for target in targets:
+        inner = target.workflow if isinstance(target, WorkflowAgent) else target
+        if id(inner) in seen:
+            continue
+        seen.add(id(inner))
+        if isinstance(inner, Workflow):
+            await _cleanup_targets([s.agent for s in inner.steps], seen)
+            continue
+        cleanup = getattr(inner, "cleanup", None)
+        if cleanup is not None and inspect.iscoroutinefunction(cleanup):
+            await cleanup()
