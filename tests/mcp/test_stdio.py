@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+
+import agentickit as ak
+from agentickit.errors import MCPError, UserError
+from agentickit.mcp import MCPServer
+from agentickit.providers.simulated import call
+from agentickit.tools import ToolOutput, ToolTimeoutError
+from tests.mcp.conftest import BASIC, PYTHON, SERVERS
+from tests.tools._tool_helpers import calls
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_lazy_connect_discovery_results_and_cleanup() -> None:
+    server = MCPServer.stdio(
+        PYTHON, [BASIC], prefix="m", tool_filter=["add", "weather", "picture", "fail", "pid"], timeout=10
+    )
+    turn = calls(
+        ("m_add", {"a": 2, "b": 3}),
+        ("m_weather", {"city": "Oslo"}),
+        ("m_picture", {}),
+        ("m_fail", {"message": "no such city"}),
+        ("m_pid", {}),
+    )
+    model = ak.SimulatedModel(script=[turn, "ok"], record=True)
+    agent = ak.Agent("a", llm=model, tools=[server])
+    assert not server.connected  # building the agent started nothing
+    async with agent:
+        async with asyncio.timeout(30):
+            result = await agent.run("go")
+        assert server.connected
+        offered = [t.name for t in model.requests[0].tools]
+        assert offered == ["m_add", "m_pid", "m_fail", "m_picture", "m_weather"] or sorted(offered) == sorted(
+            ["m_add", "m_weather", "m_picture", "m_fail", "m_pid"]
+        )
+        assert "echo" not in offered and "m_echo" not in offered
+        add, weather, picture, fail, pid = result.tool_calls
+        assert isinstance(add.result, ToolOutput) and add.result.text == "5" and add.result.data == {"result": 5}
+        assert weather.result.data == {"city": "Oslo", "temp": 21}
+        image = picture.result.attachments[0]
+        assert image["type"] == "image" and image["mime_type"] == "image/png" and image["data"]
+        assert picture.result.text.startswith("[image: image/png")
+        assert fail.error is not None and "no such city" in fail.error
+        assert fail.error.startswith("tool 'm_fail' failed")
+        server_pid = pid.result.data["result"]
+        assert _alive(server_pid)
+        sent = [m.content for m in model.requests[-1].messages if m.role == "tool"]
+        assert sent[0] == "5" and (sent[3] or "").startswith("Error: ")
+    assert not server.connected
+    assert not _alive(server_pid)  # cleanup() stopped the process
+    await server.aclose()  # idempotent
+
+
+async def test_server_dying_mid_call_gives_a_clear_error_and_the_next_call_respawns() -> None:
+    server = MCPServer.stdio(PYTHON, [BASIC], timeout=10)
+    model = ak.SimulatedModel(script=[call("pid"), call("crash"), call("pid"), "ok"])
+    async with ak.Agent("a", llm=model, tools=[server]) as agent:
+        async with asyncio.timeout(30):
+            result = await agent.run("go")
+    before, crash, after = result.tool_calls
+    assert crash.error is not None
+    assert "closed the connection" in crash.error and "about to crash" in crash.error  # the server's stderr
+    assert crash.duration < 5
+    assert after.ok and after.result.data["result"] != before.result.data["result"]  # a new process
+
+
+async def test_hanging_tool_times_out_and_the_server_keeps_serving() -> None:
+    server = MCPServer.stdio(PYTHON, [BASIC], timeout=0.5, cache_tools_list=True)
+    model = ak.SimulatedModel(script=[call("pid"), call("hang"), call("pid"), "ok"])
+    async with ak.Agent("a", llm=model, tools=[server]) as agent:
+        async with asyncio.timeout(30):
+            result = await agent.run("go")
+        metrics = agent.tool_metrics()
+    before, hung, after = result.tool_calls
+    assert hung.error is not None and "'hang'" in hung.error and "0.5 s" in hung.error
+    assert after.ok and after.result.data == before.result.data  # same process: no reconnect needed
+    assert metrics.timeouts == 1 and metrics.errors == 1
+
+
+async def test_a_wedged_server_is_replaced() -> None:
+    server = MCPServer.stdio(PYTHON, [BASIC], timeout=0.5)
+    try:
+        async with asyncio.timeout(30):
+            first = (await server.call_tool("pid")).data
+            with pytest.raises(ToolTimeoutError, match=r"did not answer tool 'wedge' within 0.5 s"):
+                await server.call_tool("wedge")  # blocks the server's event loop for 30 s
+            second = (await server.call_tool("pid")).data
+        assert second != first
+    finally:
+        await server.aclose()
+
+
+async def test_server_that_cannot_start_names_the_command_and_its_stderr() -> None:
+    missing = MCPServer.stdio("agentickit-no-such-command", ["--flag"])
+    with pytest.raises(MCPError, match=r"`agentickit-no-such-command --flag` could not be started: FileNotFoundError"):
+        await missing.list_tools()
+    broken = MCPServer.stdio(PYTHON, [str(SERVERS / "broken.py")])
+    with pytest.raises(MCPError) as info:
+        async with asyncio.timeout(30):
+            await broken.list_tools()
+    message = str(info.value)
+    assert "broken.py" in message and "exited before finishing the MCP handshake" in message
+    assert "cannot open the database at /nowhere/db.sqlite" in message
+    # in an agent run, the same error ends the run (the model cannot be offered the tools)
+    async with ak.Agent("a", tools=[broken]) as agent:
+        with pytest.raises(MCPError, match="cannot open the database"):
+            await agent.run("go")
+
+
+async def test_silent_server_fails_at_connect_timeout_instead_of_hanging() -> None:
+    silent = MCPServer.stdio(PYTHON, [str(SERVERS / "silent.py")], connect_timeout=0.5)
+    with pytest.raises(MCPError, match=r"did not finish the MCP handshake within 0.5 s \(connect_timeout\)"):
+        async with asyncio.timeout(15):
+            await silent.list_tools()
+    await silent.aclose()
+
+
+async def test_tool_list_is_cached_only_when_asked() -> None:
+    server = MCPServer.stdio(PYTHON, [BASIC], cache_tools_list=True, tool_filter=lambda d: d.name != "wedge")
+    try:
+        async with asyncio.timeout(30):
+            first = ak.Agent("a", llm=ak.SimulatedModel(script=[call("add_tool", name="fresh"), "ok"]), tools=[server])
+            await first.run("go")
+            names = {t.name for t in await server.list_tools()}
+            assert "fresh" not in names and "wedge" not in names  # cached list, filtered
+            server.cache_tools_list = False
+            second = ak.SimulatedModel(script=[call("fresh"), "ok"], record=True)
+            result = await ak.Agent("b", llm=second, tools=[server]).run("go")
+        assert "fresh" in {t.name for t in second.requests[0].tools}
+        assert result.tool_calls[0].result.text == "fresh"
+    finally:
+        await server.aclose()
+
+
+def test_bad_settings_are_rejected_with_what_to_do() -> None:
+    with pytest.raises(UserError, match="needs a command"):
+        MCPServer.stdio("")
+    with pytest.raises(UserError, match="list of strings"):
+        MCPServer.stdio("python", "server.py --port 1")
+    with pytest.raises(UserError, match="needs a url"):
+        MCPServer.http("")
+    with pytest.raises(UserError, match="timeouts must be > 0"):
+        MCPServer.stdio("python", timeout=0)
+    with pytest.raises(UserError, match="prefix"):
+        MCPServer.stdio("python", prefix="bad prefix")
+    with pytest.raises(UserError, match="not a string"):
+        MCPServer.stdio("python", tool_filter="add")
+    with pytest.raises(UserError, match="unknown MCP transport"):
+        MCPServer("websocket", url="ws://x")  # type: ignore[arg-type]
