@@ -37,6 +37,8 @@ from .tools import Tool, tool
 
 if TYPE_CHECKING:
     from .config import Config, load_config
+    from .mcp import MCPServer
+    from .tools import ToolCache, ToolOutput, ToolRegistry
     from .workflows import (
         DAGWorkflow,
         LoopWorkflow,
@@ -65,6 +67,7 @@ __all__ = (
     "LLMConfig",
     "LocalExecutor",
     "LoopWorkflow",
+    "MCPServer",
     "Memory",
     "MemoryStore",
     "Message",
@@ -83,8 +86,11 @@ __all__ = (
     "Stream",
     "StreamOptions",
     "Tool",
+    "ToolCache",
     "ToolCall",
     "ToolCallRecord",
+    "ToolOutput",
+    "ToolRegistry",
     "Usage",
     "WorkflowContext",
     "WorkflowResult",
@@ -113,6 +119,10 @@ _LAZY: dict[str, str] = {
     "WorkflowContext": "agentickit.workflows",
     "WorkflowResult": "agentickit.workflows",
     "stop": "agentickit.workflows",
+    "MCPServer": "agentickit.mcp",
+    "ToolCache": "agentickit.tools",
+    "ToolOutput": "agentickit.tools",
+    "ToolRegistry": "agentickit.tools",
 }
 
 
