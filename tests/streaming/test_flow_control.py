@@ -129,3 +129,20 @@ async def test_flush_interval_flushes_before_tool_calls_keeping_order() -> None:
     seq = [(c.type, c.delta) for c in chunks if c.type in (D, ChunkType.TOOL_CALL)]
     # the flush before the tool call counts as the interval's DELTA, so the next turn waits for the end
     assert seq == [(D, "one"), (D, " two three"), (ChunkType.TOOL_CALL, None), (D, "four five")]
+
+
+async def test_flush_interval_keeps_the_buffer_bounded_for_a_slow_consumer() -> None:
+    n = 300
+    model = ak.SimulatedModel(reply=" ".join(f"w{i}" for i in range(n)), tokens_per_s=3000)
+    stream = ak.Agent("a", llm=model).run_stream("go", flush_interval=0.002, buffer_size=2)
+    deltas: list[str] = []
+    biggest = 0
+    async with asyncio.timeout(5):
+        async for chunk in stream:
+            if chunk.type is D:
+                deltas.append(chunk.delta or "")
+            await asyncio.sleep(0.01)  # a slow reader: five flush intervals per chunk
+            biggest = max(biggest, len(stream._ch.buf))
+    # timer flushes wait for room, so only a forced flush (end of turn) and the terminal chunk go past
+    assert biggest <= 2 + 1
+    assert "".join(deltas) == (await stream.wait()).content

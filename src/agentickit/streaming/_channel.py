@@ -165,7 +165,8 @@ class ShapingChannel(Channel):
             if pending is not None:
                 if pending.step_name == chunk.step_name:
                     self.parts.append(chunk.delta or "")
-                    return None
+                    # Held-back text must not grow while the consumer is behind: the producer waits.
+                    return self._full() if len(self.buf) >= self.maxsize else None
                 self._flush_pending()
             loop = self.loop
             if loop is None:
@@ -186,8 +187,14 @@ class ShapingChannel(Channel):
 
     def _on_timer(self) -> None:
         self.handle = None
-        if self.pending is not None and not self.closed:
-            self._flush_pending()
+        if self.pending is None or self.closed:
+            return
+        if len(self.buf) >= self.maxsize and self.loop is not None:
+            # The consumer is behind: a flush now would grow the buffer past its bound every
+            # interval. Look again one interval later (the producer is blocked meanwhile).
+            self.handle = self.loop.call_at(self.loop.time() + self.interval, self._on_timer)
+            return
+        self._flush_pending()
 
     def _flush_pending(self) -> None:
         pending = self.pending
@@ -206,7 +213,8 @@ class ShapingChannel(Channel):
         if h is not None:
             self.handle = None
             h.cancel()
-        # A timer cannot await: past the bound by one chunk at most, and a blocked producer adds no more.
+        # Never awaited here: a timer flush happens only below the bound, and a flush forced by another
+        # chunk goes past it by one at most.
         Channel.push(self, chunk)
         if not self.first_at:
             self.first_at = time.perf_counter()
