@@ -119,3 +119,24 @@ async def test_run_sync_inside_a_loop_is_an_error() -> None:
         assert "await workflow.run" in str(exc)
     else:
         raise AssertionError("run_sync inside a loop did not raise")
+
+
+async def test_a_lambda_returning_a_coroutine_is_awaited() -> None:
+    agent = ak.Agent("echo", llm=ak.SimulatedModel(reply="echo"))
+    wf = ak.SequentialWorkflow("s").add_step("a", lambda t: agent.run(t + "!"))
+    assert (await wf.run("hi")).content == "hi!"
+
+
+async def test_async_callable_objects_and_agent_likes_returning_text() -> None:
+    class Shout:
+        async def __call__(self, text: str) -> str:
+            return text.upper()
+
+    class Plain:
+        name = "plain"
+
+        async def run(self, query: str) -> str:
+            return query + "?"
+
+    wf = ak.SequentialWorkflow("s").add_step("shout", Shout()).add_step("plain", Plain())
+    assert (await wf.run("hey")).content == "HEY?"

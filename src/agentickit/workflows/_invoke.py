@@ -174,6 +174,8 @@ class _SyncFnInvoker(Invoker):
             value = await asyncio.to_thread(self.fn, text, ctx)
         else:
             value = await asyncio.to_thread(self.fn, text)
+        if inspect.isawaitable(value):  # a plain function that returns a coroutine, e.g. `lambda t: agent.run(t)`
+            value = await value
         return _normalize(value)
 
 
