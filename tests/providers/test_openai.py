@@ -9,7 +9,9 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
+import orjson
 import pytest
+from aiohttp import web
 
 import agentickit as ak
 from agentickit.errors import (
@@ -217,11 +219,15 @@ async def test_failure_scripts_map_to_typed_errors(
     assert info.value.provider == "openai" and info.value.model == "sim"  # type: ignore[attr-defined]
 
 
-async def test_429_is_retried_honouring_retry_after(transport: Transport) -> None:
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_429_is_retried_honouring_retry_after(transport: Transport, streamed: bool) -> None:
     async with SimulatorServer(fail_first_n=1, fail_with="429", retry_after=0.3) as srv:
         async with ak.Agent("a", cfg(srv, transport, max_retries=2)) as agent:
             start = time.perf_counter()
-            result = await agent.run("after a rate limit")
+            if streamed:
+                _, result = await collect(agent.run_stream("after a rate limit"))
+            else:
+                result = await agent.run("after a rate limit")
             waited = time.perf_counter() - start
     assert result.content == "after a rate limit"
     assert len(srv.requests) == 2 and waited >= 0.29
@@ -420,3 +426,78 @@ async def test_model_reopens_its_pool_after_aclose(srv: SimulatorServer, transpo
         assert (await model.request([Message.user("two")], (), ModelSettings())).content == "two"
     finally:
         await model.aclose()
+
+
+# -- SSE parsing robustness (our transport) ----------------------------------------------------------
+
+
+class RawServer:
+    """Answers every chat request with the given byte pieces, flushed one by one."""
+
+    def __init__(self, pieces: list[bytes], content_type: str = "text/event-stream") -> None:
+        self.pieces = pieces
+        self.content_type = content_type
+        self.base_url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def __aenter__(self) -> RawServer:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self.handle)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/v1"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        await request.read()
+        resp = web.StreamResponse(headers={"Content-Type": self.content_type})
+        await resp.prepare(request)
+        for piece in self.pieces:
+            await resp.write(piece)
+            await asyncio.sleep(0)
+        await resp.write_eof()
+        return resp
+
+
+async def raw_stream(pieces: list[bytes], content_type: str = "text/event-stream") -> tuple[list[Any], Any]:
+    async with RawServer(pieces, content_type) as server:
+        model = infer_model(ak.LLMConfig(provider="openai", model="m", base_url=server.base_url, max_retries=0))
+        try:
+            async with model.request_stream([Message.user("x")], (), ModelSettings()) as stream:
+                events = [e async for e in stream]
+        finally:
+            await model.aclose()
+    return events, stream.response()
+
+
+async def test_sse_crlf_comments_event_lines_and_split_packets() -> None:
+    def chunk(text: str) -> bytes:
+        return b'data: {"choices":[{"index":0,"delta":{"content":' + orjson.dumps(text) + b"}}]}\r\n\r\n"
+
+    body = b": keep-alive\r\n\r\nevent: message\r\n" + chunk("Hel") + chunk("lo") + b'data:{"choices":[],"usage":'
+    body += b'{"prompt_tokens":3,"completion_tokens":2}}\r\n\r\ndata: [DONE]\r\n\r\n'
+    pieces = [body[i : i + 7] for i in range(0, len(body), 7)]  # lines cut anywhere
+    events, response = await raw_stream(pieces)
+    assert [e.text for e in events if isinstance(e, TextDelta)] == ["Hel", "lo"]
+    assert response.content == "Hello" and response.usage.input_tokens == 3 and response.usage.output_tokens == 2
+
+
+async def test_sse_error_event_and_broken_tail() -> None:
+    with pytest.raises(ServerError, match="overloaded right now"):
+        await raw_stream([b'data: {"error": {"message": "overloaded right now"}}\n\n'])
+    with pytest.raises(BadResponseError, match="ended in the middle of an event"):
+        await raw_stream([b'data: {"choices": [{"delta": {"content": "a"}}]}\n\ndata: {"choi'])
+    with pytest.raises(BadResponseError, match="wrong shape"):
+        await raw_stream([b"data: [1, 2]\n\n"])
+
+
+async def test_json_reply_to_a_stream_request_is_replayed() -> None:
+    reply = {"choices": [{"message": {"content": "all at once"}, "finish_reason": "stop"}], "model": "m"}
+    events, response = await raw_stream([orjson.dumps(reply)], "application/json")
+    assert [e.text for e in events if isinstance(e, TextDelta)] == ["all at once"]
+    assert response.content == "all at once" and response.finish_reason == "stop"
