@@ -133,3 +133,20 @@ async def test_cleanup_reaches_every_agent_once() -> None:
     assert sorted(closed) == ["inner-only", "shared"]
     async with ak.SequentialWorkflow("agents").add_step("a", ak.Agent("a")).as_agent() as agent:
         assert "hi" in (await agent.run("hi")).content
+
+
+async def test_workflow_metrics_count_runs_errors_and_tokens() -> None:
+    async def maybe_fail(text: str) -> str:
+        if text == "fail":
+            raise ValueError("no")
+        return text
+
+    agent = ak.Agent("a", llm=ak.SimulatedModel(reply="echo"))
+    wf = ak.SequentialWorkflow("m").add_step("check", maybe_fail).add_step("a", agent)
+    await wf.run("one two")
+    await wf.run("fail")
+    snap = wf.as_agent().metrics(reset=True)
+    assert snap.name == "m" and snap.runs == 2 and snap.errors == 1
+    assert snap.errors_by_type == {"WorkflowError": 1}
+    assert snap.tokens_out == 2 and snap.unpriced_models == ()
+    assert wf.metrics().runs == 0

@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..agent import Result
 from ..errors import RunTimeoutError, WorkflowError, WorkflowTimeoutError
 from ..messages import Usage
 from ..streaming import Chunk, ChunkType
@@ -404,10 +405,13 @@ class Run:
                 await self._emit(_complete(tag, r.name, r.status, r.duration, None))
         steps: dict[str, StepResult] = {}
         usage = Usage()
+        models: set[str] = set()
         for r in results:
             assert r is not None
             steps[r.name] = r
             usage.add(r.usage)
+            if isinstance(r.result, Result) and (model := r.result.metadata.get("model")):
+                models.add(model)
         error: BaseException | None = None
         if stopped:
             content = self.stop_content
@@ -421,6 +425,9 @@ class Run:
                 error = failure_error(self.workflow, steps)
                 reason = "failed" if error is not None else "completed"
         metadata: dict[str, Any] = {"workflow": self.workflow}
+        if len(models) == 1:
+            # One model priced the whole run (metrics read `model`); with several, the steps' results tell.
+            metadata["model"] = models.pop()
         if stopped:
             metadata["stopped_by"] = names[self.stopped_by]
         result = WorkflowResult(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 from ..agent import new_run_id
 from ..errors import UserError, WorkflowError
 from ..messages import Usage
+from ..metrics import Metrics, MetricsSnapshot, metrics_for, record_failure, record_result
 from ..streaming import Stream, StreamOptions
 from ..streaming._options import resolve_stream_options
 from ._context import WorkflowContext, bind_context, unbind_context
@@ -54,7 +55,7 @@ class Workflow:
     (directly, or through `as_agent` to name it and bound its nesting).
     """
 
-    __slots__ = ("_plan", "_steps", "description", "name", "timeout")
+    __slots__ = ("_metrics", "_plan", "_steps", "description", "name", "timeout")
 
     _accepts_depends_on: ClassVar[bool] = False
 
@@ -70,6 +71,7 @@ class Workflow:
         self.description = description
         self._steps: list[Step] = []
         self._plan: Plan | None = None
+        self._metrics: Metrics | None = None
         for step in steps:
             self.add_step(step)
 
@@ -270,11 +272,36 @@ class Workflow:
         ctx = WorkflowContext(self.name, run_id, query, state)
         path_token = _PATH.set((*path, self.name))
         ctx_token = bind_context(ctx)
+        start = time.perf_counter()
         try:
-            return await self._execute(plan, query, ctx, options, sink, f"{tag}/" if tag else "")
+            result = await self._execute(plan, query, ctx, options, sink, f"{tag}/" if tag else "")
+        except BaseException as exc:  # cancelled from outside: counted, never swallowed
+            record_failure(self, exc, time.perf_counter() - start)
+            raise
         finally:
             unbind_context(ctx_token)
             _PATH.reset(path_token)
+        if result.error is None:
+            record_result(self, result)
+        else:
+            record_failure(self, result.error, result.duration)
+        return result
+
+    def metrics(self, *, reset: bool = False) -> MetricsSnapshot:
+        """A snapshot of this workflow's counters: runs, errors by type, latency percentiles, tokens, cost.
+
+        A run that ends with `error` set counts as an error; cost is priced when every agent step of a
+        run used one model (each agent's own `metrics()` has the per-agent detail).
+
+        Args:
+            reset: start counting from zero after taking the snapshot.
+
+        """
+        m = metrics_for(self)
+        snap = m.snapshot()
+        if reset:
+            m.reset()
+        return snap
 
     def _new_run(
         self,
@@ -638,6 +665,10 @@ class WorkflowAgent:
         return await self.workflow.__agentickit_run__(
             query, options=options, sink=sink, tag=tag, max_depth=self.max_depth
         )
+
+    def metrics(self, *, reset: bool = False) -> MetricsSnapshot:
+        """The wrapped workflow's counters (see `Workflow.metrics`)."""
+        return self.workflow.metrics(reset=reset)
 
     async def cleanup(self) -> None:
         """Release what the workflow's steps hold (see `Workflow.cleanup`)."""
