@@ -140,3 +140,16 @@ async def test_async_callable_objects_and_agent_likes_returning_text() -> None:
 
     wf = ak.SequentialWorkflow("s").add_step("shout", Shout()).add_step("plain", Plain())
     assert (await wf.run("hey")).content == "HEY?"
+
+
+async def test_each_run_has_its_own_id_shared_by_its_context() -> None:
+    ids: list[str] = []
+
+    def record(text: str, ctx: ak.WorkflowContext) -> str:
+        ids.append(ctx.run_id)
+        return text
+
+    wf = ak.SequentialWorkflow("s").add_step("a", record)
+    first, second = await wf.run("x"), await wf.run("x")
+    assert first.run_id.startswith("wf_") and first.run_id != second.run_id
+    assert ids == [first.run_id, second.run_id]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from ..agent import new_run_id
 from ..errors import UserError, WorkflowError
 from ..messages import Usage
 from ..metrics import Metrics, MetricsSnapshot, metrics_for, record_failure, record_result
@@ -39,6 +40,10 @@ __all__ = (
 )
 
 DEFAULT_MAX_DEPTH = 5
+
+# Process-unique prefix plus a counter, like agent run ids: unique across processes, cheap to make.
+_RUN_PREFIX = os.urandom(4).hex()
+_run_counter = itertools.count(1)
 
 # The names of the workflows the current code runs inside, outermost first; nesting depth is its length.
 _PATH: ContextVar[tuple[str, ...]] = ContextVar("agentickit_workflow_path", default=())
@@ -268,7 +273,7 @@ class Workflow:
                 f"workflow {self.name!r} would run {depth} workflows deep ({chain}), over its max_depth={max_depth}; "
                 "check for a workflow that contains itself, or raise max_depth in as_agent()"
             )
-        run_id = new_run_id()
+        run_id = f"wf_{_RUN_PREFIX}{next(_run_counter):x}"
         ctx = WorkflowContext(self.name, run_id, query, state)
         path_token = _PATH.set((*path, self.name))
         ctx_token = bind_context(ctx)
