@@ -5,6 +5,8 @@
     python -m bench --quick         # fewer repeats (a smoke run; numbers are noisier)
     python -m bench --out FILE      # write the JSON elsewhere (the report then goes next to it)
 
+--only and --quick runs write to bench/results/partial/ so they never replace the full results.
+
 A suite that needs a feature which is not in the tree yet reports "not available yet" rows; a suite
 that crashes reports an "error" row with the exception. Neither stops the run.
 """
@@ -35,6 +37,7 @@ def _suites() -> list[tuple[str, Callable[[], Any]]]:
         ("core.run_overhead", core.run_overhead),
         ("core.tool_dispatch", core.tool_dispatch),
         ("core.startup", core.startup),
+        ("core.micro", core.micro),
         ("http.run_latency", over_http.run_latency),
         ("http.throughput", over_http.throughput_c100),
         ("http.streaming", over_http.streamed_chunks),
@@ -79,12 +82,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", default=None, help="run suites whose name starts with these prefixes")
     parser.add_argument("--quick", action="store_true", help="fewer repeats: a smoke run")
-    parser.add_argument("--out", type=Path, default=_util.RESULTS_DIR / "latest.json")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="results JSON (default bench/results/latest.json; partial/ for --only or --quick runs)",
+    )
     parser.add_argument("--no-report", action="store_true", help="write the JSON only")
     args = parser.parse_args(argv)
     if args.quick:
         os.environ["AGENTICKIT_BENCH_QUICK"] = "1"
         _util.QUICK = True
+    if args.out is None:
+        # Only a full run replaces the committed results; smoke and partial runs go aside.
+        partial = args.quick or bool(args.only)
+        args.out = _util.RESULTS_DIR / ("partial" if partial else "") / "latest.json"
 
     started = time.perf_counter()
     info = _util.machine_info()

@@ -13,6 +13,18 @@ import sys
 import time
 
 
+def _vm_hwm() -> int:
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across fork+exec (the parent's peak would leak in).
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 async def main(count: int) -> dict[str, float]:
     import psutil
 
@@ -49,7 +61,7 @@ async def main(count: int) -> dict[str, float]:
         await asyncio.sleep(0.5)
         peak_sampled = max(peak_sampled, proc.memory_info().rss)
     wall = time.perf_counter() - t0
-    peak = max(peak_sampled, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    peak = max(peak_sampled, _vm_hwm())
     return {"count": count, "base_rss": base, "peak_rss": peak, "live_max": live_max, "wall": wall}
 
 

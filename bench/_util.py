@@ -213,7 +213,17 @@ def rss_bytes() -> int:
 
 
 def peak_rss_bytes() -> int:
-    """Peak RSS of this process so far (Linux ru_maxrss is in KiB)."""
+    """Peak RSS of this process so far.
+
+    VmHWM, not ru_maxrss: Linux keeps ru_maxrss across fork+exec, so a child started by a big
+    parent would report the parent's peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     import resource
 
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024

@@ -681,7 +681,8 @@ async def cache_hit() -> list[Row]:
     hits = ""
     tool_metrics = getattr(agent, "tool_metrics", None)
     if tool_metrics is not None:
-        hits = f"; tool_metrics(): {tool_metrics()}"[:300]
+        tm = tool_metrics()
+        hits = f"; tool_metrics(): {getattr(tm, 'cache_hits', '?')} hits, {getattr(tm, 'cache_misses', '?')} misses"
     return [
         Row(
             id="tools.cache_hit",

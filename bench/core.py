@@ -275,3 +275,57 @@ def startup() -> list[Row]:
 
 def _median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def micro() -> list[Row]:
+    """Run the pytest-benchmark suites (bench/test_*.py) and report their medians."""
+    import json
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "micro.json"
+        proc = subprocess.run(
+            [
+                PYTHON,
+                "-m",
+                "pytest",
+                "bench",
+                "-m",
+                "benchmark",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                f"--benchmark-json={out}",
+                "--benchmark-max-time=0.2" if QUICK else "--benchmark-max-time=0.5",
+                "--benchmark-min-rounds=5",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if not out.exists():
+            raise RuntimeError(f"pytest-benchmark failed: {(proc.stdout + proc.stderr).strip()[-400:]}")
+        data = json.loads(out.read_text())
+    rows: list[Row] = []
+    for b in data.get("benchmarks", []):
+        st = b["stats"]
+        rows.append(
+            Row(
+                id=f"micro.{b['name']}",
+                group="micro",
+                title=b["name"].removeprefix("test_").replace("_", " "),
+                value=st["median"] * US,
+                min=st["min"] * US,
+                max=st["max"] * US,
+                n=st["rounds"],
+                unit="us",
+                note=f"pytest-benchmark, {st['rounds']:,} rounds, IQR {st['iqr'] * US:.2f} us",
+            )
+        )
+    if proc.returncode != 0:
+        rows.append(
+            Row(id="micro.failures", group="micro", title="micro", status="error", note=proc.stdout.strip()[-300:])
+        )
+    return rows

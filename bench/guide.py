@@ -163,7 +163,7 @@ async def measure(op: str, mode: str) -> dict[str, Any]:
         await once()  # warm-up: pools, lazily built parts
         lat: list[float] = []
         ttfb: list[float] = []
-        for _ in range(3 if QUICK else 5):
+        for _ in range((3 if QUICK else 5) if mode == "guide" else (10 if QUICK else 30)):
             t0 = time.perf_counter()
             out = await once()
             lat.append(time.perf_counter() - t0)

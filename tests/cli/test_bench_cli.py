@@ -43,6 +43,28 @@ async def test_run_load_passes_the_timeout_to_each_request() -> None:
     assert result.errors == {"RunTimeoutError": 2}
 
 
+async def test_run_load_counts_workflow_results_that_carry_an_error() -> None:
+    wf = ak.ParallelWorkflow("wf")
+    wf.add_step(ak.Step("ok", ak.Agent("ok", llm=SimulatedModel(reply="fine"))))
+    wf.add_step(ak.Step("bad", ak.Agent("bad", llm=SimulatedModel(max_retries=0, failures=("500",) * 10))))
+    result = await run_load(wf, concurrency=2, requests_per_worker=2)
+    assert result.done == 4
+    assert sum(result.errors.values()) == 4
+
+
+def test_cli_load_from_a_workflow_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "wf.toml"
+    cfg.write_text(
+        'name = "assistant"\n[llm]\nprovider = "simulated"\n[workflow]\nmode = "parallel"\n'
+        '[[workflow.steps]]\nname = "a"\n[[workflow.steps]]\nname = "b"\n'
+    )
+    assert (
+        main(["bench", "load", "--config", str(cfg), "--concurrency", "2", "--requests-per-worker", "2", "--json"]) == 0
+    )
+    data = json.loads(capsys.readouterr().out)
+    assert data["requests"] == 4 and data["errors"] == 0
+
+
 @pytest.mark.parametrize(("conc", "per"), [(0, 1), (1, 0)])
 async def test_run_load_rejects_empty_tests(conc: int, per: int) -> None:
     with pytest.raises(UserError, match="--concurrency and --requests-per-worker must be >= 1"):

@@ -118,6 +118,15 @@ class LoadResult:
 
 
 def _peak_rss() -> int:
+    # VmHWM first: Linux keeps ru_maxrss across fork+exec, so a CLI started by a big parent
+    # process would report the parent's peak.
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:  # pragma: no cover - not Linux
+        pass
     try:
         import resource
     except ImportError:  # pragma: no cover - Windows has no resource module
@@ -138,7 +147,8 @@ async def run_load(
 ) -> LoadResult:
     """Run `concurrency` workers, each sending `requests_per_worker` queries to `target.run()` in turn.
 
-    Failed requests are counted by error type and do not stop the test; cancellation does.
+    Failed requests (raised errors, or a workflow result's `error`) are counted by error type and
+    do not stop the test; cancellation does.
 
     Args:
         target: an agent or workflow (anything with `async run(query, **options)`).
@@ -170,11 +180,16 @@ async def run_load(
         for _ in range(requests_per_worker):
             t0 = perf()
             ok = True
+            failure: BaseException | None = None
             try:
-                await target.run(query, **options)
+                result = await target.run(query, **options)
+                # A workflow returns its failures (partial results) instead of raising them.
+                failure = getattr(result, "error", None)
             except Exception as exc:  # a load test counts failures; it must not stop at the first one
+                failure = exc
+            if failure is not None:
                 ok = False
-                name = type(exc).__name__
+                name = type(failure).__name__
                 errors[name] = errors.get(name, 0) + 1
             latencies.append(perf() - t0)
             if on_done is not None:
@@ -433,6 +448,7 @@ def render_report(data: Mapping[str, Any], plots: Sequence[str] = ()) -> str:
         ("streaming", "Streaming"),
         ("workflows", "Workflows"),
         ("tools", "Tools"),
+        ("micro", "pytest-benchmark micro suites (bench/test_micro.py)"),
     ):
         items = [r for r in rows if r.get("group") == group and not r.get("budget") and r.get("title") != "(plot data)"]
         items = [r for r in items if r.get("status") not in ("unavailable", "error")]
