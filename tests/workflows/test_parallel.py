@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
+from typing import Any
 
 import agentickit as ak
 
@@ -158,3 +161,19 @@ async def test_parallel_rejects_depends_on() -> None:
         assert "DAGWorkflow" in str(exc)
     else:
         raise AssertionError("depends_on accepted by a parallel workflow")
+
+
+async def test_sync_steps_run_in_threads_concurrently_without_blocking_the_loop(loop_lag: Any) -> None:
+    # Two blocking steps that each wait for the other: only real threads get both through.
+    barrier = threading.Barrier(2, timeout=5)
+
+    def blocking(text: str) -> str:
+        barrier.wait()
+        time.sleep(0.3)  # the work itself, blocking on purpose
+        return text
+
+    wf = ak.ParallelWorkflow("p").add_step("a", blocking).add_step("b", blocking)
+    async with asyncio.timeout(5):
+        result = await wf.run("x")
+    assert result.ok
+    assert loop_lag.max_lag < 0.2  # blocked, the loop would have stalled for 0.3 s
