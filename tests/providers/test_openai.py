@@ -174,6 +174,27 @@ async def test_config_defaults_reach_the_wire_and_runs_win(srv: SimulatorServer,
     assert srv.requests[-1].body["temperature"] == 0.9 and srv.requests[-1].body["max_tokens"] == 2
 
 
+async def test_options_shape_the_request(srv: SimulatorServer, transport: Transport) -> None:
+    options = {
+        "max_tokens_field": "max_completion_tokens",
+        "headers": {"X-Team": "agents"},
+        "extra_body": {"seed": 7},
+        "organization": "org-1",
+        "stream_usage": False,
+    }
+    async with ak.Agent("a", cfg(srv, transport, options=options)) as agent:
+        result = await agent.run("one two three", max_tokens=2)
+        _, streamed = await collect(agent.run_stream("one two"))
+    assert result.content == "one two" and streamed.content == "one two"
+    plain, stream = srv.requests[-2], srv.requests[-1]
+    assert plain.body["max_completion_tokens"] == 2 and "max_tokens" not in plain.body
+    assert plain.body["seed"] == 7 and plain.headers["X-Team"] == "agents"
+    assert plain.headers["OpenAI-Organization"] == "org-1"
+    assert stream.body["stream"] is True and "stream_options" not in stream.body
+    with pytest.raises(ConfigError, match="max_tokens_field"):
+        infer_model(cfg(srv, transport, options={"max_tokens_field": "limit"}))
+
+
 async def test_max_tokens_truncates_with_length_finish(srv: SimulatorServer, transport: Transport) -> None:
     async with ak.Agent("a", cfg(srv, transport)) as agent:
         result = await agent.run("one two three four", max_tokens=2)

@@ -55,6 +55,7 @@ class OpenAIModel(Model):
         extra_body: fields merged into every request body.
         stream_usage: ask for the usage chunk of streamed replies (`stream_options.include_usage`).
         max_connections: the connection pool's size (0 means unbounded).
+        max_tokens_field: `max_completion_tokens` for OpenAI's reasoning models, which reject `max_tokens`.
 
     """
 
@@ -77,6 +78,7 @@ class OpenAIModel(Model):
         extra_body: Mapping[str, Any] | None = None,
         stream_usage: bool = True,
         max_connections: int = 1000,
+        max_tokens_field: str = "max_tokens",
     ) -> None:
         self.model_name = model_name
         self.provider = provider
@@ -94,6 +96,7 @@ class OpenAIModel(Model):
         self.extra_body = dict(extra_body or {})
         self.stream_usage = stream_usage
         self.max_connections = max_connections
+        self.max_tokens_field = max_tokens_field
         self._init_runtime()
 
     def _init_runtime(self) -> None:
@@ -175,6 +178,7 @@ class OpenAIModel(Model):
             max_tokens=self.max_tokens,
             stream=stream,
             stream_usage=self.stream_usage,
+            max_tokens_field=self.max_tokens_field,
         )
         if self.extra_body:
             body.update(self.extra_body)

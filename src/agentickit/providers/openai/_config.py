@@ -19,7 +19,8 @@ OLLAMA_BASE_URL = "http://localhost:11434/v1"
 AZURE_API_VERSION = "2024-10-21"
 _LOCAL_KEY = "sk-local"
 
-_COMMON_OPTIONS = frozenset(("headers", "query", "extra_body", "stream_usage", "max_connections"))
+_COMMON_OPTIONS = frozenset(("headers", "query", "extra_body", "stream_usage", "max_connections", "max_tokens_field"))
+_MAX_TOKENS_FIELDS = ("max_tokens", "max_completion_tokens")
 _OPENAI_OPTIONS = _COMMON_OPTIONS | {"organization", "project"}
 _AZURE_OPTIONS = _COMMON_OPTIONS | {"api_version"}
 
@@ -44,7 +45,11 @@ def _check_url(provider: str, url: str) -> str:
 
 
 def _transport_kwargs(cfg: LLMConfig, options: Mapping[str, Any]) -> dict[str, Any]:
+    field = options.get("max_tokens_field", "max_tokens")
+    if field not in _MAX_TOKENS_FIELDS:
+        raise ConfigError(f"options['max_tokens_field'] must be one of {_MAX_TOKENS_FIELDS}, got {field!r}")
     return {
+        "max_tokens_field": field,
         "temperature": cfg.temperature,
         "max_tokens": cfg.max_tokens,
         "timeout": cfg.timeout,
@@ -74,7 +79,8 @@ def openai_model(cfg: LLMConfig) -> Model:
 
     The key comes from `cfg.api_key` or `OPENAI_API_KEY`; a local `base_url` (127.0.0.1, localhost)
     needs none. `cfg.options` may hold `headers`, `query`, `extra_body`, `stream_usage`,
-    `max_connections`, `organization` and `project`.
+    `max_connections`, `max_tokens_field` (`"max_completion_tokens"` for reasoning models),
+    `organization` and `project`.
 
     Raises:
         MissingAPIKeyError: no key, and the endpoint is not local.

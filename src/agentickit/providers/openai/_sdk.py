@@ -56,6 +56,7 @@ class OpenAISDKModel(Model):
         extra_body: Mapping[str, Any] | None = None,
         stream_usage: bool = True,
         max_connections: int = 1000,
+        max_tokens_field: str = "max_tokens",
         azure_endpoint: str | None = None,
         api_version: str | None = None,
     ) -> None:
@@ -74,6 +75,7 @@ class OpenAISDKModel(Model):
         self.extra_body = dict(extra_body or {})
         self.stream_usage = stream_usage
         self.max_connections = max_connections
+        self.max_tokens_field = max_tokens_field
         self.azure_endpoint = azure_endpoint
         self.api_version = api_version
         self._client: openai.AsyncOpenAI | None = None
@@ -138,6 +140,7 @@ class OpenAISDKModel(Model):
             max_tokens=self.max_tokens,
             stream=stream,
             stream_usage=self.stream_usage,
+            max_tokens_field=self.max_tokens_field,
         )
         if self.extra_body:
             fields["extra_body"] = self.extra_body

@@ -63,10 +63,12 @@ def request_fields(
     max_tokens: int | None,
     stream: bool,
     stream_usage: bool,
+    max_tokens_field: str = "max_tokens",
 ) -> dict[str, Any]:
     """The request body's fields. `tools` is already converted (a list, or a preencoded fragment), or empty.
 
-    Unset values are left out; `temperature=0.0` is a value and is sent.
+    Unset values are left out; `temperature=0.0` is a value and is sent. `max_tokens_field` is
+    `max_completion_tokens` for OpenAI's reasoning models, which reject `max_tokens`.
     """
     body: dict[str, Any] = {"model": model, "messages": [message_json(m) for m in messages]}
     if tools:
@@ -78,7 +80,7 @@ def request_fields(
         body["temperature"] = value
     limit = settings.max_tokens if settings.max_tokens is not None else max_tokens
     if limit is not None:
-        body["max_tokens"] = limit
+        body[max_tokens_field] = limit
     if settings.top_p is not None:
         body["top_p"] = settings.top_p
     if settings.stop:
