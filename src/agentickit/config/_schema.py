@@ -36,7 +36,6 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 """Seconds; a config file may write `30`, `0.25`, `"250ms"`, `"30s"`, `"5m"`, `"1h"`."""
 
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
-_RATE = re.compile(r"^\s*\d+(\.\d+)?\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$")
 
 
 def _check_import_path(value: str) -> str:
@@ -157,8 +156,16 @@ class ToolsSection(_Section):
     @field_validator("rate_limit")
     @classmethod
     def _rate(cls, value: str | None) -> str | None:
-        if value is not None and not _RATE.match(value):
-            raise ValueError(f'expected a rate such as "10/s", "100/m" or "1000/h", got {value!r}')
+        if value is not None:
+            from ..errors import UserError
+            from ..tools._policies import parse_rate_limit
+
+            try:
+                parse_rate_limit(value)
+            except UserError:
+                raise ValueError(
+                    f'expected a rate such as "10/s", "100/m", "1000/h" or "5/10s", got {value!r}'
+                ) from None
         return value
 
 

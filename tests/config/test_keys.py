@@ -1,0 +1,740 @@
+"""Every key of the config schema changes what the runtime does.
+
+`leaf_keys()` walks the schema; each key must have a check in `EFFECTS` (which builds the runtime
+from two configs differing in that key and observes a difference) or be listed in `PENDING` with
+the reason. A new key without either fails `test_every_key_is_covered`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import typing
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+import agentickit as ak
+from agentickit.config import Config, load_runnable, loads_config
+from agentickit.errors import AuthenticationError, ProviderTimeoutError, ServerError, ToolError
+from agentickit.providers import SimulatedModel
+from agentickit.simulator import SimulatorServer
+from tests.conftest import require_service
+
+SERVERS = Path(__file__).parent / "servers"
+_ids = itertools.count()
+
+
+# -- the schema walk -----------------------------------------------------------------------------
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    out: list[type[BaseModel]] = []
+    stack = [annotation]
+    while stack:
+        a = stack.pop()
+        origin = typing.get_origin(a)
+        if origin is not None and origin is not dict:
+            stack.extend(typing.get_args(a))
+        elif isinstance(a, type) and issubclass(a, BaseModel):
+            out.append(a)
+    return out
+
+
+def leaf_keys(model: type[BaseModel] = Config, prefix: str = "") -> list[str]:
+    """Every key a file can set, as dotted paths (`[]` marks arrays of tables)."""
+    keys: list[str] = []
+    for name, info in model.model_fields.items():
+        path = f"{prefix}{name}"
+        annotation = info.annotation
+        is_list = typing.get_origin(annotation) is list or any(
+            typing.get_origin(a) is list for a in typing.get_args(annotation)
+        )
+        sub = [] if name in ("agents", "agent") else _models_in(annotation)
+        if sub:
+            keys.extend(leaf_keys(sub[0], f"{path}{'[]' if is_list else ''}."))
+        else:
+            keys.append(path)
+    return keys
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def cfg(text: str) -> Config:
+    return loads_config(textwrap.dedent(text), env={})
+
+
+def build(text: str) -> Any:
+    return load_runnable(cfg(text))
+
+
+def sim(agent: ak.Agent) -> SimulatedModel:
+    model = agent.model
+    assert isinstance(model, SimulatedModel)
+    return model
+
+
+def py_module(tmp_path: Path, source: str) -> str:
+    name = f"ak_keys_mod_{next(_ids)}"
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+    if str(tmp_path) not in sys.path:
+        sys.path.insert(0, str(tmp_path))
+    return name
+
+
+@pytest.fixture(autouse=True)
+def _restore_sys_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "path", list(sys.path))
+
+
+async def chunks_of(stream: Any) -> list[ak.Chunk]:
+    out = [c async for c in stream]
+    await stream.wait()
+    return out
+
+
+Check = Callable[[Path], Awaitable[None]]
+EFFECTS: dict[str, Check] = {}
+
+
+def effect(key: str) -> Callable[[Check], Check]:
+    def register(fn: Check) -> Check:
+        EFFECTS[key] = fn
+        return fn
+
+    return register
+
+
+# -- top level -----------------------------------------------------------------------------------
+
+
+@effect("name")
+async def _(tmp_path: Path) -> None:
+    assert (await build("name = 'x'").run("q")).agent_name == "x"
+    assert (await build("").run("q")).agent_name == "agent"
+
+
+@effect("system_prompt")
+async def _(tmp_path: Path) -> None:
+    a = build("system_prompt = 'Be terse.'\n[llm.options]\nrecord = true")
+    b = build("[llm.options]\nrecord = true")
+    await a.run("q")
+    await b.run("q")
+    assert sim(a).requests[0].messages[0].content == "Be terse."
+    assert sim(b).requests[0].messages[0].role == "user"
+
+
+@effect("preset")
+async def _(tmp_path: Path) -> None:
+    a = build("preset = 'data'\n[llm.options]\nrecord = true")
+    b = build("[llm.options]\nrecord = true")
+    await a.run("q")
+    await b.run("q")
+    assert sim(a).requests[0].settings.temperature == 0.0
+    assert sim(b).requests[0].settings.temperature is None
+
+
+@effect("handler")
+async def _(tmp_path: Path) -> None:
+    mod = py_module(tmp_path, "async def h(input, caps):\n    return 'handled'\n")
+    assert (await build(f"handler = '{mod}:h'").run("q")).content == "handled"
+    assert (await build("").run("q")).content != "handled"
+
+
+# -- [llm] ---------------------------------------------------------------------------------------
+
+
+@effect("llm.provider")
+async def _(tmp_path: Path) -> None:
+    async with SimulatorServer(reply="over HTTP") as srv:
+        text = f"[llm]\nprovider = 'openai'\nmodel = 'sim'\nbase_url = '{srv.base_url}/v1'\napi_key = 'k'"
+        async with build(text) as agent:
+            assert (await agent.run("q")).content == "over HTTP"
+        assert len(srv.requests) == 1
+    assert (await build("[llm]\nprovider = 'simulated'").run("q")).content != "over HTTP"
+
+
+@effect("llm.model")
+async def _(tmp_path: Path) -> None:
+    assert (await build("[llm]\nmodel = 'echo'").run("repeat me")).content == "repeat me"
+    assert (await build("[llm]\nmodel = 'simulated'").run("repeat me")).content != "repeat me"
+
+
+@effect("llm.base_url")
+async def _(tmp_path: Path) -> None:
+    async with SimulatorServer(reply="one") as one, SimulatorServer(reply="two") as two:
+        for srv, expected in ((one, "one"), (two, "two")):
+            text = f"[llm]\nprovider = 'openai'\nmodel = 'sim'\napi_key = 'k'\nbase_url = '{srv.base_url}/v1'"
+            async with build(text) as agent:
+                assert (await agent.run("q")).content == expected
+
+
+@effect("llm.api_key")
+async def _(tmp_path: Path) -> None:
+    async with SimulatorServer(api_key="right") as srv:
+        base = f"[llm]\nprovider = 'openai'\nmodel = 'sim'\nbase_url = '{srv.base_url}/v1'\nmax_retries = 0\n"
+        async with build(base + "api_key = 'right'") as agent:
+            assert (await agent.run("q")).content == "q"
+        async with build(base + "api_key = 'wrong'") as agent:
+            with pytest.raises(AuthenticationError):
+                await agent.run("q")
+
+
+@effect("llm.temperature")
+async def _(tmp_path: Path) -> None:
+    a = build("[llm]\ntemperature = 0.0\n[llm.options]\nrecord = true")
+    await a.run("q")
+    assert sim(a).requests[0].settings.temperature == 0.0
+    b = build("[llm]\ntemperature = 1.3\n[llm.options]\nrecord = true")
+    await b.run("q")
+    assert sim(b).requests[0].settings.temperature == 1.3
+
+
+@effect("llm.max_tokens")
+async def _(tmp_path: Path) -> None:
+    assert (await build("[llm]\nmodel = 'echo'\nmax_tokens = 2").run("a b c d")).content == "a b"
+    assert (await build("[llm]\nmodel = 'echo'").run("a b c d")).content == "a b c d"
+
+
+@effect("llm.timeout")
+async def _(tmp_path: Path) -> None:
+    async with SimulatorServer(ttft_ms=300) as srv:
+        base = f"[llm]\nprovider = 'openai'\nmodel = 'sim'\napi_key = 'k'\nbase_url = '{srv.base_url}/v1'\nmax_retries = 0\n"
+        async with build(base + "timeout = '50ms'") as agent:
+            with pytest.raises(ProviderTimeoutError):
+                await agent.run("q")
+        async with build(base + "timeout = '10s'") as agent:
+            assert (await agent.run("q")).content == "q"
+
+
+@effect("llm.max_retries")
+async def _(tmp_path: Path) -> None:
+    with pytest.raises(ServerError):
+        await build("[llm]\nmax_retries = 0\n[llm.options]\nfailures = ['500']\nreply = 'ok'").run("q")
+    assert (
+        await build("[llm]\nmax_retries = 1\n[llm.options]\nfailures = ['500']\nreply = 'ok'").run("q")
+    ).content == "ok"
+
+
+@effect("llm.options")
+async def _(tmp_path: Path) -> None:
+    assert (await build("[llm.options]\nreply = 'configured'").run("q")).content == "configured"
+
+
+# -- [memory] ------------------------------------------------------------------------------------
+
+
+async def _history_sizes(text: str, session: str | None = None) -> int:
+    agent = build(text + "\n[llm.options]\nrecord = true\nreply = 'ok'")
+    for i in range(3):
+        await agent.run(f"turn {i}", session_id=session)
+    return len(sim(agent).requests[-1].messages)
+
+
+@effect("memory.provider")
+async def _(tmp_path: Path) -> None:
+    assert await _history_sizes("[memory]\nprovider = 'memory'\nsession_id = 's'") == 5
+    assert await _history_sizes("[memory]\nprovider = 'none'\nsession_id = 's'") == 1
+
+
+@effect("memory.history_limit")
+async def _(tmp_path: Path) -> None:
+    assert await _history_sizes("[memory]\nsession_id = 's'\nhistory_limit = 2") == 3
+    assert await _history_sizes("[memory]\nsession_id = 's'") == 5
+
+
+@effect("memory.session_id")
+async def _(tmp_path: Path) -> None:
+    assert await _history_sizes("[memory]\nsession_id = 's'") == 5
+    assert await _history_sizes("[memory]") == 1  # no session: stateless runs
+
+
+@effect("memory.max_history_tokens")
+async def _(tmp_path: Path) -> None:
+    assert await _history_sizes("[memory]\nsession_id = 's'\nmax_history_tokens = 12") < 5
+    assert await _history_sizes("[memory]\nsession_id = 's'\nmax_history_tokens = 10000") == 5
+
+
+# -- [streaming] ---------------------------------------------------------------------------------
+
+
+@effect("streaming.buffer_size")
+async def _(tmp_path: Path) -> None:
+    mod = py_module(
+        tmp_path,
+        """
+        progress = {}
+        async def h(input, caps):
+            for i in range(50):
+                await caps.emit(str(i))
+                progress[input] = i + 1
+            return "".join(str(i) for i in range(50))
+        """,
+    )
+    module = sys.modules.get(mod) or __import__(mod)
+    for size, key in ((4, "small"), (100, "large")):
+        agent = build(f"handler = '{mod}:h'\n[streaming]\nbuffer_size = {size}")
+        stream = agent.run_stream(key)
+        iterator = aiter(stream)
+        await anext(iterator)
+        for _ in range(200):  # let the producer run as far as the buffer allows
+            await asyncio.sleep(0)
+        produced = module.progress[key]
+        if size == 4:
+            assert produced < 12, produced  # held back by the consumer
+        else:
+            assert produced == 50
+        stream.cancel()
+        async for _ in iterator:
+            pass
+
+
+@effect("streaming.flush_interval")
+async def _(tmp_path: Path) -> None:
+    text = "[llm.options]\nreply = '{}'\ntokens_per_s = 400\n".format(" ".join(["w"] * 20))
+    fast = [c for c in await chunks_of(build(text).run_stream("q")) if c.type is ak.ChunkType.DELTA]
+    slow = [
+        c
+        for c in await chunks_of(build(text + "[streaming]\nflush_interval = '20ms'").run_stream("q"))
+        if c.type is ak.ChunkType.DELTA
+    ]
+    assert len(fast) == 20
+    assert len(slow) < 20 and "".join(c.delta or "" for c in slow) == "".join(c.delta or "" for c in fast)
+
+
+@effect("streaming.text_only")
+async def _(tmp_path: Path) -> None:
+    on = {c.type for c in await chunks_of(build("[streaming]\ntext_only = true").run_stream("q"))}
+    off = {c.type for c in await chunks_of(build("[streaming]\ntext_only = false").run_stream("q"))}
+    assert ak.ChunkType.TEXT not in on and ak.ChunkType.TEXT in off
+
+
+@effect("streaming.include_thoughts")
+async def _(tmp_path: Path) -> None:
+    text = "[llm.options]\nthoughts = 'hmm let me think'\n[streaming]\ninclude_thoughts = "
+    on = {c.type for c in await chunks_of(build(text + "true").run_stream("q"))}
+    off = {c.type for c in await chunks_of(build(text + "false").run_stream("q"))}
+    assert ak.ChunkType.THOUGHT in on and ak.ChunkType.THOUGHT not in off
+
+
+@effect("streaming.include_tool_calls")
+async def _(tmp_path: Path) -> None:
+    mod = py_module(tmp_path, "async def lookup(city: str) -> str:\n    '''Look up.'''\n    return 'sunny'\n")
+    text = f"[tools]\nfunctions = ['{mod}:lookup']\n[streaming]\ninclude_tool_calls = "
+    on = {c.type for c in await chunks_of(build(text + "true").run_stream("Paris"))}
+    off = {c.type for c in await chunks_of(build(text + "false").run_stream("Paris"))}
+    assert ak.ChunkType.TOOL_CALL in on and ak.ChunkType.TOOL_CALL not in off
+
+
+# -- [tools] -------------------------------------------------------------------------------------
+
+TOOLS = """
+import asyncio
+calls = {"n": 0, "active": 0, "peak": 0}
+
+async def lookup(city: str) -> str:
+    '''Look a city up.'''
+    calls["n"] += 1
+    return f"sunny in {city}"
+
+async def slow(city: str) -> str:
+    '''Slow.'''
+    await asyncio.sleep(0.2)
+    return "slow"
+
+async def flaky(city: str) -> str:
+    '''Fails every other call.'''
+    calls["n"] += 1
+    if calls["n"] % 2:
+        raise RuntimeError("flaky")
+    return "ok"
+
+async def busy(city: str) -> str:
+    '''Counts how many run at once.'''
+    calls["active"] += 1
+    calls["peak"] = max(calls["peak"], calls["active"])
+    for _ in range(5):
+        await asyncio.sleep(0)
+    calls["active"] -= 1
+    return "done"
+
+async def fan_out(input, caps):
+    async with asyncio.TaskGroup() as tg:
+        for _ in range(3):
+            tg.create_task(caps.tools.call("busy", city=input))
+    return "ok"
+
+async def twice(input, caps):
+    await caps.tools.call("lookup", city=input)
+    await caps.tools.call("lookup", city=input)
+    return "ok"
+"""
+
+
+def tools_module(tmp_path: Path) -> Any:
+    name = py_module(tmp_path, TOOLS)
+    return __import__(name)
+
+
+@effect("tools.functions")
+async def _(tmp_path: Path) -> None:
+    m = tools_module(tmp_path)
+    result = await build(f"[tools]\nfunctions = ['{m.__name__}:lookup']").run("Lima")
+    assert [c.name for c in result.tool_calls] == ["lookup"] and "sunny in Lima" in result.content
+    assert (await build("").run("Lima")).tool_calls == []
+
+
+@effect("tools.timeout")
+async def _(tmp_path: Path) -> None:
+    m = tools_module(tmp_path)
+    short = await build(f"[tools]\nfunctions = ['{m.__name__}:slow']\ntimeout = '20ms'").run("Lima")
+    assert short.tool_calls[0].error is not None and "timed out" in short.tool_calls[0].error
+    long = await build(f"[tools]\nfunctions = ['{m.__name__}:slow']\ntimeout = '10s'").run("Lima")
+    assert long.tool_calls[0].error is None
+
+
+@effect("tools.max_retries")
+async def _(tmp_path: Path) -> None:
+    m = tools_module(tmp_path)
+    m.calls["n"] = 0
+    without = await build(f"[tools]\nfunctions = ['{m.__name__}:flaky']").run("Lima")
+    assert without.tool_calls[0].error is not None
+    m.calls["n"] = 0
+    with_retry = await build(f"[tools]\nfunctions = ['{m.__name__}:flaky']\nmax_retries = 1").run("Lima")
+    assert with_retry.tool_calls[0].error is None and with_retry.tool_calls[0].attempts == 2
+
+
+@effect("tools.max_concurrent")
+async def _(tmp_path: Path) -> None:
+    m = tools_module(tmp_path)
+    base = f"handler = '{m.__name__}:fan_out'\n[tools]\nfunctions = ['{m.__name__}:busy']\n"
+    m.calls["peak"] = 0
+    await build(base).run("x")
+    assert m.calls["peak"] == 3
+    m.calls["peak"] = 0
+    await build(base + "max_concurrent = 1").run("x")
+    assert m.calls["peak"] == 1
+
+
+@effect("tools.rate_limit")
+async def _(tmp_path: Path) -> None:
+    m = tools_module(tmp_path)
+    base = f"handler = '{m.__name__}:twice'\n[tools]\nfunctions = ['{m.__name__}:lookup']\n"
+    async with asyncio.timeout(5):
+        assert (await build(base).run("x")).content == "ok"
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.3):  # the second call waits a minute for its slot
+            await build(base + "rate_limit = '1/m'").run("x")
+
+
+async def _lookups(tmp_path: Path, text: str, *, agents: int = 1, pause: float = 0.0) -> int:
+    m = tools_module(tmp_path)
+    m.calls["n"] = 0
+    city = f"City{time.time_ns()}"  # fresh arguments: nothing cached by an earlier test (Redis outlives it)
+    built = [
+        build(f"handler = '{m.__name__}:twice'\n[tools]\nfunctions = ['{m.__name__}:lookup']\n{text}")
+        for _ in range(agents)
+    ]
+    for agent in built:
+        async with agent:
+            await agent.run(city)
+            if pause:
+                await asyncio.sleep(pause)  # let a short TTL expire (time is what is tested here)
+                await agent.run(city)
+    return m.calls["n"]
+
+
+@effect("tools.cache.enabled")
+async def _(tmp_path: Path) -> None:
+    assert await _lookups(tmp_path, "[tools.cache]\nenabled = true") == 1
+    assert await _lookups(tmp_path, "[tools.cache]\nenabled = false") == 2
+
+
+@effect("tools.cache.ttl")
+async def _(tmp_path: Path) -> None:
+    assert await _lookups(tmp_path, "[tools.cache]\nenabled = true\nttl = '50ms'", pause=0.1) == 2
+    assert await _lookups(tmp_path, "[tools.cache]\nenabled = true\nttl = '5m'", pause=0.1) == 1
+
+
+@effect("tools.cache.backend")
+async def _(tmp_path: Path) -> None:
+    require_service("redis")
+    url = "redis://127.0.0.1:6379/15"
+    key = "[tools.cache]\nenabled = true\nttl = '5s'\n"
+    # two agents: an in-process cache is per agent, Redis is shared between them
+    assert await _lookups(tmp_path, key + "backend = 'memory'", agents=2) == 2
+    assert await _lookups(tmp_path, key + f"backend = 'redis'\nurl = '{url}'", agents=2) == 1
+
+
+@effect("tools.cache.url")
+async def _(tmp_path: Path) -> None:
+    require_service("redis")
+    key = "[tools.cache]\nenabled = true\nttl = '5s'\nbackend = 'redis'\n"
+    good = await _lookups(tmp_path, key + "url = 'redis://127.0.0.1:6379/15'", agents=2)
+    bad = await _lookups(tmp_path, key + "url = 'redis://127.0.0.1:1/0'", agents=2)  # unreachable: runs uncached
+    assert (good, bad) == (1, 4)
+
+
+# -- [[mcp.servers]] -----------------------------------------------------------------------------
+
+SAY = str(SERVERS / "say.py")
+MCP_HANDLER = """
+async def say(input, caps):
+    return (await caps.tools.call("say")).text
+
+async def slow(input, caps):
+    return (await caps.tools.call("slow", seconds=float(input))).text
+
+async def listed(input, caps):
+    return ",".join(sorted(caps.tools.available()))
+"""
+
+
+def mcp_agent(tmp_path: Path, handler: str, servers: str) -> ak.Agent:
+    mod = py_module(tmp_path, MCP_HANDLER)
+    return build(f"handler = '{mod}:{handler}'\n{servers}")
+
+
+def stdio(name: str = "s", args: str = "'hello'", extra: str = "") -> str:
+    py = sys.executable.replace("\\", "/")
+    return f"[[mcp.servers]]\nname = '{name}'\ncommand = '{py}'\nargs = ['{SAY}', {args}]\n{extra}"
+
+
+@effect("mcp.servers[].command")
+async def _(tmp_path: Path) -> None:
+    async with mcp_agent(tmp_path, "listed", stdio()) as agent:
+        assert (await agent.run("x")).content == "say,slow"
+    async with mcp_agent(
+        tmp_path, "listed", stdio().replace(sys.executable.replace("\\", "/"), "ak-no-such-cmd")
+    ) as agent:
+        with pytest.raises(ak.errors.MCPError):
+            await agent.run("x")
+
+
+@effect("mcp.servers[].args")
+async def _(tmp_path: Path) -> None:
+    for word in ("alpha", "beta"):
+        async with mcp_agent(tmp_path, "say", stdio(args=f"'{word}'")) as agent:
+            assert (await agent.run("x")).content == word
+
+
+@effect("mcp.servers[].name")
+async def _(tmp_path: Path) -> None:
+    bad = stdio(name="the-named-one").replace(sys.executable.replace("\\", "/"), "ak-no-such-cmd")
+    async with mcp_agent(tmp_path, "listed", bad) as agent:
+        with pytest.raises(ak.errors.MCPError, match="the-named-one"):
+            await agent.run("x")
+
+
+@effect("mcp.servers[].timeout")
+async def _(tmp_path: Path) -> None:
+    async with mcp_agent(tmp_path, "slow", stdio(extra="timeout = '100ms'")) as agent:
+        with pytest.raises(ToolError, match="within 0.1 s \\(its timeout\\)"):
+            await agent.run("1.0")
+    async with mcp_agent(tmp_path, "slow", stdio(extra="timeout = '20s'")) as agent:
+        assert (await agent.run("0.2")).content == "slow done"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def http_say() -> AsyncIterator[str]:
+    port = _free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, SAY, "over-http", "http", str(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                await writer.wait_closed()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.returncode is not None:
+                    raise RuntimeError("the MCP test server did not start") from None
+                await asyncio.sleep(0.05)  # polling a port a subprocess opens: there is no event to wait on
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        proc.kill()
+        await proc.wait()
+
+
+HTTP_KEYS = ("mcp.servers[].transport", "mcp.servers[].url")
+
+
+async def _http_check(tmp_path: Path, url: str) -> None:
+    servers = f"[[mcp.servers]]\nname = 'h'\ntransport = 'http'\nurl = '{url}'"
+    async with mcp_agent(tmp_path, "say", servers) as agent:
+        assert (await agent.run("x")).content == "over-http"
+    async with mcp_agent(tmp_path, "say", stdio(args="'over-stdio'")) as agent:
+        assert (await agent.run("x")).content == "over-stdio"
+    dead = f"[[mcp.servers]]\nname = 'h'\ntransport = 'http'\nurl = 'http://127.0.0.1:{_free_port()}/mcp'\ntimeout = 2"
+    async with mcp_agent(tmp_path, "say", dead) as agent:
+        with pytest.raises(ak.errors.MCPError):
+            await agent.run("x")
+
+
+# -- agents and [workflow] -----------------------------------------------------------------------
+
+
+@effect("agents")
+async def _(tmp_path: Path) -> None:
+    text = "[agents.w]\n[agents.w.llm.options]\nreply = 'named agent'\n[[workflow.steps]]\nname = 's'\nagent = "
+    assert (await build(text + "'w'").run("q")).content == "named agent"
+
+
+@effect("workflow.name")
+async def _(tmp_path: Path) -> None:
+    wf = build("[workflow]\nname = 'flow-x'\n[[workflow.steps]]\nname = 's'")
+    assert wf.name == "flow-x" and (await wf.run("q")).agent_name == "flow-x"
+
+
+@effect("workflow.mode")
+async def _(tmp_path: Path) -> None:
+    steps = "[[workflow.steps]]\nname = 'a'\n[[workflow.steps]]\nname = 'b'\n[llm]\nmodel = 'echo'\n"
+    seq = await build("[workflow]\nmode = 'sequential'\n" + steps).run("q")
+    par = await build("[workflow]\nmode = 'parallel'\n" + steps).run("q")
+    assert seq.content == "q" and "[a]" in par.content and "[b]" in par.content
+
+
+@effect("workflow.timeout")
+async def _(tmp_path: Path) -> None:
+    steps = "[[workflow.steps]]\nname = 'a'\n[llm.options]\nttft = 0.5\n"
+    result = await build("[workflow]\ntimeout = '50ms'\n" + steps).run("q")
+    assert result.stop_reason == "timeout"
+    assert (await build(steps).run("q")).stop_reason == "completed"
+
+
+@effect("workflow.max_concurrency")
+async def _(tmp_path: Path) -> None:
+    m = tools_module(tmp_path)
+    steps = "".join(
+        f"[[workflow.steps]]\nname = 's{i}'\n[workflow.steps.agent]\nhandler = '{m.__name__}:busy_step'\n"
+        for i in range(3)
+    )
+    m.busy_step = _busy_step(m.calls)
+    m.calls["peak"] = 0
+    await build("[workflow]\nmode = 'parallel'\n" + steps).run("q")
+    assert m.calls["peak"] == 3
+    m.calls["peak"] = 0
+    await build("[workflow]\nmode = 'parallel'\nmax_concurrency = 1\n" + steps).run("q")
+    assert m.calls["peak"] == 1
+
+
+def _busy_step(calls: dict[str, int]) -> Callable[[str, ak.Capabilities], Awaitable[str]]:
+    async def busy_step(input: str, caps: ak.Capabilities) -> str:
+        calls["active"] += 1
+        calls["peak"] = max(calls["peak"], calls["active"])
+        for _ in range(5):
+            await asyncio.sleep(0)
+        calls["active"] -= 1
+        return "done"
+
+    return busy_step
+
+
+@effect("workflow.fail_fast")
+async def _(tmp_path: Path) -> None:
+    steps = (
+        "[[workflow.steps]]\nname = 'boom'\n[workflow.steps.agent.llm]\nmax_retries = 0\n"
+        "[workflow.steps.agent.llm.options]\nfailures = ['400']\n"
+        "[[workflow.steps]]\nname = 'slow'\n[workflow.steps.agent.llm.options]\nttft = 0.3\n"
+    )
+    fast = await build("[workflow]\nmode = 'parallel'\nfail_fast = true\n" + steps).run("q")
+    patient = await build("[workflow]\nmode = 'parallel'\nfail_fast = false\n" + steps).run("q")
+    assert fast.steps["slow"].status in ("cancelled", "skipped")
+    assert patient.steps["slow"].status == "ok"
+
+
+@effect("workflow.max_iterations")
+async def _(tmp_path: Path) -> None:
+    steps = "[[workflow.steps]]\nname = 'r'\n"
+    assert (await build("[workflow]\nmode = 'loop'\nmax_iterations = 2\n" + steps).run("q")).iterations == 2
+    assert (await build("[workflow]\nmode = 'loop'\nmax_iterations = 3\n" + steps).run("q")).iterations == 3
+
+
+@effect("workflow.until_contains")
+async def _(tmp_path: Path) -> None:
+    steps = "[llm.options]\nreply = 'APPROVED'\n[[workflow.steps]]\nname = 'r'\n"
+    stopped = await build("[workflow]\nmode = 'loop'\nmax_iterations = 3\nuntil_contains = 'APPROVED'\n" + steps).run(
+        "q"
+    )
+    unstopped = await build("[workflow]\nmode = 'loop'\nmax_iterations = 3\nuntil_contains = 'NEVER'\n" + steps).run(
+        "q"
+    )
+    assert (stopped.iterations, stopped.stop_reason) == (1, "until")
+    assert (unstopped.iterations, unstopped.stop_reason) == (3, "max_iterations")
+
+
+@effect("workflow.steps[].name")
+async def _(tmp_path: Path) -> None:
+    assert set((await build("[[workflow.steps]]\nname = 'first'").run("q")).steps) == {"first"}
+    assert set((await build("[[workflow.steps]]\nname = 'other'").run("q")).steps) == {"other"}
+
+
+@effect("workflow.steps[].agent")
+async def _(tmp_path: Path) -> None:
+    inline = "[[workflow.steps]]\nname = 's'\n[workflow.steps.agent.llm.options]\nreply = 'inline agent'\n"
+    assert (await build(inline).run("q")).content == "inline agent"
+    top = "[llm.options]\nreply = 'top agent'\n[[workflow.steps]]\nname = 's'\n"
+    assert (await build(top).run("q")).content == "top agent"
+
+
+@effect("workflow.steps[].depends_on")
+async def _(tmp_path: Path) -> None:
+    base = (
+        "[workflow]\nmode = 'dag'\n[llm]\nmodel = 'echo'\n"
+        "[[workflow.steps]]\nname = 'a'\n[workflow.steps.agent.llm.options]\nreply = 'from a'\n"
+        "[[workflow.steps]]\nname = 'b'\n"
+    )
+    assert (await build(base + "depends_on = ['a']").run("input")).steps["b"].output == "from a"
+    assert (await build(base).run("input")).steps["b"].output == "input"
+
+
+# -- keys not consumed yet -----------------------------------------------------------------------
+
+PENDING: dict[str, str] = {}
+"""Key -> why no runtime part consumes it yet. Empty when every key is wired."""
+
+
+# -- the tests -----------------------------------------------------------------------------------
+
+
+def test_every_key_is_covered() -> None:
+    keys = set(leaf_keys())
+    covered = set(EFFECTS) | set(HTTP_KEYS) | set(PENDING)
+    assert keys - covered == set(), f"keys without a behaviour check: {sorted(keys - covered)}"
+    assert covered - keys == set(), f"checks for keys that do not exist: {sorted(covered - keys)}"
+    assert not (set(EFFECTS) & set(PENDING))
+
+
+def test_pending_keys_are_listed_explicitly() -> None:
+    # Keys the loader validates but no runtime part consumes yet; see PENDING for the reasons.
+    assert PENDING == {}
+
+
+@pytest.mark.parametrize("key", sorted(EFFECTS))
+async def test_key_changes_behaviour(key: str, tmp_path: Path) -> None:
+    async with asyncio.timeout(30):
+        await EFFECTS[key](tmp_path)
+
+
+@pytest.mark.parametrize("key", HTTP_KEYS)
+async def test_mcp_http_keys_change_behaviour(key: str, tmp_path: Path, http_say: str) -> None:
+    async with asyncio.timeout(30):
+        await _http_check(tmp_path, http_say)
