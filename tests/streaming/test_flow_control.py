@@ -143,6 +143,7 @@ async def test_flush_interval_keeps_the_buffer_bounded_for_a_slow_consumer() -> 
                 deltas.append(chunk.delta or "")
             await asyncio.sleep(0.01)  # a slow reader: five flush intervals per chunk
             biggest = max(biggest, len(stream._ch.buf))
-    # timer flushes wait for room, so only a forced flush (end of turn) and the terminal chunk go past
-    assert biggest <= 2 + 1
+    # Timer flushes wait for room; only the flush forced by the end of the turn, the TEXT chunk and
+    # DONE may go past the bound (without waiting for room it grew by one chunk per interval: ~40).
+    assert biggest <= 2 + 3
     assert "".join(deltas) == (await stream.wait()).content

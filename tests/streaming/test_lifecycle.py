@@ -326,3 +326,18 @@ def test_cancel_from_another_thread_during_sync_iteration() -> None:
         if len(types) == 1:
             threading.Timer(0.01, stream.cancel).start()
     assert types[-2:] == [E, DONE] and types.count(D) < 300
+
+
+def test_sync_iteration_with_tools_twice() -> None:
+    # Each sync iteration runs on its own private loop; what a run opens there (model, tool cache)
+    # must be closed with it, or the second iteration would reuse objects of a dead loop.
+    def weather(city: str) -> str:
+        """Weather."""
+        return f"sunny in {city}"
+
+    agent = ak.Agent("a", llm=ak.SimulatedModel(), tools=[weather])
+    for _ in range(2):
+        stream = agent.run_stream("weather in Oslo")
+        types = [c.type for c in stream]
+        assert ChunkType.TOOL_CALL in types and types[-1] is DONE
+        assert "sunny in Oslo" in stream.wait_sync().content

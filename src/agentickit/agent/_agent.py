@@ -333,7 +333,13 @@ class Agent:
         def produce(sink: ChunkSink) -> Awaitable[Result]:
             return run_agent(self, query, opts, sink)
 
-        return Stream(produce, sopts, {"agent_name": self.name}, on_sync_close=self._close_model)
+        async def close_loop_bound() -> None:
+            # `for chunk in stream` runs on a private loop: what the run opened there dies with it (as in run_sync).
+            await self._close_model()
+            if self._tools_state is not None:
+                await self._close_tools()
+
+        return Stream(produce, sopts, {"agent_name": self.name}, on_sync_close=close_loop_bound)
 
     async def run_batch(
         self,

@@ -8,7 +8,9 @@ and the consumer pops without awaiting while anything is buffered.
 Backpressure: when the deque holds `maxsize` chunks, `send()` returns a future the producer awaits;
 the consumer resolves it once it has taken the deque down to half. So the producer is never more than
 `maxsize` chunks ahead of the consumer, and no chunk is ever dropped to keep that bound. Only the
-terminal chunks (METADATA, ERROR, DONE) and a timer flush may go past it, by at most three.
+terminal chunks (METADATA, ERROR, DONE) go past it, and with `flush_interval` a flush forced by a
+non-DELTA chunk (that chunk and the held-back text) by two more. Producers running side by side
+(parallel tool calls, workflow branches) each put one chunk before they wait.
 """
 
 from __future__ import annotations
