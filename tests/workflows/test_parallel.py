@@ -177,3 +177,9 @@ async def test_sync_steps_run_in_threads_concurrently_without_blocking_the_loop(
         result = await wf.run("x")
     assert result.ok
     assert loop_lag.max_lag < 0.2  # blocked, the loop would have stalled for 0.3 s
+
+
+async def test_a_skipped_step_adds_nothing_to_the_combined_content() -> None:
+    wf = ak.ParallelWorkflow("p").add_step("a", lambda t: "A").add_step("b", lambda t: "B", condition=lambda ctx: False)
+    result = await wf.run("x")
+    assert result.content == "[a]\nA" and result.ok

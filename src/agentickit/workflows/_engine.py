@@ -466,7 +466,11 @@ class Run:
         if len(sinks) == 1:
             return outputs[sinks[0]] or ""
         names = plan.names
-        return "\n\n".join(f"[{names[i]}]\n{outputs[i]}" for i in sinks if outputs[i] is not None)
+        results = self.results
+        # Only steps that ran: a skipped step's pass-through input is not an answer of its own.
+        return "\n\n".join(
+            f"[{names[i]}]\n{outputs[i]}" for i in sinks if (r := results[i]) is not None and r.status is _OK
+        )
 
 
 def _complete(

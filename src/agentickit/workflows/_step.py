@@ -32,7 +32,8 @@ class Step:
         transform: `transform(previous, context) -> str` builds the step's input from the default one
             (the previous output, or the labelled outputs of its dependencies). Runs on the event loop.
         timeout: seconds each attempt may take before it is cancelled (status `timed_out`).
-        retries: extra attempts after a failure or a timeout.
+        retries: extra attempts after a failure or a timeout. In a stream, a retried agent step
+            streams its answer again from the start (the failed attempt's chunks were already sent).
         retry_delay: seconds before the first retry, doubling for each further one.
         description: what the step does.
 
