@@ -9,6 +9,7 @@ from ..memory import Memory
 from ..options import RunOptions, RunOptionsDict
 from ..providers._base import Model
 from ..providers._registry import LLMConfig, LLMSpec
+from ..tools._cache import ToolCache
 from ._agent import Agent, ToolLike
 from ._handler import Handler, check_handler
 from ._middleware import Middleware, check_middleware
@@ -55,6 +56,16 @@ class AgentBuilder:
     def with_tool_timeout(self, seconds: float) -> Self:
         """Default timeout for every tool call."""
         self._kwargs["tool_timeout"] = seconds
+        return self
+
+    def with_max_concurrent_tools(self, limit: int) -> Self:
+        """At most `limit` tool calls of this agent run at once (across all its runs)."""
+        self._kwargs["max_concurrent_tools"] = limit
+        return self
+
+    def with_tool_cache(self, cache: ToolCache) -> Self:
+        """Where results of tools with `cache_ttl` are kept: `ak.ToolCache.memory()` or `ak.ToolCache.redis(url)`."""
+        self._kwargs["tool_cache"] = cache
         return self
 
     def with_memory(self, memory: Memory | None = None, **settings: Any) -> Self:
