@@ -524,6 +524,23 @@ def write_report(results: Path, out_dir: Path | None = None, *, plots: bool = Tr
     return report
 
 
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _range_ms(text: str) -> tuple[float, float] | None:
+    """`"500-1000ms"`, `"1.5-3s"` or `"50ms TTFB"` as (low, high) milliseconds; None if unreadable."""
+    import re
+
+    m = re.match(r"\s*([\d.]+)\s*(?:-\s*([\d.]+))?\s*(ms|s)\b", text)
+    if m is None:
+        return None
+    scale = 1000.0 if m.group(3) == "s" else 1.0
+    low = float(m.group(1)) * scale
+    high = float(m.group(2)) * scale if m.group(2) else low * 1.02
+    return (low, high)
+
+
 def _subplots(plt: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
     fig, axes = plt.subplots(*args, **kwargs)
     return fig, axes
@@ -558,13 +575,13 @@ def _plots(data: Mapping[str, Any], out_dir: Path) -> list[str]:
             v = float(r["value"])
             limit = float(b["limit"])
             ratio = (v / limit if limit else 0.0) if b["op"] == "<=" else (limit / v if v > 0 else 10.0)
-            labels.append(str(r["title"])[:55])
+            labels.append(_short(str(r["title"]), 60))
             ratios.append(max(ratio, 0.0))
             colors.append("#2e7d32" if r.get("status") == "met" else "#c62828")
-        fig, ax = _subplots(plt, figsize=(9, 0.45 * len(labels) + 1.2))
+        fig, ax = _subplots(plt, figsize=(11, 0.45 * len(labels) + 1.4))
         ax.barh(labels, ratios, color=colors)
         ax.axvline(1.0, color="black", linewidth=1, linestyle="--")
-        ax.set_xlabel("share of the budget used (1.0 = at the budget; right of the line = missed)")
+        ax.set_xlabel("share of the budget used (past the dashed line = missed)")
         ax.invert_yaxis()
         ax.set_title("SPEC budgets: ours vs budget")
         save(fig, "budgets.png")
@@ -591,17 +608,30 @@ def _plots(data: Mapping[str, Any], out_dir: Path) -> list[str]:
             ax.set_title(title)
         save(fig, "http.png")
 
-    # 3. The guide's table: our latency beside the guide's.
+    # 3. The guide's table: our latency inside the guide's range, and the framework's own cost.
     guide = [r for r in rows if r.get("group") == "guide" and r.get("value") is not None]
     if guide:
-        fig, ax = _subplots(plt, figsize=(9, 0.45 * len(guide) + 1.2))
-        labels = [str(r["title"])[:60] for r in guide]
-        values = [float(_extra(r).get("latency_ms", r["value"])) for r in guide]
-        ax.barh(labels, values, color="#2e7d32")
-        ax.set_xscale("symlog", linthresh=1.0)
-        ax.set_xlabel("latency per operation, ms (log)")
-        ax.invert_yaxis()
-        ax.set_title("Guide operations: our latency (guide's model latency and 0-latency model)")
+        at_guide = [r for r in guide if _extra(r).get("mode") == "guide"]
+        at_zero = [r for r in guide if _extra(r).get("mode") == "zero"]
+        fig, (a1, a2) = _subplots(plt, 1, 2, figsize=(12, 0.5 * max(len(at_guide), len(at_zero), 1) + 1.6))
+        for i, r in enumerate(at_guide):
+            span = _range_ms(json.loads(r["expectation"]).get("latency", "")) if r.get("expectation") else None
+            if span is not None:
+                a1.plot(span, [i, i], color="#9e9e9e", linewidth=9, solid_capstyle="butt", zorder=1)
+            a1.plot([float(r["value"])], [i], "o", color="#2e7d32", markersize=8, zorder=2)
+        a1.set_yticks(range(len(at_guide)), [_short(str(r["title"]).split(" (")[0], 32) for r in at_guide])
+        a1.set_xscale("log")
+        a1.invert_yaxis()
+        a1.set_xlabel("ms (grey: the guide's range; green: ours)")
+        a1.set_title("at the guide's model latencies")
+        a2.barh(
+            [_short(str(r["title"]).split(" (")[0], 32) for r in at_zero],
+            [float(_extra(r).get("latency_ms", r["value"])) for r in at_zero],
+            color="#2e7d32",
+        )
+        a2.invert_yaxis()
+        a2.set_xlabel("ms per operation, 0-latency model over HTTP")
+        a2.set_title("the framework's own cost")
         save(fig, "guide.png")
 
     # 4. Trade-offs.
@@ -612,21 +642,28 @@ def _plots(data: Mapping[str, Any], out_dir: Path) -> list[str]:
         flush: Mapping[str, list[float]] = extra.get("flush", {})
         fig, (a1, a2) = _subplots(plt, 1, 2, figsize=(10, 3.6))
         if buf.get("buffer_size"):
-            a1.plot(buf["buffer_size"], buf["chunks_per_s"], marker="o", color="#2e7d32", label="chunks/s")
-            a1.set_xscale("log")
+            xs = list(range(len(buf["buffer_size"])))
+            a1.plot(xs, buf["chunks_per_s"], marker="o", color="#2e7d32", label="chunks/s")
+            a1.set_xticks(xs, [str(int(b)) for b in buf["buffer_size"]])
             a1.set_xlabel("buffer_size")
             a1.set_ylabel("chunks/s")
             a1b = a1.twinx()
-            a1b.plot(buf["buffer_size"], buf["cpu_us_per_chunk"], marker="s", color="#c62828", label="CPU us/chunk")
-            a1b.set_ylabel("CPU us/chunk")
+            a1b.plot(xs, buf["cpu_us_per_chunk"], marker="s", color="#c62828", label="CPU us/chunk")
+            a1b.set_ylabel("CPU us/chunk (red)")
+            a1.set_ylabel("chunks/s (green)")
+            a1.set_ylim(bottom=0)
+            a1b.set_ylim(bottom=0)
             a1.set_title("buffer size: throughput vs CPU")
         if flush.get("flush_ms"):
-            a2.plot(flush["flush_ms"], flush["mean_delay_ms"], marker="o", color="#1565c0")
-            a2.set_xlabel("flush_interval, ms (0 = every token)")
-            a2.set_ylabel("mean token delay, ms")
+            fx = list(range(len(flush["flush_ms"])))
+            a2.plot(fx, flush["mean_delay_ms"], marker="o", color="#1565c0")
+            a2.set_xticks(fx, ["every token" if not f else f"{f:g} ms" for f in flush["flush_ms"]])
+            a2.set_xlabel("flush_interval")
+            a2.set_ylabel("mean token delay, ms (blue)")
             a2b = a2.twinx()
-            a2b.plot(flush["flush_ms"], flush["chunks"], marker="s", color="#757575")
-            a2b.set_ylabel("DELTA chunks per stream")
+            a2b.plot(fx, flush["chunks"], marker="s", color="#757575")
+            a2b.set_yscale("log")
+            a2b.set_ylabel("DELTA chunks per stream (grey)")
             a2.set_title("flush interval: latency vs chunks")
         save(fig, "tradeoffs.png")
     return written
