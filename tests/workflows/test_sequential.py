@@ -153,3 +153,12 @@ async def test_each_run_has_its_own_id_shared_by_its_context() -> None:
     first, second = await wf.run("x"), await wf.run("x")
     assert first.run_id.startswith("wf_") and first.run_id != second.run_id
     assert ids == [first.run_id, second.run_id]
+
+
+async def test_non_text_returns_become_text_and_the_raw_value_is_kept() -> None:
+    wf = ak.SequentialWorkflow("s").add_step("num", lambda t: 42).add_step("none", lambda t: None)
+    result = await wf.run("x")
+    assert result.steps["num"].output == "42" and result.steps["num"].result == 42
+    assert result.steps["none"].output == "" and result.content == ""
+    assert result.raise_for_error() is result
+    assert result.steps_with(ak.StepStatus.OK) == ["num", "none"]
