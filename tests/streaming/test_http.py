@@ -73,3 +73,26 @@ async def test_http_stream_text_matches_the_result(srv: SimulatorServer) -> None
             text = "".join([t async for t in stream.text()])
             result = await stream.wait()
     assert text == result.content == "alpha beta gamma"
+
+
+def weather(city: str) -> str:
+    """Current weather for a city."""
+    return f"sunny in {city}"
+
+
+async def test_thoughts_and_tool_rounds_stream_over_http() -> None:
+    # reasoning_content arrives as THOUGHT; the tool loop streams on through the second request
+    async with SimulatorServer(thoughts="let me think") as server:
+        llm = ak.LLMConfig(provider="openai", model="sim", base_url=server.base_url + "/v1", api_key="x")
+        async with ak.Agent("http", llm, tools=[weather]) as agent:
+            stream = agent.run_stream("weather in Paris?")
+            async with asyncio.timeout(5):
+                chunks = [c async for c in stream]
+                result = await stream.wait()
+    types = [c.type for c in chunks]
+    assert types.index(ak.ChunkType.THOUGHT) < types.index(ak.ChunkType.TOOL_CALL)
+    assert types.index(ak.ChunkType.TOOL_CALL) < types.index(ak.ChunkType.TOOL_RESULT)
+    last_result = max(i for i, t in enumerate(types) if t is ak.ChunkType.TOOL_RESULT)
+    after = "".join(c.delta or "" for c in chunks[last_result:] if c.type is ak.ChunkType.DELTA)
+    assert after == result.content and "sunny in Paris" in result.content
+    assert "".join(c.delta or "" for c in chunks if c.type is ak.ChunkType.THOUGHT).startswith("let me think")
