@@ -128,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(data, indent=1) + "\n")
     print(f"[bench] wrote {args.out} in {data['duration_s']} s", file=sys.stderr)
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    print("[bench] " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())), file=sys.stderr)
     if not args.no_report:
         from agentickit.cli._bench import write_report
 

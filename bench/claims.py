@@ -79,7 +79,7 @@ async def inprocess_stream() -> list[Row]:
 
     samples: dict[str, list[float]] = {"bare": [], "ours": []}
     counts = {"bare": await bare(), "ours": await ours()}
-    for _ in range(3 if QUICK else 5):
+    for _ in range(3 if QUICK else 9):
         for name, fn in (("bare", bare), ("ours", ours)):
             t0 = time.perf_counter()
             n = await fn()

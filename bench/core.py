@@ -94,7 +94,9 @@ async def run_overhead() -> list[Row]:
             metrics.set_enabled(True)
 
     number = 500 if QUICK else 2_000
-    stats = await interleaved({"direct": direct, "on": run_on, "off": run_off}, number=number, repeats=7)
+    stats = await interleaved(
+        {"direct": direct, "on": run_on, "off": run_off}, number=number, repeats=3 if QUICK else 11
+    )
     d, on, off = stats["direct"], stats["on"], stats["off"]
     rows = [
         Row(

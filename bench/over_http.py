@@ -121,7 +121,7 @@ async def run_latency() -> list[Row]:
         if sdk is not None:
             fns["sdk"] = lambda: sdk.complete("hello")
         number = 100 if QUICK else 300
-        st = await interleaved(fns, number=number, repeats=5)
+        st = await interleaved(fns, number=number, repeats=3 if QUICK else 9)
     r, o = st["raw"], st["ours"]
     rows = [
         Row(
@@ -160,7 +160,7 @@ async def run_latency() -> list[Row]:
 
 async def throughput_c100() -> list[Row]:
     total, conc = (500, 100) if QUICK else (1_000, 100)
-    rounds = 2 if QUICK else 3
+    rounds = 2 if QUICK else 5
     async with simulator(ttft_ms=50) as base, AsyncExitStack() as stack:
         raw, sdk, agent, _ = await _clients(stack, base)
 
@@ -219,7 +219,7 @@ async def throughput_c100() -> list[Row]:
 
 async def streamed_chunks() -> list[Row]:
     reply = long_reply()
-    repeats = 3 if QUICK else 7
+    repeats = 3 if QUICK else 11
     async with simulator(ttft_ms=0, reply=reply, tools_mode="never") as base, AsyncExitStack() as stack:
         raw, sdk, agent, _ = await _clients(stack, base)
         ours_fn: Callable[[], Awaitable[int]] | None = None
