@@ -522,3 +522,13 @@ async def test_json_reply_to_a_stream_request_is_replayed() -> None:
     events, response = await raw_stream([orjson.dumps(reply)], "application/json")
     assert [e.text for e in events if isinstance(e, TextDelta)] == ["all at once"]
     assert response.content == "all at once" and response.finish_reason == "stop"
+
+
+async def test_sse_last_token_with_finish_reason_and_usage_in_one_chunk() -> None:
+    # vLLM and Ollama put the last token, the finish reason and the usage into one chunk.
+    first = b'data: {"model":"m","choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}\n\n'
+    last = b'data: {"choices":[{"index":0,"delta":{"content":"b"},"finish_reason":"length"}],'
+    last += b'"usage":{"prompt_tokens":5,"completion_tokens":2}}\n\ndata: [DONE]\n\n'
+    events, response = await raw_stream([first, last])
+    assert [e.text for e in events if isinstance(e, TextDelta)] == ["a", "b"]
+    assert response.finish_reason == "length" and response.usage.output_tokens == 2 and response.model == "m"

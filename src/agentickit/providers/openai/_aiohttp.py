@@ -315,19 +315,26 @@ class _OpenAIStream(ModelStream):
                             choice = choices[0]
                             delta = choice.get("delta")
                             if delta:
-                                reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-                                if reasoning:
-                                    yield ThoughtDelta(reasoning)
                                 text = delta.get("content")
-                                if text:
+                                if text and len(delta) == 1:
+                                    # The common case, a text-only delta, skips the other lookups.
                                     yield TextDelta(text)
-                                calls = delta.get("tool_calls")
-                                if calls:
-                                    for c in calls:
-                                        fn: dict[str, Any] = c.get("function") or {}
-                                        yield ToolCallDelta(
-                                            c.get("index") or 0, c.get("id"), fn.get("name"), fn.get("arguments") or ""
-                                        )
+                                else:
+                                    reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                                    if reasoning:
+                                        yield ThoughtDelta(reasoning)
+                                    if text:
+                                        yield TextDelta(text)
+                                    calls = delta.get("tool_calls")
+                                    if calls:
+                                        for c in calls:
+                                            fn: dict[str, Any] = c.get("function") or {}
+                                            yield ToolCallDelta(
+                                                c.get("index") or 0,
+                                                c.get("id"),
+                                                fn.get("name"),
+                                                fn.get("arguments") or "",
+                                            )
                             reason = choice.get("finish_reason")
                             if reason:
                                 self._finish_reason = reason
