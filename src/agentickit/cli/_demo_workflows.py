@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 __all__ = ("demo_workflows",)
 
-_BAR = 36  # characters for the longest run in the timeline
+_BAR = 36  # characters for the longest run in the timeline, on a wide enough console
 
 
 async def demo_workflows(console: Console, *, latency: float = 0.3) -> dict[str, float]:
@@ -48,7 +48,7 @@ async def demo_workflows(console: Console, *, latency: float = 0.3) -> dict[str,
         ),
         (
             "dag",
-            "critical path: 2 steps",
+            "critical path (2)",
             ak.DAGWorkflow("dag")
             .add_step("research", research)
             .add_step("facts", facts, depends_on=["research"])
@@ -65,9 +65,10 @@ async def demo_workflows(console: Console, *, latency: float = 0.3) -> dict[str,
     table.add_column("workflow")
     table.add_column("wall", justify="right")
     table.add_column("expected")
-    table.add_column("vs sequential", justify="right")
-    table.add_column("timeline (research / facts / style)")
-    scale = _BAR / max(walls.values())
+    table.add_column("speed-up", justify="right")
+    table.add_column("timeline", no_wrap=True)
+    # What is left of the console after the other columns (~60 characters) draws the timeline.
+    scale = max(8, min(_BAR, console.width - 62)) / max(walls.values())
     for name, expected, _ in workflows:
         wall = walls[name]
         lines = [_bar(spans[name].get(step), scale) for step in ("research", "facts", "style")]
@@ -79,6 +80,7 @@ async def demo_workflows(console: Console, *, latency: float = 0.3) -> dict[str,
             "\n".join(lines),
         )
     console.print(table)
+    console.print("   timeline rows: research, facts, style (from the workflow's AGENT_START / AGENT_COMPLETE chunks)")
     console.print(
         f"   parallel runs all three at once: {walls['sequential'] / walls['parallel']:.1f}x faster than sequential "
         f"(the guide's 3x); the DAG runs facts and style together once research is done."
