@@ -52,6 +52,8 @@ def _suites() -> list[tuple[str, Callable[[], Any]]]:
         ("workflow.dag100", claims.dag_100_steps),
         ("tools.cache", claims.cache_hit),
         ("tools.mcp", claims.mcp_round_trip),
+        ("core.run_batch", claims.run_batch_overhead),
+        ("load.cli", claims.load_command),
         ("guide.table", guide.guide_table),
     ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -813,3 +814,98 @@ async def _wait_port(port: int) -> None:
 
 if __name__ == "__main__":  # pragma: no cover - manual runs
     sys.exit(0)
+
+
+# -- batch and the load-test command ----------------------------------------------------------------
+
+
+async def run_batch_overhead() -> list[Row]:
+    import agentickit as ak
+    from agentickit.providers.simulated import SimulatedModel
+
+    agent = ak.Agent("batch", llm=SimulatedModel(reply="ok", tools_mode="never"))
+    queries = [f"q{i}" for i in range(1_000)]
+
+    async def gather_baseline() -> None:
+        sem = asyncio.Semaphore(100)
+
+        async def one(q: str) -> None:
+            async with sem:
+                await agent.run(q)
+
+        async with asyncio.TaskGroup() as tg:
+            for q in queries:
+                tg.create_task(one(q))
+
+    async def batch() -> None:
+        await agent.run_batch(queries, concurrency=100)
+
+    st = await interleaved({"gather": gather_baseline, "batch": batch}, number=1, repeats=3 if QUICK else 7, warmup=1)
+    g, b = st["gather"], st["batch"]
+    n = len(queries)
+    return [
+        Row(
+            id="core.run_batch_overhead",
+            group="core",
+            title="run_batch(1,000 queries, concurrency=100): overhead per item over a hand-written TaskGroup",
+            value=(b.median - g.median) / n * US,
+            min=(b.min - g.median) / n * US,
+            max=(b.max - g.median) / n * US,
+            n=b.n,
+            unit="us",
+            baseline={"name": "TaskGroup + Semaphore(100) of agent.run", "value": g.median / n * US, "unit": "us/item"},
+            note=f"run_batch {b.median * MS:.1f} ms vs hand-written {g.median * MS:.1f} ms for {n:,} runs; 0-latency model",
+        )
+    ]
+
+
+async def load_command() -> list[Row]:
+    """The guide's load test (100 workers x 10 requests) through `agentickit bench load --json`, over HTTP."""
+    import importlib.util
+
+    from ._util import simulator
+
+    if importlib.util.find_spec("agentickit.providers.openai") is None:
+        raise Unavailable("the openai provider is not in the tree")
+    rows: list[Row] = []
+    for ttft_ms in (0, 50):
+        async with simulator(ttft_ms=ttft_ms) as base:
+            proc = await asyncio.create_subprocess_exec(
+                PYTHON,
+                "-m",
+                "agentickit.cli",
+                "bench",
+                "load",
+                "--concurrency",
+                "100",
+                "--requests-per-worker",
+                "10",
+                "--llm",
+                "openai:sim",
+                "--base-url",
+                base,
+                "--json",
+                cwd=ROOT,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env={**os.environ, "OPENAI_API_KEY": "sk-bench"},
+            )
+            out, err = await proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"agentickit bench load failed: {err.decode().strip()[-300:]}")
+        d = json.loads(out)
+        lat = d["latency_s"]
+        rows.append(
+            Row(
+                id=f"load.cli_{ttft_ms}ms",
+                group="load",
+                title=f"`agentickit bench load --concurrency 100 --requests-per-worker 10`, {ttft_ms} ms model over HTTP",
+                value=d["req_per_s"],
+                n=1,
+                unit="req/s",
+                note=f"p50 {lat['p50'] * MS:.1f} ms, p95 {lat['p95'] * MS:.1f} ms, p99 {lat['p99'] * MS:.1f} ms; "
+                f"error rate {d['error_rate'] * 100:.1f}%; peak RSS {d['peak_rss_bytes'] / 2**20:.0f} MiB",
+                extra=d,
+            )
+        )
+    return rows

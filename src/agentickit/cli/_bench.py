@@ -448,6 +448,7 @@ def render_report(data: Mapping[str, Any], plots: Sequence[str] = ()) -> str:
         ("streaming", "Streaming"),
         ("workflows", "Workflows"),
         ("tools", "Tools"),
+        ("load", "The guide's load test, as a command"),
         ("micro", "pytest-benchmark micro suites (bench/test_micro.py)"),
     ):
         items = [r for r in rows if r.get("group") == group and not r.get("budget") and r.get("title") != "(plot data)"]
