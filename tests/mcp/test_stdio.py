@@ -158,3 +158,15 @@ def test_bad_settings_are_rejected_with_what_to_do() -> None:
         MCPServer.stdio("python", tool_filter="add")
     with pytest.raises(UserError, match="unknown MCP transport"):
         MCPServer("websocket", url="ws://x")  # type: ignore[arg-type]
+
+
+async def test_malformed_result_is_a_clear_tool_error_and_the_run_goes_on() -> None:
+    server = MCPServer.stdio(PYTHON, [str(SERVERS / "malformed.py")], timeout=5)
+    model = ak.SimulatedModel(script=[call("bad"), call("bad"), "went on"])
+    async with ak.Agent("a", llm=model, tools=[server]) as agent:
+        async with asyncio.timeout(30):
+            result = await agent.run("go")
+    assert result.content == "went on"
+    for record in result.tool_calls:
+        assert record.error is not None
+        assert "returned a malformed result for tool 'bad'" in record.error and "CallToolResult" in record.error
