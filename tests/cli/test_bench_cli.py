@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 import agentickit as ak
-from agentickit.cli._bench import render_report, run_load, write_report
+from agentickit.cli._bench import render_report, render_summary, run_load, write_report
 from agentickit.cli._main import main
 from agentickit.errors import UserError
 from agentickit.providers.simulated import SimulatedModel
@@ -221,6 +221,17 @@ def test_cli_report_writes_markdown_and_plots(tmp_path: Path, capsys: pytest.Cap
     for png in ("budgets.png", "http.png", "guide.png", "tradeoffs.png"):
         assert (tmp_path / png).read_bytes().startswith(b"\x89PNG"), png
         assert f"]({png})" in report
+
+
+def test_report_summary_for_the_readme(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "latest.json"
+    src.write_text(json.dumps(_results()))
+    assert main(["bench", "report", "--input", str(src), "--no-plots", "--summary"]) == 0
+    out = capsys.readouterr().out
+    assert "| build an agent with 1 tool | <= 3 us | 0.700 us | 🟢 |" in out
+    assert "| tool call dispatch | <= 30 us | 46.0 us | 🔴 |" in out
+    assert "make bench" in out
+    assert "Simple query" not in render_summary(_results())  # budgets only
 
 
 def test_report_without_plots(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 from ._common import run_async
 
-__all__ = ("LoadResult", "register", "run_load", "write_report")
+__all__ = ("LoadResult", "register", "render_report", "render_summary", "run_load", "write_report")
 
 DEFAULT_RESULTS = Path("bench") / "results" / "latest.json"
 
@@ -51,6 +51,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None: 
     report.add_argument("--input", type=Path, default=DEFAULT_RESULTS, help=f"results JSON (default {DEFAULT_RESULTS})")
     report.add_argument("--out-dir", type=Path, default=None, help="where REPORT.md and plots go (default: next to it)")
     report.add_argument("--no-plots", action="store_true", help="write the Markdown only")
+    report.add_argument(
+        "--summary", action="store_true", help="also print the short table for the README (ours beside the budget)"
+    )
     report.set_defaults(handler=_report_main)
 
     p.set_defaults(handler=lambda _args: _usage(p))  # pyright: ignore[reportUnknownLambdaType]
@@ -309,6 +312,9 @@ def _report_main(args: argparse.Namespace) -> int:
         )
     out = write_report(args.input, args.out_dir, plots=not args.no_plots)
     print(f"wrote {out}")
+    if args.summary:
+        print()
+        print(render_summary(json.loads(args.input.read_text())))
     return 0
 
 
@@ -355,6 +361,31 @@ def _baseline(r: Mapping[str, Any]) -> str:
     if not b:
         return ""
     return f"{b['name']}: {_num(b.get('value'), b.get('unit', ''))}"
+
+
+def render_summary(data: Mapping[str, Any]) -> str:
+    """The short Markdown table for the README: each SPEC budget, ours beside it, and how to reproduce."""
+    rows: list[Mapping[str, Any]] = [r for r in data.get("results", []) if r.get("budget")]
+    machine: Mapping[str, Any] = data.get("machine", {})
+    out = [
+        "| what | budget | ours | |",
+        "|---|---|---|---|",
+    ]
+    for r in rows:
+        b: Mapping[str, Any] = r["budget"]
+        ours = "not measured" if r.get("value") is None else _num(r["value"], r.get("unit", ""))
+        mark = {"met": "🟢", "missed": "🔴", "unavailable": "⚪", "error": "🔴"}.get(str(r.get("status")), "")
+        out.append(
+            f"| {_cell(r['title'])} | {_cell(b.get('text') or b['op'] + ' ' + _num(b['limit']))} | {ours} | {mark} |"
+        )
+    out += [
+        "",
+        f"Measured {str(data.get('generated_at', '?'))[:10]} on {machine.get('cpu', '?')} ({machine.get('cpu_count', '?')} CPUs), "
+        f"Python {machine.get('python', '?')}, {data.get('loop', '?')}; medians of repeated runs, every ratio against a "
+        "baseline measured in the same run. Reproduce with `make bench` (writes `bench/results/latest.json` and "
+        "`REPORT.md` with plots), re-render with `agentickit bench report`.",
+    ]
+    return "\n".join(out)
 
 
 def render_report(data: Mapping[str, Any], plots: Sequence[str] = ()) -> str:
