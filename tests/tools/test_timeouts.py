@@ -70,7 +70,7 @@ async def test_a_tool_raising_timeouterror_itself_is_an_error_not_a_timeout() ->
 async def test_hanging_sync_tool_does_not_block_the_loop(loop_lag: LoopLag) -> None:
     release = threading.Event()
 
-    @ak.tool(timeout=0.1)
+    @ak.tool(timeout=0.3)
     def blocking(x: int) -> int:
         release.wait(10)  # a sync call that would freeze every other run if it ran on the loop
         return x
@@ -93,7 +93,7 @@ async def test_hanging_sync_tool_does_not_block_the_loop(loop_lag: LoopLag) -> N
     finally:
         release.set()
     (record,) = result.tool_calls
-    assert record.error is not None and "timed out after 0.1 s" in record.error and "worker thread" in record.error
+    assert record.error is not None and "timed out after 0.3 s" in record.error and "worker thread" in record.error
     assert result.content == "done"
-    assert ticks >= 5  # the loop kept running while the tool's thread was stuck
-    assert loop_lag.max_lag < 0.08
+    assert ticks >= 3  # the loop kept running while the tool's thread was stuck
+    assert loop_lag.max_lag < 0.2  # generous: the test machine is shared; a blocked loop would lag 0.3 s

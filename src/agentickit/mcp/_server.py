@@ -594,6 +594,20 @@ class MCPServer(ToolSource):
             if pending:
                 await asyncio.wait(pending, timeout=_RETIRE_TIMEOUT)
 
+    # -- pickling: the configuration travels (e.g. to a Ray worker), never a live connection ---------
+
+    def __getstate__(self) -> dict[str, Any]:
+        runtime = ("_closing", "_conn", "_lock", "_tools")
+        return {name: getattr(self, name) for name in self.__slots__ if name not in runtime}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+        self._conn = None
+        self._closing = set()
+        self._lock = None
+        self._tools = None
+
     def __repr__(self) -> str:
         state = "connected" if self.connected else "not connected"
         return f"MCPServer.{self.transport}({self.name!r}, {state})"
