@@ -411,6 +411,17 @@ async def test_azure_deployment_api_version_and_api_key_header(srv: SimulatorSer
     assert sent.headers["api-key"] == "azure-key"
 
 
+async def test_azure_v1_endpoint(srv: SimulatorServer, transport: Transport) -> None:
+    llm = ak.LLMConfig(
+        provider="azure", model="gpt-4o", base_url=srv.base_url + "/openai/v1", api_key="k", transport=transport
+    )
+    async with ak.Agent("a", llm) as agent:
+        assert (await agent.run("hello v1")).content == "hello v1"
+    sent = srv.requests[-1]
+    assert sent.path == "/openai/v1/chat/completions" and "api-version" not in sent.query
+    assert sent.body["model"] == "gpt-4o"
+
+
 async def test_ollama_needs_no_key_and_has_a_default_url(srv: SimulatorServer, transport: Transport) -> None:
     model = infer_model(ak.LLMConfig(provider="ollama", model="llama3.2"))
     assert model.provider == "ollama" and model.describe()["base_url"] == "http://localhost:11434/v1"

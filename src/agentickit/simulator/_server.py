@@ -63,7 +63,8 @@ class SimulatorServer:
     ```
 
     Endpoints: `POST /v1/chat/completions` (`stream` false or true, with `stream_options.include_usage`),
-    `POST /openai/deployments/{name}/chat/completions` (Azure's shape), `GET /v1/models`.
+    `POST /openai/deployments/{name}/chat/completions` and `POST /openai/v1/chat/completions` (Azure's
+    shapes), `GET /v1/models`.
     A `[[sim:429]]`-style directive in the last user message makes that request fail (see
     `agentickit.providers.simulated`); `fail_first_n` makes the next n requests fail with `fail_with`.
 
@@ -181,6 +182,7 @@ class SimulatorServer:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/chat/completions", self._chat)
         app.router.add_post("/openai/deployments/{deployment}/chat/completions", self._chat)
+        app.router.add_post("/openai/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/models", self._models)
         # handler_cancellation: a client that goes away cancels its handler at once, which is how
