@@ -12,6 +12,8 @@ import aiohttp
 import orjson
 import pytest
 
+import agentickit as ak
+from agentickit.providers import SimTurn, call
 from agentickit.simulator import SimulatorServer
 
 TOOLS = [
@@ -257,3 +259,22 @@ async def test_cli_serves_until_terminated(http: aiohttp.ClientSession) -> None:
         async with asyncio.timeout(10):
             _, stderr = await proc.communicate()
     assert proc.returncode == 0, stderr.decode()
+
+
+async def test_scripted_turns_over_http_drive_a_real_agent() -> None:
+    @ak.tool
+    def lookup(key: str) -> str:
+        """Look a key up."""
+        return key.upper()
+
+    script = [call("lookup", key="abc"), SimTurn(text="found it", thoughts="easy")]
+    async with SimulatorServer(script=script) as srv:
+        llm = ak.LLMConfig(provider="openai", model="sim", base_url=srv.base_url + "/v1")
+        async with ak.Agent("a", llm, tools=[lookup]) as agent:
+            result = await agent.run("find abc")
+            streamed = agent.run_stream("find abc")
+            async for _ in streamed:
+                pass
+            again = await streamed.wait()
+    assert result.content == again.content == "found it" and result.thoughts == "easy"
+    assert [r.result for r in result.tool_calls] == ["ABC"] and [r.result for r in again.tool_calls] == ["ABC"]
