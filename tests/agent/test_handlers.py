@@ -159,6 +159,41 @@ async def test_caps_tools_call_errors_are_typed(
         assert isinstance(info.value.__cause__, KeyError)
 
 
+async def test_caps_tools_call_goes_through_the_tools_policies() -> None:
+    attempts = {"n": 0}
+
+    @ak.tool(retries=1, retry_backoff=0.0, cache_ttl=60)
+    async def flaky(key: str) -> str:
+        """Fails once, then answers."""
+        attempts["n"] += 1
+        if attempts["n"] == 1:
+            raise RuntimeError("first call fails")
+        return f"value of {key}"
+
+    async def handler(input: str, caps: ak.Capabilities) -> str:
+        first = await caps.tools.call("flaky", key=input)  # retried once
+        second = await caps.tools.call("flaky", key=input)  # served from the cache
+        return f"{first}|{second}"
+
+    agent = ak.Agent("h", tools=[flaky], handler=handler)
+    result = await agent.run("k")
+    assert result.content == "value of k|value of k"
+    assert attempts["n"] == 2
+    assert [(c.attempts, c.cache_hit) for c in result.tool_calls] == [(2, False), (1, True)]
+    metrics = agent.tool_metrics()
+    assert metrics.calls == 2 and metrics.retries == 1
+
+
+async def test_early_exit_does_not_build_tool_schemas() -> None:
+    async def handler(input: str, caps: ak.Capabilities) -> str:
+        assert caps.tools.is_available("add") and caps.tools.available() == ["add"]
+        return "early"
+
+    agent = ak.Agent("h", tools=[add], handler=handler)
+    assert (await agent.run("q")).content == "early"
+    assert agent._tools_state is None  # nothing was resolved or compiled
+
+
 # -- memory --------------------------------------------------------------------------------------
 
 

@@ -495,7 +495,10 @@ async def slow(input, caps):
     return (await caps.tools.call("slow", seconds=float(input))).text
 
 async def listed(input, caps):
-    return ",".join(sorted(caps.tools.available()))
+    before = caps.tools.available()  # MCP tools are not known before the first resolution
+    names = await caps.tools.resolve()
+    assert sorted(caps.tools.available()) == sorted(names) and before == []
+    return ",".join(sorted(names))
 """
 
 

@@ -34,6 +34,7 @@ from ..providers._base import Model, TextDelta
 from ..providers._retry import backoff_delay
 from ..streaming._chunk import Chunk, ChunkType
 from ..tools._policies import ToolTimeoutError
+from ..tools._source import ToolSource
 from ..tools._tool import Tool
 from ._middleware import RunContext
 from ._result import Result
@@ -212,17 +213,42 @@ class ToolBox:
         self._caps = caps
         self._count = 0
 
+    def _names(self) -> list[str]:
+        agent = self._caps.agent
+        state = agent._tools_state  # pyright: ignore[reportPrivateUsage]
+        resolved = state.toolset if state is not None else None
+        if resolved is not None:
+            return list(resolved)
+        # Before the first resolution only plain tools are known, by name, without building schemas:
+        # an early-exit handler that only asks `is_available` pays nothing for tools it does not call.
+        names: list[str] = []
+        for item in agent.tools:
+            if isinstance(item, Tool):
+                names.append(item.name)
+            elif not isinstance(item, ToolSource):
+                names.append(getattr(item, "__name__", "tool"))
+        return names
+
     def available(self) -> list[str]:
-        """The names of the agent's tools."""
-        return list(self._caps.agent.tool_map)
+        """The names of the agent's tools.
+
+        Tools of sources (MCP servers, registries) are listed once they have been resolved: by a
+        run of the default loop, by `await caps.tools.resolve()`, or by the first `call()`.
+        """
+        return self._names()
 
     def is_available(self, name: str) -> bool:
-        """Whether the agent has a tool of that name."""
-        return name in self._caps.agent.tool_map
+        """Whether the agent has a tool of that name (see `available` for tools of sources)."""
+        return name in self._names()
 
-    def get(self, name: str) -> Tool | None:
-        """The tool of that name, or `None`."""
-        return self._caps.agent.tool_map.get(name)
+    async def resolve(self) -> list[str]:
+        """Resolve every tool (MCP servers connect and list theirs) and return all the names.
+
+        Raises:
+            MCPError: an MCP server could not be started or reached.
+
+        """
+        return list(await self._caps.agent.resolve_tools())
 
     async def call(self, name: str, /, **arguments: Any) -> Any:
         """Validate the arguments and call the tool through its policies, as the model's calls are.
@@ -513,9 +539,6 @@ async def _run_handler(agent: Agent, query: str, opts: RunOptions, sink: ChunkSi
     session_id = opts.session_id
     if session_id is None and memory is not None:
         session_id = memory.session_id
-    if agent.tools:
-        # Resolved once per agent (MCP servers connect here), so `caps.tools.available()` is complete.
-        await agent.resolve_tools()
     caps = Capabilities(agent, opts, run_id, sink, session_id)
     try:
         out = await handler(query, caps)
