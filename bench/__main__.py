@@ -14,7 +14,6 @@ that crashes reports an "error" row with the exception. Neither stops the run.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import inspect
 import json
 import os
@@ -81,7 +80,7 @@ def _run_suite(name: str, fn: Callable[[], Any]) -> list[_util.Row]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--only", nargs="*", default=None, help="run suites whose name starts with these prefixes")
     parser.add_argument("--quick", action="store_true", help="fewer repeats: a smoke run")
     parser.add_argument(
@@ -143,5 +142,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    asyncio.set_event_loop_policy(None)
     sys.exit(main())

@@ -173,7 +173,7 @@ async def stream_vs_buffer_memory() -> list[Row]:
     with traced_peak() as streamed:
         async for chunk in agent.run_stream("go", flush_interval=None, text_only=True):
             if chunk.type is delta:
-                processed[0] += len(chunk.delta)
+                processed[0] += len(chunk.delta or "")
     saving = 1 - streamed[0] / buffered[0]
     rows = await _stream_vs_buffer_http(text)
     return rows + [
@@ -341,7 +341,7 @@ async def buffer_and_flush() -> list[Row]:
                 if chunk.type is not delta:
                     continue
                 now = time.perf_counter()
-                k = len(tokenize(chunk.delta))
+                k = len(tokenize(chunk.delta or ""))
                 if first_at is None:
                     first_at = now  # the model's schedule starts at its first token
                 for j in range(seen, seen + k):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 import subprocess
 import time
 from pathlib import Path
@@ -273,10 +272,6 @@ def startup() -> list[Row]:
             baseline={"name": "python -c pass", "value": bare.median * ms, "unit": "ms"},
         ),
     ]
-
-
-def _median(values: list[float]) -> float:
-    return statistics.median(values)
 
 
 def micro() -> list[Row]:
