@@ -1,5 +1,9 @@
-"""A process that never speaks MCP: the handshake must time out, not hang."""
+"""A process that never speaks MCP: the handshake must time out, not hang.
 
-import time
+It reads (and ignores) what the client sends, so it exits as soon as its stdin closes.
+"""
 
-time.sleep(60)
+import sys
+
+for _line in sys.stdin:
+    pass
