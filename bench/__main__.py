@@ -98,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         # Only a full run replaces the committed results; smoke and partial runs go aside.
         partial = args.quick or bool(args.only)
         args.out = _util.RESULTS_DIR / ("partial" if partial else "") / "latest.json"
+        if partial:
+            # Keep smoke runs out of git without touching the repository's .gitignore.
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            (args.out.parent / ".gitignore").write_text("*\n")
 
     started = time.perf_counter()
     info = _util.machine_info()
