@@ -254,3 +254,14 @@ def test_report_rejects_files_that_are_not_results(tmp_path: Path, content: str)
     src.write_text(content)
     with pytest.raises(UserError, match="bad.json"):
         write_report(src)
+
+
+def test_report_says_when_plots_cannot_be_drawn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    src = tmp_path / "latest.json"
+    src.write_text(json.dumps(_results()))
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` raise ImportError
+    text = write_report(src).read_text()
+    assert "Plots skipped: matplotlib is not installed" in text
+    assert not list(tmp_path.glob("*.png"))

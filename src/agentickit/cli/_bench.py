@@ -546,13 +546,19 @@ def write_report(results: Path, out_dir: Path | None = None, *, plots: bool = Tr
     out_dir = Path(out_dir) if out_dir is not None else Path(results).parent
     out_dir.mkdir(parents=True, exist_ok=True)
     names: list[str] = []
+    text_note = ""
     if plots:
         try:
             names = _plots(data, out_dir)
         except ImportError:
-            names = []
+            text_note = (
+                "Plots skipped: matplotlib is not installed (`pip install matplotlib`, then `agentickit bench report`)."
+            )
     report = out_dir / "REPORT.md"
-    report.write_text(render_report(data, names))
+    text = render_report(data, names)
+    if text_note:
+        text = text.replace("## Reproduce", f"{text_note}\n\n## Reproduce", 1)
+    report.write_text(text)
     return report
 
 
