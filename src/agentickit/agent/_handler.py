@@ -23,7 +23,7 @@ import inspect
 import re
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import FunctionType, TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypedDict, Unpack
 
@@ -149,7 +149,7 @@ class LLMStream:
         self._settings = settings
         self._forward = forward
         self._parts: list[str] = []
-        self._gen: AsyncIterator[str] | None = None
+        self._gen: AsyncGenerator[str, None] | None = None
         self.response: ModelResponse | None = None
         """The whole response, once the stream is exhausted."""
 
@@ -158,7 +158,7 @@ class LLMStream:
         """The text received so far."""
         return "".join(self._parts)
 
-    async def _deltas(self) -> AsyncIterator[str]:
+    async def _deltas(self) -> AsyncGenerator[str, None]:
         caps = self._caps
         model = caps.model
         attempt = 0
@@ -193,7 +193,7 @@ class LLMStream:
         """Close the upstream request. Idempotent."""
         gen = self._gen
         if gen is not None:
-            await gen.aclose()  # type: ignore[attr-defined]  # an async generator
+            await gen.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -494,11 +494,11 @@ class Capabilities:
         sink = self.sink
         if sink is None:
             return
-        if chunk.__class__ is str:
-            chunk = Chunk(ChunkType.DELTA, chunk)  # type: ignore[arg-type]
-        if chunk.type is ChunkType.DELTA:  # type: ignore[union-attr]
+        if isinstance(chunk, str):
+            chunk = Chunk(ChunkType.DELTA, chunk)
+        if chunk.type is ChunkType.DELTA:
             self._deltas += 1
-        w = sink.send(chunk)  # type: ignore[arg-type]
+        w = sink.send(chunk)
         if w is not None:
             await w
 
