@@ -26,8 +26,8 @@ from ._handler import Handler, check_handler
 from ._middleware import Middleware, check_middleware
 from ._result import Result
 from ._run import run_agent
-from ._tool_exec import AgentTools, ToolSet, resolve_toolset
 from ._sink import ChunkSink
+from ._tool_exec import AgentTools, ToolSet, resolve_toolset
 
 if TYPE_CHECKING:
     from ..config import Config
