@@ -66,7 +66,11 @@ class Middleware(Protocol):
         return None
 
     async def after_run(self, ctx: RunContext, result: Result) -> Result | None:
-        """Called with the run's result; return a replacement `Result`, or `None` to keep it."""
+        """Called with the run's result; return a replacement `Result`, or `None` to keep it.
+
+        In `run_stream` the caller has already seen the run's chunks; a replacement is what the
+        stream's `wait()` returns. Not called when the run raised.
+        """
         return None
 
 
