@@ -253,3 +253,15 @@ async def test_model_retries_from_config_reach_the_simulated_model() -> None:
     assert isinstance(agent.model, SimulatedModel) and agent.model.max_retries == 0
     with pytest.raises(ak.errors.ServerError):
         await agent.run("x")
+
+
+async def test_a_step_can_be_a_workflow_declared_in_another_file(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "[llm]\nmodel = 'echo'\n[workflow]\nmode = 'parallel'\n[[workflow.steps]]\nname = 'x'\n[[workflow.steps]]\nname = 'y'\n",
+        name="inner.toml",
+    )
+    path = write(tmp_path, "[[workflow.steps]]\nname = 'inner'\nagent = 'inner.toml'\n", name="outer.toml")
+    outer = load_runnable(path)
+    result = await outer.run("hello")
+    assert "[x]" in result.content and "[y]" in result.content and "hello" in result.content
