@@ -286,7 +286,7 @@ async def _(tmp_path: Path) -> None:
         stream = agent.run_stream(key)
         iterator = aiter(stream)
         await anext(iterator)
-        for _ in range(200):  # let the producer run as far as the buffer allows
+        for _ in range(1000):  # let the producer run as far as the buffer allows (loop turns, not time)
             await asyncio.sleep(0)
         produced = module.progress[key]
         if size == 4:
