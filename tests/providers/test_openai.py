@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import pickle
 import time
 from collections.abc import AsyncIterator
@@ -543,3 +544,27 @@ async def test_sse_last_token_with_finish_reason_and_usage_in_one_chunk() -> Non
     events, response = await raw_stream([first, last])
     assert [e.text for e in events if isinstance(e, TextDelta)] == ["a", "b"]
     assert response.finish_reason == "length" and response.usage.output_tokens == 2 and response.model == "m"
+
+
+async def test_proxy_from_the_environment(
+    srv: SimulatorServer, transport: Transport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The simulator doubles as a forward proxy: it answers the absolute-form request it receives,
+    # so an answer for an unresolvable host proves the request went through the proxy.
+    for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", srv.base_url)
+    llm = ak.LLMConfig(
+        provider="openai", model="sim", base_url="http://llm.invalid/v1", api_key="x", transport=transport
+    )
+    async with ak.Agent("a", llm) as agent:
+        assert (await agent.run("via the proxy")).content == "via the proxy"
+    monkeypatch.setenv("NO_PROXY", "llm.invalid")
+    async with ak.Agent("a", dataclasses.replace(llm, max_retries=0)) as agent:
+        with pytest.raises(ProviderConnectionError, match="llm.invalid"):
+            await agent.run("direct this time")
+    if transport == "aiohttp":
+        # a local endpoint never goes through the proxy (here: a dead one)
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
+        async with ak.Agent("a", cfg(srv, transport, max_retries=0)) as agent:
+            assert (await agent.run("local stays local")).content == "local stays local"

@@ -10,8 +10,10 @@ with no per-chunk model objects.
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -22,14 +24,23 @@ from ...errors import ProviderConnectionError, ProviderHTTPError, ProviderTimeou
 from ...messages import Message, ModelResponse, ToolDefinition, Usage
 from ...options import ModelSettings
 from .._base import Model, ModelStream, StreamEvent, TextDelta, ThoughtDelta, ToolCallDelta, UsageEvent
-from .._http import decode_body, server_message, status_error
+from .._http import decode_body, is_local_url, server_message, status_error
 from ._wire import bad_response, parse_completion, request_fields, tools_json
 
-__all__ = ("OpenAIModel",)
+__all__ = ("OpenAIModel", "env_proxy")
 
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
 _DONE = b"[DONE]"
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy the environment asks for to reach `url` (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`), if any."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if is_local_url(url) or urllib.request.proxy_bypass(host):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
 
 
 class OpenAIModel(Model):
@@ -56,6 +67,8 @@ class OpenAIModel(Model):
         stream_usage: ask for the usage chunk of streamed replies (`stream_options.include_usage`).
         max_connections: the connection pool's size (0 means unbounded).
         max_tokens_field: `max_completion_tokens` for OpenAI's reasoning models, which reject `max_tokens`.
+        proxy: the HTTP proxy; `None` reads `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` once (as the SDK
+            does, but not per request), `""` means none. Local endpoints never go through a proxy.
 
     """
 
@@ -79,6 +92,7 @@ class OpenAIModel(Model):
         stream_usage: bool = True,
         max_connections: int = 1000,
         max_tokens_field: str = "max_tokens",
+        proxy: str | None = None,
     ) -> None:
         self.model_name = model_name
         self.provider = provider
@@ -97,6 +111,7 @@ class OpenAIModel(Model):
         self.stream_usage = stream_usage
         self.max_connections = max_connections
         self.max_tokens_field = max_tokens_field
+        self.proxy = proxy
         self._init_runtime()
 
     def _init_runtime(self) -> None:
@@ -137,7 +152,8 @@ class OpenAIModel(Model):
                 headers["Authorization"] = f"Bearer {self.api_key}"
         headers.update(self.headers)
         connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0, keepalive_timeout=30.0)
-        self._session = aiohttp.ClientSession(connector=connector, headers=headers)
+        proxy = self.proxy if self.proxy is not None else env_proxy(self.url)
+        self._session = aiohttp.ClientSession(connector=connector, headers=headers, proxy=proxy or None)
         self._loop = loop
         return self._session
 

@@ -50,6 +50,7 @@ def _transport_kwargs(cfg: LLMConfig, options: Mapping[str, Any]) -> dict[str, A
         raise ConfigError(f"options['max_tokens_field'] must be one of {_MAX_TOKENS_FIELDS}, got {field!r}")
     return {
         "max_tokens_field": field,
+        "proxy": options.get("proxy"),
         "temperature": cfg.temperature,
         "max_tokens": cfg.max_tokens,
         "timeout": cfg.timeout,
@@ -79,8 +80,8 @@ def openai_model(cfg: LLMConfig) -> Model:
 
     The key comes from `cfg.api_key` or `OPENAI_API_KEY`; a local `base_url` (127.0.0.1, localhost)
     needs none. `cfg.options` may hold `headers`, `query`, `extra_body`, `stream_usage`,
-    `max_connections`, `max_tokens_field` (`"max_completion_tokens"` for reasoning models),
-    `organization` and `project`.
+    `max_connections`, `max_tokens_field` (`"max_completion_tokens"` for reasoning models), `proxy`
+    (default: `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`), `organization` and `project`.
 
     Raises:
         MissingAPIKeyError: no key, and the endpoint is not local.

@@ -57,6 +57,7 @@ class OpenAISDKModel(Model):
         stream_usage: bool = True,
         max_connections: int = 1000,
         max_tokens_field: str = "max_tokens",
+        proxy: str | None = None,
         azure_endpoint: str | None = None,
         api_version: str | None = None,
     ) -> None:
@@ -76,6 +77,7 @@ class OpenAISDKModel(Model):
         self.stream_usage = stream_usage
         self.max_connections = max_connections
         self.max_tokens_field = max_tokens_field
+        self.proxy = proxy
         self.azure_endpoint = azure_endpoint
         self.api_version = api_version
         self._client: openai.AsyncOpenAI | None = None
@@ -97,7 +99,12 @@ class OpenAISDKModel(Model):
         loop = asyncio.get_running_loop()
         if client is not None and self._loop is loop:
             return client
-        http = openai.DefaultAioHttpClient(timeout=self.timeout)
+        # The SDK's client reads proxies from the environment itself; an explicit one wins.
+        http = (
+            openai.DefaultAioHttpClient(timeout=self.timeout, proxy=self.proxy)
+            if self.proxy
+            else openai.DefaultAioHttpClient(timeout=self.timeout)
+        )
         common: dict[str, Any] = {
             "api_key": self.api_key,
             "timeout": self.timeout,
