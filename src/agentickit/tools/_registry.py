@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import ToolError, UserError
 from ._source import ToolSource
+from ._threads import run_in_worker
 from ._tool import Tool
 
 __all__ = ("ToolFactory", "ToolRegistry")
@@ -110,7 +111,7 @@ class ToolRegistry(ToolSource):
             if inspect.iscoroutinefunction(factory):
                 made: Any = await factory()
             else:
-                made = await asyncio.to_thread(factory)
+                made = await run_in_worker(factory, {})
                 if inspect.isawaitable(made):
                     made = await made
             tool = made if isinstance(made, Tool) else Tool(made, name=name)

@@ -8,7 +8,6 @@ not at decoration time, so defining tools costs nothing at import.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import inspect
 import re
@@ -21,6 +20,7 @@ from ..errors import ToolArgumentsError, UserError
 from ..messages import ToolDefinition
 from ._output import ToolOutput
 from ._policies import RateLimit, parse_rate_limit
+from ._threads import run_in_worker
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -214,7 +214,9 @@ class Tool:
         """Run the function with already validated arguments."""
         if self.is_async:
             return self.function(**kwargs)
-        return asyncio.to_thread(self.function, **kwargs)
+        # Not asyncio.to_thread: a sync tool stuck past its timeout would keep asyncio.run() (and
+        # so run_sync) waiting for the default executor; see _threads.py.
+        return run_in_worker(self.function, kwargs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the wrapped function directly, as if it were not a tool."""
