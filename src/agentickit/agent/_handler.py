@@ -31,7 +31,7 @@ from ..errors import ProviderError, ToolError, UserError, is_retryable
 from ..messages import Message, ModelResponse, ToolCallRecord, Usage
 from ..options import ModelSettings, RunOptions
 from ..providers._base import Model, TextDelta
-from ..providers._retry import backoff_delay
+from ..providers._retry import backoff_delay, retry_call
 from ..streaming._chunk import Chunk, ChunkType
 from ..tools._policies import ToolTimeoutError
 from ..tools._source import ToolSource
@@ -458,16 +458,7 @@ class Capabilities:
         messages = self._messages(system, user)
         settings = _settings(self.options, options)
         model = self.model
-        attempt = 0
-        while True:
-            try:
-                response = await model.request(messages, (), settings)
-                break
-            except ProviderError as exc:
-                if attempt >= model.max_retries or not is_retryable(exc):
-                    raise
-                await asyncio.sleep(backoff_delay(attempt, exc))
-                attempt += 1
+        response = await retry_call(lambda: model.request(messages, (), settings), model.max_retries)
         self.usage.add(response.usage)
         return response.content
 
