@@ -178,3 +178,52 @@ async def test_redis_cache_is_shared_between_processes(redis_url: str) -> None:
     finally:
         await cache.clear()
         await cache.aclose()
+
+
+async def test_identical_concurrent_calls_share_one_execution() -> None:
+    started = asyncio.Event()
+    release = asyncio.Event()
+    executed = 0
+
+    @ak.tool(cache_ttl=60)
+    async def expensive(q: str) -> str:
+        nonlocal executed
+        executed += 1
+        started.set()
+        await release.wait()
+        return f"answer to {q}"
+
+    model = ak.SimulatedModel(script=[call("expensive", q="life"), "ok"])
+    cache = ak.ToolCache.memory()
+    async with ak.Agent("a", llm=model, tools=[expensive], tool_cache=cache) as agent:
+        async with asyncio.timeout(5):
+            runs = [asyncio.create_task(agent.run("go")) for _ in range(4)]
+            await started.wait()
+            while cache.misses < 4:  # every run looked the result up and found the call in flight
+                await asyncio.sleep(0)
+            release.set()
+            results = await asyncio.gather(*runs)
+    assert executed == 1
+    assert [r.tool_calls[0].result for r in results] == ["answer to life"] * 4
+    assert sorted(r.tool_calls[0].cache_hit for r in results) == [False, True, True, True]
+
+
+async def test_a_failed_or_cancelled_leader_lets_the_others_run_it_themselves() -> None:
+    attempts = 0
+
+    @ak.tool(cache_ttl=60)
+    async def first_fails(q: str) -> str:
+        nonlocal attempts
+        attempts += 1
+        await asyncio.sleep(0.01)
+        if attempts == 1:
+            raise ConnectionError("reset")
+        return "ok"
+
+    model = ak.SimulatedModel(script=[call("first_fails", q="x"), "done"])
+    async with ak.Agent("a", llm=model, tools=[first_fails]) as agent:
+        async with asyncio.timeout(5):
+            a, b = await asyncio.gather(agent.run("go"), agent.run("go"))
+    outcomes = sorted((r.tool_calls[0].ok, r.tool_calls[0].cache_hit) for r in (a, b))
+    assert outcomes == [(False, False), (True, False)]
+    assert attempts == 2

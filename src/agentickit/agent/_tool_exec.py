@@ -68,6 +68,22 @@ class _LoopSemaphore:
         return current[1]
 
 
+class _LoopDict:
+    """Calls in flight by cache key, for the running event loop (futures cannot cross loops)."""
+
+    __slots__ = ("_current",)
+
+    def __init__(self) -> None:
+        self._current: tuple[asyncio.AbstractEventLoop, dict[bytes, asyncio.Future[Any]]] | None = None
+
+    def get(self) -> dict[bytes, asyncio.Future[Any]]:
+        loop = asyncio.get_running_loop()
+        current = self._current
+        if current is None or current[0] is not loop:
+            current = self._current = (loop, {})
+        return current[1]
+
+
 class _ToolRuntime:
     """A tool's shared policy state: one token bucket and one semaphore for all agents using it."""
 
@@ -187,6 +203,7 @@ def _compile(
         ttl: float = tool.cache_ttl  # type: ignore[assignment]
         store: ToolCache = cache  # type: ignore[assignment]
         inner_c = step
+        inflight = _LoopDict()
 
         async def caching(args: dict[str, Any], info: _CallInfo) -> Any:
             key = cache_key(name, args)
@@ -198,8 +215,33 @@ def _compile(
             if value is not MISS:
                 info.cache = True
                 return value
+            # Identical calls already running share that call's result instead of running again
+            # (several runs asking the same thing at once would otherwise all miss).
+            running = inflight.get()
+            leader = running.get(key)
+            if leader is not None:
+                try:
+                    value = await asyncio.shield(leader)
+                except Exception:
+                    pass  # the leader failed: errors are not shared or cached, so try ourselves
+                except asyncio.CancelledError:
+                    if not leader.cancelled():
+                        raise  # we were cancelled ourselves
+                else:
+                    info.cache = True
+                    return value
             info.cache = False
-            value = await inner_c(args, info)
+            mine: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            running[key] = mine
+            try:
+                value = await inner_c(args, info)
+            except BaseException:
+                mine.cancel()  # followers run the call themselves
+                raise
+            finally:
+                if running.get(key) is mine:
+                    del running[key]
+            mine.set_result(value)
             try:
                 await store.set(key, value, ttl)
             except Exception as exc:
