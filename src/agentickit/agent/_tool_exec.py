@@ -225,8 +225,9 @@ def _compile(
                 except Exception:
                     pass  # the leader failed: errors are not shared or cached, so try ourselves
                 except asyncio.CancelledError:
-                    if not leader.cancelled():
-                        raise  # we were cancelled ourselves
+                    task = asyncio.current_task()
+                    if not leader.cancelled() or (task is not None and task.cancelling()):
+                        raise  # we were cancelled ourselves, not just the leader
                 else:
                     info.cache = True
                     return value
