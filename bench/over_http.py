@@ -18,6 +18,9 @@ def long_reply(words: int = LONG_WORDS) -> str:
     return " ".join(f"w{i % 97}" for i in range(words))
 
 
+_JSON = {"Content-Type": "application/json"}
+
+
 class Raw:
     """The floor: one pooled aiohttp session, orjson, no objects beyond what the numbers need."""
 
@@ -35,6 +38,31 @@ class Raw:
             data = orjson.loads(await r.read())
         return data["choices"][0]["message"]["content"]
 
+    async def stream_lines(self, text: str) -> int:
+        """The usual raw client: `async for line in resp.content` (what SPEC's peer table measured)."""
+        import orjson
+
+        n = 0
+        async with self.session.post(self.url, data=self._stream_body(text), headers=_JSON) as r:
+            async for line in r.content:
+                if line.startswith(b"data: ") and not line.startswith(b"data: [DONE]"):
+                    choices = orjson.loads(line[6:])["choices"]
+                    if choices and choices[0]["delta"].get("content"):
+                        n += 1
+        return n
+
+    def _stream_body(self, text: str) -> bytes:
+        import orjson
+
+        return orjson.dumps(
+            {
+                "model": "sim",
+                "messages": [{"role": "user", "content": text}],
+                "stream": True,
+                "stream_options": {"include_usage": True},
+            }
+        )
+
     async def stream(self, text: str) -> int:
         import orjson
 
@@ -46,14 +74,21 @@ class Raw:
                 "stream_options": {"include_usage": True},
             }
         )
+        # The leanest SSE loop aiohttp allows: whole reads split into lines, one orjson parse per event.
         n = 0
-        async with self.session.post(self.url, data=body, headers={"Content-Type": "application/json"}) as r:
-            async for line in r.content:
-                if line.startswith(b"data: ") and not line.startswith(b"data: [DONE]"):
-                    event = orjson.loads(line[6:])
-                    choices = event["choices"]
-                    if choices and choices[0]["delta"].get("content"):
-                        n += 1
+        loads = orjson.loads
+        tail = b""
+        async with self.session.post(self.url, data=body, headers=_JSON) as r:
+            async for data in r.content.iter_any():
+                if tail:
+                    data = tail + data
+                lines = data.split(b"\n")
+                tail = lines.pop()
+                for line in lines:
+                    if line.startswith(b"data: ") and line != b"data: [DONE]":
+                        choices = loads(line[6:])["choices"]
+                        if choices and choices[0]["delta"].get("content"):
+                            n += 1
         return n
 
     async def aclose(self) -> None:
@@ -239,7 +274,10 @@ async def streamed_chunks() -> list[Row]:
 
             ours_fn = ours_stream
             how = "agent.run_stream(flush_interval=None), DELTA chunks counted"
-        fns: dict[str, Callable[[], Awaitable[int]]] = {"raw": lambda: raw.stream("go")}
+        fns: dict[str, Callable[[], Awaitable[int]]] = {
+            "raw": lambda: raw.stream("go"),
+            "raw_lines": lambda: raw.stream_lines("go"),
+        }
         if sdk is not None:
             fns["sdk"] = lambda: sdk.stream("go")
         if ours_fn is not None:
@@ -256,20 +294,41 @@ async def streamed_chunks() -> list[Row]:
     rows: list[Row] = []
     if "ours" in st:
         o = st["ours"]
+        rl = st["raw_lines"]
+        common = (
+            f"openai SDK {st['sdk'].median:,.0f} chunks/s; " if "sdk" in st else ""
+        ) + f"{LONG_WORDS:,}-token answers x {repeats}, interleaved; {how}; chunks seen: {counts}"
         rows.append(
             Row(
                 id="http.stream_ratio",
                 group=GROUP,
-                title="streamed chunks/s over HTTP: ours / raw aiohttp SSE floor",
+                title="streamed chunks/s over HTTP: ours / raw aiohttp SSE client (line iteration)",
+                value=o.median / rl.median,
+                min=o.min / rl.median,
+                max=o.max / rl.median,
+                n=o.n,
+                unit="x",
+                baseline={
+                    "name": "raw aiohttp `async for line in resp.content`",
+                    "value": rl.median,
+                    "unit": "chunks/s",
+                },
+                note=f"ours {o.median:,.0f} chunks/s; the usual raw client, as in SPEC's peer table; " + common,
+            ).judge(Budget(">=", 0.8, ">= 80% of floor"))
+        )
+        rows.append(
+            Row(
+                id="http.stream_ratio_lean",
+                group=GROUP,
+                title="streamed chunks/s over HTTP: ours / leanest raw aiohttp SSE loop (iter_any + split)",
                 value=o.median / r.median,
                 min=o.min / r.median,
                 max=o.max / r.median,
                 n=o.n,
                 unit="x",
-                baseline={"name": "raw aiohttp SSE chunks/s", "value": r.median, "unit": "chunks/s"},
-                note=f"ours {o.median:,.0f} chunks/s, raw {r.median:,.0f}"
-                + (f", openai SDK {st['sdk'].median:,.0f}" if "sdk" in st else "")
-                + f"; {LONG_WORDS:,}-token answers x {repeats}; {how}; chunks seen: {counts}",
+                baseline={"name": "raw aiohttp iter_any() + split + orjson", "value": r.median, "unit": "chunks/s"},
+                note=f"ours {o.median:,.0f} chunks/s; the strict floor: parse and count, no consumer hand-off; "
+                + common,
             ).judge(Budget(">=", 0.8, ">= 80% of floor"))
         )
     else:

@@ -637,12 +637,19 @@ def _plots(data: Mapping[str, Any], out_dir: Path) -> list[str]:
         for ax, (key, title) in zip(axes_list, present, strict=True):
             names: list[str] = []
             vals: list[float] = []
-            for who, label in (("raw", "raw aiohttp"), ("sdk", "openai SDK"), ("ours", "agentickit")):
+            colors: list[str] = []
+            for who, label, color in (
+                ("raw", "raw aiohttp", "#757575"),
+                ("raw_lines", "raw aiohttp\n(lines)", "#bdbdbd"),
+                ("sdk", "openai SDK", "#1565c0"),
+                ("ours", "agentickit", "#2e7d32"),
+            ):
                 r = by_id.get(f"http.{key}.{who}")
                 if r is not None and r.get("value") is not None:
                     names.append(label)
                     vals.append(float(r["value"]))
-            ax.bar(names, vals, color=["#757575", "#1565c0", "#2e7d32"][: len(vals)])
+                    colors.append(color)
+            ax.bar(names, vals, color=colors)
             ax.set_title(title)
         save(fig, "http.png")
 
