@@ -194,13 +194,20 @@ async def test_identical_concurrent_calls_share_one_execution() -> None:
         return f"answer to {q}"
 
     model = ak.SimulatedModel(script=[call("expensive", q="life"), "ok"])
-    cache = ak.ToolCache.memory()
-    async with ak.Agent("a", llm=model, tools=[expensive], tool_cache=cache) as agent:
+    all_looked = asyncio.Event()
+
+    class Watched(MemoryToolCache):
+        async def get(self, key: bytes) -> object:
+            value = await super().get(key)
+            if self.misses == 4:
+                all_looked.set()
+            return value
+
+    async with ak.Agent("a", llm=model, tools=[expensive], tool_cache=Watched()) as agent:
         async with asyncio.timeout(5):
             runs = [asyncio.create_task(agent.run("go")) for _ in range(4)]
             await started.wait()
-            while cache.misses < 4:  # every run looked the result up and found the call in flight
-                await asyncio.sleep(0)
+            await all_looked.wait()  # every run missed the cache; three find the call in flight
             release.set()
             results = await asyncio.gather(*runs)
     assert executed == 1

@@ -137,3 +137,15 @@ async def test_aclose_cancels_loads_in_flight() -> None:
     with pytest.raises(asyncio.CancelledError):
         await waiter
     assert not registry.is_loaded("slow")
+
+
+async def test_a_failing_source_among_several_fails_the_run_with_its_own_error() -> None:
+    def broken_factory() -> ak.Tool:
+        raise OSError("model weights missing")
+
+    good, bad = ak.ToolRegistry(), ak.ToolRegistry()
+    good.register_lazy("search", make_search)
+    bad.register_lazy("embed", broken_factory)
+    async with ak.Agent("a", tools=[good, bad]) as agent:
+        with pytest.raises(ToolError, match="lazy tool 'embed' failed: OSError: model weights missing"):
+            await agent.run("go")

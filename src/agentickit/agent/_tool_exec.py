@@ -312,6 +312,14 @@ class AgentTools:
         return self.cache
 
 
+def first_error(group: BaseExceptionGroup[Any]) -> BaseException:
+    """The first leaf error inside (possibly nested) exception groups."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:  # pyright: ignore[reportUnknownMemberType]
+        error = error.exceptions[0]  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+    return error  # pyright: ignore[reportUnknownVariableType]
+
+
 async def resolve_toolset(agent: Agent) -> ToolSet:
     """Resolve the agent's tools: wrap functions, ask tool sources (MCP servers, registries), compile plans.
 
@@ -328,8 +336,13 @@ async def resolve_toolset(agent: Agent) -> ToolSet:
         if len(sources) == 1:
             listed[id(sources[0])] = await sources[0].list_tools()
         else:
-            async with asyncio.TaskGroup() as tg:
-                tasks = {id(s): tg.create_task(s.list_tools()) for s in sources}
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    tasks = {id(s): tg.create_task(s.list_tools()) for s in sources}
+            except ExceptionGroup as group:
+                # The run fails with the first source's own error (an MCPError naming the server),
+                # not a group the caller would have to unpack.
+                raise first_error(group) from group
             listed = {k: t.result() for k, t in tasks.items()}
     tools: list[Tool] = []
     previous = state.toolset

@@ -135,9 +135,12 @@ class ToolRegistry(ToolSource):
         """Every tool, loading the lazy ones (concurrently) on first call."""
         pending = [n for n in self._factories if n not in self._tools]
         if pending:
-            async with asyncio.TaskGroup() as tg:
-                for name in pending:
-                    tg.create_task(self.get(name))
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    for name in pending:
+                        tg.create_task(self.get(name))
+            except ExceptionGroup as group:
+                raise group.exceptions[0] from group  # the ToolError naming the failed factory
         return [self._tools[n] for n in self.names]
 
     async def aclose(self) -> None:
