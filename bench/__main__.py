@@ -40,6 +40,7 @@ def _suites() -> list[tuple[str, Callable[[], Any]]]:
         ("http.run_latency", over_http.run_latency),
         ("http.throughput", over_http.throughput_c100),
         ("http.streaming", over_http.streamed_chunks),
+        ("http.live_streams", over_http.live_streams),
         ("stream.inprocess", claims.inprocess_stream),
         ("stream.ttft", claims.ttft_overhead),
         ("stream.memory", claims.stream_vs_buffer_memory),

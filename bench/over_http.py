@@ -362,3 +362,62 @@ async def streamed_chunks() -> list[Row]:
                 )
             )
     return rows
+
+
+async def live_streams() -> list[Row]:
+    """KiB per live stream, 1,000 concurrent over HTTP, per client kind (each in its own process)."""
+    import asyncio
+    import json
+
+    from ._util import PYTHON, ROOT
+
+    feature("agentickit.providers.openai")
+    n = 300 if QUICK else 1_000
+    rows: list[Row] = []
+    results: dict[str, dict[str, Any]] = {}
+    async with simulator(ttft_ms=2000, reply="a short answer of a few words", tools_mode="never") as base:
+        for kind in ("raw", "sdk", "ours"):
+            proc = await asyncio.create_subprocess_exec(
+                PYTHON,
+                "-m",
+                "bench._live_streams",
+                kind,
+                base,
+                str(n),
+                cwd=ROOT,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            out, err = await proc.communicate()
+            if proc.returncode != 0:
+                rows.append(
+                    Row(
+                        id=f"http.live_streams.{kind}",
+                        group=GROUP,
+                        title=f"KiB per live stream over HTTP ({n:,} concurrent): {kind}",
+                        status="error",
+                        note=err.decode().strip()[-300:],
+                    )
+                )
+                continue
+            results[kind] = json.loads(out.decode().strip().splitlines()[-1])
+    labels = {"raw": "raw aiohttp", "sdk": "openai SDK", "ours": "agentickit run_stream"}
+    for kind, d in results.items():
+        rows.append(
+            Row(
+                id=f"http.live_streams.{kind}",
+                group=GROUP,
+                title=f"KiB per live stream over HTTP ({n:,} concurrent): {labels[kind]}",
+                value=d["kib_per_stream"],
+                n=1,
+                unit="KiB",
+                baseline=(
+                    {"name": "raw aiohttp", "value": results["raw"]["kib_per_stream"], "unit": "KiB"}
+                    if kind != "raw" and "raw" in results
+                    else None
+                ),
+                note=f"RSS {d['base_rss'] / 2**20:.0f} -> {d['peak_rss'] / 2**20:.0f} MB with all streams in flight; "
+                "each client in its own process",
+            )
+        )
+    return rows
