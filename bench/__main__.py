@@ -51,6 +51,7 @@ def _suites() -> list[tuple[str, Callable[[], Any]]]:
         ("workflow.parallel", claims.parallel_vs_sequential),
         ("workflow.dag100", claims.dag_100_steps),
         ("tools.cache", claims.cache_hit),
+        ("tools.cache_redis", claims.redis_cache_hit),
         ("tools.mcp", claims.mcp_round_trip),
         ("core.run_batch", claims.run_batch_overhead),
         ("load.cli", claims.load_command),

@@ -703,6 +703,54 @@ async def cache_hit() -> list[Row]:
 MCP_CALLS = 40
 
 
+async def redis_cache_hit() -> list[Row]:
+    import socket
+
+    import agentickit as ak
+    from agentickit.agent._tool_exec import execute_tool_calls
+    from agentickit.messages import ToolCall
+
+    from .core import toolset_for
+
+    cache_cls = ak_feature("ToolCache")
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+    except OSError as exc:
+        raise Unavailable("Redis is not reachable on 127.0.0.1:6379") from exc
+    cached = ak.tool(cache_ttl=300, name="cached_add")(add)
+    agent, tools = await toolset_for([cached, add], tool_cache=cache_cls.redis("redis://127.0.0.1:6379/15"))
+    try:
+        hit_calls = [ToolCall("c1", "cached_add", '{"a": 1, "b": 2}')]
+        miss_calls = [ToolCall("c2", "add", '{"a": 1, "b": 2}')]
+        timeout = agent.tool_timeout
+        await execute_tool_calls(hit_calls, tools, timeout, None)
+        st = await interleaved(
+            {
+                "hit": lambda: execute_tool_calls(hit_calls, tools, timeout, None),
+                "miss": lambda: execute_tool_calls(miss_calls, tools, timeout, None),
+            },
+            number=200 if QUICK else 500,
+            repeats=5,
+        )
+    finally:
+        await agent.cleanup()
+    h, m = st["hit"], st["miss"]
+    return [
+        Row(
+            id="tools.cache_hit_redis",
+            group="tools",
+            title="tool call answered from the Redis cache (local Redis)",
+            value=h.median * US,
+            min=h.min * US,
+            max=h.max * US,
+            n=h.n,
+            unit="us",
+            baseline={"name": "uncached dispatch of the same sync tool", "value": m.median * US, "unit": "us"},
+            note="ak.ToolCache.redis(url); one GET per hit on 127.0.0.1",
+        )
+    ]
+
+
 async def _sdk_calls(target: Any) -> Stat:
     """The mcp SDK on its own: one `mcp.Client`, `call_tool` in a loop."""
     from mcp import Client

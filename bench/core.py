@@ -143,11 +143,11 @@ async def aadd(a: int, b: int) -> int:
     return a + b
 
 
-async def toolset_for(tools: list[Any]) -> tuple[Any, Any]:
+async def toolset_for(tools: list[Any], **kw: Any) -> tuple[Any, Any]:
     """The agent's compiled tool set (what the run loop dispatches through), or a plain dict on older trees."""
     import agentickit as ak
 
-    agent = ak.Agent("tools", tools=tools)
+    agent = ak.Agent("tools", tools=tools, **kw)
     resolve = getattr(agent, "resolve_tools", None)
     if resolve is not None:
         return agent, await resolve()
