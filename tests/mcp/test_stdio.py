@@ -183,3 +183,20 @@ async def test_a_connected_server_pickles_as_configuration_only() -> None:
         assert copy._tools is None and copy._conn is None  # no live state travels
     finally:
         await server.aclose()
+
+
+async def test_a_server_that_dies_while_idle_is_respawned_by_the_next_call() -> None:
+    import signal
+
+    server = MCPServer.stdio(PYTHON, [BASIC], timeout=10)
+    try:
+        async with asyncio.timeout(30):
+            first = (await server.call_tool("pid")).data["result"]
+            conn = server._conn
+            assert conn is not None and conn.stderr is not None
+            os.kill(first, signal.SIGKILL)
+            await conn.stderr.done  # its stderr closed: the process is gone
+            second = (await server.call_tool("pid")).data["result"]  # no error: a new process answers
+        assert second != first and not _alive(first)
+    finally:
+        await server.aclose()

@@ -530,6 +530,10 @@ class MCPServer(ToolSource):
             tail = _StderrTail(self.name)
             pipe, _ = await loop.connect_read_pipe(lambda: tail, reader)
             conn.stderr = tail
+            # The server's stderr closing usually means it exited: check at once, so the next call
+            # reconnects instead of failing on the dead pipe. Only a probe, not a verdict: a server
+            # may close stderr on purpose (`2>log` in a wrapper script).
+            tail.done.add_done_callback(lambda _: conn.request_probe())
             stack.callback(pipe.close)
             stack.callback(writer.close)
             params = StdioServerParameters(
