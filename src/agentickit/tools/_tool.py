@@ -75,13 +75,24 @@ class Tool:
         function: a sync or async function; its parameters become the tool's arguments.
         name: defaults to the function's name.
         description: defaults to the docstring's summary.
-        timeout: seconds a call may take; `None` uses the agent's `tool_timeout`.
+        timeout: seconds a call may take; `None` uses the agent's `tool_timeout`. A call past it is
+            cancelled (a sync function's thread runs on, but nothing waits for it) and the model gets
+            an error naming the tool and the limit.
         retries: extra attempts after an exception the tool marks retryable.
         retry_backoff: seconds before the first retry; doubles each time.
+        retry_on: the exception types worth retrying (default: any `Exception`); add `TimeoutError`
+            to retry attempts that ran past `timeout`.
         cache_ttl: seconds to reuse a result for the same arguments; `None` disables caching.
-        rate_limit: e.g. `"10/s"`, `"100/m"`.
-        max_concurrency: at most this many calls of this tool run at once.
-        parameters: a hand-written JSON schema; skips the one derived from type hints.
+            Identical calls in flight at the same time share one execution.
+        rate_limit: a token bucket, e.g. `"10/s"`, `"100/m"`, `"5/10s"`, or a `RateLimit`; calls
+            wait (without polling) for their slot.
+        max_concurrency: at most this many calls of this tool run at once (shared by every agent
+            using it).
+        parameters: a hand-written JSON schema; skips the one derived from type hints (arguments are
+            then only checked to be an object with the required keys).
+
+    Raises:
+        UserError: a setting is out of range, or `rate_limit` cannot be parsed.
 
     """
 
