@@ -464,6 +464,9 @@ async def test_model_reopens_its_pool_after_aclose(srv: SimulatorServer, transpo
 # -- SSE parsing robustness (our transport) ----------------------------------------------------------
 
 
+PAUSE = b"<pause>"
+
+
 class RawServer:
     """Answers every chat request with the given byte pieces, flushed one by one."""
 
@@ -476,7 +479,7 @@ class RawServer:
     async def __aenter__(self) -> RawServer:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self.handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
         self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/v1"
@@ -491,18 +494,25 @@ class RawServer:
         resp = web.StreamResponse(headers={"Content-Type": self.content_type})
         await resp.prepare(request)
         for piece in self.pieces:
+            if piece == PAUSE:
+                await asyncio.sleep(30)  # the client gives up first, which cancels this handler
             await resp.write(piece)
             await asyncio.sleep(0)
         await resp.write_eof()
         return resp
 
 
-async def raw_stream(pieces: list[bytes], content_type: str = "text/event-stream") -> tuple[list[Any], Any]:
+async def raw_stream(
+    pieces: list[bytes], content_type: str = "text/event-stream", seen: list[Any] | None = None, timeout: float = 5
+) -> tuple[list[Any], Any]:
+    events: list[Any] = [] if seen is None else seen
     async with RawServer(pieces, content_type) as server:
-        model = infer_model(ak.LLMConfig(provider="openai", model="m", base_url=server.base_url, max_retries=0))
+        llm = ak.LLMConfig(provider="openai", model="m", base_url=server.base_url, max_retries=0, timeout=timeout)
+        model = infer_model(llm)
         try:
             async with model.request_stream([Message.user("x")], (), ModelSettings()) as stream:
-                events = [e async for e in stream]
+                async for event in stream:
+                    events.append(event)
         finally:
             await model.aclose()
     return events, stream.response()
@@ -568,3 +578,12 @@ async def test_proxy_from_the_environment(
         monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
         async with ak.Agent("a", cfg(srv, transport, max_retries=0)) as agent:
             assert (await agent.run("local stays local")).content == "local stays local"
+
+
+async def test_stalled_stream_times_out_between_reads() -> None:
+    first = b'data: {"choices":[{"index":0,"delta":{"content":"partial"}}]}\n\n'
+    seen: list[Any] = []
+    async with asyncio.timeout(5):
+        with pytest.raises(ProviderTimeoutError, match="within 0.2 s"):
+            await raw_stream([first, PAUSE, b"data: [DONE]\n\n"], seen=seen, timeout=0.2)
+    assert [e.text for e in seen if isinstance(e, TextDelta)] == ["partial"]
