@@ -503,11 +503,17 @@ class RawServer:
 
 
 async def raw_stream(
-    pieces: list[bytes], content_type: str = "text/event-stream", seen: list[Any] | None = None, timeout: float = 5
+    pieces: list[bytes],
+    content_type: str = "text/event-stream",
+    seen: list[Any] | None = None,
+    timeout: float = 5,
+    transport: Transport = "aiohttp",
 ) -> tuple[list[Any], Any]:
     events: list[Any] = [] if seen is None else seen
     async with RawServer(pieces, content_type) as server:
-        llm = ak.LLMConfig(provider="openai", model="m", base_url=server.base_url, max_retries=0, timeout=timeout)
+        llm = ak.LLMConfig(
+            provider="openai", model="m", base_url=server.base_url, max_retries=0, timeout=timeout, transport=transport
+        )
         model = infer_model(llm)
         try:
             async with model.request_stream([Message.user("x")], (), ModelSettings()) as stream:
@@ -580,10 +586,10 @@ async def test_proxy_from_the_environment(
             assert (await agent.run("local stays local")).content == "local stays local"
 
 
-async def test_stalled_stream_times_out_between_reads() -> None:
+async def test_stalled_stream_times_out_between_reads(transport: Transport) -> None:
     first = b'data: {"choices":[{"index":0,"delta":{"content":"partial"}}]}\n\n'
     seen: list[Any] = []
     async with asyncio.timeout(5):
         with pytest.raises(ProviderTimeoutError, match="within 0.2 s"):
-            await raw_stream([first, PAUSE, b"data: [DONE]\n\n"], seen=seen, timeout=0.2)
+            await raw_stream([first, PAUSE, b"data: [DONE]\n\n"], seen=seen, timeout=0.2, transport=transport)
     assert [e.text for e in seen if isinstance(e, TextDelta)] == ["partial"]
