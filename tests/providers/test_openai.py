@@ -465,6 +465,7 @@ async def test_model_reopens_its_pool_after_aclose(srv: SimulatorServer, transpo
 
 
 PAUSE = b"<pause>"
+DROP = b"<drop>"
 
 
 class RawServer:
@@ -496,6 +497,10 @@ class RawServer:
         for piece in self.pieces:
             if piece == PAUSE:
                 await asyncio.sleep(30)  # the client gives up first, which cancels this handler
+            if piece == DROP:
+                assert request.transport is not None
+                request.transport.close()
+                return resp
             await resp.write(piece)
             await asyncio.sleep(0)
         await resp.write_eof()
@@ -593,3 +598,9 @@ async def test_stalled_stream_times_out_between_reads(transport: Transport) -> N
         with pytest.raises(ProviderTimeoutError, match="within 0.2 s"):
             await raw_stream([first, PAUSE, b"data: [DONE]\n\n"], seen=seen, timeout=0.2, transport=transport)
     assert [e.text for e in seen if isinstance(e, TextDelta)] == ["partial"]
+
+
+async def test_server_dropping_the_stream_is_a_connection_error(transport: Transport) -> None:
+    first = b'data: {"choices":[{"index":0,"delta":{"content":"partial"}}]}\n\n'
+    with pytest.raises(ProviderConnectionError, match="check base_url"):
+        await raw_stream([first, DROP], transport=transport)
