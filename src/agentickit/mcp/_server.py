@@ -141,6 +141,7 @@ class MCPServer(ToolSource):
     __slots__ = (
         "_closing",
         "_conn",
+        "_failed",
         "_lock",
         "_tools",
         "args",
@@ -208,6 +209,7 @@ class MCPServer(ToolSource):
         self.name = name or (shlex.join([command or "", *self.args]) if transport == "stdio" else (url or ""))
         self._conn: _Connection | None = None
         self._closing: set[asyncio.Task[None]] = set()
+        self._failed: tuple[float, MCPError] | None = None
         """Owner tasks of replaced connections, still closing their transport; awaited by `aclose()`."""
         self._lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         self._tools: dict[str, tuple[Any, Tool]] | None = None
@@ -401,10 +403,16 @@ class MCPServer(ToolSource):
             await conn.checked.wait()  # bounded: the probe has its own timeout
         if conn is not None and conn.client is not None and not conn.broken and conn.loop is loop:
             return conn
+        asked = loop.time()
         async with self._the_lock(loop):
             conn = self._conn
             if conn is not None and conn.client is not None and not conn.broken and conn.loop is loop:
                 return conn
+            failed = self._failed
+            if failed is not None and failed[0] >= asked:
+                # A connect attempt failed while we waited for it: share its error instead of
+                # queueing another full connect_timeout behind it.
+                raise MCPError(str(failed[1])) from failed[1]
             if conn is not None:
                 self._conn = None
                 if conn.loop is loop:
@@ -419,10 +427,13 @@ class MCPServer(ToolSource):
                 # guards against a teardown that never finishes.
                 async with asyncio.timeout(self.connect_timeout + _RETIRE_TIMEOUT):
                     await asyncio.shield(conn.ready)
-            except BaseException:
+            except BaseException as exc:
                 self._conn = None
+                if isinstance(exc, MCPError):
+                    self._failed = (loop.time(), exc)
                 await self._retire(conn)
                 raise
+            self._failed = None
             return conn
 
     def _abandon(self, conn: _Connection) -> None:
@@ -601,7 +612,7 @@ class MCPServer(ToolSource):
     # -- pickling: the configuration travels (e.g. to a Ray worker), never a live connection ---------
 
     def __getstate__(self) -> dict[str, Any]:
-        runtime = ("_closing", "_conn", "_lock", "_tools")
+        runtime = ("_closing", "_conn", "_failed", "_lock", "_tools")
         return {name: getattr(self, name) for name in self.__slots__ if name not in runtime}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -609,6 +620,7 @@ class MCPServer(ToolSource):
             setattr(self, name, value)
         self._conn = None
         self._closing = set()
+        self._failed = None
         self._lock = None
         self._tools = None
 
