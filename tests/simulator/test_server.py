@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -278,3 +280,19 @@ async def test_scripted_turns_over_http_drive_a_real_agent() -> None:
             again = await streamed.wait()
     assert result.content == again.content == "found it" and result.thoughts == "easy"
     assert [r.result for r in result.tool_calls] == ["ABC"] and [r.result for r in again.tool_calls] == ["ABC"]
+
+
+def test_cli_port_in_use_is_a_clear_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = subprocess.run(
+            [sys.executable, "-m", "agentickit.cli", "simulate-llm", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert out.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in out.stderr and "--port" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 __all__ = ("register",)
@@ -58,18 +59,26 @@ def _handle(args: argparse.Namespace) -> int:
     def announce(line: str) -> None:
         print(line, flush=True)
 
-    serve(
-        args.host,
-        args.port,
-        announce=announce,
-        ttft_ms=args.ttft_ms,
-        tokens_per_s=args.tokens_per_s,
-        reply=args.reply,
-        thoughts=args.thoughts,
-        model_name=args.model,
-        fail_first_n=args.fail_first_n,
-        fail_with=args.fail_with,
-        retry_after=args.retry_after,
-        api_key=args.api_key,
-    )
+    try:
+        serve(
+            args.host,
+            args.port,
+            announce=announce,
+            ttft_ms=args.ttft_ms,
+            tokens_per_s=args.tokens_per_s,
+            reply=args.reply,
+            thoughts=args.thoughts,
+            model_name=args.model,
+            fail_first_n=args.fail_first_n,
+            fail_with=args.fail_with,
+            retry_after=args.retry_after,
+            api_key=args.api_key,
+        )
+    except OSError as exc:  # the port is taken, or the host is not ours
+        print(
+            f"error: cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); "
+            "pick another port with --port (0 picks a free one)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
