@@ -279,12 +279,32 @@ class _OpenAIStream(ModelStream):
         self._resp: aiohttp.ClientResponse | None = None
         self._closed = False
 
+    def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        # `_events` records what it yields itself, so the base class's bookkeeping layer (one more
+        # generator hop per token) is skipped.
+        return self._events()
+
     async def aclose(self) -> None:
         """Close the HTTP response at once (the server sees the disconnect). Idempotent."""
         self._closed = True
         resp = self._resp
         if resp is not None:
             resp.close()
+
+    async def _replay(self, reply: ModelResponse) -> AsyncIterator[StreamEvent]:
+        self._finish_reason = reply.finish_reason
+        if reply.thoughts:
+            self._thoughts.append(reply.thoughts)
+            yield ThoughtDelta(reply.thoughts)
+        if reply.content:
+            self._text.append(reply.content)
+            yield TextDelta(reply.content)
+        for index, call in enumerate(reply.tool_calls):
+            delta = ToolCallDelta(index, call.id, call.name, call.arguments)
+            self._add_call_delta(delta)
+            yield delta
+        self._usage = reply.usage
+        yield UsageEvent(reply.usage)
 
     async def _events(self) -> AsyncIterator[StreamEvent]:
         model = self._model
@@ -307,10 +327,12 @@ class _OpenAIStream(ModelStream):
                 # A server that ignores `stream: true` and answers in one piece.
                 reply = parse_completion(await resp.read(), model.provider, model.model_name)
                 finished = True
-                async for event in _replay(self, reply):
+                async for event in self._replay(reply):
                     yield event
                 return
             # The parser is inlined here: another generator layer would cost a hop per event.
+            text_parts = self._text
+            thought_parts = self._thoughts
             tail = b""
             async for data in resp.content.iter_any():
                 if tail:
@@ -321,9 +343,8 @@ class _OpenAIStream(ModelStream):
                     # SSE: only `data:` lines matter here; blank lines, comments and `event:` are skipped.
                     if not line.startswith(b"data:"):
                         continue
-                    payload = line[5:].strip()
-                    if payload == _DONE:
-                        continue
+                    # orjson skips the space after `data:` and a trailing `\r` itself.
+                    payload = line[5:]
                     try:
                         obj = _loads(payload)
                         choices = obj.get("choices")
@@ -334,23 +355,28 @@ class _OpenAIStream(ModelStream):
                                 text = delta.get("content")
                                 if text and len(delta) == 1:
                                     # The common case, a text-only delta, skips the other lookups.
+                                    text_parts.append(text)
                                     yield TextDelta(text)
                                 else:
                                     reasoning = delta.get("reasoning_content") or delta.get("reasoning")
                                     if reasoning:
+                                        thought_parts.append(reasoning)
                                         yield ThoughtDelta(reasoning)
                                     if text:
+                                        text_parts.append(text)
                                         yield TextDelta(text)
                                     calls = delta.get("tool_calls")
                                     if calls:
                                         for c in calls:
                                             fn: dict[str, Any] = c.get("function") or {}
-                                            yield ToolCallDelta(
+                                            call = ToolCallDelta(
                                                 c.get("index") or 0,
                                                 c.get("id"),
                                                 fn.get("name"),
                                                 fn.get("arguments") or "",
                                             )
+                                            self._add_call_delta(call)
+                                            yield call
                             reason = choice.get("finish_reason")
                             if reason:
                                 self._finish_reason = reason
@@ -364,12 +390,15 @@ class _OpenAIStream(ModelStream):
                             )
                         usage = obj.get("usage")
                         if usage:
-                            yield UsageEvent(
-                                Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), 1)
+                            self._usage = Usage(
+                                int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), 1
                             )
+                            yield UsageEvent(self._usage)
                         if self._model_name is None:
                             self._model_name = obj.get("model")
                     except _JSONDecodeError:
+                        if payload.strip() == _DONE:
+                            continue  # once per stream, so it costs less here than a test per event
                         raise bad_response(
                             model.provider, model.model_name, "a stream event is not valid JSON", payload
                         ) from None
@@ -393,14 +422,3 @@ class _OpenAIStream(ModelStream):
                 # Half-read: drop the connection rather than return it to the pool, so the server
                 # sees the client go away (this is how a cancelled stream stops upstream work).
                 resp.close()
-
-
-async def _replay(stream: ModelStream, reply: ModelResponse) -> AsyncIterator[StreamEvent]:
-    stream._finish_reason = reply.finish_reason  # pyright: ignore[reportPrivateUsage]
-    if reply.thoughts:
-        yield ThoughtDelta(reply.thoughts)
-    if reply.content:
-        yield TextDelta(reply.content)
-    for index, call in enumerate(reply.tool_calls):
-        yield ToolCallDelta(index, call.id, call.name, call.arguments)
-    yield UsageEvent(reply.usage)
