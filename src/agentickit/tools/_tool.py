@@ -23,7 +23,7 @@ from ._policies import RateLimit, parse_rate_limit
 from ._threads import run_in_worker
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
+    from pydantic import BaseModel, ValidationError
 
 __all__ = ("Tool", "ToolFunc", "tool")
 
@@ -195,24 +195,25 @@ class Tool:
                 lists each problem so the model can correct itself.
 
         """
-        from pydantic import ValidationError
-
         if self._raw_schema:
             return _validate_raw(self.name, self._definition.parameters if self._definition else {}, arguments)
-        model = self._model()
+        model = self._adapter
+        if model is None:
+            model = self._model()  # also imports pydantic and sets _ValidationError
         try:
             if isinstance(arguments, str):
                 parsed = model.model_validate_json(arguments or "{}")
             else:
                 parsed = model.model_validate(arguments)
-        except ValidationError as exc:
+        except _ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors()
             )
             raise ToolArgumentsError(
                 f"invalid arguments for tool {self.name!r}: {problems}", tool_name=self.name
             ) from exc
-        return {k: getattr(parsed, k) for k in type(parsed).model_fields}
+        # The model forbids extra keys, so its __dict__ holds exactly the declared fields.
+        return dict(parsed.__dict__)
 
     # -- calling ------------------------------------------------------------------------------------
 
@@ -289,8 +290,15 @@ def _validate_raw(name: str, schema: dict[str, Any], arguments: str | dict[str, 
     return args
 
 
+_ValidationError: type[ValidationError] = Exception  # pyright: ignore[reportAssignmentType]
+"""pydantic's ValidationError once a schema was built (pydantic is imported lazily; no import per call)."""
+
+
 def _arguments_model(function: ToolFunc, name: str, docs: dict[str, str]) -> type[BaseModel]:
-    from pydantic import ConfigDict, Field, create_model
+    global _ValidationError
+    from pydantic import ConfigDict, Field, ValidationError, create_model
+
+    _ValidationError = ValidationError
 
     try:
         sig = inspect.signature(function)
