@@ -30,10 +30,10 @@ async def test_http_server_restart_gives_a_clear_error_then_reconnects(own_http_
     try:
         async with asyncio.timeout(60):
             first = (await server.call_tool("pid")).data
-            own_http_server.stop()
+            await asyncio.to_thread(own_http_server.stop)
             with pytest.raises(MCPError, match=own_http_server.url.replace("/", ".")):
                 await server.call_tool("pid")
-            own_http_server.start()
+            await asyncio.to_thread(own_http_server.start)  # off the loop: it waits for the port
             second = (await server.call_tool("pid")).data
         assert second != first  # a new server process answered over a new connection
     finally:
