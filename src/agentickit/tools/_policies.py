@@ -76,7 +76,9 @@ class TokenBucket:
 
     Implemented as GCRA (a token bucket expressed as a "theoretical arrival time"): each caller
     reserves the next free slot and sleeps exactly until it, so waiters are served in arrival order
-    and there is no lock. `clock` and `sleep` are injectable so tests can be deterministic.
+    and there is no lock. A waiter cancelled while it sleeps gives up its slot (the bucket errs on
+    the safe side: never faster than the limit). `clock` and `sleep` are injectable so tests can be
+    deterministic.
     """
 
     __slots__ = ("_clock", "_sleep", "_tat", "_tau", "interval")
