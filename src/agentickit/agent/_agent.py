@@ -40,6 +40,9 @@ ToolLike = Tool | ToolSource | Callable[..., Any]
 
 _NO_OPTIONS = RunOptions()
 
+DEFAULT_TOOL_TIMEOUT = 60.0
+"""Seconds a tool call may take when neither the tool nor the agent says otherwise."""
+
 
 class Agent:
     """An LLM agent: a model, a system prompt, tools and memory.
@@ -56,7 +59,8 @@ class Agent:
         system_prompt: sent first in every run.
         tools: `Tool`s or plain functions the model may call.
         memory: history settings; history is kept per `session_id` only.
-        tool_timeout: default seconds a tool call may take (fast tools ~5 s, standard 30 s, slow 60 s+).
+        tool_timeout: default seconds a tool call may take (fast tools ~5 s, standard 30 s, slow 60 s+);
+            60 s unless set, so no tool can hang a run by default. `None` removes the limit.
         max_concurrent_tools: at most this many tool calls of this agent run at once, across all its runs.
         tool_cache: where results of tools with `cache_ttl` are kept (`ak.ToolCache.memory()` or
             `ak.ToolCache.redis(url)`); defaults to a small in-process cache per agent.
@@ -104,7 +108,7 @@ class Agent:
         system_prompt: str = "",
         tools: Sequence[ToolLike] = (),
         memory: Memory | None = None,
-        tool_timeout: float | None = None,
+        tool_timeout: float | None = DEFAULT_TOOL_TIMEOUT,
         max_concurrent_tools: int | None = None,
         tool_cache: ToolCache | None = None,
         options: RunOptions | None = None,
@@ -381,9 +385,7 @@ class Agent:
 
     async def _close_model(self) -> None:
         model, self._model = self._model, None
-        if model is not None and not isinstance(self.llm, Model):
-            await model.aclose()
-        elif model is not None:
+        if model is not None:
             await model.aclose()
 
     async def cleanup(self) -> None:
