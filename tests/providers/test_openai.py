@@ -511,7 +511,7 @@ async def raw_stream(
     pieces: list[bytes],
     content_type: str = "text/event-stream",
     seen: list[Any] | None = None,
-    timeout: float = 5,
+    timeout: float = 5,  # noqa: ASYNC109 - the provider's request timeout under test, not a deadline of this helper
     transport: Transport = "aiohttp",
 ) -> tuple[list[Any], Any]:
     events: list[Any] = [] if seen is None else seen

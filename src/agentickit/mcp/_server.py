@@ -512,9 +512,8 @@ class MCPServer(ToolSource):
 
     async def _open(self, conn: _Connection, stack: AsyncExitStack) -> Client:
         try:
-            from mcp_types import Implementation
-
             from mcp import Client
+            from mcp_types import Implementation
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise UserError('MCP support needs the mcp SDK: pip install "agentickit[mcp]"') from exc
         transport, errlog = await self._transport(conn, stack)
