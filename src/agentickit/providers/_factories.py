@@ -19,6 +19,7 @@ def _default_reply(request: SimRequest) -> str:
 def simulated(cfg: LLMConfig) -> Model:
     """`simulated` or `simulated:echo` (echoes the input); `cfg.options` go to `SimulatedModel`."""
     options: dict[str, Any] = dict(cfg.options)
+    options.setdefault("max_retries", cfg.max_retries)
     if "reply" not in options:
         options["reply"] = "echo" if cfg.model == "echo" else _default_reply
     return SimulatedModel(model_name=cfg.model, **options)
