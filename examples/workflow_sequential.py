@@ -28,7 +28,9 @@ async def main() -> None:
     )
     reviewer = ak.Agent(
         "reviewer",
-        llm=ak.SimulatedModel(reply=lambda r: f"Approved. {r.last_user.split(': ', 1)[-1]}", ttft=0.2, tools_mode="never"),
+        llm=ak.SimulatedModel(
+            reply=lambda r: f"Approved. {r.last_user.split(': ', 1)[-1]}", ttft=0.2, tools_mode="never"
+        ),
     )
 
     wf = (
