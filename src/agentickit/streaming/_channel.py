@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from ._chunk import Chunk, ChunkType
@@ -71,6 +72,51 @@ class Channel:
         if len(buf) >= self.maxsize:
             return self._full()
         return None
+
+    def send_many(self, chunks: list[Chunk]) -> Awaitable[None] | None:
+        """Take a batch of chunks (one network read's worth); like `send`, with the same bound.
+
+        The batch is appended in one `extend` with one wake-up of the consumer. When it does not fit
+        in the room left, the returned awaitable puts it in as room frees up, so the producer is
+        still never more than `maxsize` chunks ahead.
+        """
+        if self.closed:
+            return None
+        buf = self.buf
+        if len(buf) + len(chunks) > self.maxsize:
+            return self._send_in_parts(chunks)
+        self._put(chunks)
+        if len(buf) >= self.maxsize:
+            return self._full()
+        return None
+
+    def _put(self, chunks: list[Chunk]) -> None:
+        self.buf.extend(chunks)
+        counts = self.counts
+        for c in chunks:
+            counts[c.type] += 1
+        if not self.first_at:
+            for c in chunks:
+                t = c.type
+                if t is _DELTA or t is _THOUGHT:
+                    self.first_at = time.perf_counter()
+                    break
+        self.wake_getter()
+
+    async def _send_in_parts(self, chunks: list[Chunk]) -> None:
+        i = 0
+        n = len(chunks)
+        while i < n:
+            if self.closed:
+                return
+            room = self.maxsize - len(self.buf)
+            if room > 0:
+                j = i + room
+                self._put(chunks[i:j] if i or j < n else chunks)
+                i = j
+            # Full (by this part or by others): wait for the consumer, as `send` would.
+            if len(self.buf) >= self.maxsize:
+                await self._full()
 
     def _full(self) -> asyncio.Future[None]:
         # One future per waiting producer (parallel tool calls and workflow branches share a channel):
@@ -186,6 +232,25 @@ class ShapingChannel(Channel):
         # Anything else ends the current batch first, so the order of chunks is kept.
         self.flush()
         return Channel.send(self, chunk)
+
+    def send_many(self, chunks: list[Chunk]) -> Awaitable[None] | None:
+        """Filter the batch, then take it whole, or chunk by chunk when DELTAs are coalesced."""
+        if self.closed:
+            return None
+        drop = self.drop
+        if drop:
+            chunks = [c for c in chunks if c.type not in drop]
+        if not self.interval:
+            return Channel.send_many(self, chunks)
+        return self._send_each(chunks)
+
+    async def _send_each(self, chunks: list[Chunk]) -> None:
+        # Coalescing decides per DELTA (join the held-back text or go out now), so the batch goes
+        # through `send`; its awaits keep the bound exactly as a per-chunk producer would.
+        for chunk in chunks:
+            w = self.send(chunk)
+            if w is not None:
+                await w
 
     def _on_timer(self) -> None:
         self.handle = None

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import urllib.request
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from contextlib import aclosing
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,7 +24,17 @@ from ..._version import __version__
 from ...errors import ProviderConnectionError, ProviderHTTPError, ProviderTimeoutError, ServerError
 from ...messages import Message, ModelResponse, ToolDefinition, Usage
 from ...options import ModelSettings
-from .._base import Model, ModelStream, StreamEvent, TextDelta, ThoughtDelta, ToolCallDelta, UsageEvent
+from .._base import (
+    TEXT_BLOCK,
+    BatchItem,
+    Model,
+    ModelStream,
+    StreamEvent,
+    TextDelta,
+    ThoughtDelta,
+    ToolCallDelta,
+    UsageEvent,
+)
 from .._http import decode_body, is_local_url, server_message, status_error
 from ._wire import bad_response, parse_completion, request_fields, tools_json
 
@@ -280,9 +291,15 @@ class _OpenAIStream(ModelStream):
         self._closed = False
 
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
-        # `_events` records what it yields itself, so the base class's bookkeeping layer (one more
+        # `batches` records what it yields itself, so the base class's bookkeeping layer (one more
         # generator hop per token) is skipped.
         return self._events()
+
+    async def _events(self) -> AsyncIterator[StreamEvent]:
+        async with aclosing(self.batches()) as batches:
+            async for batch in batches:
+                for item in batch:
+                    yield TextDelta(item) if isinstance(item, str) else item
 
     async def aclose(self) -> None:
         """Close the HTTP response at once (the server sees the disconnect). Idempotent."""
@@ -291,22 +308,25 @@ class _OpenAIStream(ModelStream):
         if resp is not None:
             resp.close()
 
-    async def _replay(self, reply: ModelResponse) -> AsyncIterator[StreamEvent]:
+    def _replay(self, reply: ModelResponse) -> list[BatchItem]:
         self._finish_reason = reply.finish_reason
+        batch: list[BatchItem] = []
         if reply.thoughts:
             self._thoughts.append(reply.thoughts)
-            yield ThoughtDelta(reply.thoughts)
+            batch.append(ThoughtDelta(reply.thoughts))
         if reply.content:
             self._text.append(reply.content)
-            yield TextDelta(reply.content)
+            batch.append(reply.content)
         for index, call in enumerate(reply.tool_calls):
             delta = ToolCallDelta(index, call.id, call.name, call.arguments)
             self._add_call_delta(delta)
-            yield delta
+            batch.append(delta)
         self._usage = reply.usage
-        yield UsageEvent(reply.usage)
+        batch.append(UsageEvent(reply.usage))
+        return batch
 
-    async def _events(self) -> AsyncIterator[StreamEvent]:
+    async def batches(self) -> AsyncGenerator[list[BatchItem], None]:
+        """The events of each network read as one batch (see `ModelStream.batches`)."""
         model = self._model
         try:
             resp = await model._pool().post(model._url, data=self._body, timeout=self._timeout)  # pyright: ignore[reportPrivateUsage]
@@ -327,85 +347,19 @@ class _OpenAIStream(ModelStream):
                 # A server that ignores `stream: true` and answers in one piece.
                 reply = parse_completion(await resp.read(), model.provider, model.model_name)
                 finished = True
-                async for event in self._replay(reply):
-                    yield event
+                yield self._replay(reply)
                 return
-            # The parser is inlined here: another generator layer would cost a hop per event.
-            text_parts = self._text
-            thought_parts = self._thoughts
+            # One batch per network read: the consumer awaits once per read, not once per event.
+            parse = self._parse
             tail = b""
             async for data in resp.content.iter_any():
                 if tail:
                     data = tail + data
                 lines = data.split(b"\n")
                 tail = lines.pop()
-                for line in lines:
-                    # SSE: only `data:` lines matter here; blank lines, comments and `event:` are skipped.
-                    if not line.startswith(b"data:"):
-                        continue
-                    # orjson skips the space after `data:` and a trailing `\r` itself.
-                    payload = line[5:]
-                    try:
-                        obj = _loads(payload)
-                        choices = obj.get("choices")
-                        if choices:
-                            choice = choices[0]
-                            delta = choice.get("delta")
-                            if delta:
-                                text = delta.get("content")
-                                if text and len(delta) == 1:
-                                    # The common case, a text-only delta, skips the other lookups.
-                                    text_parts.append(text)
-                                    yield TextDelta(text)
-                                else:
-                                    reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-                                    if reasoning:
-                                        thought_parts.append(reasoning)
-                                        yield ThoughtDelta(reasoning)
-                                    if text:
-                                        text_parts.append(text)
-                                        yield TextDelta(text)
-                                    calls = delta.get("tool_calls")
-                                    if calls:
-                                        for c in calls:
-                                            fn: dict[str, Any] = c.get("function") or {}
-                                            call = ToolCallDelta(
-                                                c.get("index") or 0,
-                                                c.get("id"),
-                                                fn.get("name"),
-                                                fn.get("arguments") or "",
-                                            )
-                                            self._add_call_delta(call)
-                                            yield call
-                            reason = choice.get("finish_reason")
-                            if reason:
-                                self._finish_reason = reason
-                        elif choices is None and "error" in obj:
-                            raise ServerError(
-                                f"{model.provider} reported an error in the middle of the stream: {server_message(obj)}",
-                                status=resp.status,
-                                body=obj,
-                                provider=model.provider,
-                                model=model.model_name,
-                            )
-                        usage = obj.get("usage")
-                        if usage:
-                            self._usage = Usage(
-                                int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), 1
-                            )
-                            yield UsageEvent(self._usage)
-                        if self._model_name is None:
-                            self._model_name = obj.get("model")
-                    except _JSONDecodeError:
-                        if payload.strip() == _DONE:
-                            continue  # once per stream, so it costs less here than a test per event
-                        raise bad_response(
-                            model.provider, model.model_name, "a stream event is not valid JSON", payload
-                        ) from None
-                    except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
-                        raise bad_response(
-                            model.provider, model.model_name, f"a stream event has a wrong shape: {exc!r}", payload
-                        ) from exc
+                batch = parse(lines, resp.status)
+                if batch:
+                    yield batch
             if tail.strip():
                 raise bad_response(model.provider, model.model_name, "the stream ended in the middle of an event", tail)
             finished = True
@@ -422,3 +376,77 @@ class _OpenAIStream(ModelStream):
                 # Half-read: drop the connection rather than return it to the pool, so the server
                 # sees the client go away (this is how a cancelled stream stops upstream work).
                 resp.close()
+
+    def _parse(self, lines: list[bytes], status: int) -> list[BatchItem]:
+        """The events of whole SSE lines, recorded for `response()`; text as bare strings."""
+        model = self._model
+        batch: list[BatchItem] = []
+        add = batch.append
+        text_parts = self._text
+        for line in lines:
+            # SSE: only `data:` lines matter here; blank lines, comments and `event:` are skipped.
+            if not line.startswith(b"data:"):
+                continue
+            # orjson skips the space after `data:` and a trailing `\r` itself.
+            payload = line[5:]
+            try:
+                obj = _loads(payload)
+                choices = obj.get("choices")
+                if choices:
+                    choice = choices[0]
+                    delta = choice.get("delta")
+                    if delta:
+                        text = delta.get("content")
+                        if text and len(delta) == 1:
+                            # The common case, a text-only delta, skips the other lookups.
+                            text_parts.append(text)
+                            add(text)
+                        else:
+                            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                            if reasoning:
+                                self._thoughts.append(reasoning)
+                                add(ThoughtDelta(reasoning))
+                            if text:
+                                text_parts.append(text)
+                                add(text)
+                            calls = delta.get("tool_calls")
+                            if calls:
+                                for c in calls:
+                                    fn: dict[str, Any] = c.get("function") or {}
+                                    call = ToolCallDelta(
+                                        c.get("index") or 0, c.get("id"), fn.get("name"), fn.get("arguments") or ""
+                                    )
+                                    self._add_call_delta(call)
+                                    add(call)
+                    reason = choice.get("finish_reason")
+                    if reason:
+                        self._finish_reason = reason
+                elif choices is None and "error" in obj:
+                    raise ServerError(
+                        f"{model.provider} reported an error in the middle of the stream: {server_message(obj)}",
+                        status=status,
+                        body=obj,
+                        provider=model.provider,
+                        model=model.model_name,
+                    )
+                usage = obj.get("usage")
+                if usage:
+                    self._usage = Usage(
+                        int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), 1
+                    )
+                    add(UsageEvent(self._usage))
+                if self._model_name is None:
+                    self._model_name = obj.get("model")
+            except _JSONDecodeError:
+                if payload.strip() == _DONE:
+                    continue  # once per stream, so it costs less here than a test per event
+                raise bad_response(
+                    model.provider, model.model_name, "a stream event is not valid JSON", payload
+                ) from None
+            except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+                raise bad_response(
+                    model.provider, model.model_name, f"a stream event has a wrong shape: {exc!r}", payload
+                ) from exc
+        if len(text_parts) >= TEXT_BLOCK:
+            self._fold_text()
+        return batch
