@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -21,6 +22,7 @@ __all__ = (
     "ThoughtDelta",
     "ToolCallDelta",
     "UsageEvent",
+    "flatten_batches",
 )
 
 
@@ -71,6 +73,14 @@ A 1 MB answer is ~250,000 tokens; one `str` per token (~50 bytes each, plus the 
 the end made a streamed answer cost ~14 MiB. Joining every 1,024 pieces keeps ~1.1x the text itself,
 for one `join` per 1,024 tokens.
 """
+
+
+async def flatten_batches(batches: AsyncGenerator[list[BatchItem], None]) -> AsyncIterator[StreamEvent]:
+    """Event by event from a stream's `batches()` (text as `TextDelta`), closing them when left early."""
+    async with aclosing(batches):
+        async for batch in batches:
+            for item in batch:
+                yield TextDelta(item) if isinstance(item, str) else item
 
 
 @dataclass(slots=True)

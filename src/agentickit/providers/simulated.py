@@ -23,7 +23,7 @@ import itertools
 import re
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -39,7 +39,17 @@ from ..errors import (
 )
 from ..messages import Message, ModelResponse, ToolCall, ToolDefinition, Usage
 from ..options import ModelSettings
-from ._base import Model, ModelStream, StreamEvent, TextDelta, ThoughtDelta, ToolCallDelta, UsageEvent
+from ._base import (
+    TEXT_BLOCK,
+    BatchItem,
+    Model,
+    ModelStream,
+    StreamEvent,
+    ThoughtDelta,
+    ToolCallDelta,
+    UsageEvent,
+    flatten_batches,
+)
 
 __all__ = ("Failure", "SimRequest", "SimTurn", "SimulatedModel", "call", "plan_turn", "tokenize")
 
@@ -47,6 +57,9 @@ Failure = Literal["429", "500", "401", "400", "timeout", "malformed"]
 _FAILURES: frozenset[str] = frozenset(("429", "500", "401", "400", "timeout", "malformed"))
 _DIRECTIVE = re.compile(r"\[\[sim:(\w+)\]\]")
 _TOKEN = re.compile(r"\s*\S+")
+# Up to TEXT_BLOCK tokens at once: the same tokens as `_TOKEN` finds (a block ends where a token
+# does), so a long answer is tokenized a block at a time instead of into one list up front.
+_BLOCK = re.compile(rf"(?:\s*\S+){{1,{TEXT_BLOCK}}}")
 
 
 @dataclass(slots=True, frozen=True)
@@ -107,6 +120,42 @@ def tokenize(text: str) -> list[str]:
     elif text:
         tokens = [text]
     return tokens
+
+
+def _token_blocks(text: str) -> Iterator[tuple[list[str], int]]:
+    """`tokenize(text)` lazily, in lists of up to `TEXT_BLOCK` tokens, each with the text offset it ends at.
+
+    A 1 MB answer is ~250,000 tokens; as one list of strings it cost ~13 MiB on top of the text.
+    """
+    findall = _TOKEN.findall
+    pending: list[str] | None = None
+    end = 0
+    for m in _BLOCK.finditer(text):
+        if pending is not None:
+            yield pending, end
+        end = m.end()
+        pending = findall(text, m.start(), end)
+    if pending is None:
+        if text:
+            yield [text], len(text)
+        return
+    if end < len(text):
+        # Trailing whitespace goes with the last token, as in `tokenize`.
+        pending[-1] += text[end:]
+    yield pending, len(text)
+
+
+def _cut(text: str, limit: int | None) -> tuple[str, int, bool]:
+    """The text as streamed with at most `limit` tokens: (text, tokens, whether it was cut)."""
+    n = 0
+    start = 0
+    for block, end in _token_blocks(text):
+        if limit is not None and n + len(block) > limit:
+            keep = limit - n
+            return text[: start + sum(len(t) for t in block[:keep])], limit, True
+        n += len(block)
+        start = end
+    return text, n, False
 
 
 def _estimate_tokens(messages: Iterable[Message]) -> int:
@@ -262,19 +311,15 @@ class SimulatedModel(Model):
     ) -> ModelResponse:
         """Answer in one piece, after the time streaming the same answer would take."""
         turn = self._plan(messages, tools, settings)
-        tokens = tokenize(turn.text)
-        finish = "tool_calls" if turn.tool_calls else "stop"
-        if settings.max_tokens is not None and len(tokens) > settings.max_tokens:
-            tokens = tokens[: settings.max_tokens]
-            finish = "length"
-        delay = self.ttft + (len(tokens) / self.tokens_per_s if self.tokens_per_s else 0.0)
+        text, n_tokens, cut = _cut(turn.text, settings.max_tokens)
+        finish = "length" if cut else ("tool_calls" if turn.tool_calls else "stop")
+        delay = self.ttft + (n_tokens / self.tokens_per_s if self.tokens_per_s else 0.0)
         if delay > 0:
             await asyncio.sleep(delay)
-        text = "".join(tokens) if finish == "length" else turn.text
         return ModelResponse(
             content=text,
             tool_calls=turn.tool_calls,
-            usage=self._usage(messages, len(tokens) + 8 * len(turn.tool_calls)),
+            usage=self._usage(messages, n_tokens + 8 * len(turn.tool_calls)),
             finish_reason=finish,
             thoughts=turn.thoughts,
             model=self.model_name,
@@ -313,32 +358,76 @@ class _SimulatedStream(ModelStream):
         self._args = (messages, tools, settings)
         self._model_name = sim.model_name
 
-    async def _events(self) -> AsyncIterator[StreamEvent]:
+    def _events(self) -> AsyncIterator[StreamEvent]:
+        # Event by event, for callers that iterate the stream; the run loop reads `batches()`.
+        return flatten_batches(self._produce())
+
+    def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        # `_produce` records what it yields itself, so the base class's bookkeeping layer is skipped.
+        return self._events()
+
+    def batches(self) -> AsyncGenerator[list[BatchItem], None]:
+        """Up to `TEXT_BLOCK` tokens per batch, or those due by now when paced (see `ModelStream.batches`)."""
+        return self._produce()
+
+    async def _produce(self) -> AsyncGenerator[list[BatchItem], None]:
         sim = self._sim
         messages, tools, settings = self._args
         turn = sim._plan(messages, tools, settings)  # pyright: ignore[reportPrivateUsage]
         start = time.perf_counter()
-        if sim.ttft > 0:
-            await asyncio.sleep(sim.ttft)
+        ttft = sim.ttft
+        if ttft > 0:
+            await asyncio.sleep(ttft)
         tps = sim.tokens_per_s
-        emitted = 0
         if turn.thoughts:
-            for tok in tokenize(turn.thoughts):
-                yield ThoughtDelta(tok)
-        tokens = tokenize(turn.text)
+            for block, _ in _token_blocks(turn.thoughts):
+                self._thoughts.extend(block)
+                yield [ThoughtDelta(tok) for tok in block]
+        text = turn.text
         limit = settings.max_tokens
-        if limit is not None and len(tokens) > limit:
-            tokens = tokens[:limit]
-            self._finish_reason = "length"
-        for tok in tokens:
-            if tps is not None:
-                # Sleep only when more than 1 ms ahead of schedule: one sleep per token would cost
-                # more than the token itself at high rates.
-                ahead = start + sim.ttft + emitted / tps - time.perf_counter()
-                if ahead > 0.001:
-                    await asyncio.sleep(ahead)
-            emitted += 1
-            yield TextDelta(tok)
+        recorded = self._text
+        emitted = 0
+        at = 0
+        for block, end in _token_blocks(text):
+            if limit is not None and emitted + len(block) > limit:
+                block = block[: limit - emitted]
+                end = at + sum(len(t) for t in block)
+                self._finish_reason = "length"
+            if tps is None:
+                items: list[BatchItem] = list(block)
+                recorded.append(text[at:end])
+                emitted += len(block)
+                at = end
+                yield items
+            else:
+                i = 0
+                while i < len(block):
+                    # Tokens are due at start + ttft + k / tps; sleep only when more than 1 ms ahead
+                    # (a sleep per token would cost more than the token at high rates), then send
+                    # every token due by now as one batch.
+                    now = time.perf_counter()
+                    ahead = start + ttft + emitted / tps - now
+                    if ahead > 0.001:
+                        await asyncio.sleep(ahead)
+                        now = time.perf_counter()
+                    due = max(1, int((now + 0.001 - start - ttft) * tps) + 1 - emitted)
+                    part: list[BatchItem] = list(block[i : i + due])
+                    for tok in block[i : i + due]:
+                        recorded.append(tok)
+                    if len(recorded) >= TEXT_BLOCK:
+                        self._fold_text()
+                    i += due
+                    emitted += len(part)
+                    yield part
+                at = end
+            if self._finish_reason == "length":
+                break
+        tail: list[BatchItem] = []
         for index, tc in enumerate(turn.tool_calls):
-            yield ToolCallDelta(index, tc.id, tc.name, tc.arguments)
-        yield UsageEvent(sim._usage(messages, emitted + 8 * len(turn.tool_calls)))  # pyright: ignore[reportPrivateUsage]
+            delta = ToolCallDelta(index, tc.id, tc.name, tc.arguments)
+            self._add_call_delta(delta)
+            tail.append(delta)
+        usage = sim._usage(messages, emitted + 8 * len(turn.tool_calls))  # pyright: ignore[reportPrivateUsage]
+        self._usage = usage
+        tail.append(UsageEvent(usage))
+        yield tail

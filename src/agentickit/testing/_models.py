@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..messages import Message, ModelResponse, ToolDefinition, Usage
 from ..options import ModelSettings
-from ..providers._base import Model, ModelStream, StreamEvent, TextDelta, ThoughtDelta, ToolCallDelta, UsageEvent
-from ..providers.simulated import SimRequest, SimTurn, SimulatedModel, tokenize
+from ..providers._base import (
+    BatchItem,
+    Model,
+    ModelStream,
+    StreamEvent,
+    ThoughtDelta,
+    ToolCallDelta,
+    UsageEvent,
+    flatten_batches,
+)
+from ..providers.simulated import SimRequest, SimTurn, SimulatedModel, _token_blocks  # pyright: ignore[reportPrivateUsage]
 
 __all__ = ("FunctionModel", "ModelFunction", "ScriptedModel")
 
@@ -24,7 +33,7 @@ def _as_response(out: str | SimTurn | ModelResponse, name: str) -> ModelResponse
     return ModelResponse(
         content=turn.text,
         tool_calls=turn.tool_calls,
-        usage=Usage(0, len(tokenize(turn.text)), 1),
+        usage=Usage(0, sum(len(block) for block, _ in _token_blocks(turn.text)), 1),
         finish_reason="tool_calls" if turn.tool_calls else "stop",
         thoughts=turn.thoughts,
         model=name,
@@ -81,15 +90,37 @@ class _FunctionStream(ModelStream):
         self._model = model
         self._args = (messages, tools, settings)
 
-    async def _events(self) -> AsyncIterator[StreamEvent]:
+    def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        # `_produce` records what it yields itself, so the base class's bookkeeping layer is skipped.
+        return self._events()
+
+    def _events(self) -> AsyncIterator[StreamEvent]:
+        return flatten_batches(self._produce())
+
+    def batches(self) -> AsyncGenerator[list[BatchItem], None]:
+        """The answer in blocks of up to `TEXT_BLOCK` tokens, tokenized as they go out."""
+        return self._produce()
+
+    async def _produce(self) -> AsyncGenerator[list[BatchItem], None]:
         response = await self._model.request(*self._args)
-        for tok in tokenize(response.thoughts):
-            yield ThoughtDelta(tok)
-        for tok in tokenize(response.content):
-            yield TextDelta(tok)
+        for block, _ in _token_blocks(response.thoughts):
+            self._thoughts.extend(block)
+            yield [ThoughtDelta(tok) for tok in block]
+        text = response.content
+        at = 0
+        for block, end in _token_blocks(text):
+            self._text.append(text[at:end])
+            at = end
+            yield list(block)
+        tail: list[BatchItem] = []
         for i, call in enumerate(response.tool_calls):
-            yield ToolCallDelta(i, call.id, call.name, call.arguments)
-        yield UsageEvent(response.usage)
+            delta = ToolCallDelta(i, call.id, call.name, call.arguments)
+            self._add_call_delta(delta)
+            tail.append(delta)
+        event = UsageEvent(response.usage)
+        self._record(event)
+        tail.append(event)
+        yield tail
 
 
 class ScriptedModel(SimulatedModel):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import urllib.request
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
-from contextlib import aclosing
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -30,10 +29,10 @@ from .._base import (
     Model,
     ModelStream,
     StreamEvent,
-    TextDelta,
     ThoughtDelta,
     ToolCallDelta,
     UsageEvent,
+    flatten_batches,
 )
 from .._http import decode_body, is_local_url, server_message, status_error
 from ._wire import bad_response, parse_completion, request_fields, tools_json
@@ -295,11 +294,8 @@ class _OpenAIStream(ModelStream):
         # generator hop per token) is skipped.
         return self._events()
 
-    async def _events(self) -> AsyncIterator[StreamEvent]:
-        async with aclosing(self.batches()) as batches:
-            async for batch in batches:
-                for item in batch:
-                    yield TextDelta(item) if isinstance(item, str) else item
+    def _events(self) -> AsyncIterator[StreamEvent]:
+        return flatten_batches(self.batches())
 
     async def aclose(self) -> None:
         """Close the HTTP response at once (the server sees the disconnect). Idempotent."""
