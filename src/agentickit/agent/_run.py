@@ -20,7 +20,7 @@ from ..metrics import record_failure, record_result
 from ..options import ModelSettings, RunOptions
 from ..providers._base import Model, TextDelta, ThoughtDelta
 from ..providers._retry import backoff_delay
-from ..streaming._chunk import Chunk, ChunkType, text_chunk
+from ..streaming._chunk import Chunk, ChunkType, text_chunk, text_chunks
 from ._handler import run_custom
 from ._result import Result
 from ._sink import ChunkSink
@@ -78,20 +78,26 @@ async def _ask(
                     # _PART at a time, so the consumer takes them while they are still in the CPU
                     # cache (making a whole read's chunks first measured ~10% slower).
                     for i in range(0, len(batch), _PART):
-                        chunks: list[Chunk] = []
-                        add = chunks.append
-                        for item in batch[i : i + _PART] if len(batch) > _PART else batch:
-                            if type(item) is str:
-                                add(text_chunk(_DELTA, item, now))
-                            elif type(item) is TextDelta:
-                                add(text_chunk(_DELTA, item.text, now))
-                            elif isinstance(item, ThoughtDelta):
-                                add(text_chunk(_THOUGHT, item.text, now))
-                        if not chunks:
-                            continue
+                        part = batch[i : i + _PART] if len(batch) > _PART else batch
+                        chunks: list[Chunk] | None = text_chunks(part, now)
+                        kind: ChunkType | None = _DELTA
+                        if chunks is None:
+                            kind = None
+                            # Not all text: a tool call, the usage, or a provider without batches.
+                            chunks = []
+                            add = chunks.append
+                            for item in part:
+                                if type(item) is str:
+                                    add(text_chunk(_DELTA, item, now))
+                                elif type(item) is TextDelta:
+                                    add(text_chunk(_DELTA, item.text, now))
+                                elif isinstance(item, ThoughtDelta):
+                                    add(text_chunk(_THOUGHT, item.text, now))
+                            if not chunks:
+                                continue
                         emitted = True
                         if send_many is not None:
-                            w = send_many(chunks)
+                            w = send_many(chunks, kind)
                             if w is not None:
                                 await w
                         else:

@@ -73,28 +73,32 @@ class Channel:
             return self._full()
         return None
 
-    def send_many(self, chunks: list[Chunk]) -> Awaitable[None] | None:
+    def send_many(self, chunks: list[Chunk], kind: ChunkType | None = None) -> Awaitable[None] | None:
         """Take a batch of chunks (one network read's worth); like `send`, with the same bound.
 
         The batch is appended in one `extend` with one wake-up of the consumer. When it does not fit
         in the room left, the returned awaitable puts it in as room frees up, so the producer is
-        still never more than `maxsize` chunks ahead.
+        still never more than `maxsize` chunks ahead. `kind`, when every chunk has that type, saves
+        counting them one by one (~50 ns a chunk).
         """
         if self.closed:
             return None
         buf = self.buf
         if len(buf) + len(chunks) > self.maxsize:
-            return self._send_in_parts(chunks)
-        self._put(chunks)
+            return self._send_in_parts(chunks, kind)
+        self._put(chunks, kind)
         if len(buf) >= self.maxsize:
             return self._full()
         return None
 
-    def _put(self, chunks: list[Chunk]) -> None:
+    def _put(self, chunks: list[Chunk], kind: ChunkType | None) -> None:
         self.buf.extend(chunks)
         counts = self.counts
-        for c in chunks:
-            counts[c.type] += 1
+        if kind is not None:
+            counts[kind] += len(chunks)
+        else:
+            for c in chunks:
+                counts[c.type] += 1
         if not self.first_at:
             for c in chunks:
                 t = c.type
@@ -103,7 +107,7 @@ class Channel:
                     break
         self.wake_getter()
 
-    async def _send_in_parts(self, chunks: list[Chunk]) -> None:
+    async def _send_in_parts(self, chunks: list[Chunk], kind: ChunkType | None) -> None:
         i = 0
         n = len(chunks)
         while i < n:
@@ -112,7 +116,7 @@ class Channel:
             room = self.maxsize - len(self.buf)
             if room > 0:
                 j = i + room
-                self._put(chunks[i:j] if i or j < n else chunks)
+                self._put(chunks[i:j] if i or j < n else chunks, kind)
                 i = j
             # Full (by this part or by others): wait for the consumer, as `send` would.
             if len(self.buf) >= self.maxsize:
@@ -233,7 +237,7 @@ class ShapingChannel(Channel):
         self.flush()
         return Channel.send(self, chunk)
 
-    def send_many(self, chunks: list[Chunk]) -> Awaitable[None] | None:
+    def send_many(self, chunks: list[Chunk], kind: ChunkType | None = None) -> Awaitable[None] | None:
         """Filter the batch, then take it whole, or chunk by chunk when DELTAs are coalesced."""
         if self.closed:
             return None
@@ -241,7 +245,7 @@ class ShapingChannel(Channel):
         if drop:
             chunks = [c for c in chunks if c.type not in drop]
         if not self.interval:
-            return Channel.send_many(self, chunks)
+            return Channel.send_many(self, chunks, kind)
         return self._send_each(chunks)
 
     async def _send_each(self, chunks: list[Chunk]) -> None:
