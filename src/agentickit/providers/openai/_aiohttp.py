@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import urllib.request
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -40,8 +40,10 @@ from ._wire import bad_response, parse_completion, request_fields, tools_json
 __all__ = ("OpenAIModel", "env_proxy")
 
 _loads = orjson.loads
+_dumps = orjson.dumps
 _JSONDecodeError = orjson.JSONDecodeError
 _DONE = b"[DONE]"
+_WINDOW = 64
 
 
 def env_proxy(url: str) -> str | None:
@@ -375,20 +377,44 @@ class _OpenAIStream(ModelStream):
 
     def _parse(self, lines: list[bytes], status: int) -> list[BatchItem]:
         """The events of whole SSE lines, recorded for `response()`; text as bare strings."""
-        model = self._model
+        # SSE: only `data:` lines matter here; blank lines, comments and `event:` are skipped.
+        # orjson skips the space after `data:` and a trailing `\r` itself.
+        payloads = [line[5:] for line in lines if line.startswith(b"data:")]
+        if not payloads:
+            return []
         batch: list[BatchItem] = []
         add = batch.append
         # Text is recorded once per read (see the end), not appended per token; `pure` says the
         # batch is all text, the usual case, so it can be joined as it is.
         pure = True
-        for line in lines:
-            # SSE: only `data:` lines matter here; blank lines, comments and `event:` are skipped.
-            if not line.startswith(b"data:"):
-                continue
-            # orjson skips the space after `data:` and a trailing `\r` itself.
-            payload = line[5:]
+        for w in range(0, len(payloads), _WINDOW):
+            window = payloads[w : w + _WINDOW]
+            # A window of events in one parse, as one JSON array: ~50 ns an event less than a parse
+            # per event. A window, not the whole read: a read can hold thousands of events, and
+            # their parsed trees all alive at once fall out of the CPU cache (measured slower than
+            # one parse per event). When it fails (the `[DONE]` line, a malformed event) or splits
+            # differently, the events are parsed one by one, which finds the culprit.
+            objs: Any = None
             try:
-                obj = _loads(payload)
+                objs = _loads(b"[" + b",".join(window) + b"]")
+            except _JSONDecodeError:
+                pass
+            if objs is None or len(objs) != len(window):
+                objs = self._parse_each(window)
+            pure = self._take(objs, add, status) and pure
+        if batch:
+            text = self._text
+            text.append("".join(cast("list[str]", batch) if pure else [t for t in batch if isinstance(t, str)]))
+            if len(text) >= TEXT_BLOCK:
+                self._fold_text()
+        return batch
+
+    def _take(self, objs: list[Any], add: Callable[[BatchItem], None], status: int) -> bool:
+        """Turn parsed events into batch items; whether they were all text."""
+        model = self._model
+        pure = True
+        for obj in objs:
+            try:
                 choices = obj.get("choices")
                 if choices:
                     choice = choices[0]
@@ -436,19 +462,23 @@ class _OpenAIStream(ModelStream):
                     pure = False
                 if self._model_name is None:
                     self._model_name = obj.get("model")
+            except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+                raise bad_response(
+                    model.provider, model.model_name, f"a stream event has a wrong shape: {exc!r}", _dumps(obj)
+                ) from exc
+        return pure
+
+    def _parse_each(self, payloads: list[bytes]) -> list[Any]:
+        """The events one by one, without `[DONE]`; a malformed one is a `BadResponseError`."""
+        objs: list[Any] = []
+        for payload in payloads:
+            try:
+                objs.append(_loads(payload))
             except _JSONDecodeError:
                 if payload.strip() == _DONE:
-                    continue  # once per stream, so it costs less here than a test per event
+                    continue
+                model = self._model
                 raise bad_response(
                     model.provider, model.model_name, "a stream event is not valid JSON", payload
                 ) from None
-            except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
-                raise bad_response(
-                    model.provider, model.model_name, f"a stream event has a wrong shape: {exc!r}", payload
-                ) from exc
-        if batch:
-            text = self._text
-            text.append("".join(cast("list[str]", batch) if pure else [t for t in batch if isinstance(t, str)]))
-            if len(text) >= TEXT_BLOCK:
-                self._fold_text()
-        return batch
+        return objs
