@@ -38,6 +38,31 @@ class RunOptions:
     metadata: Mapping[str, Any] | None = None
     """Free-form data copied into `Result.metadata`."""
 
+    def __post_init__(self) -> None:
+        # Cheap checks (a handful of comparisons per run) so a wrong value fails here, naming the
+        # option, instead of as an HTTP 400 or a TypeError deep inside a provider.
+        problems: list[str] = []
+        if self.max_tokens is not None and (not _is_int(self.max_tokens) or self.max_tokens < 1):
+            problems.append(f"max_tokens must be an int >= 1, got {self.max_tokens!r}")
+        if self.temperature is not None and (not _is_number(self.temperature) or self.temperature < 0):
+            problems.append(f"temperature must be a number >= 0 (0.0 is deterministic), got {self.temperature!r}")
+        if self.top_p is not None and (not _is_number(self.top_p) or not 0 <= self.top_p <= 1):
+            problems.append(f"top_p must be a number between 0 and 1, got {self.top_p!r}")
+        if self.stop is not None and (_is_str(self.stop) or not all(_is_str(x) for x in self.stop)):
+            problems.append(f"stop must be a list of strings, e.g. stop=['END'], got {self.stop!r}")
+        if self.history_limit is not None and (not _is_int(self.history_limit) or self.history_limit < 0):
+            problems.append(f"history_limit must be an int >= 0, got {self.history_limit!r}")
+        if self.timeout is not None and (not _is_number(self.timeout) or self.timeout <= 0):
+            problems.append(f"timeout must be a number of seconds > 0, got {self.timeout!r}")
+        if self.max_tool_rounds is not None and (not _is_int(self.max_tool_rounds) or self.max_tool_rounds < 0):
+            problems.append(f"max_tool_rounds must be an int >= 0, got {self.max_tool_rounds!r}")
+        if self.tool_choice is not None and not _is_str(self.tool_choice):
+            problems.append(f"tool_choice must be 'auto', 'none', 'required' or a tool name, got {self.tool_choice!r}")
+        if self.session_id is not None and not _is_str(self.session_id):
+            problems.append(f"session_id must be a string, got {self.session_id!r}")
+        if problems:
+            raise UserError("invalid run options: " + "; ".join(problems))
+
     def merged(self, overrides: Mapping[str, Any]) -> RunOptions:
         """A copy with the given fields replaced; unknown names raise `UserError`."""
         if not overrides:
@@ -87,6 +112,18 @@ class StreamRunOptionsDict(TypedDict, total=False):
     max_tool_rounds: int | None
     tool_choice: ToolChoice | None
     metadata: Mapping[str, Any] | None
+
+
+def _is_str(value: object) -> bool:
+    return isinstance(value, str)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 _RUN_OPTION_NAMES = frozenset(f.name for f in fields(RunOptions))

@@ -59,3 +59,38 @@ async def test_max_tool_rounds_option_zero_means_no_tools_rounds() -> None:
 
     with pytest.raises(UsageLimitExceeded):
         await ak.Agent("o", "simulated", tools=[t]).run("x 1", max_tool_rounds=0)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"max_tokens": 0}, "max_tokens must be an int >= 1"),
+        ({"max_tokens": 2.5}, "max_tokens must be an int >= 1"),
+        ({"temperature": "hot"}, "temperature must be a number >= 0"),
+        ({"temperature": -0.1}, "temperature must be a number >= 0"),
+        ({"top_p": 1.5}, "top_p must be a number between 0 and 1"),
+        ({"stop": "END"}, "stop must be a list of strings"),
+        ({"history_limit": -1}, "history_limit must be an int >= 0"),
+        ({"timeout": -1}, "timeout must be a number of seconds > 0"),
+        ({"timeout": True}, "timeout must be a number of seconds > 0"),
+        ({"max_tool_rounds": -2}, "max_tool_rounds must be an int >= 0"),
+        ({"tool_choice": 3}, "tool_choice must be"),
+        ({"session_id": 7}, "session_id must be a string"),
+    ],
+)
+async def test_bad_option_values_name_the_option(options: dict[str, object], message: str) -> None:
+    agent = ak.Agent("o", "simulated")
+    with pytest.raises(UserError, match=message):
+        await agent.run("x", **options)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=message):
+        ak.RunOptions(**options)  # type: ignore[arg-type]
+
+
+async def test_bad_query_and_memory_types_are_clear_errors() -> None:
+    agent = ak.Agent("o", "simulated")
+    with pytest.raises(UserError, match="the query must be a string, got int"):
+        await agent.run(123)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="the query must be a string"):
+        agent.run_stream(None)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=r"memory must be an ak.Memory"):
+        ak.Agent("o", memory=5)  # type: ignore[arg-type]

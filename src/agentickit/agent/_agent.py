@@ -44,6 +44,18 @@ DEFAULT_TOOL_TIMEOUT = 60.0
 """Seconds a tool call may take when neither the tool nor the agent says otherwise."""
 
 
+# Runtime checks of values the type hints already describe: callers without a type checker
+# deserve a clear error, not a TypeError from deep inside a run.
+def _check_query(query: object) -> None:
+    if not isinstance(query, str):
+        raise UserError(f"the query must be a string, got {type(query).__name__}")
+
+
+def _check_memory(memory: object) -> None:
+    if not isinstance(memory, Memory):
+        raise UserError(f"memory must be an ak.Memory, e.g. ak.Memory(history_limit=10), got {memory!r}")
+
+
 class Agent:
     """An LLM agent: a model, a system prompt, tools and memory.
 
@@ -123,6 +135,8 @@ class Agent:
             raise UserError(f"llm must be 'provider:model', an LLMConfig or a Model, got {type(llm).__name__}")
         if tool_timeout is not None and tool_timeout <= 0:
             raise UserError(f"tool_timeout must be > 0 seconds, got {tool_timeout}")
+        if memory is not None:
+            _check_memory(memory)
         if max_concurrent_tools is not None and max_concurrent_tools < 1:
             raise UserError(f"max_concurrent_tools must be >= 1 (or None for no cap), got {max_concurrent_tools}")
         self.name = name
@@ -261,6 +275,7 @@ class Agent:
             UserError: an unknown option name.
 
         """
+        _check_query(query)
         opts = self._options(options, kwargs)
         return await run_agent(self, query, opts)
 
@@ -277,6 +292,7 @@ class Agent:
             pass
         else:
             raise UserError("run_sync() cannot be called from a running event loop; use `await agent.run(...)`")
+        _check_query(query)
         opts = self._options(options, kwargs)
 
         async def main() -> Result:
@@ -321,6 +337,7 @@ class Agent:
             UserError: an unknown run option, or a stream option out of range.
 
         """
+        _check_query(query)
         opts = self._options(options, kwargs)
         sopts = resolve_stream_options(
             stream_options if stream_options is not None else self.stream_options,
