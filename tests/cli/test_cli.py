@@ -44,6 +44,7 @@ def test_demo_runs_end_to_end(capsys: object) -> None:
     out = _cli("demo", "--batch", "8", "--concurrency", "4", "--latency-ms", "5")
     assert out.returncode == 0, out.stderr
     assert "get_weather" in out.stdout and "8 answers, 0 failed" in out.stdout and "timing summary" in out.stdout
+    assert "first text after" in out.stdout and "parallel" in out.stdout
 
 
 def test_main_without_command_prints_help(capsys: object) -> None:
