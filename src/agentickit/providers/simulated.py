@@ -25,7 +25,7 @@ import time
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import orjson
 
@@ -348,7 +348,9 @@ class SimulatedModel(Model):
 
 
 class _SimulatedStream(ModelStream):
-    __slots__ = ("_args", "_sim")
+    # The answer's text is known up front, so what has been streamed is an offset into it (`_at`),
+    # not a copy: a streamed 1 MB answer costs no more memory than the answer itself.
+    __slots__ = ("_args", "_at", "_full", "_sim")
 
     def __init__(
         self, sim: SimulatedModel, messages: Sequence[Message], tools: Sequence[ToolDefinition], settings: ModelSettings
@@ -357,6 +359,12 @@ class _SimulatedStream(ModelStream):
         self._sim = sim
         self._args = (messages, tools, settings)
         self._model_name = sim.model_name
+        self._full = ""
+        self._at = 0
+
+    def _joined_text(self) -> str:
+        # All of it is the answer itself, not a copy (a full slice of a str is the str).
+        return self._full[: self._at]
 
     def _events(self) -> AsyncIterator[StreamEvent]:
         # Event by event, for callers that iterate the stream; the run loop reads `batches()`.
@@ -383,22 +391,18 @@ class _SimulatedStream(ModelStream):
             for block, _ in _token_blocks(turn.thoughts):
                 self._thoughts.extend(block)
                 yield [ThoughtDelta(tok) for tok in block]
-        text = turn.text
+        text = self._full = turn.text
         limit = settings.max_tokens
-        recorded = self._text
         emitted = 0
-        at = 0
         for block, end in _token_blocks(text):
             if limit is not None and emitted + len(block) > limit:
                 block = block[: limit - emitted]
-                end = at + sum(len(t) for t in block)
+                end = self._at + sum(len(t) for t in block)
                 self._finish_reason = "length"
             if tps is None:
-                items: list[BatchItem] = list(block)
-                recorded.append(text[at:end])
                 emitted += len(block)
-                at = end
-                yield items
+                self._at = end
+                yield cast("list[BatchItem]", block)
             else:
                 i = 0
                 while i < len(block):
@@ -411,15 +415,11 @@ class _SimulatedStream(ModelStream):
                         await asyncio.sleep(ahead)
                         now = time.perf_counter()
                     due = max(1, int((now + 0.001 - start - ttft) * tps) + 1 - emitted)
-                    part: list[BatchItem] = list(block[i : i + due])
-                    for tok in block[i : i + due]:
-                        recorded.append(tok)
-                    if len(recorded) >= TEXT_BLOCK:
-                        self._fold_text()
+                    part = block[i : i + due]
+                    self._at += sum(len(t) for t in part)
                     i += due
                     emitted += len(part)
-                    yield part
-                at = end
+                    yield cast("list[BatchItem]", part)
             if self._finish_reason == "length":
                 break
         tail: list[BatchItem] = []

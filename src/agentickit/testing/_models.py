@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from ..messages import Message, ModelResponse, ToolDefinition, Usage
 from ..options import ModelSettings
@@ -77,7 +77,8 @@ class FunctionModel(Model):
 
 
 class _FunctionStream(ModelStream):
-    __slots__ = ("_args", "_model")
+    # As the simulated model's stream: the streamed text is an offset into the known answer.
+    __slots__ = ("_args", "_at", "_full", "_model")
 
     def __init__(
         self,
@@ -89,6 +90,11 @@ class _FunctionStream(ModelStream):
         super().__init__()
         self._model = model
         self._args = (messages, tools, settings)
+        self._full = ""
+        self._at = 0
+
+    def _joined_text(self) -> str:
+        return self._full[: self._at]
 
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
         # `_produce` records what it yields itself, so the base class's bookkeeping layer is skipped.
@@ -106,12 +112,10 @@ class _FunctionStream(ModelStream):
         for block, _ in _token_blocks(response.thoughts):
             self._thoughts.extend(block)
             yield [ThoughtDelta(tok) for tok in block]
-        text = response.content
-        at = 0
+        text = self._full = response.content
         for block, end in _token_blocks(text):
-            self._text.append(text[at:end])
-            at = end
-            yield list(block)
+            self._at = end
+            yield cast("list[BatchItem]", block)
         tail: list[BatchItem] = []
         for i, call in enumerate(response.tool_calls):
             delta = ToolCallDelta(i, call.id, call.name, call.arguments)
