@@ -17,7 +17,6 @@ import gc
 import os
 import socket
 import statistics
-import subprocess
 import sys
 import time
 import tracemalloc
@@ -39,13 +38,25 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def _wait_up(base: str, proc: subprocess.Popen[bytes]) -> None:
+async def _start_server(words: int, port: int) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _SERVER,
+        str(words),
+        str(port),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+async def _wait_up(base: str, proc: asyncio.subprocess.Process) -> None:
     import aiohttp
 
     async with aiohttp.ClientSession() as session:
         deadline = time.monotonic() + 20
         while True:
-            if proc.poll() is not None:
+            if proc.returncode is not None:
                 raise RuntimeError("the simulator exited")
             try:
                 async with session.get(base + "/models") as resp:
@@ -133,9 +144,7 @@ async def http_part(rounds: int, words: int) -> None:
     from agentickit.providers.openai import OpenAIModel
 
     port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _SERVER, str(words), str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    proc = await _start_server(words, port)
     base = f"http://127.0.0.1:{port}/v1"
     try:
         await _wait_up(base, proc)
@@ -173,7 +182,7 @@ async def http_part(rounds: int, words: int) -> None:
             print(f"{name:32} {_fmt(rs)} {statistics.median(rs) / floor:>8.0%}")
     finally:
         proc.terminate()
-        proc.wait(10)
+        await proc.wait()
 
 
 async def in_process(rounds: int, words: int) -> None:
@@ -220,30 +229,66 @@ async def in_process(rounds: int, words: int) -> None:
     )
 
 
-async def memory(megabytes: float) -> None:
-    import agentickit as ak
-
-    words = int(megabytes * 1_000_000 / 4)  # " w12" is ~4 characters
-    reply = " ".join(f"w{i % 97}" for i in range(words))
-    agent = ak.Agent("mem", ak.SimulatedModel(reply=reply))
-    await agent.run("warm")  # first-use imports and lazily built parts are not the stream's memory
-
+async def _peaks(agent: Any, expected: int) -> tuple[float, float]:
     async def streamed() -> Any:
         stream = agent.run_stream("go")
         async for _ in stream:
             pass
         return await stream.wait()
 
-    print(f"\ntracemalloc peak, {len(reply) / 2**20:.2f} MiB answer ({words:,} tokens), in-process:")
-    for name, fn in (("run()", lambda: agent.run("go")), ("run_stream()", streamed)):
+    await agent.run("warm")  # first-use imports, pools and lazily built parts are not the answer's memory
+    peaks: list[float] = []
+    for fn in (lambda: agent.run("go"), streamed):
         gc.collect()
         tracemalloc.start()
         result = await fn()
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        assert len(result.content) == len(reply)
+        assert len(result.content) == expected, (len(result.content), expected)
         del result
-        print(f"  {name:14} peak {peak / 2**20:6.2f} MiB")
+        peaks.append(peak / 2**20)
+    return peaks[0], peaks[1]
+
+
+async def memory(megabytes: float) -> None:
+    """tracemalloc peaks of run() and run_stream() for a ~1 MB answer, three ways.
+
+    - fixed reply: the model's reply string exists before the run, and the result shares it;
+    - fresh reply: the model builds a new string per request (counted in the peak);
+    - over HTTP: the answer arrives as SSE from the simulator process and is assembled here.
+    """
+    import agentickit as ak
+    from agentickit.providers import SimTurn
+
+    words = int(megabytes * 1_000_000 / 4)  # " w12" is ~4 characters
+    reply = " ".join(f"w{i % 97}" for i in range(words))
+    pieces = reply.split(" ")
+
+    def fresh(_req: Any) -> SimTurn:
+        return SimTurn(text=" ".join(pieces))
+
+    print(f"\ntracemalloc peak, {len(reply) / 2**20:.2f} MiB answer ({words:,} tokens): run() vs run_stream()")
+    rows: list[tuple[str, float, float]] = []
+    agent = ak.Agent("mem", ak.SimulatedModel(reply=reply))
+    rows.append(("in-process, fixed reply", *await _peaks(agent, len(reply))))
+    agent = ak.Agent("mem", ak.SimulatedModel(reply=fresh))
+    rows.append(("in-process, fresh reply", *await _peaks(agent, len(reply))))
+    port = _free_port()
+    proc = await _start_server(words, port)
+    base = f"http://127.0.0.1:{port}/v1"
+    try:
+        await _wait_up(base, proc)
+        agent = ak.Agent("mem", llm=ak.LLMConfig(provider="openai", model="sim", base_url=base, api_key="sk-bench"))
+        try:
+            rows.append(("over HTTP (aiohttp transport)", *await _peaks(agent, len(reply))))
+        finally:
+            await agent.cleanup()
+    finally:
+        proc.terminate()
+        await proc.wait()
+    print(f"{'':32} {'run()':>9} {'run_stream()':>13}")
+    for name, a, b in rows:
+        print(f"{name:32} {a:6.2f} MiB {b:9.2f} MiB")
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -254,7 +299,7 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--tokens", type=int, default=20_000)
     parser.add_argument("--skip-memory", action="store_true")

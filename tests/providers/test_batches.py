@@ -14,6 +14,7 @@ from agentickit.messages import Message
 from agentickit.options import ModelSettings
 from agentickit.providers import ModelStream, TextDelta, ThoughtDelta, UsageEvent, infer_model
 from agentickit.providers._base import TEXT_BLOCK, BatchItem, StreamEvent
+from agentickit.providers.openai._wire import parse_completion
 from agentickit.providers.simulated import SimTurn, tokenize
 from agentickit.testing import FunctionModel
 from tests.providers.test_openai import RawServer, raw_stream
@@ -145,3 +146,13 @@ async def test_long_streamed_answer_arrives_whole() -> None:
     result = await stream.wait()
     assert "".join(deltas) == LONG == result.content
     assert len(deltas) == len(tokenize(LONG))
+
+
+def test_big_completion_body_is_parsed_and_bad_ones_are_named() -> None:
+    # Past 256 KiB the body is parsed by the stdlib (orjson peaks at ~12x the body's size).
+    text = "x" * 300_000
+    body = orjson.dumps({"choices": [{"message": {"content": text}, "finish_reason": "stop"}], "model": "m"})
+    assert parse_completion(body, "p", "m").content == text
+    for bad in (b"{" + b" " * 300_000, b'"' + b"\xff" * 300_000 + b'"'):
+        with pytest.raises(BadResponseError, match="not a valid chat completion"):
+            parse_completion(bad, "p", "m")
