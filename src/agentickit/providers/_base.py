@@ -96,6 +96,10 @@ class ModelStream(ABC):
     Leaving the `async with` block closes the upstream request, whether or not the stream was read
     to the end; that is how cancellation reaches the provider. After the events are exhausted,
     `response()` returns the assembled `ModelResponse`.
+
+    A provider implements `_events()`; one that receives many events at once (a network read)
+    should also override `batches()`, the run loop's fast path, and record what it yields itself
+    (`_text`, `_thoughts`, `_add_call_delta`, `_usage`), as `OpenAIModel` and `SimulatedModel` do.
     """
 
     __slots__ = ("_blocks", "_calls", "_finish_reason", "_model_name", "_text", "_thoughts", "_usage")
