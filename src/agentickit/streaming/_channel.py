@@ -11,6 +11,10 @@ the consumer resolves it once it has taken the deque down to half. So the produc
 terminal chunks (METADATA, ERROR, DONE) go past it, and with `flush_interval` a flush forced by a
 non-DELTA chunk (that chunk and the held-back text) by two more. Producers running side by side
 (parallel tool calls, workflow branches) each put one chunk before they wait.
+
+`send_many()` takes a batch (the run loop sends a network read's tokens 64 at a time): one
+`extend`, one count and one wake-up per batch; a batch that does not fit goes in as room frees up,
+under the same bound.
 """
 
 from __future__ import annotations
