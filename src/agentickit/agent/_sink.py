@@ -1,22 +1,5 @@
-"""The contract between the run loop and whoever consumes its chunks."""
+"""`ChunkSink` lives in `agentickit.streaming._sink`; re-exported here for the run loop."""
 
-from __future__ import annotations
-
-from collections.abc import Awaitable
-from typing import Protocol
-
-from ..streaming._chunk import Chunk
+from ..streaming._sink import ChunkSink
 
 __all__ = ("ChunkSink",)
-
-
-class ChunkSink(Protocol):
-    """Receives the chunks of a run as it produces them.
-
-    `send` returns `None` when the chunk was taken at once, or an awaitable the producer must await
-    before going on (backpressure). Splitting it this way keeps the common case free of an await.
-    """
-
-    def send(self, chunk: Chunk) -> Awaitable[None] | None:
-        """Hand over one chunk."""
-        ...

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, overload, runtime_checkable
 
 if TYPE_CHECKING:
-    from ..agent._result import Result
+    from .._result import Result
     from ..options import RunOptions
 
 __all__ = ("BatchItem", "BatchResult", "BatchRunnable", "Executor", "ProgressCallback")

@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..agent import Result
+from .._result import Result
 from ..errors import RunTimeoutError, WorkflowError, WorkflowTimeoutError
 from ..messages import Usage
 from ..streaming import Chunk, ChunkType
@@ -24,8 +24,8 @@ from ._result import StepResult, StepStatus, WorkflowResult, failure_error
 from ._stop import StopWorkflow
 
 if TYPE_CHECKING:
-    from ..agent import ChunkSink
     from ..options import RunOptions
+    from ..streaming._sink import ChunkSink
     from ._context import WorkflowContext
     from ._step import Step
 

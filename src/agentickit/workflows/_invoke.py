@@ -18,8 +18,8 @@ from ..streaming import ChunkType
 from ._stop import StopWorkflow
 
 if TYPE_CHECKING:
-    from ..agent import ChunkSink
     from ..options import RunOptions
+    from ..streaming._sink import ChunkSink
     from ._context import WorkflowContext
     from ._result import WorkflowResult
 

@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..agent import Result
+from .._result import Result
 from ..errors import WorkflowError
 from ..messages import Usage
 

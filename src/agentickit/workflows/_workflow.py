@@ -24,10 +24,10 @@ from ._result import WorkflowResult
 from ._step import Step
 
 if TYPE_CHECKING:
-    from ..agent import ChunkSink
     from ..executors import BatchResult, Executor, ProgressCallback
     from ..options import RunOptions
     from ..streaming import ChunkCallback
+    from ..streaming._sink import ChunkSink
 
 __all__ = (
     "DAGWorkflow",

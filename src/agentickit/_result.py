@@ -1,0 +1,41 @@
+"""`Result`: what one run produced."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .messages import Message, ToolCallRecord, Usage
+
+__all__ = ("Result",)
+
+
+@dataclass(slots=True, kw_only=True)
+class Result:
+    """The outcome of one run.
+
+    Attributes:
+        content: the model's final answer.
+        usage: input and output tokens over every request of the run.
+        duration: wall seconds of the run.
+        tool_calls: every tool call, in the order the model asked for them.
+        messages: the whole conversation sent and received (system prompt, history, new turns).
+        metadata: the run's `metadata` option, plus what the run added (model, finish reason, rounds).
+        run_id: a unique id for this run.
+        agent_name: the agent (or workflow) that ran.
+
+    """
+
+    content: str
+    usage: Usage = field(default_factory=Usage)
+    duration: float = 0.0
+    tool_calls: list[ToolCallRecord] = field(default_factory=list[ToolCallRecord])
+    messages: list[Message] = field(default_factory=list[Message])
+    metadata: dict[str, Any] = field(default_factory=dict[str, Any])
+    run_id: str = ""
+    agent_name: str = ""
+    thoughts: str = ""
+    """Reasoning text the provider returned alongside the answer, if any."""
+
+    def __str__(self) -> str:
+        return self.content
