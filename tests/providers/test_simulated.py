@@ -126,3 +126,15 @@ def test_parse_llm_and_infer_model() -> None:
 async def test_default_simulated_model_answers_about_the_question() -> None:
     result = await ak.Agent("d").run("Why is the sky blue?")
     assert "Why is the sky blue?" in result.content
+
+
+async def test_llm_config_timeout_and_retries_reach_the_simulated_model() -> None:
+    cfg = ak.LLMConfig(provider="simulated", model="slow", timeout=0.05, max_retries=0, options={"ttft": 5.0})
+    model = infer_model(cfg)
+    assert isinstance(model, SimulatedModel) and model.timeout == 0.05 and model.max_retries == 0
+    with pytest.raises(ProviderTimeoutError, match="within its timeout of 0.05 s"):
+        await ak.Agent("t", cfg).run("x")
+    with pytest.raises(ProviderTimeoutError):
+        await ak.Agent("t", cfg).run_stream("x").wait()
+    with pytest.raises(ValueError, match="timeout must be > 0"):
+        SimulatedModel(timeout=0)

@@ -60,9 +60,6 @@ def _import(spec: str, key: str, cfg: Config) -> Any:
 def _llm(section: LLMSection) -> tuple[LLMConfig, RunOptions | None]:
     model = section.model or parse_llm(section.provider).model
     options = dict(section.options)
-    if section.provider == "simulated":
-        # The simulated factory takes its settings from `options` only.
-        options.setdefault("max_retries", section.max_retries)
     llm = LLMConfig(
         provider=section.provider,
         model=model,

@@ -20,6 +20,7 @@ def simulated(cfg: LLMConfig) -> Model:
     """`simulated` or `simulated:echo` (echoes the input); `cfg.options` go to `SimulatedModel`."""
     options: dict[str, Any] = dict(cfg.options)
     options.setdefault("max_retries", cfg.max_retries)
+    options.setdefault("timeout", cfg.timeout)
     if "reply" not in options:
         options["reply"] = "echo" if cfg.model == "echo" else _default_reply
     return SimulatedModel(model_name=cfg.model, **options)

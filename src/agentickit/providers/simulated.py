@@ -243,6 +243,8 @@ class SimulatedModel(Model):
         thoughts: reasoning text streamed as THOUGHT before the answer.
         record: keep the last 1,000 requests in `requests`, so tests can see what reached the model.
         model_name: the name reported in responses.
+        timeout: seconds a request may take before `ProviderTimeoutError` (as an HTTP provider's
+            `LLMConfig.timeout`); for streams it bounds the time to the first token.
 
     """
 
@@ -257,6 +259,7 @@ class SimulatedModel(Model):
     model_name: str = "simulated"
     provider: str = "simulated"
     max_retries: int = 3
+    timeout: float | None = None
     requests: deque[SimRequest] = field(default_factory=lambda: deque[SimRequest](maxlen=1000), repr=False)
     _pending_failures: deque[str] = field(default_factory=deque[str], repr=False)
 
@@ -265,6 +268,8 @@ class SimulatedModel(Model):
             raise ValueError("ttft must be >= 0 seconds")
         if self.tokens_per_s is not None and self.tokens_per_s <= 0:
             raise ValueError("tokens_per_s must be > 0, or None for no delay")
+        if self.timeout is not None and self.timeout <= 0:
+            raise ValueError("timeout must be > 0 seconds, or None for no limit")
         bad = [f for f in self.failures if f not in _FAILURES]
         if bad:
             raise ValueError(f"unknown simulated failure {bad[0]!r}; use one of {sorted(_FAILURES)}")
@@ -301,6 +306,14 @@ class SimulatedModel(Model):
             raise ProviderTimeoutError("simulated timeout: the model did not answer", provider=p, model=m)
         raise BadResponseError("simulated malformed response: not valid JSON", provider=p, model=m)
 
+    def _raise_timeout(self) -> None:
+        raise ProviderTimeoutError(
+            f"simulated model did not answer within its timeout of {self.timeout:g} s; raise LLMConfig.timeout "
+            "or lower ttft",
+            provider=self.provider,
+            model=self.model_name,
+        )
+
     def _usage(self, messages: Sequence[Message], out_tokens: int) -> Usage:
         return Usage(_estimate_tokens(messages), out_tokens, 1)
 
@@ -314,6 +327,9 @@ class SimulatedModel(Model):
         text, n_tokens, cut = _cut(turn.text, settings.max_tokens)
         finish = "length" if cut else ("tool_calls" if turn.tool_calls else "stop")
         delay = self.ttft + (n_tokens / self.tokens_per_s if self.tokens_per_s else 0.0)
+        if self.timeout is not None and delay > self.timeout:
+            await asyncio.sleep(self.timeout)
+            self._raise_timeout()
         if delay > 0:
             await asyncio.sleep(delay)
         return ModelResponse(
@@ -384,6 +400,9 @@ class _SimulatedStream(ModelStream):
         turn = sim._plan(messages, tools, settings)  # pyright: ignore[reportPrivateUsage]
         start = time.perf_counter()
         ttft = sim.ttft
+        if sim.timeout is not None and ttft > sim.timeout:
+            await asyncio.sleep(sim.timeout)
+            sim._raise_timeout()  # pyright: ignore[reportPrivateUsage]
         if ttft > 0:
             await asyncio.sleep(ttft)
         tps = sim.tokens_per_s
