@@ -317,6 +317,7 @@ class Workflow:
         sink: ChunkSink | None,
         prefix: str,
     ) -> Run:
+        max_concurrency, fail_fast = self._limits()
         return Run(
             self.name,
             plan,
@@ -325,9 +326,13 @@ class Workflow:
             options=options,
             sink=sink,
             prefix=prefix,
-            max_concurrency=None,
-            fail_fast=False,
+            max_concurrency=max_concurrency,
+            fail_fast=fail_fast,
         )
+
+    def _limits(self) -> tuple[int | None, bool]:
+        """`max_concurrency` and `fail_fast` of a run: unbounded and run-to-the-end unless a shape says otherwise."""
+        return None, False
 
     async def _execute(
         self,
@@ -406,26 +411,8 @@ class _Concurrent(Workflow):
         self.fail_fast = fail_fast
         super().__init__(name, timeout=timeout, steps=steps, description=description)
 
-    def _new_run(
-        self,
-        plan: Plan,
-        query: str,
-        ctx: WorkflowContext,
-        options: RunOptions | None,
-        sink: ChunkSink | None,
-        prefix: str,
-    ) -> Run:
-        return Run(
-            self.name,
-            plan,
-            query,
-            ctx,
-            options=options,
-            sink=sink,
-            prefix=prefix,
-            max_concurrency=self.max_concurrency,
-            fail_fast=self.fail_fast,
-        )
+    def _limits(self) -> tuple[int | None, bool]:
+        return self.max_concurrency, self.fail_fast
 
 
 class ParallelWorkflow(_Concurrent):
