@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, Self, Unpack
 from .._utils import run_coroutine
 from ..errors import UserError
 from ..memory import Memory
-from ..messages import ToolDefinition
 from ..metrics import Metrics, MetricsSnapshot, metrics_for
 from ..options import RunOptions, RunOptionsDict, StreamRunOptionsDict, resolve_run_options
 from ..providers._base import Model
@@ -92,7 +91,6 @@ class Agent:
 
     __slots__ = (
         "__weakref__",
-        "_definitions",
         "_metrics",
         "_model",
         "_tool_map",
@@ -156,7 +154,6 @@ class Agent:
         self.stream_options = stream_options
         self._model: Model | None = None
         self._tool_map: dict[str, Tool] | None = None
-        self._definitions: tuple[ToolDefinition, ...] = ()
         self._tools_state: AgentTools | None = None
         self._metrics: Metrics | None = None
 
@@ -206,13 +203,6 @@ class Agent:
             self._build_tools()
         return self._tool_map  # type: ignore[return-value]
 
-    @property
-    def tool_definitions(self) -> tuple[ToolDefinition, ...]:
-        """What the model is told about the tools (schemas are built on first use)."""
-        if self._tool_map is None:
-            self._build_tools()
-        return self._definitions
-
     def _build_tools(self) -> None:
         tool_map: dict[str, Tool] = {}
         for item in self.tools:
@@ -222,7 +212,6 @@ class Agent:
             if t.name in tool_map:
                 raise UserError(f"agent {self.name!r} has two tools named {t.name!r}; give one another name")
             tool_map[t.name] = t
-        self._definitions = tuple(t.definition for t in tool_map.values())
         self._tool_map = tool_map
 
     async def resolve_tools(self) -> ToolSet:
