@@ -13,7 +13,6 @@ import pytest
 REQUIRE_SERVICES = os.environ.get("AGENTICKIT_REQUIRE_SERVICES") == "1"
 
 SERVICES = {
-    "postgres": ("127.0.0.1", 5432),
     "redis": ("127.0.0.1", 6379),
 }
 
@@ -42,13 +41,6 @@ def redis_url() -> str:
     """The URL of the local Redis (skips or fails per the services guard)."""
     require_service("redis")
     return "redis://127.0.0.1:6379/15"
-
-
-@pytest.fixture
-def postgres_dsn() -> str:
-    """The DSN of the local PostgreSQL `test` database (skips or fails per the services guard)."""
-    require_service("postgres")
-    return os.environ.get("AGENTICKIT_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def free_port() -> int:
