@@ -7,7 +7,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Generic, Literal, Protocol, Self, TypeVar
 
 from ..messages import Message, ModelResponse, ToolCall, ToolDefinition, Usage
 from ..options import ModelSettings
@@ -253,3 +253,34 @@ class Model(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.provider}:{self.model_name})"
+
+
+class _Closable(Protocol):
+    async def close(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Closable)
+
+
+class SDKStream(ModelStream, Generic[S]):
+    """A `ModelStream` over a vendor SDK's async stream: holds the SDK stream and closes it once.
+
+    Subclasses open the SDK stream in `_events()`, store it in `_sdk_stream`, and check `_closed`
+    (set by `aclose()`, which may run before the stream was even opened).
+    """
+
+    __slots__ = ("_closed", "_fields", "_sdk_stream", "_timeout")
+
+    def __init__(self, fields: dict[str, Any], timeout: float | None) -> None:
+        super().__init__()
+        self._fields = fields
+        self._timeout = timeout
+        self._sdk_stream: S | None = None
+        self._closed = False
+
+    async def aclose(self) -> None:
+        """Close the SDK stream (and with it the HTTP response). Idempotent."""
+        self._closed = True
+        stream, self._sdk_stream = self._sdk_stream, None
+        if stream is not None:
+            await stream.close()

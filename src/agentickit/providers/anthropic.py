@@ -28,7 +28,7 @@ from ..errors import (
 )
 from ..messages import Message, ModelResponse, ToolCall, ToolDefinition, Usage
 from ..options import ModelSettings
-from ._base import Model, ModelStream, StreamEvent, TextDelta, ThoughtDelta, ToolCallDelta, UsageEvent
+from ._base import Model, ModelStream, SDKStream, StreamEvent, TextDelta, ThoughtDelta, ToolCallDelta, UsageEvent
 from ._http import is_local_url, refused_connection, status_error
 from ._registry import LLMConfig
 
@@ -332,23 +332,12 @@ class AnthropicModel(Model):
         return _AnthropicStream(self, self._fields(messages, tools, settings), settings.timeout)
 
 
-class _AnthropicStream(ModelStream):
-    __slots__ = ("_closed", "_fields", "_model", "_sdk_stream", "_timeout")
+class _AnthropicStream(SDKStream[AsyncStream[RawMessageStreamEvent]]):
+    __slots__ = ("_model",)
 
     def __init__(self, model: AnthropicModel, fields: dict[str, Any], timeout: float | None) -> None:
-        super().__init__()
+        super().__init__(fields, timeout)
         self._model = model
-        self._fields = fields
-        self._timeout = timeout
-        self._sdk_stream: AsyncStream[RawMessageStreamEvent] | None = None
-        self._closed = False
-
-    async def aclose(self) -> None:
-        """Close the SDK stream (and with it the HTTP response). Idempotent."""
-        self._closed = True
-        stream, self._sdk_stream = self._sdk_stream, None
-        if stream is not None:
-            await stream.close()
 
     async def _events(self) -> AsyncIterator[StreamEvent]:
         model = self._model

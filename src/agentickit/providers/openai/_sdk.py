@@ -14,7 +14,7 @@ from typing import Any, NoReturn, cast
 from ...errors import ProviderConnectionError, ProviderError, ProviderTimeoutError, UserError
 from ...messages import Message, ModelResponse, ToolCall, ToolDefinition, Usage
 from ...options import ModelSettings
-from .._base import Model, ModelStream, StreamEvent, TextDelta, ThoughtDelta, ToolCallDelta, UsageEvent
+from .._base import Model, ModelStream, SDKStream, StreamEvent, TextDelta, ThoughtDelta, ToolCallDelta, UsageEvent
 from .._http import refused_connection, status_error
 from ._wire import bad_response, request_fields, tools_json
 
@@ -233,23 +233,12 @@ class OpenAISDKModel(Model):
         return _SDKStream(self, fields, settings.timeout)
 
 
-class _SDKStream(ModelStream):
-    __slots__ = ("_closed", "_fields", "_model", "_sdk_stream", "_timeout")
+class _SDKStream(SDKStream[AsyncStream[ChatCompletionChunk]]):
+    __slots__ = ("_model",)
 
     def __init__(self, model: OpenAISDKModel, fields: dict[str, Any], timeout: float | None) -> None:
-        super().__init__()
+        super().__init__(fields, timeout)
         self._model = model
-        self._fields = fields
-        self._timeout = timeout
-        self._sdk_stream: AsyncStream[ChatCompletionChunk] | None = None
-        self._closed = False
-
-    async def aclose(self) -> None:
-        """Close the SDK stream (and with it the HTTP response). Idempotent."""
-        self._closed = True
-        stream, self._sdk_stream = self._sdk_stream, None
-        if stream is not None:
-            await stream.close()
 
     async def _events(self) -> AsyncIterator[StreamEvent]:
         model = self._model
