@@ -25,7 +25,8 @@ AgentickitError
 │   ├── ToolError              a tool failed in a way the run cannot hide from the caller
 │   │   └── ToolArgumentsError the model sent arguments that fail validation
 │   ├── WorkflowError          a workflow is malformed or failed
-│   │   └── WorkflowTimeoutError   ... because its timeout ran out (also a RunTimeoutError)
+│   │   ├── WorkflowTimeoutError   ... because its timeout ran out (also a RunTimeoutError)
+│   │   └── WorkflowDepthError     ... because workflows nested deeper than max_depth
 │   └── MCPError               an MCP server failed (start, connect, call)
 ```
 """
@@ -56,6 +57,7 @@ __all__ = (
     "UnknownProviderError",
     "UsageLimitExceeded",
     "UserError",
+    "WorkflowDepthError",
     "WorkflowError",
     "WorkflowTimeoutError",
 )
@@ -208,6 +210,10 @@ class WorkflowError(RunError):
 
 class WorkflowTimeoutError(WorkflowError, RunTimeoutError):
     """A workflow's `timeout` ran out; `result` holds what finished (catch it as either parent)."""
+
+
+class WorkflowDepthError(WorkflowError):
+    """Workflows nested deeper than a `max_depth` allows (often a workflow that contains itself)."""
 
 
 class MCPError(RunError):

@@ -8,7 +8,15 @@ from typing import Any, Literal, TypedDict
 
 from .errors import UserError
 
-__all__ = ("ModelSettings", "RunOptions", "RunOptionsDict", "StreamRunOptionsDict", "ToolChoice")
+__all__ = (
+    "ModelSettings",
+    "RunOptions",
+    "RunOptionsDict",
+    "StreamRunOptionsDict",
+    "ToolChoice",
+    "check_run_options",
+    "resolve_run_options",
+)
 
 ToolChoice = Literal["auto", "none", "required"] | str
 """`auto`, `none`, `required`, or the name of a tool the model must call."""
@@ -140,9 +148,38 @@ def _unknown_options_message(unknown: set[str] | frozenset[str] | Any) -> str:
     return f"unknown run option {', '.join(parts)}; valid options are: {', '.join(sorted(_RUN_OPTION_NAMES))}"
 
 
+def check_run_options(options: object) -> None:
+    """Reject an `options=` value that is not a `RunOptions` (a `StreamOptions` there is a common slip).
+
+    Raises:
+        UserError: naming the type given and where it belongs.
+
+    """
+    if options is None or isinstance(options, RunOptions):
+        return
+    kind = type(options).__name__
+    if kind == "StreamOptions":
+        raise UserError(
+            "options= takes an ak.RunOptions; an ak.StreamOptions goes in stream_options= "
+            "(agent.run_stream(query, stream_options=ak.StreamOptions(...)))"
+        )
+    raise UserError(f"options= takes an ak.RunOptions (or pass the options as keywords), got {kind}")
+
+
 def resolve_run_options(options: RunOptions | None, overrides: Mapping[str, Any]) -> RunOptions:
-    """Combine an optional `RunOptions` object with keyword overrides (keywords win)."""
-    base = options if options is not None else _EMPTY
+    """Combine an optional `RunOptions` object with keyword overrides (keywords win).
+
+    Raises:
+        UserError: `options` is not a `RunOptions`, or an override names no option.
+
+    """
+    if options is None:
+        base = _EMPTY
+    elif options.__class__ is RunOptions:
+        base = options
+    else:
+        check_run_options(options)
+        base = options
     if not overrides:
         return base
     return base.merged(overrides)

@@ -618,7 +618,7 @@ async def _(tmp_path: Path) -> None:
 @effect("workflow.timeout")
 async def _(tmp_path: Path) -> None:
     steps = "[[workflow.steps]]\nname = 'a'\n[llm.options]\nttft = 0.5\n"
-    result = await build("[workflow]\ntimeout = '50ms'\n" + steps).run("q")
+    result = await build("[workflow]\ntimeout = '50ms'\n" + steps).run("q", raise_on_error=False)
     assert result.stop_reason == "timeout"
     assert (await build(steps).run("q")).stop_reason == "completed"
 
@@ -658,8 +658,8 @@ async def _(tmp_path: Path) -> None:
         "[workflow.steps.agent.llm.options]\nfailures = ['400']\n"
         "[[workflow.steps]]\nname = 'slow'\n[workflow.steps.agent.llm.options]\nttft = 0.3\n"
     )
-    fast = await build("[workflow]\nmode = 'parallel'\nfail_fast = true\n" + steps).run("q")
-    patient = await build("[workflow]\nmode = 'parallel'\nfail_fast = false\n" + steps).run("q")
+    fast = await build("[workflow]\nmode = 'parallel'\nfail_fast = true\n" + steps).run("q", raise_on_error=False)
+    patient = await build("[workflow]\nmode = 'parallel'\nfail_fast = false\n" + steps).run("q", raise_on_error=False)
     assert fast.steps["slow"].status in ("cancelled", "skipped")
     assert patient.steps["slow"].status == "ok"
 

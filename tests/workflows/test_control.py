@@ -42,13 +42,13 @@ async def test_a_failing_condition_fails_the_step() -> None:
         raise KeyError("missing")
 
     wf = ak.SequentialWorkflow("s").add_step("a", lambda t: t, condition=condition)
-    result = await wf.run("x")
+    result = await wf.run("x", raise_on_error=False)
     assert result.steps["a"].status is ak.StepStatus.FAILED and isinstance(result.steps["a"].error, KeyError)
 
 
 async def test_transform_must_return_text() -> None:
     wf = ak.SequentialWorkflow("s").add_step("a", lambda t: t, transform=lambda p, c: 42)
-    result = await wf.run("x")
+    result = await wf.run("x", raise_on_error=False)
     assert result.steps["a"].status is ak.StepStatus.FAILED
     assert "transform must return a str" in str(result.steps["a"].error)
 
@@ -97,7 +97,7 @@ async def test_step_timeout_cancels_the_step() -> None:
     wf = ak.SequentialWorkflow("s").add_step("a", lambda t: "A").add_step("hang", hang, timeout=0.01)
     wf.add_step("after", lambda t: t)
     async with asyncio.timeout(5):
-        result = await wf.run("x")
+        result = await wf.run("x", raise_on_error=False)
     assert cancelled.is_set()
     assert result.steps["a"].output == "A"
     hung = result.steps["hang"]
@@ -123,7 +123,7 @@ async def test_workflow_timeout_returns_partial_results() -> None:
     wf.add_step("fast", fast).add_step("hang", hang).add_step("after", lambda t: t, depends_on=["hang"])
     wf.add_step("after_fast", lambda t: t + "!", depends_on=["fast"])
     async with asyncio.timeout(5):
-        result = await wf.run("x")
+        result = await wf.run("x", raise_on_error=False)
     assert result.steps["fast"].status is ak.StepStatus.OK and result.steps["fast"].output == "fast"
     assert result.steps["after_fast"].output == "fast!"
     assert result.steps["hang"].status is ak.StepStatus.TIMED_OUT
@@ -146,12 +146,12 @@ async def test_retries_run_the_step_again() -> None:
         return "ok"
 
     wf = ak.SequentialWorkflow("s").add_step("flaky", flaky, retries=2)
-    result = await wf.run("x")
+    result = await wf.run("x", raise_on_error=False)
     assert result.steps["flaky"].status is ak.StepStatus.OK
     assert result.steps["flaky"].attempts == 3
 
     attempts = -10
-    result = await wf.run("x")
+    result = await wf.run("x", raise_on_error=False)
     assert result.steps["flaky"].status is ak.StepStatus.FAILED and result.steps["flaky"].attempts == 3
 
 

@@ -55,7 +55,7 @@ async def test_loop_stops_on_failure() -> None:
         return text + "."
 
     wf = ak.LoopWorkflow("l", max_iterations=5).add_step("s", fail_second)
-    result = await wf.run("")
+    result = await wf.run("", raise_on_error=False)
     assert result.iterations == 2 and result.stop_reason == "failed"
     assert result.steps["s"].status is ak.StepStatus.FAILED
     assert isinstance(result.error, ak.errors.WorkflowError)
@@ -75,7 +75,7 @@ async def test_until_that_raises_fails_the_loop() -> None:
         raise RuntimeError("bad until")
 
     wf = ak.LoopWorkflow("l", until=until).add_step("s", lambda t: t)
-    result = await wf.run("")
+    result = await wf.run("", raise_on_error=False)
     assert result.stop_reason == "failed" and result.iterations == 1
     assert isinstance(result.error, ak.errors.WorkflowError) and "bad until" in str(result.error)
 
@@ -88,7 +88,7 @@ async def test_loop_timeout_keeps_finished_iterations() -> None:
 
     wf = ak.LoopWorkflow("l", max_iterations=10, timeout=0.05).add_step("s", step)
     async with asyncio.timeout(5):
-        result = await wf.run("")
+        result = await wf.run("", raise_on_error=False)
     assert result.stop_reason == "timeout" and result.iterations == 3
     assert result.steps["s"].status is ak.StepStatus.TIMED_OUT
     assert isinstance(result.error, ak.errors.RunTimeoutError)

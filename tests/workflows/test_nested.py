@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 import agentickit as ak
 from agentickit.executors import BatchRunnable
 from agentickit.workflows import WorkflowAgent
@@ -41,7 +43,7 @@ async def test_as_agent_raises_on_failure_with_the_partial_result() -> None:
         raise AssertionError("as_agent().run did not raise")
 
     outer = ak.SequentialWorkflow("outer").add_step("sub", agent)
-    result = await outer.run("x")
+    result = await outer.run("x", raise_on_error=False)
     assert result.steps["sub"].status is ak.StepStatus.FAILED
     assert "inner broke" in str(result.steps["sub"].error)
 
@@ -54,7 +56,7 @@ async def test_a_subworkflow_timeout_is_a_timed_out_step() -> None:
     inner = ak.SequentialWorkflow("inner", timeout=0.01).add_step("hang", hang)
     outer = ak.SequentialWorkflow("outer").add_step("sub", inner)
     async with asyncio.timeout(5):
-        result = await outer.run("x")
+        result = await outer.run("x", raise_on_error=False)
     error = result.steps["sub"].error
     assert result.steps["sub"].status is ak.StepStatus.TIMED_OUT
     assert isinstance(error, ak.errors.WorkflowTimeoutError)
@@ -65,10 +67,15 @@ async def test_max_depth_is_enforced_at_run_time() -> None:
     level3 = ak.SequentialWorkflow("level3").add_step("leaf", lambda t: "leaf")
     level2 = ak.SequentialWorkflow("level2").add_step("sub", level3.as_agent(max_depth=2))
     level1 = ak.SequentialWorkflow("level1").add_step("sub", level2)
-    result = await level1.run("x")
+    with pytest.raises(ak.errors.WorkflowDepthError) as raised:
+        await level1.run("x")
+    result = raised.value.result
+    assert isinstance(result, ak.WorkflowResult) and result.stop_reason == "failed"
     error = result.steps["sub"].error
-    assert isinstance(error, ak.errors.WorkflowError)
+    assert isinstance(error, ak.errors.WorkflowDepthError)
     assert "3 workflows deep (level1 > level2 > level3)" in str(error) and "max_depth=2" in str(error)
+    inner = error.result
+    assert isinstance(inner, ak.WorkflowResult) and inner.steps["sub"].status is ak.StepStatus.FAILED
 
     # The same workflow run at a shallower depth is fine.
     assert (await level2.run("x")).content == "leaf"
@@ -78,9 +85,9 @@ async def test_a_workflow_that_contains_itself_fails_clearly() -> None:
     wf = ak.SequentialWorkflow("recursive")
     wf.add_step("again", wf.as_agent(max_depth=4))
     async with asyncio.timeout(5):
-        result = await wf.run("x")
+        result = await wf.run("x", raise_on_error=False)
     assert result.stop_reason == "failed"
-    assert "max_depth=4" in str(result.error)
+    assert "max_depth=4" in str(result.error) and isinstance(result.error, ak.errors.WorkflowDepthError)
 
 
 async def test_workflows_are_batch_runnable() -> None:
@@ -143,8 +150,8 @@ async def test_workflow_metrics_count_runs_errors_and_tokens() -> None:
 
     agent = ak.Agent("a", llm=ak.SimulatedModel(reply="echo"))
     wf = ak.SequentialWorkflow("m").add_step("check", maybe_fail).add_step("a", agent)
-    await wf.run("one two")
-    await wf.run("fail")
+    await wf.run("one two", raise_on_error=False)
+    await wf.run("fail", raise_on_error=False)
     snap = wf.as_agent().metrics(reset=True)
     assert snap.name == "m" and snap.runs == 2 and snap.errors == 1
     assert snap.errors_by_type == {"WorkflowError": 1}

@@ -100,7 +100,7 @@ async def test_without_fail_fast_every_step_finishes_and_failures_are_per_step()
 
     wf = ak.ParallelWorkflow("p").add_step("boom", boom).add_step("slow", slow).add_step("fast", lambda t: "fast")
     async with asyncio.timeout(5):
-        result = await wf.run("x")
+        result = await wf.run("x", raise_on_error=False)
     assert result.steps["boom"].status is ak.StepStatus.FAILED
     assert result.steps["slow"].status is ak.StepStatus.OK and result.steps["slow"].output == "slow done"
     assert result.steps["fast"].status is ak.StepStatus.OK
@@ -127,7 +127,7 @@ async def test_fail_fast_cancels_siblings() -> None:
 
     wf = ak.ParallelWorkflow("p", fail_fast=True).add_step("slow", slow).add_step("boom", boom)
     async with asyncio.timeout(5):
-        result = await wf.run("x")
+        result = await wf.run("x", raise_on_error=False)
     assert cancelled.is_set()
     assert result.steps["boom"].status is ak.StepStatus.FAILED
     assert result.steps["slow"].status is ak.StepStatus.CANCELLED
@@ -141,7 +141,7 @@ async def test_fail_fast_skips_steps_waiting_for_a_slot() -> None:
 
     wf = ak.ParallelWorkflow("p", fail_fast=True, max_concurrency=1).add_step("boom", boom)
     wf.add_step("later", lambda t: t)
-    result = await wf.run("x")
+    result = await wf.run("x", raise_on_error=False)
     assert result.steps["later"].status is ak.StepStatus.SKIPPED
 
 

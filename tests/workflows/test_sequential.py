@@ -73,7 +73,7 @@ async def test_a_failed_step_skips_the_rest_and_keeps_what_finished() -> None:
         raise ValueError("bad input")
 
     wf = ak.SequentialWorkflow("f").add_step("a", lambda t: "A").add_step("b", boom).add_step("c", lambda t: t)
-    result = await wf.run("x")
+    result = await wf.run("x", raise_on_error=False)
     assert result.steps["a"].status is ak.StepStatus.OK and result.steps["a"].output == "A"
     assert result.steps["b"].status is ak.StepStatus.FAILED
     assert isinstance(result.steps["b"].error, ValueError)
@@ -94,7 +94,7 @@ async def test_a_failed_step_skips_the_rest_and_keeps_what_finished() -> None:
 async def test_agent_failure_is_a_failed_step() -> None:
     agent = ak.Agent("a", llm=ak.SimulatedModel(max_retries=0))
     wf = ak.SequentialWorkflow("f").add_step("a", agent)
-    result = await wf.run("please [[sim:401]]")
+    result = await wf.run("please [[sim:401]]", raise_on_error=False)
     assert result.steps["a"].status is ak.StepStatus.FAILED
     assert isinstance(result.steps["a"].error, ak.errors.AuthenticationError)
 

@@ -12,7 +12,7 @@ from .._utils import run_coroutine
 from ..errors import UserError
 from ..memory import Memory
 from ..metrics import Metrics, MetricsSnapshot, metrics_for
-from ..options import RunOptions, RunOptionsDict, StreamRunOptionsDict, resolve_run_options
+from ..options import RunOptions, RunOptionsDict, StreamRunOptionsDict, check_run_options, resolve_run_options
 from ..providers._base import Model
 from ..providers._registry import LLMConfig, LLMSpec, infer_model, parse_llm
 from ..streaming._options import ChunkCallback, StreamOptions, resolve_stream_options
@@ -137,6 +137,10 @@ class Agent:
             _check_memory(memory)
         if max_concurrent_tools is not None and max_concurrent_tools < 1:
             raise UserError(f"max_concurrent_tools must be >= 1 (or None for no cap), got {max_concurrent_tools}")
+        if options is not None:
+            check_run_options(options)
+        if stream_options is not None and not isinstance(stream_options, StreamOptions):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise UserError(f"stream_options= takes an ak.StreamOptions, got {type(stream_options).__name__}")
         self.name = name
         self.llm = llm
         self.system_prompt = system_prompt

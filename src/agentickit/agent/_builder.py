@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any, Self, Unpack
 
+from ..errors import UserError
 from ..memory import Memory
 from ..options import RunOptions, RunOptionsDict
 from ..providers._base import Model
@@ -15,6 +16,8 @@ from ._handler import Handler, check_handler
 from ._middleware import Middleware, check_middleware
 
 __all__ = ("AgentBuilder",)
+
+_LLM_FIELDS = frozenset(f.name for f in fields(LLMConfig)) - {"provider", "model"}
 
 
 class AgentBuilder:
@@ -32,10 +35,33 @@ class AgentBuilder:
         """Set the model: `with_llm("openai", "gpt-4o-mini", temperature=0.0)`, a spec string, a config or a Model.
 
         `settings` are `LLMConfig` fields (`base_url`, `api_key`, `temperature`, `max_tokens`,
-        `timeout`, `max_retries`, `transport`, `options`).
+        `timeout`, `max_retries`, `transport`, `options`). With an `LLMConfig` they replace its
+        fields; with a `Model` (already built, so its connection settings are fixed) only
+        `temperature` and `max_tokens` apply, as this agent's default run options.
+
+        Raises:
+            UserError: a setting is not an `LLMConfig` field, or cannot apply to a ready `Model`.
+
         """
-        if isinstance(provider, LLMConfig | Model):
+        unknown = sorted(settings.keys() - _LLM_FIELDS)
+        if unknown:
+            raise UserError(
+                f"with_llm(): unknown setting {unknown[0]!r}; LLMConfig fields are: {', '.join(sorted(_LLM_FIELDS))}"
+            )
+        if isinstance(provider, Model):
+            fixed = sorted(settings.keys() - {"temperature", "max_tokens"})
+            if fixed or model is not None:
+                what = repr(fixed[0]) if fixed else "a model name"
+                raise UserError(
+                    f"with_llm(model_object, ...): {what} cannot change a Model that is already built; "
+                    "pass an LLMConfig or 'provider:model' instead (temperature and max_tokens do apply)"
+                )
             self._kwargs["llm"] = provider
+            self._options.update(settings)
+        elif isinstance(provider, LLMConfig):
+            if model is not None:
+                settings = {"model": model, **settings}
+            self._kwargs["llm"] = replace(provider, **settings) if settings else provider
         elif model is None and not settings:
             self._kwargs["llm"] = provider
         else:

@@ -19,8 +19,11 @@ def _default_reply(request: SimRequest) -> str:
 def simulated(cfg: LLMConfig) -> Model:
     """`simulated` or `simulated:echo` (echoes the input); `cfg.options` go to `SimulatedModel`."""
     options: dict[str, Any] = dict(cfg.options)
-    options.setdefault("max_retries", cfg.max_retries)
-    options.setdefault("timeout", cfg.timeout)
+    options["max_retries"] = cfg.max_retries
+    options["timeout"] = cfg.timeout
+    # Defaults for runs that set none, as the HTTP providers apply them.
+    options["temperature"] = cfg.temperature
+    options["max_tokens"] = cfg.max_tokens
     if "reply" not in options:
         options["reply"] = "echo" if cfg.model == "echo" else _default_reply
     return SimulatedModel(model_name=cfg.model, **options)

@@ -7,10 +7,29 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..errors import UnknownProviderError
+from ..errors import ConfigError, UnknownProviderError
 from ._base import Model
 
-__all__ = ("PROVIDERS", "LLMConfig", "LLMSpec", "infer_model", "parse_llm")
+__all__ = ("PROVIDERS", "PROVIDER_OPTIONS", "LLMConfig", "LLMSpec", "infer_model", "parse_llm")
+
+_OPENAI_COMMON = frozenset(
+    ("headers", "query", "extra_body", "stream_usage", "max_connections", "max_tokens_field", "proxy")
+)
+PROVIDER_OPTIONS: dict[str, frozenset[str]] = {
+    # `SimulatedModel` fields a config may set (a test keeps this in step with the dataclass);
+    # `timeout`, `max_retries`, `temperature` and `max_tokens` are `LLMConfig` fields, not options.
+    "simulated": frozenset(("reply", "script", "ttft", "tokens_per_s", "tools_mode", "failures", "thoughts", "record")),
+    "openai": _OPENAI_COMMON | {"organization", "project"},
+    "azure": _OPENAI_COMMON | {"api_version"},
+    "ollama": _OPENAI_COMMON,
+    "anthropic": frozenset(("thinking", "headers", "extra_body")),
+}
+"""The `LLMConfig.options` keys each provider reads; any other key is rejected when the config is built.
+
+Kept here, not in the provider modules, so checking a config never imports a vendor SDK.
+"""
+_CONFIG_FIELDS = frozenset(("timeout", "max_retries", "temperature", "max_tokens", "model", "base_url", "api_key"))
+_TRANSPORTS = ("aiohttp", "sdk")
 
 
 @dataclass(slots=True, frozen=True, kw_only=True)
@@ -47,6 +66,26 @@ class LLMConfig:
     def __post_init__(self) -> None:
         if self.provider not in PROVIDERS:
             raise UnknownProviderError(_unknown_provider_message(self.provider))
+        if self.transport not in _TRANSPORTS:
+            raise ConfigError(f"unknown transport {self.transport!r}; use 'aiohttp' (the default) or 'sdk'")
+        if not isinstance(self.options, Mapping):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise ConfigError(f"LLMConfig.options must be a mapping of option names, got {type(self.options).__name__}")
+        valid = PROVIDER_OPTIONS.get(self.provider)
+        if valid is not None and self.options:
+            unknown = sorted(k for k in self.options if k not in valid)
+            if unknown:
+                raise ConfigError(_unknown_option_message(self.provider, unknown[0], valid))
+
+
+def _unknown_option_message(provider: str, key: str, valid: frozenset[str]) -> str:
+    if key in _CONFIG_FIELDS:
+        hint = f" {key!r} is an LLMConfig field: pass LLMConfig({key}=...) (in a config file, `{key}` under [llm])."
+    else:
+        import difflib
+
+        close = difflib.get_close_matches(key, valid, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+    return f"unknown option {key!r} for provider {provider!r}.{hint} Valid options: {', '.join(sorted(valid))}"
 
 
 LLMSpec = str | LLMConfig | Model

@@ -30,7 +30,7 @@ from ..messages import Message, ModelResponse, ToolCall, ToolDefinition, Usage
 from ..options import ModelSettings
 from ._base import Model, ModelStream, SDKStream, StreamEvent, TextDelta, ThoughtDelta, ToolCallDelta, UsageEvent
 from ._http import is_local_url, refused_connection, status_error
-from ._registry import LLMConfig
+from ._registry import PROVIDER_OPTIONS, LLMConfig
 
 try:
     import anthropic
@@ -46,7 +46,7 @@ __all__ = ("AnthropicModel", "anthropic_model")
 ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 DEFAULT_MAX_TOKENS = 4096
 """Anthropic requires `max_tokens`; this applies when neither the run nor the config sets one."""
-_OPTIONS = frozenset(("thinking", "headers", "extra_body"))
+_OPTIONS = PROVIDER_OPTIONS["anthropic"]
 _KEY_HINT = "set ANTHROPIC_API_KEY or LLMConfig(api_key=...)"
 _STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
 _TOOL_CHOICE: dict[str, dict[str, Any]] = {

@@ -24,7 +24,7 @@ import re
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, cast
 
 import orjson
@@ -245,6 +245,9 @@ class SimulatedModel(Model):
         model_name: the name reported in responses.
         timeout: seconds a request may take before `ProviderTimeoutError` (as an HTTP provider's
             `LLMConfig.timeout`); for streams it bounds the time to the first token.
+        temperature: default temperature of requests whose run sets none (`LLMConfig.temperature`).
+        max_tokens: default output limit of requests whose run sets none (`LLMConfig.max_tokens`):
+            the answer is cut after that many tokens, with `finish_reason="length"`.
 
     """
 
@@ -260,6 +263,8 @@ class SimulatedModel(Model):
     provider: str = "simulated"
     max_retries: int = 3
     timeout: float | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
     requests: deque[SimRequest] = field(default_factory=lambda: deque[SimRequest](maxlen=1000), repr=False)
     _pending_failures: deque[str] = field(default_factory=deque[str], repr=False)
 
@@ -270,12 +275,27 @@ class SimulatedModel(Model):
             raise ValueError("tokens_per_s must be > 0, or None for no delay")
         if self.timeout is not None and self.timeout <= 0:
             raise ValueError("timeout must be > 0 seconds, or None for no limit")
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise ValueError("max_tokens must be >= 1, or None for no limit")
         bad = [f for f in self.failures if f not in _FAILURES]
         if bad:
             raise ValueError(f"unknown simulated failure {bad[0]!r}; use one of {sorted(_FAILURES)}")
         self._pending_failures.extend(self.failures)
 
     # -- shared logic -----------------------------------------------------------------------------
+
+    def _settings(self, settings: ModelSettings) -> ModelSettings:
+        """The run's settings with this model's defaults filled in where the run set none."""
+        temperature, max_tokens = self.temperature, self.max_tokens
+        if (temperature is None or settings.temperature is not None) and (
+            max_tokens is None or settings.max_tokens is not None
+        ):
+            return settings
+        return replace(
+            settings,
+            temperature=settings.temperature if settings.temperature is not None else temperature,
+            max_tokens=settings.max_tokens if settings.max_tokens is not None else max_tokens,
+        )
 
     def _plan(self, messages: Sequence[Message], tools: Sequence[ToolDefinition], settings: ModelSettings) -> SimTurn:
         request = SimRequest(messages, tools, settings)
@@ -323,6 +343,7 @@ class SimulatedModel(Model):
         self, messages: Sequence[Message], tools: Sequence[ToolDefinition], settings: ModelSettings
     ) -> ModelResponse:
         """Answer in one piece, after the time streaming the same answer would take."""
+        settings = self._settings(settings)
         turn = self._plan(messages, tools, settings)
         text, n_tokens, cut = _cut(turn.text, settings.max_tokens)
         finish = "length" if cut else ("tool_calls" if turn.tool_calls else "stop")
@@ -345,7 +366,7 @@ class SimulatedModel(Model):
         self, messages: Sequence[Message], tools: Sequence[ToolDefinition], settings: ModelSettings
     ) -> ModelStream:
         """Stream the answer token by token, pacing them at `tokens_per_s` after `ttft`."""
-        return _SimulatedStream(self, messages, tools, settings)
+        return _SimulatedStream(self, messages, tools, self._settings(settings))
 
     def describe(self) -> dict[str, Any]:
         """A description from which the same model can be rebuilt (functions must be importable)."""
@@ -360,6 +381,8 @@ class SimulatedModel(Model):
                 "tools_mode": self.tools_mode,
                 "thoughts": self.thoughts,
             },
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
         }
 
 

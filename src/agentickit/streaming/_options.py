@@ -80,6 +80,10 @@ def resolve_stream_options(base: StreamOptions | None, **overrides: Any) -> Stre
         UserError: a value is out of range.
 
     """
+    if base is not None and not isinstance(base, StreamOptions):  # pyright: ignore[reportUnnecessaryIsInstance]
+        kind = type(base).__name__
+        hint = " (an ak.RunOptions goes in options=)" if kind == "RunOptions" else ""
+        raise UserError(f"stream_options= takes an ak.StreamOptions, got {kind}{hint}")
     changes = {k: v for k, v in overrides.items() if v != getattr(_DEFAULT, k)}
     if base is None:
         return StreamOptions(**changes) if changes else _DEFAULT

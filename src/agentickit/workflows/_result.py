@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._result import Result
-from ..errors import WorkflowError
+from ..errors import WorkflowDepthError, WorkflowError
 from ..messages import Usage
 
 __all__ = ("StepResult", "StepStatus", "WorkflowResult")
@@ -65,8 +65,8 @@ class StepResult:
 class WorkflowResult(Result):
     """The outcome of a workflow run: a `Result` (so a workflow fits wherever an agent does) plus its steps.
 
-    `run()` returns it even when steps fail or time out: nothing that finished is lost, and `error`
-    says what went wrong. Call `raise_for_error()` to turn a failure into an exception.
+    When a run fails, `run()` raises a `WorkflowError` that carries this result as `err.result`
+    (nothing that finished is lost); `run(..., raise_on_error=False)` returns it with `error` set.
 
     Attributes:
         steps: every step's `StepResult`, in the order the steps were added.
@@ -117,5 +117,6 @@ def failure_error(workflow: str, steps: dict[str, StepResult]) -> WorkflowError 
     first = next((s for s in bad if s.error is not None and s.status is not StepStatus.CANCELLED), bad[0])
     parts = ", ".join(f"{s.name!r} {s.status.value}" for s in bad)
     detail = f": {type(first.error).__name__}: {first.error}" if first.error is not None else ""
-    err = WorkflowError(f"workflow {workflow!r}: step {parts} (first error in {first.name!r}{detail})")
-    return err
+    # Too deep anywhere inside is too deep here too: the caller can catch the one type.
+    cls = WorkflowDepthError if isinstance(first.error, WorkflowDepthError) else WorkflowError
+    return cls(f"workflow {workflow!r}: step {parts} (first error in {first.name!r}{detail})")

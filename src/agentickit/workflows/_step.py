@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -9,13 +10,36 @@ from ..errors import WorkflowError
 from ._context import WorkflowContext
 from ._invoke import AgentLike, make_invoker
 
-__all__ = ("Condition", "Step", "Transform")
+__all__ = ("Condition", "Step", "Transform", "check_signature")
 
 Condition = Callable[[WorkflowContext], "bool | Awaitable[bool]"]
 """`condition(context) -> bool` (or an awaitable of one): false skips the step."""
 
 Transform = Callable[[str, WorkflowContext], Any]
 """`transform(previous, context) -> str` (or an awaitable of one, or `ak.stop(...)`): the step's input."""
+
+
+def check_signature(fn: object, arity: int, what: str, expected: str) -> None:
+    """Check that `fn` can be called with `arity` positional arguments, so a wrong one fails when defined.
+
+    Raises:
+        WorkflowError: `fn` is not callable or takes other arguments; the message names `what` and `expected`.
+
+    """
+    if not callable(fn):
+        raise WorkflowError(f"{what} must be a function {expected}, got {type(fn).__name__}")
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return  # a builtin or C callable without a signature: trust it
+    try:
+        sig.bind(*(None,) * arity)
+    except TypeError as exc:
+        raise WorkflowError(f"{what} must be a function {expected}; {_callable_name(fn)}{sig} cannot: {exc}") from None
+
+
+def _callable_name(fn: object) -> str:
+    return getattr(fn, "__qualname__", None) or type(fn).__name__
 
 
 class Step:
@@ -79,10 +103,10 @@ class Step:
             raise WorkflowError(f"step {name!r}: retries must be >= 0, got {retries}")
         if retry_delay < 0:
             raise WorkflowError(f"step {name!r}: retry_delay must be >= 0 seconds, got {retry_delay}")
-        if condition is not None and not callable(condition):
-            raise WorkflowError(f"step {name!r}: condition must be a function of the WorkflowContext")
-        if transform is not None and not callable(transform):
-            raise WorkflowError(f"step {name!r}: transform must be a function (previous, context) -> str")
+        if condition is not None:
+            check_signature(condition, 1, f"step {name!r}: condition", "condition(context) -> bool")
+        if transform is not None:
+            check_signature(transform, 2, f"step {name!r}: transform", "transform(previous: str, context) -> str")
         make_invoker(agent, name)  # fail now, not at the first run
         self.name = name
         self.agent = agent

@@ -12,16 +12,17 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from ..errors import UserError, WorkflowError
+from ..errors import UserError, WorkflowDepthError, WorkflowError, WorkflowTimeoutError
 from ..messages import Usage
 from ..metrics import Metrics, MetricsSnapshot, metrics_for, record_failure, record_result
+from ..options import check_run_options
 from ..streaming import Stream, StreamOptions
 from ..streaming._options import resolve_stream_options
 from ._context import WorkflowContext, bind_context, unbind_context
 from ._engine import Plan, Run, compile_plan
 from ._invoke import AgentLike
-from ._result import WorkflowResult
-from ._step import Step
+from ._result import StepResult, StepStatus, WorkflowResult
+from ._step import Step, check_signature
 
 if TYPE_CHECKING:
     from ..executors import BatchResult, Executor, ProgressCallback
@@ -141,19 +142,31 @@ class Workflow:
     # -- running ------------------------------------------------------------------------------------
 
     async def run(
-        self, query: str, *, options: RunOptions | None = None, state: dict[str, Any] | None = None
+        self,
+        query: str,
+        *,
+        options: RunOptions | None = None,
+        state: dict[str, Any] | None = None,
+        raise_on_error: bool = True,
     ) -> WorkflowResult:
         """Run the workflow on `query` and return every step's outcome.
 
-        Step failures and timeouts do not raise: the result says what finished (`steps`, `error`,
-        `stop_reason`); use `result.raise_for_error()` to raise. `options` go to every agent step;
-        `state` seeds the shared key/value store (`context.state`).
+        A failed step, a timeout or nesting past `max_depth` raises a `WorkflowError` whose `result`
+        is the partial `WorkflowResult` (every step's status and output: nothing finished is lost).
+        With `raise_on_error=False` that result is returned instead, its `error` set.
+        `options` go to every agent step; `state` seeds the shared key/value store (`context.state`).
 
         Raises:
-            WorkflowError: the workflow is malformed (no steps, unknown dependencies, a cycle).
+            WorkflowTimeoutError: the workflow's timeout ran out (also a `RunTimeoutError`).
+            WorkflowDepthError: a nested workflow ran deeper than its `max_depth`.
+            WorkflowError: a step failed, or the workflow is malformed (no steps, unknown
+                dependencies, a cycle).
 
         """
-        return await self.__agentickit_run__(query, options=options, sink=None, tag="", state=state)
+        result = await self.__agentickit_run__(query, options=options, sink=None, tag="", state=state)
+        if raise_on_error and result.error is not None:
+            raise result.error
+        return result
 
     def run_stream(
         self,
@@ -205,12 +218,18 @@ class Workflow:
         return _stream(self, self.name, query, options, state, DEFAULT_MAX_DEPTH, sopts)
 
     def run_sync(
-        self, query: str, *, options: RunOptions | None = None, state: dict[str, Any] | None = None
+        self,
+        query: str,
+        *,
+        options: RunOptions | None = None,
+        state: dict[str, Any] | None = None,
+        raise_on_error: bool = True,
     ) -> WorkflowResult:
         """Blocking `run()` for scripts without a running event loop.
 
         Raises:
             UserError: called from inside a running event loop.
+            WorkflowError: the run failed (as `run()`; not with `raise_on_error=False`).
 
         """
         try:
@@ -219,7 +238,7 @@ class Workflow:
             pass
         else:
             raise UserError("run_sync() cannot be called from a running event loop; use `await workflow.run(...)`")
-        return asyncio.run(self.run(query, options=options, state=state))
+        return asyncio.run(self.run(query, options=options, state=state, raise_on_error=raise_on_error))
 
     async def run_batch(
         self,
@@ -264,16 +283,20 @@ class Workflow:
         max_depth: int = DEFAULT_MAX_DEPTH,
     ) -> WorkflowResult:
         """Run inside an enclosing workflow (or at the top): the single entry of every run."""
+        check_run_options(options)
         plan = self._compiled()
         path = _PATH.get()
         depth = len(path) + 1
+        run_id = f"wf_{_RUN_PREFIX}{next(_run_counter):x}"
         if depth > max_depth:
             chain = " > ".join((*path, self.name))
-            raise WorkflowError(
+            err = WorkflowDepthError(
                 f"workflow {self.name!r} would run {depth} workflows deep ({chain}), over its max_depth={max_depth}; "
                 "check for a workflow that contains itself, or raise max_depth in as_agent()"
             )
-        run_id = f"wf_{_RUN_PREFIX}{next(_run_counter):x}"
+            err.result = _not_run(self.name, run_id, plan, err)
+            record_failure(self, err, 0.0)
+            return err.result
         ctx = WorkflowContext(self.name, run_id, query, state)
         path_token = _PATH.set((*path, self.name))
         ctx_token = bind_context(ctx)
@@ -495,8 +518,8 @@ class LoopWorkflow(Workflow):
     ) -> None:
         if max_iterations < 1:
             raise WorkflowError(f"workflow {name!r}: max_iterations must be >= 1, got {max_iterations}")
-        if until is not None and not callable(until):
-            raise WorkflowError(f"workflow {name!r}: until must be a function of the iteration's WorkflowResult")
+        if until is not None:
+            check_signature(until, 1, f"workflow {name!r}: until", "until(result: WorkflowResult) -> bool")
         self.max_iterations = max_iterations
         self.until = until
         super().__init__(name, timeout=timeout, steps=steps, description=description)
@@ -564,7 +587,15 @@ class LoopWorkflow(Workflow):
                     usage.add(result.usage)
                     state[1] = result
                     error = result.error
-        result: WorkflowResult = state[1]
+                if error is None:
+                    # The deadline passed between step runs (inside `until`, say): a timeout all the same.
+                    error = WorkflowTimeoutError(
+                        f"loop {self.name!r} did not finish within its timeout of {timeout:g} s "
+                        f"(in iteration {state[2]}, after its steps had run)"
+                    )
+        result: WorkflowResult | None = state[1]
+        if result is None:  # timed out before the first iteration finished anything (cannot happen today)
+            result = _not_run(self.name, ctx.run_id, plan, error)
         result.iterations = state[2]
         result.usage = usage
         result.duration = time.perf_counter() - start
@@ -676,6 +707,22 @@ class WorkflowAgent:
 
     def __repr__(self) -> str:
         return f"WorkflowAgent({self.name!r}, {self.workflow!r}, max_depth={self.max_depth})"
+
+
+def _not_run(name: str, run_id: str, plan: Plan, error: BaseException | None) -> WorkflowResult:
+    """The result of a run that never started a step: each step skipped, naming why."""
+    why = f"not started: {error}" if error is not None else "not started"
+    steps = {n: StepResult(name=n, status=StepStatus.SKIPPED, reason=why) for n in plan.names}
+    stop_reason = "max_depth" if isinstance(error, WorkflowDepthError) else "failed"
+    return WorkflowResult(
+        content="",
+        run_id=run_id,
+        agent_name=name,
+        metadata={"workflow": name},
+        steps=steps,
+        error=error,
+        stop_reason=stop_reason,
+    )
 
 
 def _stream_options(base: StreamOptions | None, **overrides: Any) -> StreamOptions:

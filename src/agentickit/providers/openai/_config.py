@@ -9,7 +9,7 @@ from typing import Any
 from ...errors import ConfigError, MissingAPIKeyError
 from .._base import Model
 from .._http import is_local_url
-from .._registry import LLMConfig
+from .._registry import PROVIDER_OPTIONS, LLMConfig
 from ._aiohttp import OpenAIModel
 
 __all__ = ("azure_model", "ollama_model", "openai_model")
@@ -19,10 +19,10 @@ OLLAMA_BASE_URL = "http://localhost:11434/v1"
 AZURE_API_VERSION = "2024-10-21"
 _LOCAL_KEY = "sk-local"
 
-_COMMON_OPTIONS = frozenset(("headers", "query", "extra_body", "stream_usage", "max_connections", "max_tokens_field"))
+_COMMON_OPTIONS = PROVIDER_OPTIONS["ollama"]
 _MAX_TOKENS_FIELDS = ("max_tokens", "max_completion_tokens")
-_OPENAI_OPTIONS = _COMMON_OPTIONS | {"organization", "project"}
-_AZURE_OPTIONS = _COMMON_OPTIONS | {"api_version"}
+_OPENAI_OPTIONS = PROVIDER_OPTIONS["openai"]
+_AZURE_OPTIONS = PROVIDER_OPTIONS["azure"]
 
 
 def _options(cfg: LLMConfig, allowed: frozenset[str]) -> dict[str, Any]:
