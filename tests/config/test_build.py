@@ -265,3 +265,53 @@ async def test_a_step_can_be_a_workflow_declared_in_another_file(tmp_path: Path)
     outer = load_runnable(path)
     result = await outer.run("hello")
     assert "[x]" in result.content and "[y]" in result.content and "hello" in result.content
+
+
+async def test_tools_section_defaults_keep_what_a_tool_declares_itself(tmp_path: Path) -> None:
+    mod = module(
+        tmp_path,
+        """
+        import agentickit as ak
+
+        calls = []
+
+        @ak.tool(max_concurrency=1, retry_on=(ValueError,), retry_backoff=0.0, timeout=3.0,
+                 parameters={"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]})
+        def flaky(q):
+            calls.append(q)
+            if len(calls) < 3:
+                raise ValueError("not yet")
+            return "done " + q
+
+        @ak.tool(retries=1, rate_limit="100/s", cache_ttl=5)
+        def own(q: str) -> str:
+            return q
+        """,
+    )
+    path = write(
+        tmp_path,
+        f"""
+        [tools]
+        functions = ["{mod}:flaky", "{mod}:own"]
+        max_retries = 2
+        rate_limit = "50/s"
+        [tools.cache]
+        enabled = true
+        ttl = 60
+        """,
+    )
+    agent = ak.Agent.from_config(path)
+    flaky, own = agent.tool_map["flaky"], agent.tool_map["own"]
+    # The config's defaults reach the tool that sets none ...
+    assert (flaky.retries, flaky.rate_limit, flaky.cache_ttl) == (2, "50/s", 60.0)
+    # ... and nothing the tool declared is lost.
+    assert (flaky.max_concurrency, flaky.retry_on, flaky.retry_backoff, flaky.timeout) == (1, (ValueError,), 0.0, 3.0)
+    assert flaky.definition.parameters["required"] == ["q"]
+    assert (own.retries, own.rate_limit, own.cache_ttl) == (1, "100/s", 5)
+    # The imported tool itself is unchanged (other agents may use it as declared).
+    imported = sys.modules[mod].flaky
+    assert imported.retries == 0 and imported.cache_ttl is None
+    # And the retries really run: two failures, then the answer.
+    result = await agent.run("q", max_tool_rounds=2)
+    assert result.tool_calls[0].result == "done " + result.tool_calls[0].args["q"]
+    assert len(sys.modules[mod].calls) == 3

@@ -83,35 +83,19 @@ def _tools(section: ToolsSection, key: str, cfg: Config) -> list[Any]:
     cache = section.cache
     cache_ttl = (cache.ttl or 300.0) if cache is not None and cache.enabled else None
     for i, spec in enumerate(section.functions):
-        obj = _import(spec, f"{key}.functions[{i}]", cfg)
-        if isinstance(obj, Tool):
-            if section.max_retries is None and section.rate_limit is None and cache_ttl is None:
-                out.append(obj)
-                continue
-            fn, name, description, timeout = obj.function, obj.name, obj.description, obj.timeout
-            retries = obj.retries or (section.max_retries or 0)
-            rate = obj.rate_limit or section.rate_limit
-            ttl = obj.cache_ttl if obj.cache_ttl is not None else cache_ttl
-        elif callable(obj):
-            fn, name, description, timeout = obj, None, None, None
-            retries, rate, ttl = section.max_retries or 0, section.rate_limit, cache_ttl
-        else:
+        item_key = f"{key}.functions[{i}]"
+        obj = _import(spec, item_key, cfg)
+        if not isinstance(obj, Tool) and not callable(obj):
             raise ConfigFileError(
-                f"{_source(cfg)}: {key}.functions[{i}] = {spec!r} is a {type(obj).__name__}, not a function or ak.Tool",
+                f"{_source(cfg)}: {item_key} = {spec!r} is a {type(obj).__name__}, not a function or ak.Tool",
                 path=_source(cfg),
-                key=f"{key}.functions[{i}]",
+                key=item_key,
             )
         try:
+            # Config values are defaults: what a tool declares itself wins and nothing else of it is lost.
+            base = obj if isinstance(obj, Tool) else Tool(obj)
             out.append(
-                Tool(
-                    fn,
-                    name=name,
-                    description=description,
-                    timeout=timeout,
-                    retries=retries,
-                    rate_limit=rate,
-                    cache_ttl=ttl,
-                )
+                base.with_defaults(retries=section.max_retries, rate_limit=section.rate_limit, cache_ttl=cache_ttl)
             )
         except UserError as exc:
             raise ConfigFileError(f"{_source(cfg)}: {key}: {exc}", path=_source(cfg), key=key) from exc

@@ -146,11 +146,12 @@ class ToolsSection(_Section):
     timeout: Duration | None = Field(default=None, gt=0)
     """Default timeout of every tool call."""
     max_retries: int | None = Field(default=None, ge=0)
-    """Retries of a failing tool call (for tools that set none)."""
+    """Retries of a failing tool call, for tools that set none themselves (`@ak.tool(retries=...)` wins)."""
     max_concurrent: int | None = Field(default=None, gt=0)
-    """At most this many tool calls of one run at once."""
+    """At most this many tool calls of the agent at once: one limit shared by all of its runs
+    (the agent's `max_concurrent_tools`)."""
     rate_limit: str | None = None
-    """Token-bucket limit for each tool, e.g. "10/s", "100/m"."""
+    """Token-bucket limit for each tool that sets none itself, e.g. "10/s", "100/m"."""
     cache: ToolCacheSection | None = None
 
     @field_validator("rate_limit")

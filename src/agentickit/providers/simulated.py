@@ -51,7 +51,7 @@ from ._base import (
     flatten_batches,
 )
 
-__all__ = ("Failure", "SimRequest", "SimTurn", "SimulatedModel", "call", "plan_turn", "tokenize")
+__all__ = ("Failure", "SimFailure", "SimRequest", "SimTurn", "SimulatedModel", "call", "plan_turn", "tokenize")
 
 Failure = Literal["429", "500", "401", "400", "timeout", "malformed"]
 _FAILURES: frozenset[str] = frozenset(("429", "500", "401", "400", "timeout", "malformed"))
@@ -89,6 +89,28 @@ class SimRequest:
                 out.append(m)
         out.reverse()
         return out
+
+
+@dataclass(slots=True, frozen=True)
+class SimFailure:
+    """A scripted failure with details, e.g. a 429 whose `Retry-After` says 0.5 s.
+
+    `SimFailure("429", retry_after=0.5)` makes retry behaviour testable in process, without HTTP.
+
+    Args:
+        kind: which failure (`"429"`, `"500"`, `"401"`, `"400"`, `"timeout"`, `"malformed"`).
+        retry_after: seconds the "server" asks to wait (429 and 500 only); `None` sends no hint.
+
+    """
+
+    kind: Failure
+    retry_after: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in _FAILURES:
+            raise ValueError(f"unknown simulated failure {self.kind!r}; use one of {sorted(_FAILURES)}")
+        if self.retry_after is not None and (self.kind not in ("429", "500") or not self.retry_after >= 0):
+            raise ValueError(f"retry_after must be seconds >= 0, and only for a 429 or 500, got {self!r}")
 
 
 @dataclass(slots=True, frozen=True)
@@ -239,7 +261,8 @@ class SimulatedModel(Model):
         ttft: seconds before the first token.
         tokens_per_s: streaming speed; `None` streams as fast as possible.
         tools_mode: `"auto"` calls offered tools on its own; `"never"` ignores them.
-        failures: failures to return, one per request, before answering normally.
+        failures: failures to return, one per request, before answering normally: a kind such as
+            `"429"`, or a `SimFailure` (e.g. with `retry_after`).
         thoughts: reasoning text streamed as THOUGHT before the answer.
         record: keep the last 1,000 requests in `requests`, so tests can see what reached the model.
         model_name: the name reported in responses.
@@ -256,7 +279,7 @@ class SimulatedModel(Model):
     ttft: float = 0.0
     tokens_per_s: float | None = None
     tools_mode: Literal["auto", "never"] = "auto"
-    failures: Sequence[Failure] = ()
+    failures: Sequence[Failure | SimFailure] = ()
     thoughts: str = ""
     record: bool = False
     model_name: str = "simulated"
@@ -266,7 +289,7 @@ class SimulatedModel(Model):
     temperature: float | None = None
     max_tokens: int | None = None
     requests: deque[SimRequest] = field(default_factory=lambda: deque[SimRequest](maxlen=1000), repr=False)
-    _pending_failures: deque[str] = field(default_factory=deque[str], repr=False)
+    _pending_failures: deque[str | SimFailure] = field(default_factory=deque[str | SimFailure], repr=False)
 
     def __post_init__(self) -> None:
         if self.ttft < 0:
@@ -277,7 +300,7 @@ class SimulatedModel(Model):
             raise ValueError("timeout must be > 0 seconds, or None for no limit")
         if self.max_tokens is not None and self.max_tokens < 1:
             raise ValueError("max_tokens must be >= 1, or None for no limit")
-        bad = [f for f in self.failures if f not in _FAILURES]
+        bad = [f for f in self.failures if not isinstance(f, SimFailure) and f not in _FAILURES]
         if bad:
             raise ValueError(f"unknown simulated failure {bad[0]!r}; use one of {sorted(_FAILURES)}")
         self._pending_failures.extend(self.failures)
@@ -302,7 +325,7 @@ class SimulatedModel(Model):
         if self.record:
             # A snapshot: the caller goes on appending to its list.
             self.requests.append(SimRequest(tuple(messages), tools, settings))
-        failure = failure_for(request.last_user)
+        failure: str | SimFailure | None = failure_for(request.last_user)
         if failure is None and self._pending_failures:
             failure = self._pending_failures.popleft()
         if failure is not None:
@@ -312,12 +335,23 @@ class SimulatedModel(Model):
             turn = SimTurn(turn.text, turn.tool_calls, self.thoughts)
         return turn
 
-    def _raise_failure(self, failure: str) -> None:
+    def _raise_failure(self, failure: str | SimFailure) -> None:
         p, m = self.provider, self.model_name
+        retry_after: float | None = None
+        if isinstance(failure, SimFailure):
+            failure, retry_after = failure.kind, failure.retry_after
         if failure == "429":
-            raise RateLimitError("simulated 429 Too Many Requests", status=429, retry_after=0.0, provider=p, model=m)
+            raise RateLimitError(
+                "simulated 429 Too Many Requests",
+                status=429,
+                retry_after=0.0 if retry_after is None else retry_after,
+                provider=p,
+                model=m,
+            )
         if failure == "500":
-            raise ServerError("simulated 500 Internal Server Error", status=500, provider=p, model=m)
+            raise ServerError(
+                "simulated 500 Internal Server Error", status=500, retry_after=retry_after, provider=p, model=m
+            )
         if failure == "401":
             raise AuthenticationError("simulated 401: invalid API key", status=401, provider=p, model=m)
         if failure == "400":

@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from dataclasses import dataclass
 from typing import Any, cast
 
+from ..errors import UserError
 from ..messages import Message, ModelResponse, ToolDefinition, Usage
 from ..options import ModelSettings
 from ..providers._base import (
@@ -14,6 +15,7 @@ from ..providers._base import (
     Model,
     ModelStream,
     StreamEvent,
+    TextDelta,
     ThoughtDelta,
     ToolCallDelta,
     UsageEvent,
@@ -21,9 +23,12 @@ from ..providers._base import (
 )
 from ..providers.simulated import SimRequest, SimTurn, SimulatedModel, _token_blocks  # pyright: ignore[reportPrivateUsage]
 
-__all__ = ("FunctionModel", "ModelFunction", "ScriptedModel")
+__all__ = ("FunctionModel", "ModelFunction", "ScriptedModel", "StreamFunction")
 
 ModelFunction = Callable[[SimRequest], "str | SimTurn | ModelResponse | Awaitable[str | SimTurn | ModelResponse]"]
+
+StreamFunction = Callable[[SimRequest], AsyncIterator["str | ToolCallDelta | ThoughtDelta"]]
+"""An async generator of a `SimRequest` yielding answer text (`str`), `ToolCallDelta`s and `ThoughtDelta`s."""
 
 
 def _as_response(out: str | SimTurn | ModelResponse, name: str) -> ModelResponse:
@@ -44,26 +49,60 @@ def _as_response(out: str | SimTurn | ModelResponse, name: str) -> ModelResponse
 class FunctionModel(Model):
     """A model whose answers come from your function.
 
-    The function receives a `SimRequest` (messages, tools, settings) and returns text, a `SimTurn`
-    (for tool calls, see `agentickit.providers.call`) or a `ModelResponse`; it may be async.
-    Streaming splits the text into word tokens.
+    `function` receives a `SimRequest` (messages, tools, settings) and returns text, a `SimTurn`
+    (for tool calls, see `agentickit.testing.call`) or a `ModelResponse`; it may be async.
+    Streaming then splits the text into word tokens.
+
+    `stream_function` is an async generator of a `SimRequest` that yields the stream itself: text
+    deltas (`str`), `ToolCallDelta`s (a call's name and arguments may come in pieces, joined by
+    `index`) and `ThoughtDelta`s, each at the moment you choose. Use it to test backpressure,
+    cancellation and partial streams with your own fake. Give either or both: with only one, the
+    other kind of request is served from it (`run()` collects a `stream_function`'s deltas).
 
     Example:
         ```python
         model = FunctionModel(lambda req: "42" if "answer" in req.last_user else "?")
-        agent = ak.Agent("t", model)
+
+        async def slow(req):
+            for word in ["one ", "two"]:
+                await asyncio.sleep(0.1)
+                yield word
+
+        agent = ak.Agent("t", FunctionModel(stream_function=slow))
         ```
+
+    Raises:
+        UserError: neither function is given, or one is of the wrong kind.
+
     """
 
-    function: ModelFunction
+    function: ModelFunction | None = None
     model_name: str = "function"
     provider: str = "function"
     max_retries: int = 0
+    stream_function: StreamFunction | None = None
+
+    def __post_init__(self) -> None:
+        if self.function is None and self.stream_function is None:
+            raise UserError("FunctionModel needs function= (returns the answer) or stream_function= (yields it)")
+        if self.function is not None and not callable(self.function):
+            raise UserError(f"FunctionModel(function=...) must be callable, got {type(self.function).__name__}")
+        if self.stream_function is not None and not inspect.isasyncgenfunction(self.stream_function):
+            raise UserError(
+                "FunctionModel(stream_function=...) must be an async generator function (`async def f(req): yield ...`), "
+                f"got {getattr(self.stream_function, '__name__', type(self.stream_function).__name__)!r}"
+            )
 
     async def request(
         self, messages: Sequence[Message], tools: Sequence[ToolDefinition], settings: ModelSettings
     ) -> ModelResponse:
-        """Call the function and return its answer."""
+        """Call the function and return its answer (or collect what `stream_function` yields)."""
+        if self.function is None:
+            stream = _DeltaStream(self, messages, tools, settings)
+            async with stream:
+                async for _ in stream:
+                    pass
+            return stream.response()
         out: Any = self.function(SimRequest(messages, tools, settings))
         if inspect.isawaitable(out):
             out = await out
@@ -72,8 +111,55 @@ class FunctionModel(Model):
     def request_stream(
         self, messages: Sequence[Message], tools: Sequence[ToolDefinition], settings: ModelSettings
     ) -> ModelStream:
-        """Call the function and stream its answer word by word."""
+        """Stream what `stream_function` yields, or the function's answer word by word."""
+        if self.stream_function is not None:
+            return _DeltaStream(self, messages, tools, settings)
         return _FunctionStream(self, messages, tools, settings)
+
+
+class _DeltaStream(ModelStream):
+    """The events a user's `stream_function` yields, one by one, as it yields them."""
+
+    __slots__ = ("_args", "_gen", "_model")
+
+    def __init__(
+        self,
+        model: FunctionModel,
+        messages: Sequence[Message],
+        tools: Sequence[ToolDefinition],
+        settings: ModelSettings,
+    ) -> None:
+        super().__init__()
+        self._model = model
+        self._args = (messages, tools, settings)
+        self._model_name = model.model_name
+        self._gen: AsyncIterator[Any] | None = None
+
+    async def _events(self) -> AsyncIterator[StreamEvent]:
+        fn = self._model.stream_function
+        assert fn is not None
+        gen: AsyncIterator[Any] = fn(SimRequest(*self._args))
+        self._gen = gen
+        tokens = 0
+        async for item in gen:
+            if isinstance(item, str):
+                tokens += 1
+                yield TextDelta(item)
+            elif isinstance(item, ToolCallDelta | ThoughtDelta):
+                yield item
+            else:
+                raise UserError(
+                    f"FunctionModel stream_function yielded a {type(item).__name__}; yield str (answer text), "
+                    "ToolCallDelta(index, id, name, arguments) or ThoughtDelta(text)"
+                )
+        yield UsageEvent(Usage(0, tokens, 1))
+
+    async def aclose(self) -> None:
+        """Close the user's generator (its `finally` blocks run), as a provider closes its request."""
+        gen, self._gen = self._gen, None
+        aclose = getattr(gen, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 class _FunctionStream(ModelStream):
@@ -108,7 +194,13 @@ class _FunctionStream(ModelStream):
         return self._produce()
 
     async def _produce(self) -> AsyncGenerator[list[BatchItem], None]:
-        response = await self._model.request(*self._args)
+        model = self._model
+        fn = model.function
+        assert fn is not None
+        out: Any = fn(SimRequest(*self._args))
+        if inspect.isawaitable(out):
+            out = await out
+        response = _as_response(out, model.model_name)
         for block, _ in _token_blocks(response.thoughts):
             self._thoughts.extend(block)
             yield [ThoughtDelta(tok) for tok in block]
@@ -133,9 +225,22 @@ class ScriptedModel(SimulatedModel):
     Each entry answers one round of the conversation (rounds count assistant turns since the last
     user message), so concurrent runs each see the script from the start. After the script ends,
     it echoes the user's message.
+
+    Raises:
+        UserError: an entry is neither text nor a `SimTurn` (the message names the entry).
+
     """
 
     def __init__(self, script: Sequence[str | SimTurn], **kwargs: Any) -> None:
+        if isinstance(script, str | SimTurn):
+            raise UserError("ScriptedModel takes a list of entries, e.g. ScriptedModel(['hello']), not one entry")
+        entries = tuple(script)
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, str | SimTurn):  # pyright: ignore[reportUnnecessaryIsInstance]
+                raise UserError(
+                    f"ScriptedModel script[{i}] is a {type(entry).__name__} ({entry!r:.60}); each entry is a str "
+                    "(the reply) or a SimTurn: call('tool', **args) or SimTurn(text=..., tool_calls=...)"
+                )
         kwargs.setdefault("tools_mode", "never")
         kwargs.setdefault("model_name", "scripted")
-        super().__init__(script=tuple(script), **kwargs)
+        super().__init__(script=entries, **kwargs)

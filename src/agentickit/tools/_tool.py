@@ -215,6 +215,42 @@ class Tool:
         # The model forbids extra keys, so its __dict__ holds exactly the declared fields.
         return dict(parsed.__dict__)
 
+    def with_defaults(
+        self, *, retries: int | None = None, rate_limit: str | RateLimit | None = None, cache_ttl: float | None = None
+    ) -> Tool:
+        """A copy of this tool with these policies applied where the tool declares none of its own.
+
+        What the tool sets itself wins (`retries` other than 0, a `rate_limit`, a `cache_ttl`);
+        everything else (timeout, retry_on, retry_backoff, max_concurrency, a hand-written schema)
+        is kept as it is. This is how a config file's `[tools]` defaults reach `@ak.tool` objects.
+
+        Raises:
+            UserError: a default is out of range.
+
+        """
+        changes: dict[str, Any] = {}
+        if retries is not None and self.retries == 0:
+            if retries < 0:
+                raise UserError(f"tool retries must be >= 0, got {retries}")
+            changes["retries"] = retries
+        if rate_limit is not None and self.rate_limit is None:
+            changes["rate_limit"] = rate_limit
+            changes["_rate_limit"] = parse_rate_limit(rate_limit)
+        if cache_ttl is not None and self.cache_ttl is None:
+            if cache_ttl <= 0:
+                raise UserError(f"tool cache_ttl must be > 0 seconds, got {cache_ttl}")
+            changes["cache_ttl"] = cache_ttl
+        if not changes:
+            return self
+        copy = Tool.__new__(Tool)
+        for slot in self.__slots__:
+            if slot != "__weakref__":
+                setattr(copy, slot, getattr(self, slot))
+        copy._state = None  # its own token bucket and semaphore state
+        for key, value in changes.items():
+            setattr(copy, key, value)
+        return copy
+
     # -- calling ------------------------------------------------------------------------------------
 
     async def call(self, arguments: str | dict[str, Any]) -> Any:
@@ -337,6 +373,7 @@ def tool(
     cache_ttl: float | None = None,
     rate_limit: str | RateLimit | None = None,
     max_concurrency: int | None = None,
+    parameters: dict[str, Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 def tool(
     function: Callable[..., Any] | None = None,
@@ -351,8 +388,11 @@ def tool(
     cache_ttl: float | None = None,
     rate_limit: str | RateLimit | None = None,
     max_concurrency: int | None = None,
+    parameters: dict[str, Any] | None = None,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Turn a sync or async function into a `Tool`; use bare (`@tool`) or with options (`@tool(timeout=5)`).
+
+    The options are those of `Tool` (`parameters` is a hand-written JSON schema).
 
     Example:
         ```python
@@ -379,6 +419,7 @@ def tool(
             cache_ttl=cache_ttl,
             rate_limit=rate_limit,
             max_concurrency=max_concurrency,
+            parameters=parameters,
         )
         return t
 
