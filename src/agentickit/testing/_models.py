@@ -117,10 +117,10 @@ class FunctionModel(Model):
         return _FunctionStream(self, messages, tools, settings)
 
 
-class _DeltaStream(ModelStream):
-    """The events a user's `stream_function` yields, one by one, as it yields them."""
+class _ModelFnStream(ModelStream):
+    """A stream of one request to a `FunctionModel`: the model and the request's arguments."""
 
-    __slots__ = ("_args", "_gen", "_model")
+    __slots__ = ("_args", "_at", "_full", "_gen", "_model")
 
     def __init__(
         self,
@@ -134,6 +134,16 @@ class _DeltaStream(ModelStream):
         self._args = (messages, tools, settings)
         self._model_name = model.model_name
         self._gen: AsyncIterator[Any] | None = None
+        """The user's generator, while it runs (`_DeltaStream`)."""
+        self._full = ""
+        """The whole answer, once known (`_FunctionStream`)."""
+        self._at = 0
+
+
+class _DeltaStream(_ModelFnStream):
+    """The events a user's `stream_function` yields, one by one, as it yields them."""
+
+    __slots__ = ()
 
     async def _events(self) -> AsyncIterator[StreamEvent]:
         fn = self._model.stream_function
@@ -162,22 +172,9 @@ class _DeltaStream(ModelStream):
             await aclose()
 
 
-class _FunctionStream(ModelStream):
+class _FunctionStream(_ModelFnStream):
     # As the simulated model's stream: the streamed text is an offset into the known answer.
-    __slots__ = ("_args", "_at", "_full", "_model")
-
-    def __init__(
-        self,
-        model: FunctionModel,
-        messages: Sequence[Message],
-        tools: Sequence[ToolDefinition],
-        settings: ModelSettings,
-    ) -> None:
-        super().__init__()
-        self._model = model
-        self._args = (messages, tools, settings)
-        self._full = ""
-        self._at = 0
+    __slots__ = ()
 
     def _joined_text(self) -> str:
         return self._full[: self._at]
