@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import itertools
-import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+from .._utils import new_id
 from ..errors import UserError, WorkflowDepthError, WorkflowError, WorkflowTimeoutError
 from ..messages import Usage
 from ..metrics import Metrics, MetricsSnapshot, metrics_for, record_failure, record_result
@@ -20,7 +19,7 @@ from ..streaming import Stream, StreamOptions
 from ..streaming._options import resolve_stream_options
 from ._context import WorkflowContext, bind_context, unbind_context
 from ._engine import Plan, Run, compile_plan
-from ._invoke import AgentLike
+from ._invoke import StepTarget
 from ._result import StepResult, StepStatus, WorkflowResult
 from ._step import Step, check_signature
 
@@ -42,9 +41,6 @@ __all__ = (
 
 DEFAULT_MAX_DEPTH = 5
 
-# Process-unique prefix plus a counter, like agent run ids: unique across processes, cheap to make.
-_RUN_PREFIX = os.urandom(4).hex()
-_run_counter = itertools.count(1)
 
 # The names of the workflows the current code runs inside, outermost first; nesting depth is its length.
 _PATH: ContextVar[tuple[str, ...]] = ContextVar("agentickit_workflow_path", default=())
@@ -83,7 +79,7 @@ class Workflow:
 
     # -- definition ---------------------------------------------------------------------------------
 
-    def add_step(self, step: Step | str, agent: AgentLike = None, /, **options: Any) -> Self:
+    def add_step(self, step: Step | str, agent: StepTarget = None, /, **options: Any) -> Self:
         """Add a step; returns the workflow, so calls chain.
 
         Either `add_step(ak.Step("a", agent, ...))` or the shorthand `add_step("a", agent, **step_options)`.
@@ -163,7 +159,7 @@ class Workflow:
                 dependencies, a cycle).
 
         """
-        result = await self.__agentickit_run__(query, options=options, sink=None, tag="", state=state)
+        result = await self._run_in(query, options=options, sink=None, tag="", state=state)
         if raise_on_error and result.error is not None:
             raise result.error
         return result
@@ -272,7 +268,18 @@ class Workflow:
         """
         return WorkflowAgent(self, name=name, max_depth=max_depth, description=description)
 
-    async def __agentickit_run__(
+    async def run_step(
+        self, query: str, *, options: RunOptions | None, sink: ChunkSink | None, tag: str
+    ) -> WorkflowResult:
+        """Run as a step of an enclosing workflow (`AgentLike`); chunks go to `sink` tagged under `tag`.
+
+        Raises:
+            WorkflowError: a step failed or timed out; its `result` holds the partial `WorkflowResult`.
+
+        """
+        return _raise_error(await self._run_in(query, options=options, sink=sink, tag=tag))
+
+    async def _run_in(
         self,
         query: str,
         *,
@@ -287,7 +294,7 @@ class Workflow:
         plan = self._compiled()
         path = _PATH.get()
         depth = len(path) + 1
-        run_id = f"wf_{_RUN_PREFIX}{next(_run_counter):x}"
+        run_id = new_id("wf")
         if depth > max_depth:
             chain = " > ".join((*path, self.name))
             err = WorkflowDepthError(
@@ -642,12 +649,9 @@ class WorkflowAgent:
                 the partial `WorkflowResult`.
 
         """
-        result = await self.workflow.__agentickit_run__(
-            query, options=options, sink=None, tag="", max_depth=self.max_depth
+        return _raise_error(
+            await self.workflow._run_in(query, options=options, sink=None, tag="", max_depth=self.max_depth)  # pyright: ignore[reportPrivateUsage]
         )
-        if result.error is not None:
-            raise result.error
-        return result
 
     def run_stream(
         self,
@@ -676,17 +680,12 @@ class WorkflowAgent:
         runner = executor if executor is not None else LocalExecutor()
         return await runner.run_batch(self, queries, concurrency=concurrency, options=options, on_progress=on_progress)
 
-    async def __agentickit_run__(
-        self,
-        query: str,
-        *,
-        options: RunOptions | None,
-        sink: ChunkSink | None,
-        tag: str,
+    async def run_step(
+        self, query: str, *, options: RunOptions | None, sink: ChunkSink | None, tag: str
     ) -> WorkflowResult:
-        """Run inside an enclosing workflow."""
-        return await self.workflow.__agentickit_run__(
-            query, options=options, sink=sink, tag=tag, max_depth=self.max_depth
+        """Run as a step of an enclosing workflow (`AgentLike`; see `Workflow.run_step`)."""
+        return _raise_error(
+            await self.workflow._run_in(query, options=options, sink=sink, tag=tag, max_depth=self.max_depth)  # pyright: ignore[reportPrivateUsage]
         )
 
     def metrics(self, *, reset: bool = False) -> MetricsSnapshot:
@@ -725,6 +724,13 @@ def _not_run(name: str, run_id: str, plan: Plan, error: BaseException | None) ->
     )
 
 
+def _raise_error(result: WorkflowResult) -> WorkflowResult:
+    """`result`, or its error raised (a WorkflowError naming the failed steps, holding `result`)."""
+    if result.error is not None:
+        raise result.error
+    return result
+
+
 def _stream_options(base: StreamOptions | None, **overrides: Any) -> StreamOptions:
     return resolve_stream_options(base, **overrides)
 
@@ -739,13 +745,10 @@ def _stream(
     sopts: StreamOptions,
 ) -> Stream[WorkflowResult]:
     async def produce(sink: ChunkSink) -> WorkflowResult:
-        result = await workflow.__agentickit_run__(
-            query, options=options, sink=sink, tag="", state=state, max_depth=max_depth
+        # A failure raises: the stream turns it into its single ERROR before DONE, and `wait()` raises it.
+        return _raise_error(
+            await workflow._run_in(query, options=options, sink=sink, tag="", state=state, max_depth=max_depth)  # pyright: ignore[reportPrivateUsage]
         )
-        if result.error is not None:
-            # The stream turns this into its single ERROR before DONE, and `wait()` raises it.
-            raise result.error
-        return result
 
     return Stream(produce, sopts, {"agent_name": name, "workflow_name": workflow.name})
 
