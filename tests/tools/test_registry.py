@@ -8,6 +8,7 @@ import pytest
 import agentickit as ak
 from agentickit.errors import ToolError, UserError
 from agentickit.providers.simulated import call
+from agentickit.testing import ScriptedModel
 
 
 def make_search() -> ak.Tool:
@@ -149,3 +150,49 @@ async def test_a_failing_source_among_several_fails_the_run_with_its_own_error()
     async with ak.Agent("a", tools=[good, bad]) as agent:
         with pytest.raises(ToolError, match="lazy tool 'embed' failed: OSError: model weights missing"):
             await agent.run("go")
+
+
+async def test_a_lazy_tool_with_a_schema_is_built_on_its_first_call_and_a_failing_factory_only_fails_that_call() -> (
+    None
+):
+    builds: list[int] = []
+
+    def factory() -> ak.Tool:
+        builds.append(1)
+        if len(builds) == 1:
+            raise OSError("index not mounted")
+
+        @ak.tool
+        def search(query: str) -> str:
+            return f"found {query}"
+
+        return search
+
+    @ak.tool
+    def ping() -> str:
+        return "pong"
+
+    registry = ak.ToolRegistry([ping])
+    schema = {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}
+    registry.register_lazy("search", factory, parameters=schema, description="Search the index.", timeout=5)
+    # A run that never calls the tool never builds it, and the model still sees its schema.
+    quiet = ScriptedModel([call("ping"), "done"], record=True)
+    assert (await ak.Agent("a", quiet, tools=[registry]).run("q")).content == "done"
+    assert builds == [] and not registry.is_loaded("search")
+    assert [t.name for t in quiet.requests[0].tools] == ["ping", "search"]
+    assert quiet.requests[0].tools[1].parameters == schema
+
+    agent = ak.Agent("b", ScriptedModel([call("search", query="x"), "after"]), tools=[registry])
+    failed = await agent.run("q")
+    record = failed.tool_calls[0]
+    assert failed.content == "after" and record.error is not None
+    assert "lazy tool 'search'" in record.error and "OSError: index not mounted" in record.error
+    # Not cached as a failure: the next call builds it again, and works.
+    ok = await agent.run("q")
+    assert ok.tool_calls[0].result == "found x" and ok.tool_calls[0].error is None
+    assert builds == [1, 1]
+
+
+def test_lazy_policies_need_a_schema() -> None:
+    with pytest.raises(UserError, match="need parameters="):
+        ak.ToolRegistry().register_lazy("x", lambda: None, timeout=1)  # type: ignore[arg-type,return-value]

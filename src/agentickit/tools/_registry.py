@@ -39,12 +39,14 @@ class ToolRegistry(ToolSource):
 
     """
 
-    __slots__ = ("_factories", "_loading", "_tools")
+    __slots__ = ("_deferred", "_factories", "_loading", "_tools")
 
     def __init__(self, tools: Sequence[Tool | Callable[..., Any]] = ()) -> None:
         self._tools: dict[str, Tool] = {}
         self._factories: dict[str, ToolFactory] = {}
         self._loading: dict[str, asyncio.Task[Tool]] = {}
+        self._deferred: dict[str, Tool] = {}
+        """Lazy tools registered with their schema: what the model sees until (and after) they are built."""
         for t in tools:
             self.register(t)
 
@@ -60,17 +62,49 @@ class ToolRegistry(ToolSource):
         self._tools[t.name] = t
         return t
 
-    def register_lazy(self, name: str, factory: ToolFactory) -> None:
+    def register_lazy(
+        self,
+        name: str,
+        factory: ToolFactory,
+        *,
+        parameters: dict[str, Any] | None = None,
+        description: str = "",
+        **policies: Any,
+    ) -> None:
         """Add a tool that `factory` builds on first use (sync factories run in a worker thread).
 
+        Without `parameters` the factory runs when an agent first lists the registry's tools (the
+        model needs the schema). With `parameters` (the tool's JSON schema) and a `description`,
+        the model sees the tool at once and the factory runs only when the model first calls it:
+        a factory that raises gives that call an error result naming the tool and the cause, the
+        next call tries again, and the other tools and runs are unaffected. `policies` (`timeout`,
+        `retries`, `cache_ttl`, `rate_limit`, `max_concurrency`, ... as for `Tool`) then apply to
+        the calls.
+
         Raises:
-            UserError: the name is taken or `factory` is not callable.
+            UserError: the name is taken, `factory` is not callable, or `policies` without `parameters`.
 
         """
         if not callable(factory):
             raise UserError(f"register_lazy({name!r}, ...) needs a callable factory, got {factory!r}")
         self._check_free(name)
+        if parameters is None:
+            if policies or description:
+                raise UserError(
+                    f"register_lazy({name!r}, ...): description and policies need parameters= (the tool's schema); "
+                    "without it the built tool's own settings apply"
+                )
+            self._factories[name] = factory
+            return
         self._factories[name] = factory
+
+        async def build_then_call(**arguments: Any) -> Any:
+            # The real tool validates the arguments against its own schema and runs.
+            return await (await self.get(name)).call(arguments)
+
+        self._deferred[name] = Tool(
+            build_then_call, name=name, description=description, parameters=parameters, **policies
+        )
 
     def _check_free(self, name: str) -> None:
         if name in self._tools or name in self._factories:
@@ -132,8 +166,11 @@ class ToolRegistry(ToolSource):
         return tool
 
     async def list_tools(self) -> Sequence[Tool]:
-        """Every tool, loading the lazy ones (concurrently) on first call."""
-        pending = [n for n in self._factories if n not in self._tools]
+        """Every tool, loading the lazy ones without a schema (concurrently) on first call.
+
+        Lazy tools registered with `parameters` are offered without being built.
+        """
+        pending = [n for n in self._factories if n not in self._tools and n not in self._deferred]
         if pending:
             try:
                 async with asyncio.TaskGroup() as tg:
@@ -141,7 +178,7 @@ class ToolRegistry(ToolSource):
                         tg.create_task(self.get(name))
             except ExceptionGroup as group:
                 raise group.exceptions[0] from group  # the ToolError naming the failed factory
-        return [self._tools[n] for n in self.names]
+        return [self._deferred.get(n) or self._tools[n] for n in self.names]
 
     async def aclose(self) -> None:
         """Cancel loads still running (built tools stay)."""
