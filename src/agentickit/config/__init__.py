@@ -23,6 +23,7 @@ from ._schema import (
     StepSection,
     StreamingSection,
     ToolCacheSection,
+    TelemetrySection,
     ToolsSection,
     WorkflowSection,
 )
@@ -39,6 +40,7 @@ __all__ = (
     "StepSection",
     "StreamingSection",
     "ToolCacheSection",
+    "TelemetrySection",
     "ToolsSection",
     "WorkflowSection",
     "agent_from_config",

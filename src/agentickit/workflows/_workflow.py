@@ -17,6 +17,7 @@ from ..messages import Usage
 from ..metrics import Metrics, MetricsSnapshot, metrics_for, record_failure, record_result
 from ..streaming import Stream, StreamOptions
 from ..streaming._options import resolve_stream_options
+from ..telemetry import _hooks as _tel
 from ._context import WorkflowContext, bind_context, unbind_context
 from ._engine import Plan, Run, compile_plan
 from ._invoke import AgentLike
@@ -278,14 +279,19 @@ class Workflow:
         path_token = _PATH.set((*path, self.name))
         ctx_token = bind_context(ctx)
         start = time.perf_counter()
+        span = None if _tel.T is None else _tel.T.workflow_start(self)
         try:
             result = await self._execute(plan, query, ctx, options, sink, f"{tag}/" if tag else "")
         except BaseException as exc:  # cancelled from outside: counted, never swallowed
             record_failure(self, exc, time.perf_counter() - start)
+            if span is not None:
+                span.fail(exc)
             raise
         finally:
             unbind_context(ctx_token)
             _PATH.reset(path_token)
+        if span is not None:
+            span.workflow_end(result)
         if result.error is None:
             record_result(self, result)
         else:
