@@ -4,6 +4,7 @@
     python -m bench --only core     # suites whose name starts with one of the given prefixes
     python -m bench --quick         # fewer repeats (a smoke run; numbers are noisier)
     python -m bench --out FILE      # write the JSON elsewhere (the report then goes next to it)
+    python -m bench report          # re-render REPORT.md and the plots from the JSON (see bench/report.py)
 
 --only and --quick runs write to bench/results/partial/ so they never replace the full results.
 
@@ -82,6 +83,11 @@ def _run_suite(name: str, fn: Callable[[], Any]) -> list[_util.Row]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args_in = sys.argv[1:] if argv is None else argv
+    if args_in[:1] == ["report"]:
+        from . import report
+
+        return report.main(args_in[1:])
     parser = argparse.ArgumentParser(prog="python -m bench", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--only", nargs="*", default=None, help="run suites whose name starts with these prefixes")
     parser.add_argument("--quick", action="store_true", help="fewer repeats: a smoke run")
@@ -140,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         counts[r.status] = counts.get(r.status, 0) + 1
     print("[bench] " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())), file=sys.stderr)
     if not args.no_report:
-        from agentickit.cli._bench import write_report
+        from .report import write_report
 
         report = write_report(args.out, args.out.parent)
         print(f"[bench] wrote {report}", file=sys.stderr)

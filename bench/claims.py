@@ -651,8 +651,8 @@ def add(a: int, b: int) -> int:
 
 async def cache_hit() -> list[Row]:
     import agentickit as ak
-    from agentickit.agent._tool_exec import execute_tool_calls
     from agentickit.messages import ToolCall
+    from agentickit.tools._call import execute_tool_calls
 
     from .core import toolset_for
 
@@ -707,8 +707,8 @@ async def redis_cache_hit() -> list[Row]:
     import socket
 
     import agentickit as ak
-    from agentickit.agent._tool_exec import execute_tool_calls
     from agentickit.messages import ToolCall
+    from agentickit.tools._call import execute_tool_calls
 
     from .core import toolset_for
 
@@ -769,8 +769,8 @@ async def _sdk_calls(target: Any) -> Stat:
 
 async def _ours_mcp(server: Any) -> Stat:
     """Call the `add` tool through the agent's tool set, the way the run loop does."""
-    from agentickit.agent._tool_exec import execute_tool_calls
     from agentickit.messages import ToolCall
+    from agentickit.tools._call import execute_tool_calls
 
     from .core import toolset_for
 

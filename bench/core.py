@@ -157,8 +157,8 @@ async def toolset_for(tools: list[Any], **kw: Any) -> tuple[Any, Any]:
 async def tool_dispatch() -> list[Row]:
     import asyncio
 
-    from agentickit.agent._tool_exec import execute_tool_calls
     from agentickit.messages import ToolCall
+    from agentickit.tools._call import execute_tool_calls
 
     agent, tools = await toolset_for([add, aadd])
     sync_calls = [ToolCall("call_1", "add", '{"a": 1, "b": 2}')]

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 import agentickit as ak
-from agentickit.agent._tool_exec import execute_tool_calls
 from agentickit.messages import Message, ToolCall
 from agentickit.metrics import Metrics, record_result
 from agentickit.options import ModelSettings
 from agentickit.providers.simulated import SimulatedModel
+from agentickit.tools._call import execute_tool_calls
 
 pytestmark = pytest.mark.benchmark
 

@@ -7,6 +7,7 @@ Every error says what went wrong and what to change. Misuse is raised when the m
 AgentickitError
 ├── UserError                  misuse: fix the code or the config
 │   ├── ConfigError            a config file or key is wrong (file, key path, expectation)
+│   │   └── ConfigFileError    ... in a file: with its path, key path and TOML position
 │   ├── UnknownProviderError   "provider:model" names a provider we do not have
 │   └── MissingAPIKeyError     the provider needs a key and none was found
 ├── RunError                   something failed while running
@@ -23,7 +24,8 @@ AgentickitError
 │   ├── RunCancelledError      the run was cancelled (stream.cancel(), on_chunk returned False)
 │   ├── UsageLimitExceeded     max_tool_rounds (or another limit) reached
 │   ├── ToolError              a tool failed in a way the run cannot hide from the caller
-│   │   └── ToolArgumentsError the model sent arguments that fail validation
+│   │   ├── ToolArgumentsError the model sent arguments that fail validation
+│   │   └── ToolTimeoutError   a tool call ran past its timeout (also a TimeoutError)
 │   ├── WorkflowError          a workflow is malformed or failed
 │   │   └── WorkflowTimeoutError   ... because its timeout ran out (also a RunTimeoutError)
 │   └── MCPError               an MCP server failed (start, connect, call)
@@ -40,6 +42,7 @@ __all__ = (
     "BadRequestError",
     "BadResponseError",
     "ConfigError",
+    "ConfigFileError",
     "MCPError",
     "MissingAPIKeyError",
     "ProviderConnectionError",
@@ -53,6 +56,7 @@ __all__ = (
     "ServerError",
     "ToolArgumentsError",
     "ToolError",
+    "ToolTimeoutError",
     "UnknownProviderError",
     "UsageLimitExceeded",
     "UserError",
@@ -71,6 +75,33 @@ class UserError(AgentickitError):
 
 class ConfigError(UserError):
     """A configuration value is missing, unknown or of the wrong type."""
+
+
+class ConfigFileError(ConfigError):
+    """A config file is wrong: not TOML, an unknown key, a wrong type or value, a missing key.
+
+    Attributes:
+        path: the file (or `"<string>"`).
+        key: the key path, e.g. `llm.temperature` or `workflow.steps[1].depends_on`, if known.
+        line: 1-based line of a TOML syntax error, if known.
+        column: 1-based column of a TOML syntax error, if known.
+
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str,
+        key: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.path = path
+        self.key = key
+        self.line = line
+        self.column = column
 
 
 class UnknownProviderError(UserError):
@@ -191,6 +222,19 @@ class ToolError(RunError):
 
 class ToolArgumentsError(ToolError):
     """The model called a tool with arguments that fail validation."""
+
+
+class ToolTimeoutError(ToolError, TimeoutError):
+    """A tool call ran past its timeout and was cancelled.
+
+    Attributes:
+        timeout: the limit in seconds.
+
+    """
+
+    def __init__(self, message: str, *, tool_name: str | None = None, timeout: float) -> None:
+        super().__init__(message, tool_name=tool_name)
+        self.timeout = timeout
 
 
 class WorkflowError(RunError):

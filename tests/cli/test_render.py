@@ -9,11 +9,11 @@ import pytest
 from rich.console import Console
 
 import agentickit as ak
-from agentickit.agent._sink import ChunkSink
 from agentickit.cli._render import render_stream
 from agentickit.errors import ServerError
 from agentickit.providers.simulated import call
 from agentickit.streaming import Chunk, ChunkType, Stream
+from agentickit.streaming._sink import ChunkSink
 
 
 def weather(city: str) -> str:

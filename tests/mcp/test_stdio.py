@@ -185,7 +185,7 @@ async def test_a_connected_server_pickles_as_configuration_only() -> None:
             copy = pickle.loads(pickle.dumps(server))
         assert server.connected
         assert not copy.connected and copy.prefix == "p" and copy.timeout == 7 and copy.args == server.args
-        assert copy._tools is None and copy._conn is None  # no live state travels
+        assert copy._tools is None and copy._connector.current is None  # no live state travels
     finally:
         await server.aclose()
 
@@ -197,7 +197,7 @@ async def test_a_server_that_dies_while_idle_is_respawned_by_the_next_call() -> 
     try:
         async with asyncio.timeout(30):
             first = (await server.call_tool("pid")).data["result"]
-            conn = server._conn
+            conn = server._connector.current
             assert conn is not None and conn.stderr is not None
             os.kill(first, signal.SIGKILL)
             await conn.stderr.done  # its stderr closed: the process is gone

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 import agentickit as ak
-from agentickit.agent._sink import ChunkSink
 from agentickit.streaming import Chunk, ChunkType, Stream, StreamOptions
+from agentickit.streaming._sink import ChunkSink
 
 D = ChunkType.DELTA
 

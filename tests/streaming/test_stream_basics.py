@@ -7,9 +7,9 @@ import asyncio
 import pytest
 
 import agentickit as ak
-from agentickit.agent._sink import ChunkSink
 from agentickit.errors import RateLimitError, RunCancelledError, UserError
 from agentickit.streaming import Chunk, ChunkType, Stream, StreamOptions
+from agentickit.streaming._sink import ChunkSink
 
 
 async def collect(stream: Stream[ak.Result]) -> list[Chunk]:

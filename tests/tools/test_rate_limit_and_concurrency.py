@@ -5,9 +5,9 @@ import asyncio
 import pytest
 
 import agentickit as ak
-from agentickit.agent._tool_exec import _runtime
 from agentickit.errors import UserError
 from agentickit.tools import RateLimit, TokenBucket, parse_rate_limit
+from agentickit.tools._chain import tool_runtime
 from tests.tools._tool_helpers import calls
 
 
@@ -65,7 +65,7 @@ async def test_rate_limited_tool_calls_sleep_once_each_until_their_slot() -> Non
         return n
 
     t = FakeTime()
-    runtime = _runtime(api)
+    runtime = tool_runtime(api)
     runtime.bucket = TokenBucket(parse_rate_limit("10/s"), clock=t.clock, sleep=t.sleep)
     model = ak.SimulatedModel(script=[calls(*(("api", {"n": i}) for i in range(5))), "ok"])
     async with ak.Agent("a", llm=model, tools=[api]) as agent:

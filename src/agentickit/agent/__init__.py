@@ -1,13 +1,13 @@
 """Agents: `Agent`, its builder, presets, and `Result`."""
 
+from .._result import Result
+from ..streaming._sink import ChunkSink
 from ._agent import Agent, ToolLike
 from ._builder import AgentBuilder
-from ._handler import Capabilities, Handler, LLMStream, MemoryView, ToolBox
+from ._handler import Capabilities, Handler, LLMStream, MemoryView, ToolBox, check_handler
 from ._middleware import Middleware, RunContext
 from ._presets import chat_agent, data_agent, research_agent
-from ._result import Result
 from ._run import DEFAULT_MAX_TOOL_ROUNDS, new_run_id
-from ._sink import ChunkSink
 
 __all__ = (
     "Agent",
@@ -24,6 +24,7 @@ __all__ = (
     "ToolBox",
     "ToolLike",
     "chat_agent",
+    "check_handler",
     "data_agent",
     "new_run_id",
     "research_agent",

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, Unpack
 
+from .._result import Result
 from .._utils import run_coroutine
 from ..errors import UserError
 from ..memory import Memory
@@ -16,17 +17,16 @@ from ..options import RunOptions, RunOptionsDict, StreamRunOptionsDict, resolve_
 from ..providers._base import Model
 from ..providers._registry import LLMConfig, LLMSpec, infer_model, parse_llm
 from ..streaming._options import ChunkCallback, StreamOptions, resolve_stream_options
+from ..streaming._sink import ChunkSink
 from ..streaming._stream import Stream
 from ..tools._cache import ToolCache
+from ..tools._call import AgentTools, ToolSet
 from ..tools._metrics import ToolMetricsSnapshot
 from ..tools._source import ToolSource
 from ..tools._tool import Tool
 from ._handler import Handler, check_handler
 from ._middleware import Middleware, check_middleware
-from ._result import Result
 from ._run import run_agent
-from ._sink import ChunkSink
-from ._tool_exec import AgentTools, ToolSet, resolve_toolset
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -229,7 +229,9 @@ class Agent:
             toolset = state.toolset
             if toolset is not None and not toolset.dynamic:
                 return toolset
-        return await resolve_toolset(self)
+        else:
+            state = self._tools_state = AgentTools(self.tool_cache, self.max_concurrent_tools)
+        return await state.resolve(self.tools, default_timeout=self.tool_timeout, agent_name=self.name)
 
     def tool_metrics(self) -> ToolMetricsSnapshot:
         """Tool-call counters of this agent: calls, errors, timeouts, retries, cache hit rate, p50/p95 duration."""

@@ -27,19 +27,17 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from types import FunctionType, TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypedDict, Unpack
 
+from .._result import Result
 from ..errors import ProviderError, ToolError, UserError, is_retryable
 from ..messages import Message, ModelResponse, ToolCallRecord, Usage
 from ..options import ModelSettings, RunOptions
 from ..providers._base import Model, TextDelta
 from ..providers._retry import backoff_delay, retry_call
 from ..streaming._chunk import Chunk, ChunkType
-from ..tools._policies import ToolTimeoutError
+from ..streaming._sink import ChunkSink, send_answer
+from ..tools._call import call_tool
 from ..tools._source import ToolSource
 from ..tools._tool import Tool
-from ._middleware import RunContext
-from ._result import Result
-from ._sink import ChunkSink
-from ._tool_exec import _CallInfo  # pyright: ignore[reportPrivateUsage]
 
 if TYPE_CHECKING:
     from ._agent import Agent
@@ -53,15 +51,13 @@ __all__ = (
     "MemoryView",
     "ToolBox",
     "check_handler",
-    "run_custom",
+    "run_handler",
 )
 
 Handler = Callable[[str, "Capabilities"], Awaitable[str]]
 """`async def handler(input: str, caps: Capabilities) -> str`."""
 
 EXPECTED_SIGNATURE = "async def handler(input: str, caps: ak.Capabilities) -> str"
-
-PlainRun = Callable[["Agent", str, RunOptions, "ChunkSink | None", str], Awaitable[Result]]
 
 
 class LLMOptions(TypedDict, total=False):
@@ -266,67 +262,25 @@ class ToolBox:
         caps = self._caps
         agent = caps.agent
         toolset = await agent.resolve_tools()
-        plan = toolset.plans.get(name)
-        if plan is None:
+        chain = toolset.chains.get(name)
+        if chain is None:
             available = ", ".join(sorted(toolset)) or "none"
             raise ToolError(
                 f"agent {agent.name!r} has no tool {name!r}; available tools: {available} "
                 "(check caps.tools.is_available(name) first)",
                 tool_name=name,
             )
-        args = plan.tool.validate(arguments)
+        args = chain.tool.validate(arguments)
         self._count += 1
-        call_id = f"{caps.run_id}_h{self._count}"
-        await caps.emit(Chunk(ChunkType.TOOL_CALL, tool_name=name, tool_args=args, tool_call_id=call_id))
-        info = _CallInfo()
-        start = time.perf_counter()
-        error: str | None = None
-        failure: BaseException | None = None
-        value: Any = None
-        try:
-            value = await plan.run(args, info)
-        except Exception as exc:
-            error = str(exc) if isinstance(exc, ToolError) else f"tool {name!r} failed: {type(exc).__name__}: {exc}"
-            failure = exc
-        duration = time.perf_counter() - start
-        timed_out = isinstance(failure, ToolTimeoutError)
-        if toolset.metrics is not None:
-            toolset.metrics.record(
-                name, duration, error=error is not None, timed_out=timed_out, attempts=info.attempts, cache=info.cache
-            )
-        cache_hit = info.cache is True
-        caps.tool_calls.append(
-            ToolCallRecord(
-                id=call_id,
-                name=name,
-                args=args,
-                result=value,
-                error=error,
-                duration=duration,
-                attempts=info.attempts,
-                cache_hit=cache_hit,
-            )
+        record, failure = await call_tool(
+            f"{caps.run_id}_h{self._count}", name, args, chain, sink=caps.sink, metrics=toolset.metrics
         )
-        await caps.emit(
-            Chunk(
-                ChunkType.TOOL_RESULT,
-                tool_name=name,
-                tool_call_id=call_id,
-                tool_result=value if error is None else None,
-                metadata={
-                    "duration": duration,
-                    "error": error,
-                    "attempts": info.attempts,
-                    "cache_hit": cache_hit,
-                    "timed_out": timed_out,
-                },
-            )
-        )
+        caps.tool_calls.append(record)
         if failure is not None:
             if isinstance(failure, ToolError):
                 raise failure
-            raise ToolError(error or "", tool_name=name) from failure
-        return value
+            raise ToolError(record.error or "", tool_name=name) from failure
+        return record.result
 
 
 _WORD = re.compile(r"\w{3,}")
@@ -499,31 +453,8 @@ class Capabilities:
             await s.aclose()
 
 
-def _result_from(value: str | Result, agent: Agent, run_id: str, source: str) -> Result:
-    if isinstance(value, Result):
-        if not value.run_id:
-            value.run_id = run_id
-        if not value.agent_name:
-            value.agent_name = agent.name
-        return value
-    if isinstance(value, str):  # pyright: ignore[reportUnnecessaryIsInstance] - user code may return anything
-        return Result(content=value, run_id=run_id, agent_name=agent.name, metadata={"short_circuit": source})
-    raise UserError(f"{source} returned {type(value).__name__}; return a str or an ak.Result (or None to go on)")
-
-
-async def _send_answer(sink: ChunkSink, content: str, deltas_sent: bool) -> None:
-    if not content:
-        return
-    if not deltas_sent:
-        w = sink.send(Chunk(ChunkType.DELTA, content))
-        if w is not None:
-            await w
-    w = sink.send(Chunk(ChunkType.TEXT, content=content))
-    if w is not None:
-        await w
-
-
-async def _run_handler(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | None, run_id: str) -> Result:
+async def run_handler(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | None, run_id: str) -> Result:
+    """Run the agent's custom handler instead of the default loop (the agent has one)."""
     start = time.perf_counter()
     handler: Handler = agent.handler  # type: ignore[assignment]  # only called when one is set
     memory = agent.memory
@@ -539,7 +470,7 @@ async def _run_handler(agent: Agent, query: str, opts: RunOptions, sink: ChunkSi
         name = getattr(handler, "__qualname__", type(handler).__name__)
         raise UserError(f"handler {name!r} returned {type(out).__name__}; it must return a str ({EXPECTED_SIGNATURE})")
     if sink is not None:
-        await _send_answer(sink, out, caps._deltas > 0)  # pyright: ignore[reportPrivateUsage]
+        await send_answer(sink, out, caps._deltas > 0)  # pyright: ignore[reportPrivateUsage]
     messages = [Message("user", query), Message("assistant", out)]
     if memory is not None and session_id is not None:
         await memory.store.append(session_id, messages)
@@ -557,48 +488,3 @@ async def _run_handler(agent: Agent, query: str, opts: RunOptions, sink: ChunkSi
         run_id=run_id,
         agent_name=agent.name,
     )
-
-
-async def run_custom(
-    agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | None, run_id: str, plain: PlainRun
-) -> Result:
-    """Run an agent that has a handler and/or middleware; `plain` runs the default loop.
-
-    Called by the run loop only when the agent has one of them, so plain agents pay nothing.
-    """
-    middleware = agent.middleware
-    if not middleware:
-        return await _run_handler(agent, query, opts, sink, run_id)
-    ctx = RunContext(agent=agent, input=query, options=opts, run_id=run_id)
-    start = time.perf_counter()
-    entered = 0
-    result: Result | None = None
-    for mw in middleware:
-        entered += 1
-        before = getattr(mw, "before_run", None)
-        if before is None:
-            continue
-        out = await before(ctx)
-        if out is not None:
-            result = _result_from(out, agent, run_id, f"{type(mw).__name__}.before_run")
-            result.duration = time.perf_counter() - start
-            if sink is not None:
-                await _send_answer(sink, result.content, False)
-            break
-    if result is None:
-        if agent.handler is not None:
-            result = await _run_handler(agent, ctx.input, ctx.options, sink, run_id)
-        else:
-            result = await plain(agent, ctx.input, ctx.options, sink, run_id)
-    for mw in reversed(middleware[:entered]):
-        after = getattr(mw, "after_run", None)
-        if after is None:
-            continue
-        replaced = await after(ctx, result)
-        if replaced is not None:
-            if not isinstance(replaced, Result):
-                raise UserError(
-                    f"{type(mw).__name__}.after_run returned {type(replaced).__name__}; return an ak.Result or None"
-                )
-            result = replaced
-    return result

@@ -9,18 +9,23 @@ then not called, and only the `after_run` hooks of the middleware that already r
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from .._result import Result
 from ..errors import UserError
 from ..options import RunOptions
-from ._result import Result
+from ..streaming._sink import ChunkSink, send_answer
 
 if TYPE_CHECKING:
     from ._agent import Agent
 
-__all__ = ("Middleware", "RunContext", "check_middleware")
+__all__ = ("Middleware", "RunBody", "RunContext", "check_middleware", "run_middleware")
+
+RunBody = Callable[["Agent", str, RunOptions, "ChunkSink | None", str], Awaitable[Result]]
+"""What the middleware wraps: the agent's handler or the default loop, `(agent, input, options, sink, run_id)`."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -98,3 +103,55 @@ def check_middleware(items: Sequence[Any]) -> tuple[Any, ...]:
                     f"(`async def {hook_name}(...)`), got {type(hook).__name__}"
                 )
     return out
+
+
+def _result_from(value: str | Result, agent: Agent, run_id: str, source: str) -> Result:
+    if isinstance(value, Result):
+        if not value.run_id:
+            value.run_id = run_id
+        if not value.agent_name:
+            value.agent_name = agent.name
+        return value
+    if isinstance(value, str):  # pyright: ignore[reportUnnecessaryIsInstance] - user code may return anything
+        return Result(content=value, run_id=run_id, agent_name=agent.name, metadata={"short_circuit": source})
+    raise UserError(f"{source} returned {type(value).__name__}; return a str or an ak.Result (or None to go on)")
+
+
+async def run_middleware(
+    agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | None, run_id: str, body: RunBody
+) -> Result:
+    """Run `body` (the handler or the default loop) inside the agent's middleware.
+
+    Called only when the agent has middleware, so plain agents pay nothing.
+    """
+    middleware = agent.middleware
+    ctx = RunContext(agent=agent, input=query, options=opts, run_id=run_id)
+    start = time.perf_counter()
+    entered = 0
+    result: Result | None = None
+    for mw in middleware:
+        entered += 1
+        before = getattr(mw, "before_run", None)
+        if before is None:
+            continue
+        out = await before(ctx)
+        if out is not None:
+            result = _result_from(out, agent, run_id, f"{type(mw).__name__}.before_run")
+            result.duration = time.perf_counter() - start
+            if sink is not None:
+                await send_answer(sink, result.content, False)
+            break
+    if result is None:
+        result = await body(agent, ctx.input, ctx.options, sink, run_id)
+    for mw in reversed(middleware[:entered]):
+        after = getattr(mw, "after_run", None)
+        if after is None:
+            continue
+        replaced = await after(ctx, result)
+        if replaced is not None:
+            if not isinstance(replaced, Result):
+                raise UserError(
+                    f"{type(mw).__name__}.after_run returned {type(replaced).__name__}; return an ak.Result or None"
+                )
+            result = replaced
+    return result

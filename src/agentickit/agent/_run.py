@@ -1,19 +1,24 @@
-"""The run loop: ask the model, run the tools it asks for, repeat, remember, return a Result.
+"""One run of an agent: `run_agent` dispatches it once, and the default loop it usually runs.
 
-There is one loop. `run()` drives it with no sink and pays for no streaming; `run_stream()` drives
+`run_agent` decides, once per run, what runs: the middleware (`_middleware.py`) around the body,
+and as the body either the agent's custom handler (`_handler.py`) or the default loop below. Data
+flows one way; neither the middleware nor the handler calls back into this module.
+
+The default loop: ask the model, run the tools it asks for (`tools.call_tool`), repeat, remember,
+return a Result. `run()` drives it with no sink and pays for no streaming; `run_stream()` drives
 the same loop with a sink and gets the model's tokens as they come.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
-import os
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 
+from .._result import Result
+from .._utils import new_id
 from ..errors import ProviderError, RunTimeoutError, UsageLimitExceeded, is_retryable
 from ..messages import Message, ModelResponse, ToolCallRecord, ToolDefinition, Usage
 from ..metrics import record_failure, record_result
@@ -21,22 +26,18 @@ from ..options import ModelSettings, RunOptions
 from ..providers._base import Model, ModelStream, TextDelta, ThoughtDelta
 from ..providers._retry import backoff_delay
 from ..streaming._chunk import Chunk, ChunkType, text_chunk, text_chunks
-from ._handler import run_custom
-from ._result import Result
-from ._sink import ChunkSink
-from ._tool_exec import execute_tool_calls
+from ..streaming._sink import ChunkSink
+from ..tools._call import execute_tool_calls
+from ._handler import run_handler
+from ._middleware import run_middleware
 
 if TYPE_CHECKING:
     from ._agent import Agent
 
-__all__ = ("DEFAULT_MAX_TOOL_ROUNDS", "new_run_id", "run_agent")
+__all__ = ("DEFAULT_MAX_TOOL_ROUNDS", "new_run_id", "run_agent", "run_loop")
 
 DEFAULT_MAX_TOOL_ROUNDS = 10
 
-# A process-unique prefix plus a counter: unique across processes (Ray workers) and ~10x cheaper
-# than uuid4 on the hot path.
-_RUN_PREFIX = os.urandom(4).hex()
-_run_counter = itertools.count(1)
 _now = time.time
 _DELTA = ChunkType.DELTA
 _THOUGHT = ChunkType.THOUGHT
@@ -46,7 +47,7 @@ _ONE_BY_ONE = ModelStream.batches
 
 def new_run_id() -> str:
     """A unique id for a run."""
-    return f"run_{_RUN_PREFIX}{next(_run_counter):x}"
+    return new_id("run")
 
 
 async def _ask(
@@ -134,11 +135,11 @@ async def run_agent(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink 
     start = time.perf_counter()
     try:
         if opts.timeout is None:
-            result = await _run(agent, query, opts, sink)
+            result = await _dispatch(agent, query, opts, sink)
         else:
             try:
                 async with asyncio.timeout(opts.timeout):
-                    result = await _run(agent, query, opts, sink)
+                    result = await _dispatch(agent, query, opts, sink)
             except TimeoutError as exc:
                 raise RunTimeoutError(
                     f"agent {agent.name!r} did not finish within its timeout of {opts.timeout:g} s; "
@@ -156,13 +157,18 @@ async def run_agent(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink 
     return result
 
 
-async def _run(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | None, run_id: str | None = None) -> Result:
+def _dispatch(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | None) -> Awaitable[Result]:
+    """The one decision of a run: middleware or not, then the handler or the default loop."""
+    run_id = new_id("run")
+    body = run_loop if agent.handler is None else run_handler
+    if agent.middleware:
+        return run_middleware(agent, query, opts, sink, run_id, body)
+    return body(agent, query, opts, sink, run_id)
+
+
+async def run_loop(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | None, run_id: str) -> Result:
+    """The default loop: model, tools, model... until the model answers without asking for tools."""
     start = time.perf_counter()
-    if run_id is None:
-        run_id = new_run_id()
-        if agent.handler is not None or agent.middleware:
-            # Handlers and middleware come back here with the run id set for the default loop.
-            return await run_custom(agent, query, opts, sink, run_id, _run)
     model = agent.model
     memory = agent.memory
     messages: list[Message] = []

@@ -10,9 +10,10 @@ See `_loader` for `${VAR}` expansion and the `AGENTICKIT_*` overrides (`ENV_OVER
 `_schema` for every section and key.
 """
 
+from ..errors import ConfigFileError
 from ._build import agent_from_config, build_agent, load_runnable, workflow_from_config
 from ._durations import parse_duration
-from ._loader import ENV_OVERRIDES, ConfigFileError, load_config, loads_config
+from ._loader import ENV_OVERRIDES, load_config, loads_config
 from ._schema import (
     AgentSection,
     Config,

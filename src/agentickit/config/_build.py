@@ -9,16 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..agent._agent import Agent
-from ..agent._handler import check_handler
-from ..agent._presets import chat_agent, data_agent, research_agent
-from ..errors import UserError
+from ..agent import Agent, chat_agent, check_handler, data_agent, research_agent
+from ..errors import ConfigFileError, UserError
 from ..memory import Memory
 from ..options import RunOptions
 from ..providers._registry import LLMConfig, parse_llm
 from ..streaming._options import StreamOptions
 from ..tools._tool import Tool
-from ._loader import ConfigFileError, load_config
+from ._loader import load_config
 from ._schema import AgentSection, Config, LLMSection, ToolsSection
 
 if TYPE_CHECKING:

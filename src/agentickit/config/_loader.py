@@ -57,37 +57,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import ConfigError
+from ..errors import ConfigFileError
 from ._schema import Config
 
-__all__ = ("ENV_OVERRIDES", "ConfigFileError", "load_config", "loads_config")
-
-
-class ConfigFileError(ConfigError):
-    """A config file is wrong: not TOML, an unknown key, a wrong type or value, a missing key.
-
-    Attributes:
-        path: the file (or `"<string>"`).
-        key: the key path, e.g. `llm.temperature` or `workflow.steps[1].depends_on`, if known.
-        line: 1-based line of a TOML syntax error, if known.
-        column: 1-based column of a TOML syntax error, if known.
-
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        path: str,
-        key: str | None = None,
-        line: int | None = None,
-        column: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.path = path
-        self.key = key
-        self.line = line
-        self.column = column
+__all__ = ("ENV_OVERRIDES", "load_config", "loads_config")
 
 
 def _override_table() -> dict[str, tuple[str, ...]]:

@@ -1,9 +1,10 @@
 """Tools: `Tool`, the `@tool` decorator, policies, caches, registries, and how results reach the model."""
 
+from ..errors import ToolTimeoutError
 from ._cache import MemoryToolCache, RedisToolCache, ToolCache
 from ._metrics import ToolMetrics, ToolMetricsSnapshot, ToolStats
 from ._output import ToolOutput
-from ._policies import RateLimit, TokenBucket, ToolTimeoutError, parse_rate_limit
+from ._policies import RateLimit, TokenBucket, parse_rate_limit
 from ._registry import ToolFactory, ToolRegistry
 from ._source import ToolSource
 from ._tool import Tool, ToolFunc, result_text, tool

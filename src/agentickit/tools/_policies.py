@@ -12,9 +12,9 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 
-from ..errors import ToolError, UserError
+from ..errors import UserError
 
-__all__ = ("RateLimit", "TokenBucket", "ToolTimeoutError", "loop_semaphore", "parse_rate_limit")
+__all__ = ("RateLimit", "TokenBucket", "loop_semaphore", "parse_rate_limit")
 
 _RATE = re.compile(
     r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)?\s*(s|sec|second|seconds|m|min|minute|minutes|h|hr|hour|hours)\s*$",
@@ -119,16 +119,3 @@ def loop_semaphore(
     if current is not None and current[0] is loop:
         return current
     return (loop, asyncio.Semaphore(size))
-
-
-class ToolTimeoutError(ToolError, TimeoutError):
-    """A tool call ran past its timeout and was cancelled.
-
-    Attributes:
-        timeout: the limit in seconds.
-
-    """
-
-    def __init__(self, message: str, *, tool_name: str | None = None, timeout: float) -> None:
-        super().__init__(message, tool_name=tool_name)
-        self.timeout = timeout

@@ -12,7 +12,7 @@ import importlib
 import inspect
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import orjson
 
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 __all__ = ("Tool", "ToolFunc", "tool")
 
 ToolFunc = Callable[..., Any]
+
+_S = TypeVar("_S")
 
 _ARGS_HEADER = re.compile(r"^\s*(Args|Arguments|Parameters)\s*:\s*$")
 _ARG_LINE = re.compile(r"^\s+(\*{0,2}\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
@@ -167,6 +169,23 @@ class Tool:
         self._definition: ToolDefinition | None = (
             ToolDefinition(self.name, self.description, parameters) if parameters is not None else None
         )
+
+    # -- what the policy chain reads (tools/_chain.py) ----------------------------------------------
+
+    @property
+    def parsed_rate_limit(self) -> RateLimit | None:
+        """`rate_limit` parsed (when the tool was defined), or `None` without a limit."""
+        return self._rate_limit
+
+    def shared_state(self, factory: Callable[[Tool], _S]) -> _S:
+        """The tool's policy state (token bucket, semaphore), shared by every agent that uses it.
+
+        Made by `factory(self)` on first use; not pickled (a copy starts with fresh state).
+        """
+        state = self._state
+        if state is None:
+            state = self._state = factory(self)
+        return state
 
     # -- schema and validation (built lazily) ----------------------------------------------------
 

@@ -11,7 +11,7 @@ result = await wf.run("quantum batteries")     # facts and style run at the same
 """
 
 from ._context import WorkflowContext, current_context
-from ._invoke import AgentLike
+from ._invoke import AgentLike, StepTarget
 from ._result import StepResult, StepStatus, WorkflowResult
 from ._step import Condition, Step, Transform
 from ._stop import StopWorkflow, stop
@@ -35,6 +35,7 @@ __all__ = (
     "Step",
     "StepResult",
     "StepStatus",
+    "StepTarget",
     "StopWorkflow",
     "Transform",
     "Until",

@@ -23,11 +23,12 @@ if TYPE_CHECKING:
     from ._context import WorkflowContext
     from ._result import WorkflowResult
 
-__all__ = ("AgentLike", "Invoker", "Nestable", "StepOutput", "make_invoker")
+__all__ = ("AgentLike", "Invoker", "StepOutput", "StepTarget", "make_invoker")
 
-AgentLike = Any
-"""An `Agent`, a workflow (or `wf.as_agent()`), anything with `async run(query) -> Result`, or a function
-`str -> str` (async, or sync and then run in a worker thread), optionally taking the `WorkflowContext` second."""
+StepTarget = Any
+"""What a step runs: an `AgentLike` (an `Agent`, a workflow, `wf.as_agent()`), anything with
+`async run(query) -> Result`, or a function `str -> str` (async, or sync and then run in a worker
+thread), optionally taking the `WorkflowContext` second."""
 
 StepOutput = tuple[str, Any, "Usage | None"]
 """(text output, the raw result object, its usage if it has one)."""
@@ -37,12 +38,16 @@ _ERROR = ChunkType.ERROR
 
 
 @runtime_checkable
-class Nestable(Protocol):
-    """A workflow, or something wrapping one, that runs inside another workflow's scheduler."""
+class AgentLike(Protocol):
+    """What a workflow runs as a step and streams straight into its own sink: a workflow, `wf.as_agent()`.
+
+    The workflow hands its sink to the step: the step's chunks go to the workflow's stream, tagged
+    with `tag` (the step's path), with no stream of its own in between.
+    """
 
     name: str
 
-    async def __agentickit_run__(
+    async def run_step(
         self,
         query: str,
         *,
@@ -50,7 +55,12 @@ class Nestable(Protocol):
         sink: ChunkSink | None,
         tag: str,
     ) -> WorkflowResult:
-        """Run as a step of an enclosing workflow; chunks go to `sink` tagged under `tag`."""
+        """Run as a step of an enclosing workflow; chunks go to `sink` tagged under `tag`.
+
+        Raises:
+            WorkflowError: the run failed; its `result` holds what finished.
+
+        """
         ...
 
 
@@ -84,19 +94,17 @@ def _normalize(value: Any) -> StepOutput:
     return str(value), value, None
 
 
-class _NestedInvoker(Invoker):
+class _AgentLikeInvoker(Invoker):
     __slots__ = ("target",)
 
-    def __init__(self, target: Nestable) -> None:
+    def __init__(self, target: AgentLike) -> None:
         self.target = target
 
     async def __call__(
         self, text: str, ctx: WorkflowContext, options: RunOptions | None, sink: ChunkSink | None, tag: str
     ) -> StepOutput:
-        result = await self.target.__agentickit_run__(text, options=options, sink=sink, tag=tag)
-        if result.error is not None:
-            # Already a WorkflowError (or WorkflowTimeoutError) naming the inner steps, with the partial result.
-            raise result.error
+        # A failure raises already a WorkflowError (or WorkflowTimeoutError) naming the inner steps.
+        result = await self.target.run_step(text, options=options, sink=sink, tag=tag)
         return result.content, result, result.usage
 
 
@@ -196,8 +204,8 @@ def make_invoker(target: Any, step_name: str) -> Invoker:
         WorkflowError: `target` is not agent-like.
 
     """
-    if isinstance(target, Nestable):
-        return _NestedInvoker(target)
+    if isinstance(target, AgentLike):
+        return _AgentLikeInvoker(target)
     run = getattr(target, "run", None)
     if run is not None and inspect.iscoroutinefunction(run):
         return _RunnableInvoker(target)

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import WorkflowError
 from ._context import WorkflowContext
-from ._invoke import AgentLike, make_invoker
+from ._invoke import StepTarget, make_invoker
 
 __all__ = ("Condition", "Step", "Transform")
 
@@ -57,7 +57,7 @@ class Step:
     def __init__(
         self,
         name: str,
-        agent: AgentLike,
+        agent: StepTarget,
         *,
         depends_on: Iterable[str] = (),
         condition: Condition | None = None,

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import itertools
-import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+from .._utils import new_id
 from ..errors import UserError, WorkflowError
 from ..messages import Usage
 from ..metrics import Metrics, MetricsSnapshot, metrics_for, record_failure, record_result
@@ -20,7 +19,7 @@ from ..streaming._options import resolve_stream_options
 from ..telemetry import _hooks as _tel
 from ._context import WorkflowContext, bind_context, unbind_context
 from ._engine import Plan, Run, compile_plan
-from ._invoke import AgentLike
+from ._invoke import StepTarget
 from ._result import WorkflowResult
 from ._step import Step
 
@@ -42,9 +41,6 @@ __all__ = (
 
 DEFAULT_MAX_DEPTH = 5
 
-# Process-unique prefix plus a counter, like agent run ids: unique across processes, cheap to make.
-_RUN_PREFIX = os.urandom(4).hex()
-_run_counter = itertools.count(1)
 
 # The names of the workflows the current code runs inside, outermost first; nesting depth is its length.
 _PATH: ContextVar[tuple[str, ...]] = ContextVar("agentickit_workflow_path", default=())
@@ -83,7 +79,7 @@ class Workflow:
 
     # -- definition ---------------------------------------------------------------------------------
 
-    def add_step(self, step: Step | str, agent: AgentLike = None, /, **options: Any) -> Self:
+    def add_step(self, step: Step | str, agent: StepTarget = None, /, **options: Any) -> Self:
         """Add a step; returns the workflow, so calls chain.
 
         Either `add_step(ak.Step("a", agent, ...))` or the shorthand `add_step("a", agent, **step_options)`.
@@ -154,7 +150,7 @@ class Workflow:
             WorkflowError: the workflow is malformed (no steps, unknown dependencies, a cycle).
 
         """
-        return await self.__agentickit_run__(query, options=options, sink=None, tag="", state=state)
+        return await self._run_in(query, options=options, sink=None, tag="", state=state)
 
     def run_stream(
         self,
@@ -254,7 +250,18 @@ class Workflow:
         """
         return WorkflowAgent(self, name=name, max_depth=max_depth, description=description)
 
-    async def __agentickit_run__(
+    async def run_step(
+        self, query: str, *, options: RunOptions | None, sink: ChunkSink | None, tag: str
+    ) -> WorkflowResult:
+        """Run as a step of an enclosing workflow (`AgentLike`); chunks go to `sink` tagged under `tag`.
+
+        Raises:
+            WorkflowError: a step failed or timed out; its `result` holds the partial `WorkflowResult`.
+
+        """
+        return _raise_error(await self._run_in(query, options=options, sink=sink, tag=tag))
+
+    async def _run_in(
         self,
         query: str,
         *,
@@ -274,7 +281,7 @@ class Workflow:
                 f"workflow {self.name!r} would run {depth} workflows deep ({chain}), over its max_depth={max_depth}; "
                 "check for a workflow that contains itself, or raise max_depth in as_agent()"
             )
-        run_id = f"wf_{_RUN_PREFIX}{next(_run_counter):x}"
+        run_id = new_id("wf")
         ctx = WorkflowContext(self.name, run_id, query, state)
         path_token = _PATH.set((*path, self.name))
         ctx_token = bind_context(ctx)
@@ -617,12 +624,9 @@ class WorkflowAgent:
                 the partial `WorkflowResult`.
 
         """
-        result = await self.workflow.__agentickit_run__(
-            query, options=options, sink=None, tag="", max_depth=self.max_depth
+        return _raise_error(
+            await self.workflow._run_in(query, options=options, sink=None, tag="", max_depth=self.max_depth)  # pyright: ignore[reportPrivateUsage]
         )
-        if result.error is not None:
-            raise result.error
-        return result
 
     def run_stream(
         self,
@@ -651,17 +655,12 @@ class WorkflowAgent:
         runner = executor if executor is not None else LocalExecutor()
         return await runner.run_batch(self, queries, concurrency=concurrency, options=options, on_progress=on_progress)
 
-    async def __agentickit_run__(
-        self,
-        query: str,
-        *,
-        options: RunOptions | None,
-        sink: ChunkSink | None,
-        tag: str,
+    async def run_step(
+        self, query: str, *, options: RunOptions | None, sink: ChunkSink | None, tag: str
     ) -> WorkflowResult:
-        """Run inside an enclosing workflow."""
-        return await self.workflow.__agentickit_run__(
-            query, options=options, sink=sink, tag=tag, max_depth=self.max_depth
+        """Run as a step of an enclosing workflow (`AgentLike`; see `Workflow.run_step`)."""
+        return _raise_error(
+            await self.workflow._run_in(query, options=options, sink=sink, tag=tag, max_depth=self.max_depth)  # pyright: ignore[reportPrivateUsage]
         )
 
     def metrics(self, *, reset: bool = False) -> MetricsSnapshot:
@@ -684,6 +683,13 @@ class WorkflowAgent:
         return f"WorkflowAgent({self.name!r}, {self.workflow!r}, max_depth={self.max_depth})"
 
 
+def _raise_error(result: WorkflowResult) -> WorkflowResult:
+    """`result`, or its error raised (a WorkflowError naming the failed steps, holding `result`)."""
+    if result.error is not None:
+        raise result.error
+    return result
+
+
 def _stream_options(base: StreamOptions | None, **overrides: Any) -> StreamOptions:
     return resolve_stream_options(base, **overrides)
 
@@ -698,13 +704,10 @@ def _stream(
     sopts: StreamOptions,
 ) -> Stream[WorkflowResult]:
     async def produce(sink: ChunkSink) -> WorkflowResult:
-        result = await workflow.__agentickit_run__(
-            query, options=options, sink=sink, tag="", state=state, max_depth=max_depth
+        # A failure raises: the stream turns it into its single ERROR before DONE, and `wait()` raises it.
+        return _raise_error(
+            await workflow._run_in(query, options=options, sink=sink, tag="", state=state, max_depth=max_depth)  # pyright: ignore[reportPrivateUsage]
         )
-        if result.error is not None:
-            # The stream turns this into its single ERROR before DONE, and `wait()` raises it.
-            raise result.error
-        return result
 
     return Stream(produce, sopts, {"agent_name": name, "workflow_name": workflow.name})
 

@@ -1,5 +1,0 @@
-"""`Result` lives in `agentickit._result` so that workflows and executors need not import the agent package."""
-
-from .._result import Result
-
-__all__ = ("Result",)

@@ -1,0 +1,241 @@
+"""The policy chain of one tool: timeout, rate limit, retries, concurrency caps and cache, as layers.
+
+Each tool gets a *chain* once per agent (when the agent resolves its tools): small async layers
+holding only the policies that tool configures, from the outside in:
+
+```
+cache (cache_ttl)  ->  agent cap (max_concurrent_tools)  ->  tool cap (max_concurrency)
+  ->  retries with backoff (retries, retry_on)  ->  rate limit (rate_limit)  ->  timeout  ->  the function
+```
+
+A policy that is not configured is not in the chain at all, so an unconfigured async tool costs one
+call of its function. Queueing for a concurrency slot or a rate-limit token does not count against
+the timeout; each retry attempt gets the full timeout and takes a rate-limit token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ..errors import ToolArgumentsError, ToolTimeoutError
+from ._cache import MISS, ToolCache, cache_key
+from ._policies import TokenBucket, loop_semaphore
+from ._tool import Tool
+
+__all__ = ("CallChain", "CallInfo", "Layer", "LoopSemaphore", "ToolRuntime", "compile_chain", "tool_runtime")
+
+_log = logging.getLogger("agentickit.tools")
+
+Layer = Callable[[dict[str, Any], "CallInfo"], Awaitable[Any]]
+"""One layer of a chain: validated arguments and the call's bookkeeping in, the tool's value out."""
+
+
+class CallInfo:
+    """What the policies learned about one call (attempts, cache hit), filled in as it runs."""
+
+    __slots__ = ("attempts", "cache")
+
+    def __init__(self) -> None:
+        self.attempts = 1
+        self.cache: bool | None = None
+
+
+class LoopSemaphore:
+    """A semaphore re-created for each event loop (asyncio primitives cannot cross loops)."""
+
+    __slots__ = ("_current", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._current: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+
+    def get(self) -> asyncio.Semaphore:
+        current = self._current = loop_semaphore(self._current, self.size)
+        return current[1]
+
+
+class _LoopDict:
+    """Calls in flight by cache key, for the running event loop (futures cannot cross loops)."""
+
+    __slots__ = ("_current",)
+
+    def __init__(self) -> None:
+        self._current: tuple[asyncio.AbstractEventLoop, dict[bytes, asyncio.Future[Any]]] | None = None
+
+    def get(self) -> dict[bytes, asyncio.Future[Any]]:
+        loop = asyncio.get_running_loop()
+        current = self._current
+        if current is None or current[0] is not loop:
+            current = self._current = (loop, {})
+        return current[1]
+
+
+class ToolRuntime:
+    """A tool's shared policy state: one token bucket and one semaphore for all agents using it."""
+
+    __slots__ = ("bucket", "semaphore")
+
+    def __init__(self, tool: Tool) -> None:
+        limit = tool.parsed_rate_limit
+        self.bucket = TokenBucket(limit) if limit is not None else None
+        self.semaphore = LoopSemaphore(tool.max_concurrency) if tool.max_concurrency is not None else None
+
+
+def tool_runtime(tool: Tool) -> ToolRuntime:
+    """The tool's shared policy state, created on its first call."""
+    return tool.shared_state(ToolRuntime)
+
+
+class CallChain:
+    """How one tool is called by one agent: its validated policies as a precomputed wrapper chain."""
+
+    __slots__ = ("cached", "run", "timeout", "tool")
+
+    def __init__(self, tool: Tool, run: Layer, timeout: float | None, cached: bool) -> None:
+        self.tool = tool
+        self.run = run
+        self.timeout = timeout
+        self.cached = cached
+
+
+def compile_chain(
+    tool: Tool, default_timeout: float | None, cache: ToolCache | None, agent_cap: LoopSemaphore | None
+) -> CallChain:
+    invoke = tool.invoke
+    name = tool.name
+    timeout = tool.timeout if tool.timeout is not None else default_timeout
+
+    def direct(args: dict[str, Any], info: CallInfo) -> Awaitable[Any]:
+        return invoke(args)
+
+    layer: Layer = direct
+    if timeout is not None:
+        limit = timeout
+        hint = "" if tool.is_async else "; its worker thread runs on until the function returns"
+
+        async def timed(args: dict[str, Any], info: CallInfo) -> Any:
+            cm = asyncio.timeout(limit)
+            try:
+                async with cm:
+                    return await invoke(args)
+            except TimeoutError:
+                if cm.expired():
+                    raise ToolTimeoutError(
+                        f"tool {name!r} timed out after {limit:g} s (its timeout) and was cancelled{hint}",
+                        tool_name=name,
+                        timeout=limit,
+                    ) from None
+                raise
+
+        layer = timed
+
+    runtime = tool_runtime(tool)
+    if runtime.bucket is not None:
+        bucket = runtime.bucket
+        inner_rl = layer
+
+        async def rate_limited(args: dict[str, Any], info: CallInfo) -> Any:
+            await bucket.acquire()
+            return await inner_rl(args, info)
+
+        layer = rate_limited
+
+    if tool.retries > 0:
+        retries = tool.retries
+        backoff = tool.retry_backoff
+        retry_on = tool.retry_on
+        inner_rt = layer
+
+        async def retrying(args: dict[str, Any], info: CallInfo) -> Any:
+            attempt = 1
+            while True:
+                try:
+                    return await inner_rt(args, info)
+                except retry_on as exc:
+                    if attempt > retries or isinstance(exc, asyncio.CancelledError | ToolArgumentsError):
+                        raise
+                    delay = backoff * (2 ** (attempt - 1))
+                    attempt += 1
+                    info.attempts = attempt
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+
+        layer = retrying
+
+    if runtime.semaphore is not None:
+        tool_cap = runtime.semaphore
+        inner_tc = layer
+
+        async def tool_capped(args: dict[str, Any], info: CallInfo) -> Any:
+            async with tool_cap.get():
+                return await inner_tc(args, info)
+
+        layer = tool_capped
+
+    if agent_cap is not None:
+        inner_ac = layer
+        cap = agent_cap
+
+        async def agent_capped(args: dict[str, Any], info: CallInfo) -> Any:
+            async with cap.get():
+                return await inner_ac(args, info)
+
+        layer = agent_capped
+
+    cached = tool.cache_ttl is not None and cache is not None
+    if cached:
+        ttl: float = tool.cache_ttl  # type: ignore[assignment]
+        store: ToolCache = cache  # type: ignore[assignment]
+        inner_c = layer
+        inflight = _LoopDict()
+
+        async def caching(args: dict[str, Any], info: CallInfo) -> Any:
+            key = cache_key(name, args)
+            try:
+                value = await store.get(key)
+            except Exception as exc:  # a cache outage must not fail the tool: run it uncached
+                _log.warning("tool cache lookup failed for %r: %s: %s", name, type(exc).__name__, exc)
+                return await inner_c(args, info)
+            if value is not MISS:
+                info.cache = True
+                return value
+            # Identical calls already running share that call's result instead of running again
+            # (several runs asking the same thing at once would otherwise all miss).
+            running = inflight.get()
+            leader = running.get(key)
+            if leader is not None:
+                try:
+                    value = await asyncio.shield(leader)
+                except Exception:
+                    pass  # the leader failed: errors are not shared or cached, so try ourselves
+                except asyncio.CancelledError:
+                    task = asyncio.current_task()
+                    if not leader.cancelled() or (task is not None and task.cancelling()):
+                        raise  # we were cancelled ourselves, not just the leader
+                else:
+                    info.cache = True
+                    return value
+            info.cache = False
+            mine: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            running[key] = mine
+            try:
+                value = await inner_c(args, info)
+            except BaseException:
+                mine.cancel()  # followers run the call themselves
+                raise
+            finally:
+                if running.get(key) is mine:
+                    del running[key]
+            mine.set_result(value)
+            try:
+                await store.set(key, value, ttl)
+            except Exception as exc:
+                _log.warning("tool cache store failed for %r: %s: %s", name, type(exc).__name__, exc)
+            return value
+
+        layer = caching
+
+    return CallChain(tool, layer, timeout, cached)
