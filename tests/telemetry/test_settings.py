@@ -41,19 +41,19 @@ async def test_semconv_opt_in_env(traces: Traces, monkeypatch: pytest.MonkeyPatc
     settings = ak.telemetry.settings()
     assert settings is not None and settings.semconv == "latest"
     await ak.Agent("a", "simulated:echo").run("hi")
-    attrs = traces.named("chat simulated").attributes or {}
+    attrs = traces.named("chat echo").attributes or {}
     assert "gen_ai.system" not in attrs and attrs["gen_ai.provider.name"] == "simulated"
     traces.exporter.clear()
     monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
     traces.enable()
     await ak.Agent("a", "simulated:echo").run("hi")
-    assert (traces.named("chat simulated").attributes or {})["gen_ai.system"] == "simulated"
+    assert (traces.named("chat echo").attributes or {})["gen_ai.system"] == "simulated"
     # An explicit argument wins over the variable.
     traces.exporter.clear()
     monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
     traces.enable(semconv="default")
     await ak.Agent("a", "simulated:echo").run("hi")
-    assert "gen_ai.system" in (traces.named("chat simulated").attributes or {})
+    assert "gen_ai.system" in (traces.named("chat echo").attributes or {})
 
 
 async def test_capture_content_env(traces: Traces, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -61,11 +61,11 @@ async def test_capture_content_env(traces: Traces, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
     traces.enable()
     await ak.Agent("a", "simulated:echo").run("captured words")
-    assert "captured words" in str((traces.named("chat simulated").attributes or {})["gen_ai.input.messages"])
+    assert "captured words" in str((traces.named("chat echo").attributes or {})["gen_ai.input.messages"])
     traces.exporter.clear()
     traces.enable(capture_content=False)
     await ak.Agent("a", "simulated:echo").run("captured words")
-    assert "gen_ai.input.messages" not in (traces.named("chat simulated").attributes or {})
+    assert "gen_ai.input.messages" not in (traces.named("chat echo").attributes or {})
 
 
 def test_bad_arguments_are_rejected() -> None:
