@@ -349,8 +349,8 @@ def record_result(owner: Any, result: Any, first_at: float = 0.0, start: float =
     `first_at - start` (both `time.perf_counter()` values) is its time to first token.
     A no-op when counting is switched off (OpenTelemetry metrics, when enabled, still get the run).
     """
-    if _tel.T is not None:
-        _tel.T.metrics_result(owner, result, first_at - start if first_at else result.metadata.get("ttft"))
+    if _tel.active is not None:
+        _tel.active.metrics_result(owner, result, first_at - start if first_at else result.metadata.get("ttft"))
     if not _enabled:
         return
     m: Metrics | None = owner._metrics
@@ -389,8 +389,8 @@ def record_result(owner: Any, result: Any, first_at: float = 0.0, start: float =
 
 def record_failure(owner: Any, exc: BaseException, duration: float) -> None:
     """Count one failed (or cancelled) run of `owner`. A no-op when counting is switched off."""
-    if _tel.T is not None:
-        _tel.T.metrics_failure(owner, exc, duration)
+    if _tel.active is not None:
+        _tel.active.metrics_failure(owner, exc, duration)
     if not _enabled:
         return
     m: Metrics | None = owner._metrics

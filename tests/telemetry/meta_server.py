@@ -8,7 +8,7 @@ app = MCPServer("meta", log_level="WARNING")
 
 
 @app.tool()
-def traceparent(ctx: Context) -> str:  # type: ignore[type-arg]
+def traceparent(ctx: Context) -> str:
     """The `traceparent` of this request's `_meta` ("" when there is none)."""
     meta = ctx.request_context.meta or {}
     return str(meta.get("traceparent", ""))

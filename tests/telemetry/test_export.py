@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Literal
 
 import pytest
 from aiohttp import web
@@ -30,7 +31,7 @@ async def srv() -> AsyncIterator[SimulatorServer]:
 @pytest.mark.parametrize("transport", ["aiohttp", "sdk"])
 @pytest.mark.parametrize("stream", [False, True])
 async def test_traceparent_reaches_the_provider_and_keys_stay_out(
-    traces: Traces, srv: SimulatorServer, transport: str, stream: bool
+    traces: Traces, srv: SimulatorServer, transport: Literal["aiohttp", "sdk"], stream: bool
 ) -> None:
     traces.enable(capture_content=True)
     llm = ak.LLMConfig(

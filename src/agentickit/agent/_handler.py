@@ -413,7 +413,7 @@ class Capabilities:
         messages = self._messages(system, user)
         settings = _settings(self.options, options)
         model = self.model
-        chat = None if _tel.T is None else _tel.T.chat_start(model, messages, (), settings, False)
+        chat = None if _tel.active is None else _tel.active.chat_start(model, messages, (), settings, False)
         try:
             response = await retry_call(lambda: model.request(messages, (), settings), model.max_retries)
         except BaseException as exc:

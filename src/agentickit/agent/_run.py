@@ -76,8 +76,8 @@ async def _ask(
                     # as before batches existed; a batch of one per event measured ~40% slower.
                     async for event in stream:
                         if type(event) is TextDelta:
-                            if not emitted and _tel.T is not None:
-                                _tel.T.first_chunk()
+                            if not emitted and _tel.active is not None:
+                                _tel.active.first_chunk()
                             emitted = True
                             w = sink.send(text_chunk(_DELTA, event.text, _now()))
                             if w is not None:
@@ -113,8 +113,8 @@ async def _ask(
                                         add(text_chunk(_THOUGHT, item.text, now))
                                 if not chunks:
                                     continue
-                            if not emitted and _tel.T is not None:
-                                _tel.T.first_chunk()
+                            if not emitted and _tel.active is not None:
+                                _tel.active.first_chunk()
                             emitted = True
                             if send_many is not None:
                                 w = send_many(chunks, kind)
@@ -132,8 +132,8 @@ async def _ask(
             if emitted or attempt >= max_retries or not is_retryable(exc):
                 raise
             delay = backoff_delay(attempt, exc)
-            if _tel.T is not None:
-                _tel.T.retry(attempt + 2, exc, delay)
+            if _tel.active is not None:
+                _tel.active.retry(attempt + 2, exc, delay)
             await asyncio.sleep(delay)
             attempt += 1
 
@@ -141,7 +141,7 @@ async def _ask(
 async def run_agent(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | None = None) -> Result:
     """Run `agent` on `query` with fully merged options; see `Agent.run`."""
     start = time.perf_counter()
-    span = None if _tel.T is None else _tel.T.run_start(agent, opts)
+    span = None if _tel.active is None else _tel.active.run_start(agent, opts)
     try:
         if opts.timeout is None:
             result = await _dispatch(agent, query, opts, sink)
@@ -173,8 +173,8 @@ async def run_agent(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink 
 def _dispatch(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | None) -> Awaitable[Result]:
     """The one decision of a run: middleware or not, then the handler or the default loop."""
     run_id = new_id("run")
-    if _tel.T is not None:
-        _tel.T.run_id(run_id)
+    if _tel.active is not None:
+        _tel.active.run_id(run_id)
     body = run_loop if agent.handler is None else run_handler
     if agent.middleware:
         return run_middleware(agent, query, opts, sink, run_id, body)
@@ -214,7 +214,11 @@ async def run_loop(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink |
     records: list[ToolCallRecord] = []
     rounds = 0
     while True:
-        chat = None if _tel.T is None else _tel.T.chat_start(model, messages, definitions, settings, sink is not None)
+        chat = (
+            None
+            if _tel.active is None
+            else _tel.active.chat_start(model, messages, definitions, settings, sink is not None)
+        )
         try:
             response = await _ask(model, messages, definitions, settings, sink, max_retries)
         except BaseException as exc:

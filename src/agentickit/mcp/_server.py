@@ -246,7 +246,7 @@ class MCPServer(ToolSource):
 
     async def _call(self, name: str, arguments: dict[str, Any]) -> ToolOutput:
         # The W3C trace context of the calling tool's span, for the server (`_meta.traceparent`).
-        meta = None if _tel.T is None else _tel.T.carrier()
+        meta = None if _tel.active is None else _tel.active.carrier()
 
         async def send(client: Client) -> Any:
             return await client.call_tool(name, arguments, meta=cast("RequestParamsMeta | None", meta))

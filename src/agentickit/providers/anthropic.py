@@ -249,7 +249,7 @@ class AnthropicModel(Model):
             fields["extra_body"] = extra
         if settings.timeout is not None:
             fields["timeout"] = settings.timeout
-        if _tel.T is not None and (trace_headers := _tel.T.carrier()):
+        if _tel.active is not None and (trace_headers := _tel.active.carrier()):
             fields["extra_headers"] = trace_headers  # W3C traceparent of the current chat span
         return fields
 

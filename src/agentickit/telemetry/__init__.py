@@ -134,7 +134,7 @@ def enable(
 def disable() -> None:
     """Stop emitting (spans already open still end). Idempotent."""
     global _settings
-    impl = _hooks.T
+    impl = _hooks.active
     _hooks.install(None)
     _settings = None
     if impl is not None:
@@ -143,7 +143,7 @@ def disable() -> None:
 
 def enabled() -> bool:
     """Whether telemetry is on."""
-    return _hooks.T is not None
+    return _hooks.active is not None
 
 
 def settings() -> Settings | None:

@@ -1,6 +1,6 @@
-"""The one switch every hook point checks: `T`, the live telemetry, or None while it is off.
+"""The one switch every hook point checks: `active`, the live telemetry, or None while it is off.
 
-A call site is one line, `span = None if _tel.T is None else _tel.T.run_start(agent, opts)`, and
+A call site is one line, `span = None if _tel.active is None else _tel.active.run_start(agent, opts)`, and
 its end `if span is not None: span.run_end(result)`: while telemetry is off (the default) a hook
 costs a module attribute load and a compare (bench/telemetry.py measures it), and nothing of
 OpenTelemetry is imported. `ak.telemetry.enable()` installs the implementation
@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ._otel import Telemetry
 
-__all__ = ("T", "install")
+__all__ = ("active", "install")
 
-T: Telemetry | None = None
+active: Telemetry | None = None
 """The live implementation while telemetry is enabled, else None."""
 
 
 def install(impl: Telemetry | None) -> None:
     """Switch every hook to `impl` (None: off)."""
-    global T
-    T = impl
+    global active
+    active = impl

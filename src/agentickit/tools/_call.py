@@ -161,7 +161,11 @@ async def call_tool(
     value: Any = None
     failure: BaseException | None = None
     timed_out = False
-    span = None if _tel.T is None else _tel.T.tool_start(name, call_id, chain.tool if chain is not None else None)
+    span = (
+        None
+        if _tel.active is None
+        else _tel.active.tool_start(name, call_id, chain.tool if chain is not None else None)
+    )
     if chain is not None and error is None:
         try:
             value = await chain.run(args, info)

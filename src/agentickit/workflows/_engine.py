@@ -273,7 +273,7 @@ class Run:
         sem = self.sem
         if sem is not None:
             await sem.acquire()
-        span = None if _tel.T is None else _tel.T.step_start(self.workflow, step.name)
+        span = None if _tel.active is None else _tel.active.step_start(self.workflow, step.name)
         try:
             invoke = plan.invokers[i]
             options = self.options
@@ -305,8 +305,8 @@ class Run:
                                 )
                             return await self._fail(i, tag, _TIMED_OUT, exc, time.perf_counter() - start, attempts)
                         return await self._fail(i, tag, _FAILED, exc, time.perf_counter() - start, attempts)
-                    if _tel.T is not None:
-                        _tel.T.retry(attempts + 1, exc, step.retry_delay * 2 ** (attempts - 1))
+                    if _tel.active is not None:
+                        _tel.active.retry(attempts + 1, exc, step.retry_delay * 2 ** (attempts - 1))
                     if step.retry_delay:
                         await asyncio.sleep(step.retry_delay * 2 ** (attempts - 1))
         finally:

@@ -286,7 +286,7 @@ class Workflow:
         path_token = _PATH.set((*path, self.name))
         ctx_token = bind_context(ctx)
         start = time.perf_counter()
-        span = None if _tel.T is None else _tel.T.workflow_start(self)
+        span = None if _tel.active is None else _tel.active.workflow_start(self)
         try:
             result = await self._execute(plan, query, ctx, options, sink, f"{tag}/" if tag else "")
         except BaseException as exc:  # cancelled from outside: counted, never swallowed

@@ -258,7 +258,7 @@ class OpenAIModel(Model):
             else aiohttp.ClientTimeout(total=settings.timeout, sock_connect=settings.timeout)
         )
         try:
-            headers = None if _tel.T is None else _tel.T.carrier()  # W3C traceparent when tracing
+            headers = None if _tel.active is None else _tel.active.carrier()  # W3C traceparent when tracing
             async with session.post(self._url, data=body, timeout=timeout, headers=headers) as resp:
                 raw = await resp.read()
                 if resp.status >= 400:
@@ -333,7 +333,7 @@ class _OpenAIStream(ModelStream):
                 model._url,  # pyright: ignore[reportPrivateUsage]
                 data=self._body,
                 timeout=self._timeout,
-                headers=None if _tel.T is None else _tel.T.carrier(),  # W3C traceparent when tracing
+                headers=None if _tel.active is None else _tel.active.carrier(),  # W3C traceparent when tracing
             )
         except TimeoutError as exc:
             raise model._timeout_error(self._deadline) from exc  # pyright: ignore[reportPrivateUsage]
