@@ -30,7 +30,7 @@ from . import _util
 
 
 def _suites() -> list[tuple[str, Callable[[], Any]]]:
-    from . import claims, core, guide, over_http
+    from . import claims, core, guide, over_http, telemetry
 
     return [
         ("core.construction", core.construction),
@@ -57,6 +57,7 @@ def _suites() -> list[tuple[str, Callable[[], Any]]]:
         ("core.run_batch", claims.run_batch_overhead),
         ("load.cli", claims.load_command),
         ("guide.table", guide.guide_table),
+        ("telemetry.cost", telemetry.cost),
     ]
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from . import errors
+from . import errors, telemetry
 from ._version import __version__
 from .agent import (
     Agent,
@@ -101,6 +101,7 @@ __all__ = (
     "load_config",
     "research_agent",
     "stop",
+    "telemetry",
     "tool",
 )
 

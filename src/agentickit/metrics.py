@@ -28,6 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .telemetry import _hooks as _tel
+
 __all__ = (
     "PRICES",
     "Metrics",
@@ -345,8 +347,10 @@ def record_result(owner: Any, result: Any, first_at: float = 0.0, start: float =
     Reads `result.duration`, `result.usage` (input/output tokens), `result.tool_calls` and, from
     `result.metadata`, `model` (for the price) and `ttft` (seconds) if present. For a streamed run,
     `first_at - start` (both `time.perf_counter()` values) is its time to first token.
-    A no-op when counting is switched off.
+    A no-op when counting is switched off (OpenTelemetry metrics, when enabled, still get the run).
     """
+    if _tel.active is not None:
+        _tel.active.metrics_result(owner, result, first_at - start if first_at else result.metadata.get("ttft"))
     if not _enabled:
         return
     m: Metrics | None = owner._metrics
@@ -385,6 +389,8 @@ def record_result(owner: Any, result: Any, first_at: float = 0.0, start: float =
 
 def record_failure(owner: Any, exc: BaseException, duration: float) -> None:
     """Count one failed (or cancelled) run of `owner`. A no-op when counting is switched off."""
+    if _tel.active is not None:
+        _tel.active.metrics_failure(owner, exc, duration)
     if not _enabled:
         return
     m: Metrics | None = owner._metrics

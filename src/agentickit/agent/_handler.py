@@ -35,6 +35,7 @@ from ..providers._base import Model, TextDelta
 from ..providers._retry import backoff_delay, retry_call
 from ..streaming._chunk import Chunk, ChunkType
 from ..streaming._sink import ChunkSink, send_answer
+from ..telemetry import _hooks as _tel
 from ..tools._call import call_tool
 from ..tools._source import ToolSource
 from ..tools._tool import Tool
@@ -412,7 +413,15 @@ class Capabilities:
         messages = self._messages(system, user)
         settings = _settings(self.options, options)
         model = self.model
-        response = await retry_call(lambda: model.request(messages, (), settings), model.max_retries)
+        chat = None if _tel.active is None else _tel.active.chat_start(model, messages, (), settings, False)
+        try:
+            response = await retry_call(lambda: model.request(messages, (), settings), model.max_retries)
+        except BaseException as exc:
+            if chat is not None:
+                chat.fail(exc)
+            raise
+        if chat is not None:
+            chat.chat_end(response)
         self.usage.add(response.usage)
         return response.content
 

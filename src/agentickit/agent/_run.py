@@ -27,6 +27,7 @@ from ..providers._base import Model, ModelStream, TextDelta, ThoughtDelta
 from ..providers._retry import backoff_delay
 from ..streaming._chunk import Chunk, ChunkType, text_chunk, text_chunks
 from ..streaming._sink import ChunkSink
+from ..telemetry import _hooks as _tel
 from ..tools._call import execute_tool_calls
 from ._handler import run_handler
 from ._middleware import run_middleware
@@ -75,6 +76,8 @@ async def _ask(
                     # as before batches existed; a batch of one per event measured ~40% slower.
                     async for event in stream:
                         if type(event) is TextDelta:
+                            if not emitted and _tel.active is not None:
+                                _tel.active.first_chunk()
                             emitted = True
                             w = sink.send(text_chunk(_DELTA, event.text, _now()))
                             if w is not None:
@@ -110,6 +113,8 @@ async def _ask(
                                         add(text_chunk(_THOUGHT, item.text, now))
                                 if not chunks:
                                     continue
+                            if not emitted and _tel.active is not None:
+                                _tel.active.first_chunk()
                             emitted = True
                             if send_many is not None:
                                 w = send_many(chunks, kind)
@@ -126,13 +131,17 @@ async def _ask(
             # first token are retried.
             if emitted or attempt >= max_retries or not is_retryable(exc):
                 raise
-            await asyncio.sleep(backoff_delay(attempt, exc))
+            delay = backoff_delay(attempt, exc)
+            if _tel.active is not None:
+                _tel.active.retry(attempt + 2, exc, delay)
+            await asyncio.sleep(delay)
             attempt += 1
 
 
 async def run_agent(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | None = None) -> Result:
     """Run `agent` on `query` with fully merged options; see `Agent.run`."""
     start = time.perf_counter()
+    span = None if _tel.active is None else _tel.active.run_start(agent, opts)
     try:
         if opts.timeout is None:
             result = await _dispatch(agent, query, opts, sink)
@@ -148,18 +157,24 @@ async def run_agent(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink 
     except BaseException as exc:
         # One call per run on each path keeps counting out of the overhead budget (see bench/).
         record_failure(agent, exc, time.perf_counter() - start)
+        if span is not None:
+            span.fail(exc)
         raise
     if sink is None:
         record_result(agent, result)
     else:
         # A streaming sink may note when the first token went out (`first_at`, perf_counter): that is the TTFT.
         record_result(agent, result, getattr(sink, "first_at", 0.0), start)
+    if span is not None:
+        span.run_end(result)
     return result
 
 
 def _dispatch(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | None) -> Awaitable[Result]:
     """The one decision of a run: middleware or not, then the handler or the default loop."""
     run_id = new_id("run")
+    if _tel.active is not None:
+        _tel.active.run_id(run_id)
     body = run_loop if agent.handler is None else run_handler
     if agent.middleware:
         return run_middleware(agent, query, opts, sink, run_id, body)
@@ -199,7 +214,19 @@ async def run_loop(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink |
     records: list[ToolCallRecord] = []
     rounds = 0
     while True:
-        response = await _ask(model, messages, definitions, settings, sink, max_retries)
+        chat = (
+            None
+            if _tel.active is None
+            else _tel.active.chat_start(model, messages, definitions, settings, sink is not None)
+        )
+        try:
+            response = await _ask(model, messages, definitions, settings, sink, max_retries)
+        except BaseException as exc:
+            if chat is not None:
+                chat.fail(exc)
+            raise
+        if chat is not None:
+            chat.chat_end(response)
         usage.add(response.usage)
         messages.append(Message("assistant", response.content or None, response.tool_calls))
         if sink is not None and response.content:

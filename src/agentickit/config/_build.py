@@ -189,7 +189,12 @@ def build_agent(section: AgentSection, root: Config, *, name: str, key: str = ""
 
 
 def _as_config(config: Config | str | os.PathLike[str]) -> Config:
-    return config if isinstance(config, Config) else load_config(config)
+    cfg = config if isinstance(config, Config) else load_config(config)
+    if cfg.telemetry is not None:
+        from ..telemetry import apply_config
+
+        apply_config(cfg.telemetry)
+    return cfg
 
 
 def agent_from_config(config: Config | str | os.PathLike[str]) -> Agent:

@@ -27,6 +27,7 @@ __all__ = (
     "MemorySection",
     "StepSection",
     "StreamingSection",
+    "TelemetrySection",
     "ToolCacheSection",
     "ToolsSection",
     "WorkflowSection",
@@ -316,6 +317,19 @@ def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
     return None
 
 
+class TelemetrySection(_Section):
+    """`[telemetry]`: OpenTelemetry spans and metrics for the whole process (see `ak.telemetry.enable`)."""
+
+    enabled: bool = True
+    """The section's presence turns telemetry on; `enabled = false` turns it off."""
+    capture_content: bool | None = None
+    """Record messages and tool arguments/results; unset reads `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`."""
+    semconv: Literal["default", "latest"] | None = None
+    """GenAI conventions flavour; unset reads `OTEL_SEMCONV_STABILITY_OPT_IN`."""
+    max_content_length: int = Field(default=4096, ge=1)
+    """Characters kept of each captured field."""
+
+
 class Config(AgentSection):
     """A whole config file: an agent (the top-level keys), named agents, and optionally a workflow.
 
@@ -326,6 +340,8 @@ class Config(AgentSection):
     agents: dict[str, AgentSection] = Field(default_factory=dict[str, AgentSection])
     """Named agents that workflow steps refer to by name (`agent = "researcher"`)."""
     workflow: WorkflowSection | None = None
+    telemetry: TelemetrySection | None = None
+    """Process-wide tracing, applied when an agent or workflow is built from this config."""
     _source: str = PrivateAttr(default="<config>")
     _source_dir: Path | None = PrivateAttr(default=None)
 

@@ -22,11 +22,12 @@ import os
 import re
 import shlex
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from .._utils import first_leaf
 from ..errors import MCPError, ToolError, ToolTimeoutError, UserError
 from ..messages import ToolDefinition
+from ..telemetry import _hooks as _tel
 from ..tools._output import ToolOutput
 from ..tools._source import ToolSource
 from ..tools._tool import Tool
@@ -36,6 +37,7 @@ from ._transports import HTTPOpener, Opener, SSEOpener, StdioOpener
 
 if TYPE_CHECKING:
     from mcp import Client
+    from mcp_types import RequestParamsMeta
 
 __all__ = ("MCPServer", "ToolFilter")
 
@@ -243,8 +245,11 @@ class MCPServer(ToolSource):
         return await self._call(name, dict(arguments or {}))
 
     async def _call(self, name: str, arguments: dict[str, Any]) -> ToolOutput:
+        # The W3C trace context of the calling tool's span, for the server (`_meta.traceparent`).
+        meta = None if _tel.active is None else _tel.active.carrier()
+
         async def send(client: Client) -> Any:
-            return await client.call_tool(name, arguments)
+            return await client.call_tool(name, arguments, meta=cast("RequestParamsMeta | None", meta))
 
         result = await self._request(f"tool {name!r}", send, name)
         output = to_output(result)

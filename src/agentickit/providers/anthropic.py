@@ -28,6 +28,7 @@ from ..errors import (
 )
 from ..messages import Message, ModelResponse, ToolCall, ToolDefinition, Usage
 from ..options import ModelSettings
+from ..telemetry import _hooks as _tel
 from ._base import Model, ModelStream, SDKStream, StreamEvent, TextDelta, ThoughtDelta, ToolCallDelta, UsageEvent
 from ._http import is_local_url, refused_connection, status_error
 from ._registry import PROVIDER_OPTIONS, LLMConfig
@@ -248,6 +249,8 @@ class AnthropicModel(Model):
             fields["extra_body"] = extra
         if settings.timeout is not None:
             fields["timeout"] = settings.timeout
+        if _tel.active is not None and (trace_headers := _tel.active.carrier()):
+            fields["extra_headers"] = trace_headers  # W3C traceparent of the current chat span
         return fields
 
     def _raise(self, exc: Exception, timeout: float | None) -> NoReturn:

@@ -22,6 +22,7 @@ from ..errors import ToolArgumentsError, ToolError, ToolTimeoutError, UserError
 from ..messages import Message, ToolCall, ToolCallRecord, ToolDefinition
 from ..streaming._chunk import Chunk, ChunkType
 from ..streaming._sink import ChunkSink
+from ..telemetry import _hooks as _tel
 from ._cache import MemoryToolCache, ToolCache
 from ._chain import CallChain, CallInfo, LoopSemaphore, compile_chain
 from ._metrics import ToolMetrics
@@ -160,6 +161,11 @@ async def call_tool(
     value: Any = None
     failure: BaseException | None = None
     timed_out = False
+    span = (
+        None
+        if _tel.active is None
+        else _tel.active.tool_start(name, call_id, chain.tool if chain is not None else None)
+    )
     if chain is not None and error is None:
         try:
             value = await chain.run(args, info)
@@ -173,6 +179,10 @@ async def call_tool(
         except Exception as exc:
             error = f"tool {name!r} failed: {type(exc).__name__}: {exc}"
             failure = exc
+        except BaseException as exc:  # cancelled: its span ends with it, the cancellation goes on
+            if span is not None:
+                span.fail(exc)
+            raise
     duration = time.perf_counter() - start
     cache_hit = info.cache is True
     record = ToolCallRecord(
@@ -194,6 +204,8 @@ async def call_tool(
             attempts=info.attempts,
             cache=info.cache,
         )
+    if span is not None:
+        span.tool_end(record, failure)
     if sink is not None:
         w = sink.send(
             Chunk(

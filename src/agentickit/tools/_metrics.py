@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from ..telemetry import _hooks as _tel
+
 __all__ = ("ToolMetrics", "ToolMetricsSnapshot", "ToolStats")
 
 _WINDOW = 2048
@@ -97,6 +99,8 @@ class ToolMetrics:
         self, name: str, duration: float, *, error: bool, timed_out: bool, attempts: int, cache: bool | None
     ) -> None:
         """Count one finished call. `cache` is True for a hit, False for a miss, None when not cached."""
+        if _tel.active is not None:
+            _tel.active.metrics_tool(name, duration, error, timed_out)
         per = self._by_tool.get(name)
         if per is None:
             per = self._by_tool[name] = _Counter()

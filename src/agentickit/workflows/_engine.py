@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import sys
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from .._result import Result
 from ..errors import RunTimeoutError, WorkflowError, WorkflowTimeoutError
 from ..messages import Usage
 from ..streaming import Chunk, ChunkType
+from ..telemetry import _hooks as _tel
 from ._invoke import Invoker, make_invoker
 from ._result import StepResult, StepStatus, WorkflowResult, failure_error
 from ._stop import StopWorkflow
@@ -271,6 +273,7 @@ class Run:
         sem = self.sem
         if sem is not None:
             await sem.acquire()
+        span = None if _tel.active is None else _tel.active.step_start(self.workflow, step.name)
         try:
             invoke = plan.invokers[i]
             options = self.options
@@ -302,9 +305,13 @@ class Run:
                                 )
                             return await self._fail(i, tag, _TIMED_OUT, exc, time.perf_counter() - start, attempts)
                         return await self._fail(i, tag, _FAILED, exc, time.perf_counter() - start, attempts)
+                    if _tel.active is not None:
+                        _tel.active.retry(attempts + 1, exc, step.retry_delay * 2 ** (attempts - 1))
                     if step.retry_delay:
                         await asyncio.sleep(step.retry_delay * 2 ** (attempts - 1))
         finally:
+            if span is not None:
+                span.step_end(self.results[i], sys.exc_info()[1])
             if sem is not None:
                 sem.release()
         duration = time.perf_counter() - start

@@ -17,6 +17,7 @@ from ..metrics import Metrics, MetricsSnapshot, metrics_for, record_failure, rec
 from ..options import check_run_options
 from ..streaming import Stream, StreamOptions
 from ..streaming._options import resolve_stream_options
+from ..telemetry import _hooks as _tel
 from ._context import WorkflowContext, bind_context, unbind_context
 from ._engine import Plan, Run, compile_plan
 from ._invoke import StepTarget
@@ -308,14 +309,19 @@ class Workflow:
         path_token = _PATH.set((*path, self.name))
         ctx_token = bind_context(ctx)
         start = time.perf_counter()
+        span = None if _tel.active is None else _tel.active.workflow_start(self)
         try:
             result = await self._execute(plan, query, ctx, options, sink, f"{tag}/" if tag else "")
         except BaseException as exc:  # cancelled from outside: counted, never swallowed
             record_failure(self, exc, time.perf_counter() - start)
+            if span is not None:
+                span.fail(exc)
             raise
         finally:
             unbind_context(ctx_token)
             _PATH.reset(path_token)
+        if span is not None:
+            span.workflow_end(result)
         if result.error is None:
             record_result(self, result)
         else:

@@ -23,6 +23,7 @@ from ..._version import __version__
 from ...errors import ProviderConnectionError, ProviderHTTPError, ProviderTimeoutError, ServerError
 from ...messages import Message, ModelResponse, ToolDefinition, Usage
 from ...options import ModelSettings
+from ...telemetry import _hooks as _tel
 from .._base import (
     TEXT_BLOCK,
     BatchItem,
@@ -257,7 +258,8 @@ class OpenAIModel(Model):
             else aiohttp.ClientTimeout(total=settings.timeout, sock_connect=settings.timeout)
         )
         try:
-            async with session.post(self._url, data=body, timeout=timeout) as resp:
+            headers = None if _tel.active is None else _tel.active.carrier()  # W3C traceparent when tracing
+            async with session.post(self._url, data=body, timeout=timeout, headers=headers) as resp:
                 raw = await resp.read()
                 if resp.status >= 400:
                     raise self._status_error(resp.status, raw, resp.headers)
@@ -327,7 +329,12 @@ class _OpenAIStream(ModelStream):
         """The events of each network read as one batch (see `ModelStream.batches`)."""
         model = self._model
         try:
-            resp = await model._pool().post(model._url, data=self._body, timeout=self._timeout)  # pyright: ignore[reportPrivateUsage]
+            resp = await model._pool().post(  # pyright: ignore[reportPrivateUsage]
+                model._url,  # pyright: ignore[reportPrivateUsage]
+                data=self._body,
+                timeout=self._timeout,
+                headers=None if _tel.active is None else _tel.active.carrier(),  # W3C traceparent when tracing
+            )
         except TimeoutError as exc:
             raise model._timeout_error(self._deadline) from exc  # pyright: ignore[reportPrivateUsage]
         except aiohttp.ClientError as exc:

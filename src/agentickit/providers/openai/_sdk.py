@@ -14,6 +14,7 @@ from typing import Any, NoReturn, cast
 from ...errors import ProviderConnectionError, ProviderError, ProviderTimeoutError, UserError
 from ...messages import Message, ModelResponse, ToolCall, ToolDefinition, Usage
 from ...options import ModelSettings
+from ...telemetry import _hooks as _tel
 from .._base import Model, ModelStream, SDKStream, StreamEvent, TextDelta, ThoughtDelta, ToolCallDelta, UsageEvent
 from .._http import refused_connection, status_error
 from ._wire import bad_response, request_fields, tools_json
@@ -153,6 +154,8 @@ class OpenAISDKModel(Model):
             fields["extra_body"] = self.extra_body
         if settings.timeout is not None:
             fields["timeout"] = settings.timeout
+        if _tel.active is not None and (trace_headers := _tel.active.carrier()):
+            fields["extra_headers"] = trace_headers  # W3C traceparent of the current chat span
         return fields
 
     def _raise(self, exc: Exception, timeout: float | None) -> NoReturn:
