@@ -709,6 +709,37 @@ async def _(tmp_path: Path) -> None:
     assert (await build(base).run("input")).steps["b"].output == "input"
 
 
+def _telemetry_settings(text: str) -> Any:
+    try:
+        build("[telemetry]\n" + text)
+        return ak.telemetry.settings() if ak.telemetry.enabled() else None
+    finally:
+        ak.telemetry.disable()
+
+
+@effect("telemetry.enabled")
+async def _(tmp_path: Path) -> None:
+    assert _telemetry_settings("enabled = true") is not None
+    assert _telemetry_settings("enabled = false") is None
+
+
+@effect("telemetry.capture_content")
+async def _(tmp_path: Path) -> None:
+    assert _telemetry_settings("capture_content = true").capture_content is True
+    assert _telemetry_settings("capture_content = false").capture_content is False
+
+
+@effect("telemetry.semconv")
+async def _(tmp_path: Path) -> None:
+    assert _telemetry_settings("semconv = 'latest'").semconv == "latest"
+    assert _telemetry_settings("semconv = 'default'").semconv == "default"
+
+
+@effect("telemetry.max_content_length")
+async def _(tmp_path: Path) -> None:
+    assert _telemetry_settings("max_content_length = 7").max_content_length == 7
+
+
 # -- keys not consumed yet -----------------------------------------------------------------------
 
 PENDING: dict[str, str] = {}

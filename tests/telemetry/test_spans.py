@@ -187,7 +187,7 @@ async def test_failed_workflow_step_sets_status(traces: Traces) -> None:
     traces.enable()
     wf = ak.SequentialWorkflow("wf")
     wf.add_step(ak.Step("a", boom))
-    result = await wf.run("x")
+    result = await wf.run("x", raise_on_error=False)
     assert result.error is not None
     step = traces.named("step a")
     assert step.status.status_code is StatusCode.ERROR
