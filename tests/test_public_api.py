@@ -52,7 +52,7 @@ def test_subpackages_have_all() -> None:
 def test_import_does_not_pull_optional_dependencies() -> None:
     code = (
         "import sys, agentickit;"
-        "heavy=[m for m in ('openai','anthropic','mcp','redis','rich','asyncpg','aiosqlite','aiohttp','pydantic','opentelemetry')"
+        "heavy=[m for m in ('openai','anthropic','mcp','redis','rich','asyncpg','aiosqlite','aiohttp','pydantic','opentelemetry','starlette','uvicorn')"
         " if m in sys.modules]; print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()

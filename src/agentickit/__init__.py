@@ -36,6 +36,7 @@ from .streaming import Chunk, ChunkType, Stream, StreamOptions
 from .tools import Tool, tool
 
 if TYPE_CHECKING:
+    from . import serve
     from .config import Config, load_config
     from .mcp import MCPServer
     from .tools import ToolCache, ToolOutput, ToolRegistry
@@ -127,7 +128,13 @@ _LAZY: dict[str, str] = {
 }
 
 
+# Subpackages reached as attributes (`ak.serve`), imported on first access for the same reason.
+_SUBPACKAGES = frozenset({"serve"})
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"agentickit.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'agentickit' has no attribute {name!r}")
@@ -137,4 +144,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(__all__) | set(_LAZY))
+    return sorted(set(__all__) | set(_LAZY) | _SUBPACKAGES)

@@ -1,0 +1,160 @@
+"""The HTTP plumbing every surface shares: typed errors, bounded JSON bodies, auth and access logs."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._settings import APIKey, ServeSettings, is_loopback
+from ._wire import error_body
+
+__all__ = ("HTTPError", "ServeMiddleware", "error_response", "json_response", "read_json", "require_scope")
+
+access_log = logging.getLogger("agentickit.serve.access")
+
+# Paths anyone may read: probes, the API description and the playground page (which asks for a key).
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/", "/favicon.ico"})
+
+
+class HTTPError(Exception):
+    """An error a handler answers with: status, a stable `type`, and a message that says what to fix."""
+
+    def __init__(self, status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.kind = kind
+        self.message = message
+        self.headers = headers
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response encoded with orjson."""
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json", headers=headers)
+
+
+def error_response(status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    """`{"error": {"type", "message"}}` with `status`."""
+    return json_response(error_body(kind, message), status, headers)
+
+
+async def read_json(request: Request, limit: int) -> dict[str, Any]:
+    """The request's JSON object, read up to `limit` bytes.
+
+    Raises:
+        HTTPError: 413 past the limit, 400 when it is not a JSON object.
+
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPError(413, "request_too_large", f"the request body is over the server's limit of {limit} bytes")
+    body = bytearray()
+    async for part in request.stream():
+        body += part
+        if len(body) > limit:
+            raise HTTPError(413, "request_too_large", f"the request body is over the server's limit of {limit} bytes")
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise HTTPError(400, "invalid_request", f"the request body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise HTTPError(400, "invalid_request", "the request body must be a JSON object")
+    return data  # pyright: ignore[reportUnknownVariableType]
+
+
+def require_scope(request: Request, target: str) -> None:
+    """Raise 403 unless the request's key may use `target` (no key: auth is off, everything is allowed).
+
+    Raises:
+        HTTPError: the key's scopes do not include `target`.
+
+    """
+    key: APIKey | None = request.scope.get("agentickit.key")
+    if key is not None and not key.allows(target):
+        raise HTTPError(403, "permission_denied", f"API key {key.name!r} may not use {target!r}; add it to its scopes")
+
+
+class ServeMiddleware:
+    """Pure ASGI middleware (no per-chunk cost on streams): authentication, then one access-log line.
+
+    With API keys configured every request but the public paths needs `Authorization: Bearer KEY`.
+    Without keys, auth is off and only loopback clients are served, whatever address the server
+    is bound to.
+    """
+
+    def __init__(self, app: ASGIApp, settings: ServeSettings, stats: Any) -> None:
+        self.app = app
+        self.settings = settings
+        self.stats = stats
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+        path: str = scope["path"]
+        status = [0]
+        key_name = "-"
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            denial = None
+            if path not in PUBLIC_PATHS:
+                settings = self.settings
+                if settings.auth:
+                    key = settings.authenticate(_header(scope, b"authorization"))
+                    if key is None:
+                        denial = (
+                            401,
+                            "authentication_error",
+                            "missing or unknown API key: send Authorization: Bearer KEY",
+                        )
+                    else:
+                        scope["agentickit.key"] = key
+                        key_name = key.name
+                else:
+                    client = scope.get("client")
+                    if client is None or not is_loopback(client[0]):
+                        denial = (
+                            403,
+                            "permission_denied",
+                            "this server has no API keys configured, so it serves loopback clients only; "
+                            "configure api_keys to serve other hosts",
+                        )
+            if denial is not None:
+                headers = {"www-authenticate": "Bearer"} if denial[0] == 401 else None
+                await error_response(*denial, headers=headers)(scope, receive, send_wrapper)
+            else:
+                await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - t0
+            route = scope.get("route")
+            template = getattr(route, "path", None) or ("/mcp" if path.startswith("/mcp") else "other")
+            self.stats.observe(scope["method"], template, status[0], elapsed)
+            if access_log.isEnabledFor(logging.INFO):
+                client = scope.get("client")
+                access_log.info(
+                    '%s "%s %s" %d %.1fms key=%s',
+                    client[0] if client else "-",
+                    scope["method"],
+                    path,
+                    status[0],
+                    elapsed * 1e3,
+                    key_name,
+                )
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for k, v in scope["headers"]:
+        if k == name:
+            return v.decode("latin-1")
+    return None

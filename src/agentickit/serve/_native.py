@@ -1,0 +1,187 @@
+"""The native API: runs of agents and workflows as JSON or SSE, resumable with `Last-Event-ID`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, cast
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from ..errors import UserError
+from ..options import RunOptions
+from ._http import HTTPError, json_response, read_json, require_scope
+from ._runs import ReplayGoneError, RunRecord, ServerClosingError
+from ._state import ServerState
+from ._wire import error_body, error_type, public_message
+
+__all__ = ("routes", "run_options", "sse_response", "status_for")
+
+# The run options a client may set; the rest (tool_choice, timeout beyond the server's) stay server-side.
+CLIENT_OPTIONS = frozenset(
+    {"max_tokens", "temperature", "top_p", "stop", "history_limit", "max_tool_rounds", "timeout", "metadata"}
+)
+SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+def status_for(kind: str) -> int:
+    """The HTTP status of a failed run by its error type."""
+    return {
+        "timeout": 504,
+        "cancelled": 409,
+        "invalid_request": 400,
+        "usage_limit_exceeded_error": 429,
+        "internal_error": 500,
+    }.get(kind, 502)
+
+
+def run_options(body: dict[str, Any], session_id: Any = None) -> RunOptions | None:
+    """The `RunOptions` a request asks for.
+
+    Raises:
+        HTTPError: an unknown or invalid option (400).
+
+    """
+    raw: Any = body.get("options") or {}
+    if not isinstance(raw, dict):
+        raise HTTPError(400, "invalid_request", "options must be a JSON object")
+    raw = cast(dict[str, Any], raw)
+    given = set(raw)
+    unknown = sorted(given - CLIENT_OPTIONS)
+    if unknown:
+        raise HTTPError(
+            400, "invalid_request", f"unknown or server-side options {unknown}; allowed: {sorted(CLIENT_OPTIONS)}"
+        )
+    opts: dict[str, Any] = dict(raw)
+    if session_id is not None:
+        if not isinstance(session_id, str) or not session_id or len(session_id) > 256:
+            raise HTTPError(400, "invalid_request", "session_id must be a non-empty string of at most 256 characters")
+        opts["session_id"] = session_id
+    if not opts:
+        return None
+    try:
+        return RunOptions(**opts)
+    except (UserError, TypeError, ValueError) as exc:
+        raise HTTPError(400, "invalid_request", f"invalid options: {exc}") from exc
+
+
+def _wants_stream(request: Request, body: dict[str, Any]) -> bool:
+    flag = request.query_params.get("stream")
+    if flag is not None:
+        return flag.lower() in ("1", "true", "yes")
+    if body.get("stream") is True:
+        return True
+    return "text/event-stream" in request.headers.get("accept", "")
+
+
+def sse_response(state: ServerState, record: RunRecord, after: int) -> Response:
+    """Follow `record`'s events after id `after` as `text/event-stream`."""
+    try:
+        record.read(after)
+    except ReplayGoneError as exc:
+        raise HTTPError(410, "replay_gone", str(exc)) from exc
+    registry = state.registry
+
+    async def body() -> AsyncIterator[bytes]:
+        registry.readers += 1
+        try:
+            async for frames in record.follow(after):
+                yield frames
+        finally:
+            registry.readers -= 1
+
+    return StreamingResponse(body(), media_type="text/event-stream", headers={**SSE_HEADERS, "x-run-id": record.id})
+
+
+async def _start(request: Request, kind: str) -> Response:
+    state: ServerState = request.app.state.agentickit
+    name: str = request.path_params["name"]
+    target = (state.agents if kind == "agent" else state.workflows).get(name)
+    if target is None:
+        known = sorted(state.agents if kind == "agent" else state.workflows)
+        raise HTTPError(404, "not_found", f"no {kind} named {name!r}; this server has {known}")
+    require_scope(request, name)
+    body = await read_json(request, state.settings.max_body_bytes)
+    query = body.get("input")
+    if not isinstance(query, str) or not query:
+        raise HTTPError(400, "invalid_request", 'the body needs "input": a non-empty string')
+    options = run_options(body, body.get("session_id"))
+    stream = _wants_stream(request, body)
+    try:
+        record = state.registry.start(target, kind, query, options, stream=stream)
+    except ServerClosingError as exc:
+        raise HTTPError(503, "unavailable", str(exc)) from exc
+    if stream:
+        record.append("run", {"type": "run", "run_id": record.id, "target": name, "kind": kind})
+        return sse_response(state, record, 0)
+    await record.wait()
+    summary = record.summary()
+    if record.status == "completed" or (record.result is not None and kind == "workflow"):
+        return json_response(summary, headers={"x-run-id": record.id})
+    err = record.error
+    kind_ = error_type(err) if err is not None else "internal_error"
+    out = error_body(kind_, public_message(err) if err is not None else "the run failed")
+    out["id"] = record.id
+    return json_response(out, status_for(kind_), headers={"x-run-id": record.id})
+
+
+async def run_agent(request: Request) -> Response:
+    """POST /v1/agents/{name}/runs."""
+    return await _start(request, "agent")
+
+
+async def run_workflow(request: Request) -> Response:
+    """POST /v1/workflows/{name}/runs."""
+    return await _start(request, "workflow")
+
+
+async def _record(request: Request) -> RunRecord | dict[str, Any]:
+    state: ServerState = request.app.state.agentickit
+    run_id: str = request.path_params["run_id"]
+    found = await state.registry.get(run_id)
+    if found is None:
+        raise HTTPError(
+            404, "not_found", f"no run {run_id!r} (finished runs are kept for the last {state.settings.max_runs})"
+        )
+    target = found.target if isinstance(found, RunRecord) else found.get("target", "")
+    require_scope(request, target)
+    return found
+
+
+async def get_run(request: Request) -> Response:
+    """GET /v1/runs/{run_id}: the run's status and result."""
+    found = await _record(request)
+    return json_response(found.summary() if isinstance(found, RunRecord) else found)
+
+
+async def run_events(request: Request) -> Response:
+    """GET /v1/runs/{run_id}/events: the run's events after `Last-Event-ID` (or `?after=`), then live."""
+    found = await _record(request)
+    if not isinstance(found, RunRecord):
+        raise HTTPError(410, "replay_gone", f"run {found.get('id')!r} finished and its events are no longer buffered")
+    raw = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
+    if not raw.isdigit():
+        raise HTTPError(400, "invalid_request", f"Last-Event-ID must be an event id (an integer), got {raw!r}")
+    return sse_response(request.app.state.agentickit, found, int(raw))
+
+
+async def cancel_run(request: Request) -> Response:
+    """DELETE /v1/runs/{run_id}: cancel a running run (its upstream model request is closed)."""
+    found = await _record(request)
+    if not isinstance(found, RunRecord) or not found.cancel("cancelled by DELETE /v1/runs/{id}"):
+        status = found.status if isinstance(found, RunRecord) else found.get("status")
+        raise HTTPError(409, "conflict", f"the run has already ended ({status})")
+    await found.wait()
+    return json_response(found.summary())
+
+
+def routes() -> list[Route]:
+    """The native API's routes."""
+    return [
+        Route("/v1/agents/{name}/runs", run_agent, methods=["POST"]),
+        Route("/v1/workflows/{name}/runs", run_workflow, methods=["POST"]),
+        Route("/v1/runs/{run_id}", get_run, methods=["GET"]),
+        Route("/v1/runs/{run_id}", cancel_run, methods=["DELETE"]),
+        Route("/v1/runs/{run_id}/events", run_events, methods=["GET"]),
+    ]
