@@ -101,6 +101,7 @@ __all__ = (
     "errors",
     "load_config",
     "research_agent",
+    "serve",
     "stop",
     "telemetry",
     "tool",
