@@ -14,6 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from . import errors
+from ._usage_limits import UsageLimits
 from ._version import __version__
 from .agent import (
     Agent,
@@ -31,7 +32,7 @@ from .memory import InMemoryStore, Memory, MemoryStore
 from .messages import Message, ToolCall, ToolCallRecord, Usage
 from .metrics import MetricsSnapshot
 from .options import RunOptions
-from .providers import LLMConfig, Model, SimulatedModel
+from .providers import FallbackModel, LLMConfig, Model, SimulatedModel
 from .streaming import Chunk, ChunkType, Stream, StreamOptions
 from .tools import Tool, tool
 
@@ -63,6 +64,7 @@ __all__ = (
     "Config",
     "DAGWorkflow",
     "Executor",
+    "FallbackModel",
     "InMemoryStore",
     "LLMConfig",
     "LocalExecutor",
@@ -92,6 +94,7 @@ __all__ = (
     "ToolOutput",
     "ToolRegistry",
     "Usage",
+    "UsageLimits",
     "WorkflowContext",
     "WorkflowResult",
     "__version__",

@@ -173,7 +173,22 @@ class RunCancelledError(RunError):
 
 
 class UsageLimitExceeded(RunError):
-    """A usage limit such as `max_tool_rounds` was reached before the model gave a final answer."""
+    """A usage limit (`max_tool_rounds`, or one of `UsageLimits`) was reached before the final answer.
+
+    Attributes:
+        limit: the limit's name, e.g. `total_tokens_limit` (None for `max_tool_rounds`).
+        value: the value reached (or that the next step would reach).
+        result: the partial `Result` (messages, usage and tool calls so far), when a run raised it.
+
+    """
+
+    def __init__(
+        self, message: str, *, limit: str | None = None, value: float | None = None, result: Any = None
+    ) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.value = value
+        self.result = result
 
 
 class ToolError(RunError):

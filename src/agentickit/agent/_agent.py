@@ -129,8 +129,12 @@ class Agent:
     ) -> None:
         if llm.__class__ is str:
             parse_llm(llm)  # type: ignore[arg-type]  # fails fast on an unknown provider; cached
+        elif isinstance(llm, list | tuple):
+            llm = infer_model(llm)  # a fallback chain; its models are still built lazily
         elif not isinstance(llm, LLMConfig | Model):
-            raise UserError(f"llm must be 'provider:model', an LLMConfig or a Model, got {type(llm).__name__}")
+            raise UserError(
+                f"llm must be 'provider:model', an LLMConfig, a Model or a list of them, got {type(llm).__name__}"
+            )
         if tool_timeout is not None and tool_timeout <= 0:
             raise UserError(f"tool_timeout must be > 0 seconds, got {tool_timeout}")
         if memory is not None:
