@@ -27,6 +27,7 @@ from .agent import (
     data_agent,
     research_agent,
 )
+from .content import AudioUrl, BinaryContent, DocumentUrl, ImageUrl
 from .executors import BatchItem, BatchResult, Executor, LocalExecutor
 from .memory import InMemoryStore, Memory, MemoryStore
 from .messages import Message, ToolCall, ToolCallRecord, Usage
@@ -56,15 +57,19 @@ if TYPE_CHECKING:
 __all__ = (
     "Agent",
     "AgentBuilder",
+    "AudioUrl",
     "BatchItem",
     "BatchResult",
+    "BinaryContent",
     "Capabilities",
     "Chunk",
     "ChunkType",
     "Config",
     "DAGWorkflow",
+    "DocumentUrl",
     "Executor",
     "FallbackModel",
+    "ImageUrl",
     "InMemoryStore",
     "LLMConfig",
     "LocalExecutor",

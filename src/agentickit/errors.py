@@ -8,7 +8,8 @@ AgentickitError
 ├── UserError                  misuse: fix the code or the config
 │   ├── ConfigError            a config file or key is wrong (file, key path, expectation)
 │   ├── UnknownProviderError   "provider:model" names a provider we do not have
-│   └── MissingAPIKeyError     the provider needs a key and none was found
+│   ├── MissingAPIKeyError     the provider needs a key and none was found
+│   └── UnsupportedContentError  the provider cannot take an input kind (audio, a document URL, ...)
 ├── RunError                   something failed while running
 │   ├── ProviderError          the model provider failed
 │   │   ├── ProviderHTTPError  ... with an HTTP status and body
@@ -54,6 +55,7 @@ __all__ = (
     "ToolArgumentsError",
     "ToolError",
     "UnknownProviderError",
+    "UnsupportedContentError",
     "UsageLimitExceeded",
     "UserError",
     "WorkflowError",
@@ -79,6 +81,21 @@ class UnknownProviderError(UserError):
 
 class MissingAPIKeyError(UserError):
     """A provider needs an API key and none was configured."""
+
+
+class UnsupportedContentError(UserError):
+    """A provider cannot take a kind of input (an image, audio, a document) that the run gave it.
+
+    Attributes:
+        provider: the provider's name.
+        kind: the input's kind, e.g. `BinaryContent(audio/wav)` or `DocumentUrl`.
+
+    """
+
+    def __init__(self, message: str, *, provider: str, kind: str) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.kind = kind
 
 
 class RunError(AgentickitError):

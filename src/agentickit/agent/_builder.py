@@ -7,7 +7,6 @@ from typing import Any, Self, Unpack
 
 from ..memory import Memory
 from ..options import RunOptions, RunOptionsDict
-from ..providers._base import Model
 from ..providers._registry import LLMConfig, LLMSpec
 from ..tools._cache import ToolCache
 from ._agent import Agent, ToolLike
@@ -34,7 +33,7 @@ class AgentBuilder:
         `settings` are `LLMConfig` fields (`base_url`, `api_key`, `temperature`, `max_tokens`,
         `timeout`, `max_retries`, `transport`, `options`).
         """
-        if isinstance(provider, LLMConfig | Model):
+        if not isinstance(provider, str):
             self._kwargs["llm"] = provider
         elif model is None and not settings:
             self._kwargs["llm"] = provider

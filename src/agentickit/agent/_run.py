@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 
-from ..errors import ProviderError, RunTimeoutError, UsageLimitExceeded, is_retryable
+from ..errors import ProviderError, RunTimeoutError, UsageLimitExceeded, UserError, is_retryable
 from ..messages import Message, ModelResponse, ToolCallRecord, ToolDefinition, Usage
 from ..metrics import record_failure, record_result
 from ..options import ModelSettings, RunOptions
@@ -129,7 +129,7 @@ async def _ask(
             attempt += 1
 
 
-async def run_agent(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | None = None) -> Result:
+async def run_agent(agent: Agent, query: str | Message, opts: RunOptions, sink: ChunkSink | None = None) -> Result:
     """Run `agent` on `query` with fully merged options; see `Agent.run`."""
     start = time.perf_counter()
     try:
@@ -156,13 +156,20 @@ async def run_agent(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink 
     return result
 
 
-async def _run(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | None, run_id: str | None = None) -> Result:
+async def _run(
+    agent: Agent, query: str | Message, opts: RunOptions, sink: ChunkSink | None, run_id: str | None = None
+) -> Result:
     start = time.perf_counter()
     if run_id is None:
         run_id = new_run_id()
         if agent.handler is not None or agent.middleware:
             # Handlers and middleware come back here with the run id set for the default loop.
-            return await run_custom(agent, query, opts, sink, run_id, _run)
+            if query.__class__ is not str:
+                raise UserError(
+                    f"agent {agent.name!r} has a custom handler or middleware, which take text input; "
+                    "images, audio and documents need the default loop (no handler, no middleware)"
+                )
+            return await run_custom(agent, query, opts, sink, run_id, _run)  # type: ignore[arg-type]
     model = agent.model
     memory = agent.memory
     messages: list[Message] = []
@@ -176,7 +183,7 @@ async def _run(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | Non
             limit = opts.history_limit if opts.history_limit is not None else memory.history_limit
             messages.extend(await memory.history(session_id, limit))
     first_new = len(messages)
-    messages.append(Message("user", query))
+    messages.append(Message("user", query) if query.__class__ is str else query)  # type: ignore[arg-type]
 
     settings = ModelSettings(
         max_tokens=opts.max_tokens,
