@@ -14,6 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from . import errors, telemetry
+from ._usage_limits import UsageLimits
 from ._version import __version__
 from .agent import (
     Agent,
@@ -26,12 +27,13 @@ from .agent import (
     data_agent,
     research_agent,
 )
+from .content import AudioUrl, BinaryContent, DocumentUrl, ImageUrl
 from .executors import BatchItem, BatchResult, Executor, LocalExecutor
 from .memory import InMemoryStore, Memory, MemoryStore
 from .messages import Message, ToolCall, ToolCallRecord, Usage
 from .metrics import MetricsSnapshot
 from .options import RunOptions
-from .providers import LLMConfig, Model, SimulatedModel
+from .providers import FallbackModel, LLMConfig, Model, SimulatedModel
 from .streaming import Chunk, ChunkType, Stream, StreamOptions
 from .tools import Tool, tool
 
@@ -56,14 +58,19 @@ if TYPE_CHECKING:
 __all__ = (
     "Agent",
     "AgentBuilder",
+    "AudioUrl",
     "BatchItem",
     "BatchResult",
+    "BinaryContent",
     "Capabilities",
     "Chunk",
     "ChunkType",
     "Config",
     "DAGWorkflow",
+    "DocumentUrl",
     "Executor",
+    "FallbackModel",
+    "ImageUrl",
     "InMemoryStore",
     "LLMConfig",
     "LocalExecutor",
@@ -93,6 +100,7 @@ __all__ = (
     "ToolOutput",
     "ToolRegistry",
     "Usage",
+    "UsageLimits",
     "WorkflowContext",
     "WorkflowResult",
     "__version__",

@@ -9,7 +9,8 @@ AgentickitError
 │   ├── ConfigError            a config file or key is wrong (file, key path, expectation)
 │   │   └── ConfigFileError    ... in a file: with its path, key path and TOML position
 │   ├── UnknownProviderError   "provider:model" names a provider we do not have
-│   └── MissingAPIKeyError     the provider needs a key and none was found
+│   ├── MissingAPIKeyError     the provider needs a key and none was found
+│   └── UnsupportedContentError  the provider cannot take an input kind (audio, a document URL, ...)
 ├── RunError                   something failed while running
 │   ├── ProviderError          the model provider failed
 │   │   ├── ProviderHTTPError  ... with an HTTP status and body
@@ -59,6 +60,7 @@ __all__ = (
     "ToolError",
     "ToolTimeoutError",
     "UnknownProviderError",
+    "UnsupportedContentError",
     "UsageLimitExceeded",
     "UserError",
     "WorkflowDepthError",
@@ -112,6 +114,21 @@ class UnknownProviderError(UserError):
 
 class MissingAPIKeyError(UserError):
     """A provider needs an API key and none was configured."""
+
+
+class UnsupportedContentError(UserError):
+    """A provider cannot take a kind of input (an image, audio, a document) that the run gave it.
+
+    Attributes:
+        provider: the provider's name.
+        kind: the input's kind, e.g. `BinaryContent(audio/wav)` or `DocumentUrl`.
+
+    """
+
+    def __init__(self, message: str, *, provider: str, kind: str) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.kind = kind
 
 
 class RunError(AgentickitError):
@@ -206,7 +223,22 @@ class RunCancelledError(RunError):
 
 
 class UsageLimitExceeded(RunError):
-    """A usage limit such as `max_tool_rounds` was reached before the model gave a final answer."""
+    """A usage limit (`max_tool_rounds`, or one of `UsageLimits`) was reached before the final answer.
+
+    Attributes:
+        limit: the limit's name, e.g. `total_tokens_limit` (None for `max_tool_rounds`).
+        value: the value reached (or that the next step would reach).
+        result: the partial `Result` (messages, usage and tool calls so far), when a run raised it.
+
+    """
+
+    def __init__(
+        self, message: str, *, limit: str | None = None, value: float | None = None, result: Any = None
+    ) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.value = value
+        self.result = result
 
 
 class ToolError(RunError):

@@ -7,7 +7,10 @@ where data crosses a boundary (tool arguments, config files).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from .content import ContentPart
 
 __all__ = (
     "Message",
@@ -46,6 +49,8 @@ class Message:
     """For `role="tool"`: the call this message answers."""
     name: str | None = None
     """For `role="tool"`: the tool's name."""
+    parts: tuple[ContentPart, ...] = ()
+    """Non-text input after `content`: images, audio, documents (see `agentickit.content`)."""
 
     @classmethod
     def system(cls, content: str) -> Message:
@@ -53,9 +58,9 @@ class Message:
         return cls("system", content)
 
     @classmethod
-    def user(cls, content: str) -> Message:
-        """A user message."""
-        return cls("user", content)
+    def user(cls, content: str, parts: tuple[ContentPart, ...] = ()) -> Message:
+        """A user message, with images, audio or documents after its text."""
+        return cls("user", content, parts=parts)
 
     @classmethod
     def assistant(cls, content: str | None, tool_calls: tuple[ToolCall, ...] = ()) -> Message:

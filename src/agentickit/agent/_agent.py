@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any, Self, Unpack
 
 from .._result import Result
 from .._utils import run_coroutine
+from ..content import UserContent, split_user_content
 from ..errors import UserError
 from ..memory import Memory
+from ..messages import Message
 from ..metrics import Metrics, MetricsSnapshot, metrics_for
 from ..options import RunOptions, RunOptionsDict, StreamRunOptionsDict, check_run_options, resolve_run_options
 from ..providers._base import Model
@@ -45,9 +47,12 @@ DEFAULT_TOOL_TIMEOUT = 60.0
 
 # Runtime checks of values the type hints already describe: callers without a type checker
 # deserve a clear error, not a TypeError from deep inside a run.
-def _check_query(query: object) -> None:
-    if not isinstance(query, str):
-        raise UserError(f"the query must be a string, got {type(query).__name__}")
+def _check_query(query: object) -> str | Message:
+    if isinstance(query, str):
+        return query
+    # A list of text and images/audio/documents becomes one user message that carries them.
+    text, parts = split_user_content(query)
+    return Message("user", text, parts=parts)
 
 
 def _check_memory(memory: object) -> None:
@@ -129,8 +134,12 @@ class Agent:
     ) -> None:
         if llm.__class__ is str:
             parse_llm(llm)  # type: ignore[arg-type]  # fails fast on an unknown provider; cached
+        elif isinstance(llm, list | tuple):
+            llm = infer_model(llm)  # a fallback chain; its models are still built lazily
         elif not isinstance(llm, LLMConfig | Model):
-            raise UserError(f"llm must be 'provider:model', an LLMConfig or a Model, got {type(llm).__name__}")
+            raise UserError(
+                f"llm must be 'provider:model', an LLMConfig, a Model or a list of them, got {type(llm).__name__}"
+            )
         if tool_timeout is not None and tool_timeout <= 0:
             raise UserError(f"tool_timeout must be > 0 seconds, got {tool_timeout}")
         if memory is not None:
@@ -258,7 +267,9 @@ class Agent:
         opts = resolve_run_options(options, overrides)
         return opts.over(self.options) if self.options is not _NO_OPTIONS else opts
 
-    async def run(self, query: str, *, options: RunOptions | None = None, **kwargs: Unpack[RunOptionsDict]) -> Result:
+    async def run(
+        self, query: UserContent, *, options: RunOptions | None = None, **kwargs: Unpack[RunOptionsDict]
+    ) -> Result:
         """Run the agent once and return its `Result`.
 
         Options may be given as keywords (`max_tokens=100`) or as `options=RunOptions(...)`;
@@ -270,11 +281,13 @@ class Agent:
             UserError: an unknown option name.
 
         """
-        _check_query(query)
+        prompt = _check_query(query)
         opts = self._options(options, kwargs)
-        return await run_agent(self, query, opts)
+        return await run_agent(self, prompt, opts)
 
-    def run_sync(self, query: str, *, options: RunOptions | None = None, **kwargs: Unpack[RunOptionsDict]) -> Result:
+    def run_sync(
+        self, query: UserContent, *, options: RunOptions | None = None, **kwargs: Unpack[RunOptionsDict]
+    ) -> Result:
         """Blocking `run()` for scripts and notebooks without a running event loop.
 
         Raises:
@@ -287,12 +300,12 @@ class Agent:
             pass
         else:
             raise UserError("run_sync() cannot be called from a running event loop; use `await agent.run(...)`")
-        _check_query(query)
+        prompt = _check_query(query)
         opts = self._options(options, kwargs)
 
         async def main() -> Result:
             try:
-                return await run_agent(self, query, opts)
+                return await run_agent(self, prompt, opts)
             finally:
                 # Connection pools belong to this short-lived loop; the next call opens new ones.
                 await self._close_model()
@@ -303,7 +316,7 @@ class Agent:
 
     def run_stream(
         self,
-        query: str,
+        query: UserContent,
         *,
         options: RunOptions | None = None,
         buffer_size: int = 100,
@@ -332,7 +345,7 @@ class Agent:
             UserError: an unknown run option, or a stream option out of range.
 
         """
-        _check_query(query)
+        prompt = _check_query(query)
         opts = self._options(options, kwargs)
         sopts = resolve_stream_options(
             stream_options if stream_options is not None else self.stream_options,
@@ -347,7 +360,7 @@ class Agent:
         )
 
         def produce(sink: ChunkSink) -> Awaitable[Result]:
-            return run_agent(self, query, opts, sink)
+            return run_agent(self, prompt, opts, sink)
 
         async def close_loop_bound() -> None:
             # `for chunk in stream` runs on a private loop: what the run opened there dies with it (as in run_sync).

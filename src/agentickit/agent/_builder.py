@@ -62,6 +62,12 @@ class AgentBuilder:
             if model is not None:
                 settings = {"model": model, **settings}
             self._kwargs["llm"] = replace(provider, **settings) if settings else provider
+        elif not isinstance(provider, str):
+            if settings or model is not None:
+                raise UserError(
+                    "with_llm([...]): a fallback chain takes no settings; give each model its own LLMConfig"
+                )
+            self._kwargs["llm"] = provider
         elif model is None and not settings:
             self._kwargs["llm"] = provider
         else:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from .._result import Result
 from .._utils import new_id
-from ..errors import ProviderError, RunTimeoutError, UsageLimitExceeded, is_retryable
+from ..errors import ProviderError, RunTimeoutError, UsageLimitExceeded, UserError, is_retryable
 from ..messages import Message, ModelResponse, ToolCallRecord, ToolDefinition, Usage
 from ..metrics import record_failure, record_result
 from ..options import ModelSettings, RunOptions
@@ -138,7 +138,7 @@ async def _ask(
             attempt += 1
 
 
-async def run_agent(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | None = None) -> Result:
+async def run_agent(agent: Agent, query: str | Message, opts: RunOptions, sink: ChunkSink | None = None) -> Result:
     """Run `agent` on `query` with fully merged options; see `Agent.run`."""
     start = time.perf_counter()
     span = None if _tel.active is None else _tel.active.run_start(agent, opts)
@@ -170,18 +170,25 @@ async def run_agent(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink 
     return result
 
 
-def _dispatch(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | None) -> Awaitable[Result]:
+def _dispatch(agent: Agent, query: str | Message, opts: RunOptions, sink: ChunkSink | None) -> Awaitable[Result]:
     """The one decision of a run: middleware or not, then the handler or the default loop."""
     run_id = new_id("run")
     if _tel.active is not None:
         _tel.active.run_id(run_id)
+    if isinstance(query, Message):
+        if agent.handler is not None or agent.middleware:
+            raise UserError(
+                f"agent {agent.name!r} has a custom handler or middleware, which take text input; "
+                "images, audio and documents need the default loop (no handler, no middleware)"
+            )
+        return run_loop(agent, query, opts, sink, run_id)
     body = run_loop if agent.handler is None else run_handler
     if agent.middleware:
         return run_middleware(agent, query, opts, sink, run_id, body)
     return body(agent, query, opts, sink, run_id)
 
 
-async def run_loop(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | None, run_id: str) -> Result:
+async def run_loop(agent: Agent, query: str | Message, opts: RunOptions, sink: ChunkSink | None, run_id: str) -> Result:
     """The default loop: model, tools, model... until the model answers without asking for tools."""
     start = time.perf_counter()
     model = agent.model
@@ -197,7 +204,7 @@ async def run_loop(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink |
             limit = opts.history_limit if opts.history_limit is not None else memory.history_limit
             messages.extend(await memory.history(session_id, limit))
     first_new = len(messages)
-    messages.append(Message("user", query))
+    messages.append(Message("user", query) if query.__class__ is str else query)  # type: ignore[arg-type]
 
     settings = ModelSettings(
         max_tokens=opts.max_tokens,

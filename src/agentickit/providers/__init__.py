@@ -5,10 +5,12 @@ when their provider is first used.
 """
 
 from ._base import Model, ModelStream, StreamEvent, TextDelta, ThoughtDelta, ToolCallDelta, UsageEvent
+from ._fallback import FallbackModel
 from ._registry import PROVIDERS, LLMConfig, LLMSpec, infer_model, parse_llm
 from .simulated import SimRequest, SimTurn, SimulatedModel, call
 
 __all__ = (
+    "FallbackModel",
     "LLMConfig",
     "LLMSpec",
     "Model",

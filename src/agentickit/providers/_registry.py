@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..errors import ConfigError, UnknownProviderError
+from ..errors import ConfigError, UnknownProviderError, UserError
 from ._base import Model
 
 __all__ = ("PROVIDERS", "PROVIDER_OPTIONS", "LLMConfig", "LLMSpec", "infer_model", "parse_llm")
@@ -49,6 +49,9 @@ class LLMConfig:
             jitter, honouring `Retry-After`).
         transport: `"aiohttp"` (our lean client, the default) or `"sdk"` (the official SDK).
         options: provider-specific settings, e.g. `ttft` for `simulated`, `api_version` for `azure`.
+        max_concurrency: at most this many requests to this model in flight at once in the process,
+            shared by every agent whose config names the same provider, model, endpoint and limit
+            (so a batch of 1,000 runs cannot start a 429 storm). `None`: no cap.
 
     """
 
@@ -62,6 +65,7 @@ class LLMConfig:
     max_retries: int = 3
     transport: Literal["aiohttp", "sdk"] = "aiohttp"
     options: Mapping[str, Any] = field(default_factory=dict[str, Any])
+    max_concurrency: int | None = None
 
     def __post_init__(self) -> None:
         if self.provider not in PROVIDERS:
@@ -75,6 +79,9 @@ class LLMConfig:
             unknown = sorted(k for k in self.options if k not in valid)
             if unknown:
                 raise ConfigError(_unknown_option_message(self.provider, unknown[0], valid))
+        mc = self.max_concurrency
+        if mc is not None and (type(mc) is not int or mc < 1):
+            raise UserError(f"LLMConfig.max_concurrency must be an int >= 1 (or None for no cap), got {mc!r}")
 
 
 def _unknown_option_message(provider: str, key: str, valid: frozenset[str]) -> str:
@@ -88,7 +95,8 @@ def _unknown_option_message(provider: str, key: str, valid: frozenset[str]) -> s
     return f"unknown option {key!r} for provider {provider!r}.{hint} Valid options: {', '.join(sorted(valid))}"
 
 
-LLMSpec = str | LLMConfig | Model
+LLMSpec = str | LLMConfig | Model | Sequence["str | LLMConfig | Model"]
+"""A model: `"provider:model"`, an `LLMConfig`, a `Model`, or a list of those (a `FallbackModel` chain)."""
 
 # provider name -> "module:factory"; a factory takes an LLMConfig and returns a Model. Modules are
 # imported on first use, so `import agentickit` never pays for an SDK it does not use.
@@ -149,7 +157,22 @@ def infer_model(spec: LLMSpec) -> Model:
     """
     if isinstance(spec, Model):
         return spec
+    if isinstance(spec, list | tuple):
+        from ._fallback import FallbackModel
+
+        if len(spec) < 2:
+            raise UserError(f"a list of models is a fallback chain and needs at least two, got {list(spec)!r}")
+        return FallbackModel(*spec)
     cfg = parse_llm(spec) if isinstance(spec, str) else spec
+    if not isinstance(cfg, LLMConfig):
+        raise UserError(
+            f"llm must be 'provider:model', an LLMConfig, a Model or a list of them, got {type(spec).__name__}"
+        )
     module_name, _, attr = PROVIDERS[cfg.provider].partition(":")
     factory = getattr(importlib.import_module(module_name), attr)
-    return factory(cfg)
+    model: Model = factory(cfg)
+    if cfg.max_concurrency is not None:
+        from ._limit import ConcurrencyLimitedModel
+
+        model = ConcurrencyLimitedModel(model, cfg.max_concurrency, (cfg.provider, cfg.model, cfg.base_url))
+    return model

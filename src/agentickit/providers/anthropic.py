@@ -17,6 +17,7 @@ from typing import Any, NoReturn, cast
 
 import orjson
 
+from ..content import BinaryContent, ContentPart, DocumentUrl, ImageUrl, unsupported
 from ..errors import (
     BadResponseError,
     ConfigError,
@@ -110,6 +111,34 @@ def _arguments(raw: str) -> Any:
     return cast(dict[str, Any], value) if isinstance(value, dict) else {"value": value}
 
 
+_ANTHROPIC_ACCEPTS = "ImageUrl, DocumentUrl, BinaryContent images (image/*), PDF and plain-text documents"
+
+
+def part_block(part: ContentPart) -> dict[str, Any]:
+    """A content part as an Anthropic `image` or `document` block.
+
+    Raises:
+        UnsupportedContentError: the Messages API takes no audio, nor other document types.
+
+    """
+    if isinstance(part, ImageUrl):
+        return {"type": "image", "source": {"type": "url", "url": part.url}}
+    if isinstance(part, DocumentUrl):
+        return {"type": "document", "source": {"type": "url", "url": part.url}}
+    if isinstance(part, BinaryContent):
+        if part.is_image:
+            return {"type": "image", "source": {"type": "base64", "media_type": part.media_type, "data": part.base64}}
+        if part.media_type == "application/pdf":
+            return {
+                "type": "document",
+                "source": {"type": "base64", "media_type": "application/pdf", "data": part.base64},
+            }
+        if part.media_type == "text/plain":
+            text = bytes(part.data).decode("utf-8", "replace")
+            return {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": text}}
+    raise unsupported(part, "anthropic", _ANTHROPIC_ACCEPTS)
+
+
 def convert_messages(messages: Sequence[Message]) -> tuple[str, list[dict[str, Any]]]:
     """Our messages as Anthropic's `(system, messages)`."""
     system: list[str] = []
@@ -123,7 +152,11 @@ def convert_messages(messages: Sequence[Message]) -> tuple[str, list[dict[str, A
             continue
         if role == "tool":
             role = "user"
-            blocks = [{"type": "tool_result", "tool_use_id": m.tool_call_id, "content": m.content or ""}]
+            result: Any = m.content or ""
+            if m.parts:
+                # tool_result blocks take images and documents beside the text.
+                result = [{"type": "text", "text": result}, *(part_block(p) for p in m.parts)]
+            blocks = [{"type": "tool_result", "tool_use_id": m.tool_call_id, "content": result}]
         elif role == "assistant":
             blocks = [{"type": "text", "text": m.content}] if m.content else []
             blocks.extend(
@@ -133,6 +166,10 @@ def convert_messages(messages: Sequence[Message]) -> tuple[str, list[dict[str, A
                 continue  # the API rejects empty turns
         else:
             blocks = [{"type": "text", "text": m.content or ""}]
+            if m.parts:
+                if not m.content:
+                    blocks = []
+                blocks.extend(part_block(p) for p in m.parts)
         if out and out[-1]["role"] == role:
             out[-1]["content"].extend(blocks)
         else:

@@ -79,6 +79,14 @@ class SimRequest:
         return ""
 
     @property
+    def attachments(self) -> tuple[Any, ...]:
+        """The images, audio and documents of the last user message (`agentickit.content` parts)."""
+        for m in reversed(self.messages):
+            if m.role == "user":
+                return m.parts
+        return ()
+
+    @property
     def tool_results(self) -> list[Message]:
         """Tool results sent after the last user message."""
         out: list[Message] = []
@@ -180,9 +188,13 @@ def _cut(text: str, limit: int | None) -> tuple[str, int, bool]:
     return text, n, False
 
 
+PART_TOKENS = 85
+"""Input tokens the simulator counts per image, audio clip or document (OpenAI's low-detail image price)."""
+
+
 def _estimate_tokens(messages: Iterable[Message]) -> int:
     # ~4 characters per token, the usual rule of thumb; the simulator only needs to be stable.
-    return sum(len(m.content or "") // 4 + 4 for m in messages)
+    return sum(len(m.content or "") // 4 + 4 + PART_TOKENS * len(m.parts) for m in messages)
 
 
 def _auto_arguments(tool: ToolDefinition, text: str) -> dict[str, Any]:

@@ -11,9 +11,10 @@ from typing import Any, cast
 
 import orjson
 
+from ..content import BinaryContent, ContentPart, ImageUrl
 from ..messages import Message, ToolCall, ToolDefinition
 from ..options import ModelSettings
-from ..providers.simulated import SimRequest, SimTurn
+from ..providers.simulated import PART_TOKENS, SimRequest, SimTurn
 
 __all__ = ("WireError", "completion_body", "parse_request", "prompt_tokens", "stream_chunks")
 
@@ -25,18 +26,29 @@ class WireError(ValueError):
 _ROLES = frozenset(("system", "user", "assistant", "tool"))
 
 
-def _text(content: Any) -> str | None:
+def _content(content: Any) -> tuple[str | None, tuple[ContentPart, ...]]:
+    """A message's text and its non-text parts (images, audio, files), which the simulator counts."""
     if content is None or isinstance(content, str):
-        return content
+        return content, ()
     if isinstance(content, list):
-        # Content parts: keep the text ones; images and audio mean nothing to the simulated model.
-        parts: list[str] = []
-        for part in cast(list[Any], content):
-            if isinstance(part, dict):
-                text: Any = cast(dict[str, Any], part).get("text")
-                if isinstance(text, str):
-                    parts.append(text)
-        return "".join(parts)
+        texts: list[str] = []
+        parts: list[ContentPart] = []
+        for raw in cast(list[Any], content):
+            if not isinstance(raw, dict):
+                raise WireError("each content part must be an object with a 'type'")
+            part = cast(dict[str, Any], raw)
+            kind = part.get("type")
+            if kind == "text" and isinstance(part.get("text"), str):
+                texts.append(part["text"])
+            elif kind == "image_url" and isinstance(part.get("image_url"), dict):
+                parts.append(ImageUrl(str(part["image_url"].get("url", ""))))
+            elif kind == "input_audio" and isinstance(part.get("input_audio"), dict):
+                parts.append(BinaryContent(b"", f"audio/{part['input_audio'].get('format', 'wav')}"))
+            elif kind == "file":
+                parts.append(BinaryContent(b"", "application/pdf"))
+            else:
+                raise WireError(f"unknown content part type {kind!r}; use text, image_url, input_audio or file")
+        return "".join(texts), tuple(parts)
     raise WireError(f"message content must be a string or a list of parts, got {type(content).__name__}")
 
 
@@ -68,7 +80,8 @@ def _messages(raw: Any) -> list[Message]:
         call_id = m.get("tool_call_id")
         # OpenAI's tool messages carry no name; recover it from the call they answer.
         name = m.get("name") or (names.get(call_id) if call_id else None)
-        out.append(Message(role, _text(m.get("content")), calls, call_id, name))
+        text, parts = _content(m.get("content"))
+        out.append(Message(role, text, calls, call_id, name, parts))
     return out
 
 
@@ -121,7 +134,7 @@ def parse_request(data: Any) -> SimRequest:
 
 def prompt_tokens(messages: Sequence[Message]) -> int:
     """Input tokens, estimated like the in-process simulated model does (~4 characters a token)."""
-    return sum(len(m.content or "") // 4 + 4 for m in messages)
+    return sum(len(m.content or "") // 4 + 4 + PART_TOKENS * len(m.parts) for m in messages)
 
 
 def _usage(prompt: int, completion: int) -> dict[str, int]:

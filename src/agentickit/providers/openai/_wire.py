@@ -12,19 +12,77 @@ from typing import Any, cast
 
 import orjson
 
+from ...content import BinaryContent, ContentPart, ImageUrl, unsupported
 from ...errors import BadResponseError
 from ...messages import Message, ModelResponse, ToolCall, ToolDefinition, Usage
 from ...options import ModelSettings
 from .._http import server_message
 
-__all__ = ("bad_response", "message_json", "parse_completion", "request_fields", "tool_choice_json", "tools_json")
+__all__ = (
+    "bad_response",
+    "message_json",
+    "messages_json",
+    "parse_completion",
+    "part_json",
+    "request_fields",
+    "tool_choice_json",
+    "tools_json",
+)
 
 _INCLUDE_USAGE: dict[str, Any] = {"include_usage": True}
 _BIG_BODY = 256 * 1024
 
 
+_OPENAI_ACCEPTS = "ImageUrl, BinaryContent images (image/*), audio (audio/wav, audio/mp3) and PDF documents"
+_AUDIO_FORMATS = {"audio/wav": "wav", "audio/x-wav": "wav", "audio/mpeg": "mp3", "audio/mp3": "mp3"}
+
+
+def part_json(part: ContentPart, provider: str = "openai") -> dict[str, Any]:
+    """A content part in OpenAI's chat-completions shape.
+
+    Raises:
+        UnsupportedContentError: chat completions has no part for it (audio or document URLs, other audio formats).
+
+    """
+    if isinstance(part, ImageUrl):
+        return {"type": "image_url", "image_url": {"url": part.url}}
+    if isinstance(part, BinaryContent):
+        if part.is_image:
+            return {"type": "image_url", "image_url": {"url": part.data_url}}
+        if part.is_audio:
+            fmt = _AUDIO_FORMATS.get(part.media_type)
+            if fmt is not None:
+                return {"type": "input_audio", "input_audio": {"data": part.base64, "format": fmt}}
+        elif part.media_type == "application/pdf":
+            return {"type": "file", "file": {"filename": "document.pdf", "file_data": part.data_url}}
+    raise unsupported(part, provider, _OPENAI_ACCEPTS)
+
+
+def messages_json(messages: Sequence[Message], provider: str = "openai") -> list[dict[str, Any]]:
+    """The conversation in OpenAI's shape.
+
+    A tool result with images (a tool returned `BinaryContent`) is followed by a user message that
+    carries them: chat-completions tool messages can only hold text.
+    """
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if not m.parts:
+            out.append(message_json(m))
+        elif m.role == "tool":
+            out.append(message_json(m))
+            out.append(
+                {"role": "user", "content": [{"type": "text", "text": f"The {m.name or 'tool'} tool returned:"}]}
+            )
+            out[-1]["content"].extend(part_json(p, provider) for p in m.parts)
+        else:
+            content: list[dict[str, Any]] = [{"type": "text", "text": m.content}] if m.content else []
+            content.extend(part_json(p, provider) for p in m.parts)
+            out.append({"role": m.role, "content": content})
+    return out
+
+
 def message_json(m: Message) -> dict[str, Any]:
-    """One message in OpenAI's shape (tool calls on assistant messages, `tool_call_id` on tool results)."""
+    """One text message in OpenAI's shape (tool calls on assistant messages, `tool_call_id` on tool results)."""
     role = m.role
     if role == "tool":
         return {"role": "tool", "tool_call_id": m.tool_call_id, "content": m.content or ""}
@@ -72,7 +130,7 @@ def request_fields(
     Unset values are left out; `temperature=0.0` is a value and is sent. `max_tokens_field` is
     `max_completion_tokens` for OpenAI's reasoning models, which reject `max_tokens`.
     """
-    body: dict[str, Any] = {"model": model, "messages": [message_json(m) for m in messages]}
+    body: dict[str, Any] = {"model": model, "messages": messages_json(messages)}
     if tools:
         body["tools"] = tools
         if settings.tool_choice is not None:
