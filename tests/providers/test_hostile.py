@@ -1,0 +1,93 @@
+"""The openai provider against the hostile server (tests/hostile.py): every failure mode is typed, no deadline is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from typing import Any, Literal
+
+import pytest
+
+import agentickit as ak
+from agentickit.errors import RateLimitError, RunTimeoutError
+from agentickit.providers._http import RETRY_AFTER_CAP, retry_after
+from agentickit.providers._retry import backoff_delay
+from tests.hostile import HostileServer
+
+Transport = Literal["aiohttp", "sdk"]
+
+
+@pytest.fixture(params=["aiohttp", "sdk"])
+def transport(request: pytest.FixtureRequest) -> Transport:
+    return request.param
+
+
+def llm(server: HostileServer, mode: str, arg: str = "-", transport: Transport = "aiohttp", **kw: Any) -> ak.LLMConfig:
+    return ak.LLMConfig(
+        provider="openai", model="m", base_url=server.base_url(mode, arg), api_key="k", transport=transport, **kw
+    )
+
+
+async def drain(stream: Any) -> ak.Result:
+    async for _ in stream:
+        pass
+    return await stream.wait()
+
+
+# -- 3. Retry-After --------------------------------------------------------------------------------
+
+
+def test_retry_after_is_always_finite_and_capped() -> None:
+    past = email.utils.formatdate(time.time() - 3600, usegmt=True)
+    far = email.utils.formatdate(time.time() + 10 * 365 * 86400, usegmt=True)
+    cases = {
+        "nan": None,
+        "NaN": None,
+        "-nan": None,
+        "inf": RETRY_AFTER_CAP,
+        "-inf": 0.0,
+        "-5": 0.0,
+        "1e400": RETRY_AFTER_CAP,
+        "99999999": RETRY_AFTER_CAP,
+        past: 0.0,
+        far: RETRY_AFTER_CAP,
+        "Mon, 01 Jan 99999 00:00:00 GMT": None,
+        "soon": None,
+        "": None,
+        "2": 2.0,
+    }
+    for value, expected in cases.items():
+        assert retry_after({"retry-after": value}) == expected, value
+    assert retry_after({"retry-after-ms": "nan", "retry-after": "3"}) == 3.0
+    assert retry_after({"retry-after-ms": "inf"}) == RETRY_AFTER_CAP
+    # an error built elsewhere (an SDK, a user) with a NaN still gets a finite backoff
+    for wait in (float("nan"), float("inf"), -1.0, 1e300):
+        delay = backoff_delay(0, RateLimitError("x", status=429, retry_after=wait))
+        assert 0.0 <= delay <= RETRY_AFTER_CAP
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+@pytest.mark.parametrize("value", ["nan", "-3", "-inf", "past-date"])
+async def test_hostile_retry_after_is_retried_promptly(
+    hostile: HostileServer, transport: Transport, streamed: bool, value: str
+) -> None:
+    if value == "past-date":
+        value = email.utils.formatdate(time.time() - 60, usegmt=True)
+    async with ak.Agent("a", llm(hostile, "retry_after", value, transport)) as agent:
+        async with asyncio.timeout(5):
+            result = await (drain(agent.run_stream("q")) if streamed else agent.run("q"))
+    assert result.content == "ok"
+    assert hostile.hits[f"retry_after/{value}"] == 2
+
+
+@pytest.mark.parametrize("value", ["inf", "1e400"])
+async def test_hostile_huge_retry_after_is_clamped_and_the_run_deadline_holds(
+    hostile: HostileServer, transport: Transport, value: str
+) -> None:
+    async with ak.Agent("a", llm(hostile, "always_429", value, transport)) as agent:
+        async with asyncio.timeout(5):
+            with pytest.raises(RunTimeoutError):
+                await agent.run("q", timeout=0.3)
+            with pytest.raises(RunTimeoutError):
+                await drain(agent.run_stream("q", timeout=0.3))
