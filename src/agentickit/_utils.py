@@ -8,7 +8,18 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ("run_coroutine",)
+__all__ = ("is_seconds", "run_coroutine")
+
+
+def is_seconds(value: object, *, zero: bool = False) -> bool:
+    """Whether `value` is a usable number of seconds: a number > 0 (>= 0 with `zero`), never NaN or a bool.
+
+    Written as `value > 0` rather than `not value <= 0` so that NaN, for which every comparison is
+    false, is rejected: `asyncio.timeout(nan)` fires at once and `asyncio.sleep(nan)` never returns.
+    """
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    return value >= 0 if zero else value > 0
 
 
 def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import pytest
 
 import agentickit as ak
-from agentickit.errors import RateLimitError, RunTimeoutError
+from agentickit.errors import ProviderTimeoutError, RateLimitError, RunTimeoutError, UserError
 from agentickit.providers._http import RETRY_AFTER_CAP, retry_after
 from agentickit.providers._retry import backoff_delay
 from tests.hostile import HostileServer
@@ -91,3 +91,54 @@ async def test_hostile_huge_retry_after_is_clamped_and_the_run_deadline_holds(
                 await agent.run("q", timeout=0.3)
             with pytest.raises(RunTimeoutError):
                 await drain(agent.run_stream("q", timeout=0.3))
+
+
+# -- 7. an overall request deadline ---------------------------------------------------------------
+
+
+def test_request_timeout_default_and_validation() -> None:
+    assert ak.LLMConfig().request_timeout == 600.0
+    for bad in (float("nan"), 0, -1, "5"):
+        with pytest.raises(UserError, match="request_timeout"):
+            ak.LLMConfig(request_timeout=bad)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="LLMConfig.timeout"):
+        ak.LLMConfig(timeout=float("nan"))
+
+
+async def test_endless_stream_ends_at_the_request_timeout(hostile: HostileServer, transport: Transport) -> None:
+    cfg = llm(hostile, "endless", transport=transport, request_timeout=0.4, max_retries=0)
+    async with ak.Agent("a", cfg) as agent:
+        async with asyncio.timeout(5):
+            stream = agent.run_stream("q")
+            with pytest.raises(ProviderTimeoutError, match=r"within 0.4 s.*request_timeout"):
+                await drain(stream)
+        async with asyncio.timeout(5):
+            await hostile.wait_idle()  # the client closed the endless stream
+    assert hostile.disconnects >= 1
+
+
+async def test_request_timeout_none_removes_the_limit_and_every_route_sets_it(
+    hostile: HostileServer, tmp_path: Any
+) -> None:
+    cfg = llm(hostile, "endless", request_timeout=None, max_retries=0)
+    async with ak.Agent("a", cfg) as agent:
+        async with asyncio.timeout(5):
+            with pytest.raises(RunTimeoutError):  # the run's deadline, not a provider timeout
+                await drain(agent.run_stream("q", timeout=0.6))
+    built = ak.Agent.builder("b").with_llm("openai", "m", base_url=hostile.base_url("endless"), api_key="k",
+                                            request_timeout=0.3, max_retries=0).build()  # fmt: skip
+    assert isinstance(built.llm, ak.LLMConfig) and built.llm.request_timeout == 0.3
+    async with built:
+        async with asyncio.timeout(5):
+            with pytest.raises(ProviderTimeoutError, match="request_timeout"):
+                await drain(built.run_stream("q"))
+    path = tmp_path / "agent.toml"
+    base = hostile.base_url("endless")
+    path.write_text(
+        f'[llm]\nprovider = "openai"\nmodel = "m"\nbase_url = "{base}"\napi_key = "k"\nrequest_timeout = "300ms"\n'
+    )
+    assert ak.Agent.from_config(path).llm.request_timeout == 0.3  # type: ignore[union-attr]
+    path.write_text(
+        f'[llm]\nprovider = "openai"\nmodel = "m"\nbase_url = "{base}"\napi_key = "k"\nrequest_timeout = "none"\n'
+    )
+    assert ak.Agent.from_config(path).llm.request_timeout is None  # type: ignore[union-attr]

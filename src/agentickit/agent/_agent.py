@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, Unpack
 
-from .._utils import run_coroutine
+from .._utils import is_seconds, run_coroutine
 from ..errors import UserError
 from ..memory import Memory
 from ..metrics import Metrics, MetricsSnapshot, metrics_for
@@ -131,8 +131,10 @@ class Agent:
             parse_llm(llm)  # type: ignore[arg-type]  # fails fast on an unknown provider; cached
         elif not isinstance(llm, LLMConfig | Model):
             raise UserError(f"llm must be 'provider:model', an LLMConfig or a Model, got {type(llm).__name__}")
-        if tool_timeout is not None and tool_timeout <= 0:
-            raise UserError(f"tool_timeout must be > 0 seconds, got {tool_timeout}")
+        if tool_timeout is not None and not is_seconds(tool_timeout):
+            raise UserError(
+                f"tool_timeout must be a number of seconds > 0 (or None for no limit), got {tool_timeout!r}"
+            )
         if memory is not None:
             _check_memory(memory)
         if max_concurrent_tools is not None and max_concurrent_tools < 1:

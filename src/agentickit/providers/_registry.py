@@ -7,10 +7,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..errors import UnknownProviderError
+from .._utils import is_seconds
+from ..errors import UnknownProviderError, UserError
 from ._base import Model
 
-__all__ = ("PROVIDERS", "LLMConfig", "LLMSpec", "infer_model", "parse_llm")
+__all__ = ("DEFAULT_REQUEST_TIMEOUT", "PROVIDERS", "LLMConfig", "LLMSpec", "infer_model", "parse_llm")
+
+
+DEFAULT_REQUEST_TIMEOUT = 600.0
+"""Seconds one model request may take in all, streams included, unless `LLMConfig.request_timeout` says otherwise."""
 
 
 @dataclass(slots=True, frozen=True, kw_only=True)
@@ -25,7 +30,11 @@ class LLMConfig:
         api_key: the key; defaults to the provider's environment variable (`OPENAI_API_KEY`, ...).
         temperature: default temperature for runs that do not set one.
         max_tokens: default output limit for runs that do not set one.
-        timeout: seconds one request may take.
+        timeout: seconds one request may take to connect and, for streams, between two reads
+            (a non-streamed request: in all).
+        request_timeout: seconds one request may take in all, a stream included (default 600 s,
+            the official SDK's default): a server that streams forever cannot hold a run forever.
+            `None` removes the limit (the run's own `timeout` still applies).
         max_retries: retries on 429, 5xx, timeouts and connection errors (exponential backoff with
             jitter, honouring `Retry-After`).
         transport: `"aiohttp"` (our lean client, the default) or `"sdk"` (the official SDK).
@@ -40,6 +49,7 @@ class LLMConfig:
     temperature: float | None = None
     max_tokens: int | None = None
     timeout: float = 60.0
+    request_timeout: float | None = DEFAULT_REQUEST_TIMEOUT
     max_retries: int = 3
     transport: Literal["aiohttp", "sdk"] = "aiohttp"
     options: Mapping[str, Any] = field(default_factory=dict[str, Any])
@@ -47,6 +57,13 @@ class LLMConfig:
     def __post_init__(self) -> None:
         if self.provider not in PROVIDERS:
             raise UnknownProviderError(_unknown_provider_message(self.provider))
+        if not is_seconds(self.timeout):
+            raise UserError(f"LLMConfig.timeout must be a number of seconds > 0, got {self.timeout!r}")
+        if self.request_timeout is not None and not is_seconds(self.request_timeout):
+            raise UserError(
+                f"LLMConfig.request_timeout must be a number of seconds > 0, or None for no limit, "
+                f"got {self.request_timeout!r}"
+            )
 
 
 LLMSpec = str | LLMConfig | Model

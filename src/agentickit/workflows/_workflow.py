@@ -12,6 +12,7 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+from .._utils import is_seconds
 from ..errors import UserError, WorkflowError
 from ..messages import Usage
 from ..metrics import Metrics, MetricsSnapshot, metrics_for, record_failure, record_result
@@ -69,8 +70,8 @@ class Workflow:
     ) -> None:
         if not isinstance(name, str) or not name or "/" in name:  # pyright: ignore[reportUnnecessaryIsInstance]
             raise WorkflowError(f"a workflow name must be a non-empty string without '/', got {name!r}")
-        if timeout is not None and timeout <= 0:
-            raise WorkflowError(f"workflow {name!r}: timeout must be > 0 seconds, got {timeout}")
+        if timeout is not None and not is_seconds(timeout):
+            raise WorkflowError(f"workflow {name!r}: timeout must be > 0 seconds (a number, not NaN), got {timeout!r}")
         self.name = name
         self.timeout = timeout
         self.description = description

@@ -10,6 +10,7 @@ with no per-chunk model objects.
 from __future__ import annotations
 
 import asyncio
+import time
 import urllib.request
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, cast
@@ -74,6 +75,7 @@ class OpenAIModel(Model):
         temperature: default temperature when a run sets none.
         max_tokens: default output limit when a run sets none.
         timeout: seconds a request may take (for streams: to connect, and between two reads).
+        request_timeout: seconds a request may take in all, a stream included; `None`: no limit.
         max_retries: retries the run loop makes on 429, 5xx, timeouts and connection errors.
         extra_body: fields merged into every request body.
         stream_usage: ask for the usage chunk of streamed replies (`stream_options.include_usage`).
@@ -99,6 +101,7 @@ class OpenAIModel(Model):
         temperature: float | None = None,
         max_tokens: int | None = None,
         timeout: float = 60.0,
+        request_timeout: float | None = 600.0,
         max_retries: int = 3,
         extra_body: Mapping[str, Any] | None = None,
         stream_usage: bool = True,
@@ -118,6 +121,7 @@ class OpenAIModel(Model):
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.timeout = timeout
+        self.request_timeout = request_timeout
         self.max_retries = max_retries
         self.extra_body = dict(extra_body or {})
         self.stream_usage = stream_usage
@@ -133,7 +137,9 @@ class OpenAIModel(Model):
         self._tools_key: object = None
         self._tools_value: Any = None
         self._complete_timeout = aiohttp.ClientTimeout(total=self.timeout, sock_connect=self.timeout)
-        self._stream_timeout = aiohttp.ClientTimeout(sock_connect=self.timeout, sock_read=self.timeout)
+        self._stream_timeout = aiohttp.ClientTimeout(
+            total=self.request_timeout, sock_connect=self.timeout, sock_read=self.timeout
+        )
 
     # -- pickling: the live session stays behind -----------------------------------------------------
 
@@ -223,7 +229,15 @@ class OpenAIModel(Model):
             key_hint=self.key_hint,
         )
 
-    def _timeout_error(self, timeout: float | None) -> ProviderTimeoutError:
+    def _timeout_error(self, timeout: float | None, started: float | None = None) -> ProviderTimeoutError:
+        limit = self.request_timeout
+        if started is not None and limit is not None and time.monotonic() - started >= limit * 0.99:
+            return ProviderTimeoutError(
+                f"{self.provider} model {self.model_name!r} did not finish its answer within {limit:g} s "
+                f"at {self.url} (LLMConfig.request_timeout; None removes the limit)",
+                provider=self.provider,
+                model=self.model_name,
+            )
         return ProviderTimeoutError(
             f"{self.provider} model {self.model_name!r} did not answer within {timeout or self.timeout:g} s "
             f"at {self.url}; raise LLMConfig.timeout or check the server",
@@ -274,7 +288,9 @@ class OpenAIModel(Model):
         timeout = (
             self._stream_timeout
             if settings.timeout is None
-            else aiohttp.ClientTimeout(sock_connect=settings.timeout, sock_read=settings.timeout)
+            else aiohttp.ClientTimeout(
+                total=self.request_timeout, sock_connect=settings.timeout, sock_read=settings.timeout
+            )
         )
         return _OpenAIStream(self, self._body(messages, tools, settings, True), timeout, settings.timeout)
 
@@ -326,6 +342,7 @@ class _OpenAIStream(ModelStream):
     async def batches(self) -> AsyncGenerator[list[BatchItem], None]:
         """The events of each network read as one batch (see `ModelStream.batches`)."""
         model = self._model
+        started = time.monotonic()
         try:
             resp = await model._pool().post(model._url, data=self._body, timeout=self._timeout)  # pyright: ignore[reportPrivateUsage]
         except TimeoutError as exc:
@@ -363,7 +380,7 @@ class _OpenAIStream(ModelStream):
             finished = True
         except TimeoutError as exc:
             if not self._closed:
-                raise model._timeout_error(self._deadline) from exc  # pyright: ignore[reportPrivateUsage]
+                raise model._timeout_error(self._deadline, started) from exc  # pyright: ignore[reportPrivateUsage]
         except aiohttp.ClientError as exc:
             if not self._closed:
                 raise model._connection_error(exc) from exc  # pyright: ignore[reportPrivateUsage]

@@ -54,6 +54,7 @@ def _transport_kwargs(cfg: LLMConfig, options: Mapping[str, Any]) -> dict[str, A
         "temperature": cfg.temperature,
         "max_tokens": cfg.max_tokens,
         "timeout": cfg.timeout,
+        "request_timeout": cfg.request_timeout,
         "max_retries": cfg.max_retries,
         "headers": options.get("headers"),
         "query": options.get("query"),

@@ -52,6 +52,7 @@ class OpenAISDKModel(Model):
         temperature: float | None = None,
         max_tokens: int | None = None,
         timeout: float = 60.0,
+        request_timeout: float | None = 600.0,
         max_retries: int = 3,
         extra_body: Mapping[str, Any] | None = None,
         stream_usage: bool = True,
@@ -72,6 +73,7 @@ class OpenAISDKModel(Model):
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.timeout = timeout
+        self.request_timeout = request_timeout
         self.max_retries = max_retries
         self.extra_body = dict(extra_body or {})
         self.stream_usage = stream_usage
@@ -237,7 +239,7 @@ class _SDKStream(SDKStream[AsyncStream[ChatCompletionChunk]]):
     __slots__ = ("_model",)
 
     def __init__(self, model: OpenAISDKModel, fields: dict[str, Any], timeout: float | None) -> None:
-        super().__init__(fields, timeout)
+        super().__init__(fields, timeout, model.request_timeout, (model.provider, model.model_name))
         self._model = model
 
     async def _events(self) -> AsyncIterator[StreamEvent]:
