@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import re
 import time
 from typing import Any, Literal
 
 import pytest
 
 import agentickit as ak
-from agentickit.errors import ProviderTimeoutError, RateLimitError, RunTimeoutError, UserError
+from agentickit.errors import (
+    BadResponseError,
+    ProviderTimeoutError,
+    RateLimitError,
+    RunTimeoutError,
+    TruncatedResponseError,
+    UserError,
+)
 from agentickit.providers._http import RETRY_AFTER_CAP, retry_after
 from agentickit.providers._retry import backoff_delay
 from tests.hostile import HostileServer
@@ -142,3 +150,58 @@ async def test_request_timeout_none_removes_the_limit_and_every_route_sets_it(
         f'[llm]\nprovider = "openai"\nmodel = "m"\nbase_url = "{base}"\napi_key = "k"\nrequest_timeout = "none"\n'
     )
     assert ak.Agent.from_config(path).llm.request_timeout is None  # type: ignore[union-attr]
+
+
+# -- 8, 9, 10. wrong-typed fields, malformed streams, truncation: one verdict for both transports --
+
+BAD_REPLIES = [
+    # (mode, arg, streamed, error, words in the message)
+    ("content", "int", False, BadResponseError, "choices[0].message.content is int"),
+    ("content", "int", True, BadResponseError, "choices[0].delta.content is int"),
+    ("content", "list", False, BadResponseError, "choices[0].message.content is list"),
+    ("content", "list", True, BadResponseError, "choices[0].delta.content is list"),
+    ("arguments", "object", False, BadResponseError, "function.arguments is dict"),
+    ("arguments", "object", True, BadResponseError, "function.arguments is dict"),
+    ("no_choices", "-", True, BadResponseError, "no 'choices'"),
+    ("not_json", "-", True, BadResponseError, "JSON"),
+    ("no_done", "text", True, TruncatedResponseError, "truncated"),
+]
+
+
+@pytest.mark.parametrize(("mode", "arg", "streamed", "error", "words"), BAD_REPLIES)
+async def test_bad_replies_are_typed_errors_on_both_transports(
+    hostile: HostileServer,
+    transport: Transport,
+    mode: str,
+    arg: str,
+    streamed: bool,
+    error: type[Exception],
+    words: str,
+) -> None:
+    @ak.tool
+    def echo(text: str) -> str:
+        """Echo."""
+        return text
+
+    async with ak.Agent("a", llm(hostile, mode, arg, transport, max_retries=0), tools=[echo]) as agent:
+        async with asyncio.timeout(5):
+            with pytest.raises(error, match=re.escape(words)):
+                await (drain(agent.run_stream("q")) if streamed else agent.run("q"))
+
+
+async def test_truncated_stream_is_retried_when_nothing_reached_the_caller(
+    hostile: HostileServer, transport: Transport
+) -> None:
+    async with ak.Agent("a", llm(hostile, "no_done", "empty", transport, max_retries=2)) as agent:
+        async with asyncio.timeout(5):
+            result = await drain(agent.run_stream("q"))
+    assert result.content == "ok" and hostile.hits["no_done/empty"] == 2
+
+
+async def test_truncated_stream_after_text_is_not_retried(hostile: HostileServer, transport: Transport) -> None:
+    async with ak.Agent("a", llm(hostile, "no_done", "text", transport, max_retries=3)) as agent:
+        stream = agent.run_stream("q")
+        deltas = [c.delta async for c in stream if c.type is ak.ChunkType.DELTA]
+        with pytest.raises(TruncatedResponseError):
+            await stream.wait()
+    assert "".join(deltas) == "partial" and hostile.hits["no_done/text"] == 1

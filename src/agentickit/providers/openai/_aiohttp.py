@@ -36,7 +36,7 @@ from .._base import (
     flatten_batches,
 )
 from .._http import decode_body, is_local_url, server_message, status_error
-from ._wire import bad_response, parse_completion, request_fields, tools_json
+from ._wire import bad_response, call_delta, checked_str, parse_completion, request_fields, tools_json, truncated
 
 __all__ = ("OpenAIModel", "env_proxy")
 
@@ -296,7 +296,7 @@ class OpenAIModel(Model):
 
 
 class _OpenAIStream(ModelStream):
-    __slots__ = ("_body", "_closed", "_deadline", "_model", "_resp", "_timeout")
+    __slots__ = ("_body", "_closed", "_deadline", "_done", "_model", "_resp", "_timeout")
 
     def __init__(self, model: OpenAIModel, body: bytes, timeout: aiohttp.ClientTimeout, deadline: float | None) -> None:
         super().__init__()
@@ -306,6 +306,8 @@ class _OpenAIStream(ModelStream):
         self._deadline = deadline
         self._resp: aiohttp.ClientResponse | None = None
         self._closed = False
+        self._done = False
+        """Whether the `[DONE]` line arrived."""
 
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
         # `batches` records what it yields itself, so the base class's bookkeeping layer (one more
@@ -377,6 +379,8 @@ class _OpenAIStream(ModelStream):
                     yield batch
             if tail.strip():
                 raise bad_response(model.provider, model.model_name, "the stream ended in the middle of an event", tail)
+            if not self._closed and not self._done and self._finish_reason is None:
+                raise truncated(model.provider, model.model_name)
             finished = True
         except TimeoutError as exc:
             if not self._closed:
@@ -438,38 +442,41 @@ class _OpenAIStream(ModelStream):
                     delta = choice.get("delta")
                     if delta:
                         text = delta.get("content")
-                        if text and len(delta) == 1:
+                        if type(text) is str and len(delta) == 1:
                             # The common case, a text-only delta, skips the other lookups.
-                            add(text)
+                            if text:
+                                add(text)
                         else:
                             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
                             if reasoning:
+                                checked_str(reasoning, "choices[0].delta.reasoning_content")
                                 self._thoughts.append(reasoning)
                                 add(ThoughtDelta(reasoning))
                                 pure = False
-                            if text:
-                                add(text)
+                            if text is not None:
+                                if checked_str(text, "choices[0].delta.content"):
+                                    add(text)
                             calls = delta.get("tool_calls")
                             if calls:
                                 pure = False
                                 for c in calls:
-                                    fn: dict[str, Any] = c.get("function") or {}
-                                    call = ToolCallDelta(
-                                        c.get("index") or 0, c.get("id"), fn.get("name"), fn.get("arguments") or ""
-                                    )
+                                    call = call_delta(c)
                                     self._add_call_delta(call)
                                     add(call)
                     reason = choice.get("finish_reason")
                     if reason:
-                        self._finish_reason = reason
-                elif choices is None and "error" in obj:
-                    raise ServerError(
-                        f"{model.provider} reported an error in the middle of the stream: {server_message(obj)}",
-                        status=status,
-                        body=obj,
-                        provider=model.provider,
-                        model=model.model_name,
-                    )
+                        self._finish_reason = checked_str(reason, "choices[0].finish_reason")
+                elif choices is None:
+                    if "error" in obj:
+                        raise ServerError(
+                            f"{model.provider} reported an error in the middle of the stream: {server_message(obj)}",
+                            status=status,
+                            body=obj,
+                            provider=model.provider,
+                            model=model.model_name,
+                        )
+                    if not obj.get("usage"):
+                        raise TypeError("the event has no 'choices'")
                 usage = obj.get("usage")
                 if usage:
                     self._usage = Usage(
@@ -478,10 +485,11 @@ class _OpenAIStream(ModelStream):
                     add(UsageEvent(self._usage))
                     pure = False
                 if self._model_name is None:
-                    self._model_name = obj.get("model")
-            except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+                    name = obj.get("model")
+                    self._model_name = name if type(name) is str else None
+            except (AttributeError, TypeError, KeyError, IndexError, ValueError, OverflowError) as exc:
                 raise bad_response(
-                    model.provider, model.model_name, f"a stream event has a wrong shape: {exc!r}", _dumps(obj)
+                    model.provider, model.model_name, f"a stream event has a wrong shape: {exc}", _dumps(obj)
                 ) from exc
         return pure
 
@@ -493,6 +501,7 @@ class _OpenAIStream(ModelStream):
                 objs.append(_loads(payload))
             except _JSONDecodeError:
                 if payload.strip() == _DONE:
+                    self._done = True
                     continue
                 model = self._model
                 raise bad_response(
