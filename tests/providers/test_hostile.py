@@ -13,12 +13,15 @@ import pytest
 import agentickit as ak
 from agentickit.errors import (
     BadResponseError,
+    ConfigError,
     ProviderTimeoutError,
     RateLimitError,
+    ResponseTooLargeError,
     RunTimeoutError,
     TruncatedResponseError,
     UserError,
 )
+from agentickit.providers import infer_model
 from agentickit.providers._http import RETRY_AFTER_CAP, retry_after
 from agentickit.providers._retry import backoff_delay
 from tests.hostile import HostileServer
@@ -205,3 +208,40 @@ async def test_truncated_stream_after_text_is_not_retried(hostile: HostileServer
         with pytest.raises(TruncatedResponseError):
             await stream.wait()
     assert "".join(deltas) == "partial" and hostile.hits["no_done/text"] == 1
+
+
+# -- 18. response size cap; long SSE lines ------------------------------------------------------
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_response_past_the_size_cap_is_a_typed_error(hostile: HostileServer, streamed: bool) -> None:
+    cfg = llm(hostile, "huge", str(3 * 1024 * 1024), max_retries=0, options={"max_response_bytes": 1024 * 1024})
+    async with ak.Agent("a", cfg) as agent:
+        async with asyncio.timeout(10):
+            with pytest.raises(ResponseTooLargeError, match="max_response_bytes"):
+                await (drain(agent.run_stream("q")) if streamed else agent.run("q"))
+    cfg = llm(hostile, "huge", str(300_000), max_retries=0, options={"max_response_bytes": 1024 * 1024})
+    async with ak.Agent("a", cfg) as agent:
+        result = await (drain(agent.run_stream("q")) if streamed else agent.run("q"))
+    assert result.content == "x" * 300_000
+
+
+def test_size_cap_option_is_checked() -> None:
+    for bad in (0, -1, "big", 1.5):
+        with pytest.raises(ConfigError, match="max_response_bytes"):
+            infer_model(ak.LLMConfig(provider="openai", model="m", api_key="k", options={"max_response_bytes": bad}))
+    with pytest.raises(ConfigError, match="default transport only"):
+        infer_model(
+            ak.LLMConfig(provider="openai", model="m", api_key="k", transport="sdk", options={"max_response_bytes": 9})
+        )
+    model = infer_model(ak.LLMConfig(provider="openai", model="m", api_key="k", options={"max_response_bytes": None}))
+    assert model.max_response_bytes is None
+    assert infer_model(ak.LLMConfig(provider="openai", model="m", api_key="k")).max_response_bytes == (64 * 1024 * 1024)
+
+
+async def test_one_long_sse_line_in_many_reads(hostile: HostileServer) -> None:
+    size = 8 * 1024 * 1024  # 128 reads of 64 KiB for one line
+    async with ak.Agent("a", llm(hostile, "long_line", str(size), max_retries=0)) as agent:
+        async with asyncio.timeout(20):
+            result = await drain(agent.run_stream("q"))
+    assert len(result.content) == size and result.metadata["finish_reason"] == "stop"

@@ -21,7 +21,13 @@ import orjson
 from yarl import URL
 
 from ..._version import __version__
-from ...errors import ProviderConnectionError, ProviderHTTPError, ProviderTimeoutError, ServerError
+from ...errors import (
+    ProviderConnectionError,
+    ProviderHTTPError,
+    ProviderTimeoutError,
+    ResponseTooLargeError,
+    ServerError,
+)
 from ...messages import Message, ModelResponse, ToolDefinition, Usage
 from ...options import ModelSettings
 from .._base import (
@@ -38,12 +44,14 @@ from .._base import (
 from .._http import decode_body, is_local_url, server_message, status_error
 from ._wire import bad_response, call_delta, checked_str, parse_completion, request_fields, tools_json, truncated
 
-__all__ = ("OpenAIModel", "env_proxy")
+__all__ = ("DEFAULT_MAX_RESPONSE_BYTES", "OpenAIModel", "env_proxy")
 
 _loads = orjson.loads
 _dumps = orjson.dumps
 _JSONDecodeError = orjson.JSONDecodeError
 _DONE = b"[DONE]"
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+"""The largest response body (streamed or not) a model may send: 64 MiB, ~60x a long answer."""
 _WINDOW = 64
 
 
@@ -81,6 +89,8 @@ class OpenAIModel(Model):
         stream_usage: ask for the usage chunk of streamed replies (`stream_options.include_usage`).
         max_connections: the connection pool's size (0 means unbounded).
         max_tokens_field: `max_completion_tokens` for OpenAI's reasoning models, which reject `max_tokens`.
+        max_response_bytes: the largest response body accepted (`None`: no cap); past it the request
+            fails with `ResponseTooLargeError` and the connection is dropped.
         proxy: the HTTP proxy; `None` reads `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` once (as the SDK
             does, but not per request), `""` means none. Local endpoints never go through a proxy.
 
@@ -108,6 +118,7 @@ class OpenAIModel(Model):
         max_connections: int = 1000,
         max_tokens_field: str = "max_tokens",
         proxy: str | None = None,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.model_name = model_name
         self.provider = provider
@@ -128,6 +139,7 @@ class OpenAIModel(Model):
         self.max_connections = max_connections
         self.max_tokens_field = max_tokens_field
         self.proxy = proxy
+        self.max_response_bytes = max_response_bytes
         self._init_runtime()
 
     def _init_runtime(self) -> None:
@@ -245,6 +257,31 @@ class OpenAIModel(Model):
             model=self.model_name,
         )
 
+    def _too_large(self) -> ResponseTooLargeError:
+        return ResponseTooLargeError(
+            f"{self.provider} model {self.model_name!r} sent a response larger than {self.max_response_bytes} bytes "
+            f"at {self.url}; raise LLMConfig(options={{'max_response_bytes': ...}}) or lower max_tokens",
+            provider=self.provider,
+            model=self.model_name,
+        )
+
+    async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
+        """The whole body, refusing one past `max_response_bytes` before holding it in memory."""
+        cap = self.max_response_bytes
+        length = resp.content_length
+        if cap is None or (length is not None and length <= cap):
+            return await resp.read()
+        if length is not None:
+            raise self._too_large()
+        parts: list[bytes] = []
+        size = 0
+        async for data in resp.content.iter_any():
+            size += len(data)
+            if size > cap:
+                raise self._too_large()
+            parts.append(data)
+        return b"".join(parts)
+
     def _connection_error(self, exc: BaseException) -> ProviderConnectionError:
         return ProviderConnectionError(
             f"could not talk to {self.provider} at {self.url} ({type(exc).__name__}: {exc}); "
@@ -272,7 +309,7 @@ class OpenAIModel(Model):
         )
         try:
             async with session.post(self._url, data=body, timeout=timeout) as resp:
-                raw = await resp.read()
+                raw = await self._read(resp)
                 if resp.status >= 400:
                     raise self._status_error(resp.status, raw, resp.headers)
         except TimeoutError as exc:
@@ -357,26 +394,46 @@ class _OpenAIStream(ModelStream):
             if self._closed:
                 return
             if resp.status >= 400:
-                raw = await resp.read()
+                raw = await model._read(resp)  # pyright: ignore[reportPrivateUsage]
                 finished = True
                 raise model._status_error(resp.status, raw, resp.headers)  # pyright: ignore[reportPrivateUsage]
             if resp.content_type == "application/json":
                 # A server that ignores `stream: true` and answers in one piece.
-                reply = parse_completion(await resp.read(), model.provider, model.model_name)
+                reply = parse_completion(await model._read(resp), model.provider, model.model_name)  # pyright: ignore[reportPrivateUsage]
                 finished = True
                 yield self._replay(reply)
                 return
             # One batch per network read: the consumer awaits once per read, not once per event.
             parse = self._parse
+            cap = model.max_response_bytes
+            size = 0
             tail = b""
+            # A line longer than one read is collected piece by piece and joined once its end
+            # arrives: `tail + data` per read made a 50 MB line quadratic (3.5 s).
+            pending: list[bytes] = []
             async for data in resp.content.iter_any():
-                if tail:
+                size += len(data)
+                if cap is not None and size > cap:
+                    raise model._too_large()  # pyright: ignore[reportPrivateUsage]
+                if b"\n" not in data:
+                    if tail:
+                        pending.append(tail)
+                        tail = b""
+                    pending.append(data)
+                    continue
+                if pending:
+                    pending.append(tail + data if tail else data)
+                    data = b"".join(pending)
+                    pending.clear()
+                elif tail:
                     data = tail + data
                 lines = data.split(b"\n")
                 tail = lines.pop()
                 batch = parse(lines, resp.status)
                 if batch:
                     yield batch
+            if pending:
+                tail = b"".join(pending) + tail
             if tail.strip():
                 raise bad_response(model.provider, model.model_name, "the stream ended in the middle of an event", tail)
             if not self._closed and not self._done and self._finish_reason is None:
