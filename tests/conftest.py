@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from tests.hostile import HostileServer
+
 REQUIRE_SERVICES = os.environ.get("AGENTICKIT_REQUIRE_SERVICES") == "1"
 
 SERVICES = {
@@ -80,3 +82,10 @@ async def loop_lag() -> AsyncIterator[LoopLag]:
 @pytest.fixture
 def anyio_backend() -> Iterator[str]:
     yield "asyncio"
+
+
+@pytest.fixture
+async def hostile() -> AsyncIterator[HostileServer]:
+    """The hostile OpenAI-compatible server (tests/hostile.py): one route per failure mode."""
+    async with HostileServer() as server:
+        yield server

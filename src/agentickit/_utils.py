@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ("first_leaf", "new_id", "run_coroutine")
+__all__ = ("first_leaf", "is_seconds", "new_id", "run_coroutine")
 
 # A process-unique prefix plus a counter: unique across processes (Ray workers) and ~10x cheaper
 # than uuid4 on the hot path.
@@ -21,6 +21,17 @@ _id_counter = itertools.count(1)
 def new_id(kind: str) -> str:
     """A process-unique id such as `run_1a2b3c4d5` (agent runs) or `wf_1a2b3c4d6` (workflow runs)."""
     return f"{kind}_{_ID_PREFIX}{next(_id_counter):x}"
+
+
+def is_seconds(value: object, *, zero: bool = False) -> bool:
+    """Whether `value` is a usable number of seconds: a number > 0 (>= 0 with `zero`), never NaN or a bool.
+
+    Written as `value > 0` rather than `not value <= 0` so that NaN, for which every comparison is
+    false, is rejected: `asyncio.timeout(nan)` fires at once and `asyncio.sleep(nan)` never returns.
+    """
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    return value >= 0 if zero else value > 0
 
 
 def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:

@@ -21,6 +21,8 @@ AgentickitError
 │   │   ├── ProviderTimeoutError      the provider did not answer in time
 │   │   ├── ProviderConnectionError   the provider could not be reached
 │   │   └── BadResponseError          the provider answered something we cannot read
+│   │       ├── TruncatedResponseError   ... a stream that stopped before its end (retried)
+│   │       └── ResponseTooLargeError    ... a response past the size cap
 │   ├── RunTimeoutError        the run's own deadline passed
 │   ├── RunCancelledError      the run was cancelled (stream.cancel(), on_chunk returned False)
 │   ├── UsageLimitExceeded     max_tool_rounds (or another limit) reached
@@ -52,6 +54,7 @@ __all__ = (
     "ProviderHTTPError",
     "ProviderTimeoutError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "RunCancelledError",
     "RunError",
     "RunTimeoutError",
@@ -59,6 +62,7 @@ __all__ = (
     "ToolArgumentsError",
     "ToolError",
     "ToolTimeoutError",
+    "TruncatedResponseError",
     "UnknownProviderError",
     "UnsupportedContentError",
     "UsageLimitExceeded",
@@ -212,6 +216,19 @@ class ProviderConnectionError(ProviderError):
 
 class BadResponseError(ProviderError):
     """The provider answered with something that is not a valid completion (malformed JSON, missing fields)."""
+
+
+class TruncatedResponseError(BadResponseError):
+    """A stream closed cleanly before it was complete (no `finish_reason`, no `[DONE]`).
+
+    Retried like a dropped connection when nothing of the answer reached the caller yet.
+    """
+
+    retryable = True
+
+
+class ResponseTooLargeError(BadResponseError):
+    """A response grew past the configured size cap (`options["max_response_bytes"]`)."""
 
 
 class RunTimeoutError(RunError, TimeoutError):

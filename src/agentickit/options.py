@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal, TypedDict
 
+from ._utils import is_seconds
 from .errors import UserError
 
 __all__ = (
@@ -60,7 +61,7 @@ class RunOptions:
             problems.append(f"stop must be a list of strings, e.g. stop=['END'], got {self.stop!r}")
         if self.history_limit is not None and (not _is_int(self.history_limit) or self.history_limit < 0):
             problems.append(f"history_limit must be an int >= 0, got {self.history_limit!r}")
-        if self.timeout is not None and (not _is_number(self.timeout) or self.timeout <= 0):
+        if self.timeout is not None and not is_seconds(self.timeout):
             problems.append(f"timeout must be a number of seconds > 0, got {self.timeout!r}")
         if self.max_tool_rounds is not None and (not _is_int(self.max_tool_rounds) or self.max_tool_rounds < 0):
             problems.append(f"max_tool_rounds must be an int >= 0, got {self.max_tool_rounds!r}")

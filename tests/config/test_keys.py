@@ -205,6 +205,22 @@ async def _(tmp_path: Path) -> None:
     assert (await build("[llm]\nmodel = 'echo'").run("a b c d")).content == "a b c d"
 
 
+@effect("llm.request_timeout")
+async def _(tmp_path: Path) -> None:
+    # 40 tokens at 20/s: 2 s of streaming, each read well inside `timeout`; the whole is not.
+    async with SimulatorServer(tokens_per_s=20) as srv:
+        base = f"[llm]\nprovider = 'openai'\nmodel = 'sim'\napi_key = 'k'\nbase_url = '{srv.base_url}/v1'\nmax_retries = 0\n"
+        words = " ".join(["w"] * 40)
+        async with build(base + "request_timeout = '300ms'") as agent:
+            stream = agent.run_stream(words)
+            async for _ in stream:
+                pass
+            with pytest.raises(ProviderTimeoutError, match="request_timeout"):
+                await stream.wait()
+        async with build(base + "request_timeout = 'none'") as agent:
+            assert agent.llm.request_timeout is None
+
+
 @effect("llm.timeout")
 async def _(tmp_path: Path) -> None:
     async with SimulatorServer(ttft_ms=300) as srv:

@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, Unpack
 
 from .._result import Result
-from .._utils import run_coroutine
+from .._utils import is_seconds, run_coroutine
 from ..content import UserContent, split_user_content
 from ..errors import UserError
 from ..memory import Memory
@@ -140,8 +140,10 @@ class Agent:
             raise UserError(
                 f"llm must be 'provider:model', an LLMConfig, a Model or a list of them, got {type(llm).__name__}"
             )
-        if tool_timeout is not None and tool_timeout <= 0:
-            raise UserError(f"tool_timeout must be > 0 seconds, got {tool_timeout}")
+        if tool_timeout is not None and not is_seconds(tool_timeout):
+            raise UserError(
+                f"tool_timeout must be a number of seconds > 0 (or None for no limit), got {tool_timeout!r}"
+            )
         if memory is not None:
             _check_memory(memory)
         if max_concurrent_tools is not None and max_concurrent_tools < 1:

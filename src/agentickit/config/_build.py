@@ -66,6 +66,7 @@ def _llm(section: LLMSection) -> tuple[LLMConfig, RunOptions | None]:
         temperature=section.temperature,
         max_tokens=section.max_tokens,
         timeout=section.timeout,
+        request_timeout=section.request_timeout,
         max_retries=section.max_retries,
         options=options,
     )

@@ -19,6 +19,7 @@ Environment overrides (applied after expansion, before validation; an empty valu
 | `AGENTICKIT_LLM_TEMPERATURE` | `llm.temperature` |
 | `AGENTICKIT_LLM_MAX_TOKENS` | `llm.max_tokens` |
 | `AGENTICKIT_LLM_TIMEOUT` | `llm.timeout` |
+| `AGENTICKIT_LLM_REQUEST_TIMEOUT` | `llm.request_timeout` |
 | `AGENTICKIT_LLM_MAX_RETRIES` | `llm.max_retries` |
 | `AGENTICKIT_MEMORY_PROVIDER` | `memory.provider` |
 | `AGENTICKIT_MEMORY_HISTORY_LIMIT` | `memory.history_limit` |

@@ -34,6 +34,16 @@ __all__ = (
 )
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+def _none_or_duration(value: Any) -> float | None:
+    # TOML has no null: "none" is how a file says "no limit".
+    if isinstance(value, str) and value.strip().lower() == "none":
+        return None
+    return parse_duration(value)
+
+
+OptionalDuration = Annotated[float | None, BeforeValidator(_none_or_duration)]
 """Seconds; a config file may write `30`, `0.25`, `"250ms"`, `"30s"`, `"5m"`, `"1h"`."""
 
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -65,7 +75,9 @@ class LLMSection(_Section):
     max_tokens: int | None = Field(default=None, gt=0)
     """Default output-token limit of every run."""
     timeout: Duration = Field(default=60.0, gt=0)
-    """How long one request to the provider may take."""
+    """How long one request to the provider may take to connect, and for streams between two reads."""
+    request_timeout: OptionalDuration = Field(default=600.0, gt=0)
+    """How long one request may take in all, streams included (default 600 s); `"none"` removes the limit."""
     max_retries: int = Field(default=3, ge=0)
     """Retries on 429, 5xx, timeouts and connection errors."""
     options: dict[str, Any] = Field(default_factory=dict[str, Any])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import aclosing
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Generic, Literal, Protocol, Self, TypeVar
 
+from ..errors import ProviderTimeoutError
 from ..messages import Message, ModelResponse, ToolCall, ToolDefinition, Usage
 from ..options import ModelSettings
 
@@ -267,16 +269,49 @@ class SDKStream(ModelStream, Generic[S]):
 
     Subclasses open the SDK stream in `_events()`, store it in `_sdk_stream`, and check `_closed`
     (set by `aclose()`, which may run before the stream was even opened).
+
+    `request_timeout` bounds the whole stream: the SDKs' own timeouts bound each read only, so a
+    server that streams forever is stopped here, at the first event past the deadline (a stalled
+    server is stopped by the read timeout first).
     """
 
-    __slots__ = ("_closed", "_fields", "_sdk_stream", "_timeout")
+    __slots__ = ("_closed", "_fields", "_request_timeout", "_sdk_stream", "_timeout", "_who")
 
-    def __init__(self, fields: dict[str, Any], timeout: float | None) -> None:
+    def __init__(
+        self,
+        fields: dict[str, Any],
+        timeout: float | None,
+        request_timeout: float | None = None,
+        who: tuple[str, str] = ("unknown", "unknown"),
+    ) -> None:
         super().__init__()
         self._fields = fields
         self._timeout = timeout
+        self._request_timeout = request_timeout
+        self._who = who
         self._sdk_stream: S | None = None
         self._closed = False
+
+    async def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        limit = self._request_timeout
+        if limit is None:
+            async for event in super().__aiter__():
+                yield event
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        inner: AsyncGenerator[StreamEvent, None] = super().__aiter__()  # type: ignore[assignment]
+        async with aclosing(inner) as events:
+            async for event in events:
+                if loop.time() > deadline:
+                    provider, model = self._who
+                    raise ProviderTimeoutError(
+                        f"{provider} model {model!r} did not finish its answer within {limit:g} s "
+                        "(LLMConfig.request_timeout; None removes the limit)",
+                        provider=provider,
+                        model=model,
+                    )
+                yield event
 
     async def aclose(self) -> None:
         """Close the SDK stream (and with it the HTTP response). Idempotent."""

@@ -14,6 +14,7 @@ vendor SDK), so callers can catch one error tree:
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from collections.abc import Mapping
 from typing import Any, cast
@@ -29,6 +30,7 @@ from ..errors import (
     RateLimitError,
     ServerError,
 )
+from ._retry import RETRY_AFTER_CAP
 
 __all__ = (
     "LOCAL_HOSTS",
@@ -69,28 +71,42 @@ def refused_connection(exc: BaseException) -> bool:
     return False
 
 
+def _seconds(value: float) -> float | None:
+    # NaN is no answer at all (and `asyncio.sleep(nan)` never wakes up); inf and huge values are
+    # clamped to the cap, negative ones (a date in the past) mean "now".
+    if math.isnan(value):
+        return None
+    return min(max(value, 0.0), RETRY_AFTER_CAP)
+
+
 def retry_after(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds a server asked us to wait: `retry-after-ms`, then `Retry-After` (seconds or an HTTP date)."""
+    """Seconds a server asked us to wait: `retry-after-ms`, then `Retry-After` (seconds or an HTTP date).
+
+    The answer is always a finite number in [0, `RETRY_AFTER_CAP`], or `None` when the headers say
+    nothing usable (missing, `nan`, garbage).
+    """
     if not headers:
         return None
     value = headers.get("retry-after-ms")
     if value is not None:
         try:
-            return max(float(value) / 1000.0, 0.0)
+            wait = _seconds(float(value) / 1000.0)
         except ValueError:
-            pass
+            wait = None
+        if wait is not None:
+            return wait
     value = headers.get("retry-after")
     if value is None:
         return None
     try:
-        return max(float(value), 0.0)
+        return _seconds(float(value))
     except ValueError:
         pass
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        return _seconds(when.timestamp() - time.time())
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
-    return max(when.timestamp() - time.time(), 0.0)
 
 
 def decode_body(raw: bytes) -> Any:

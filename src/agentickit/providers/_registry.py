@@ -7,13 +7,31 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .._utils import is_seconds
 from ..errors import ConfigError, UnknownProviderError, UserError
 from ._base import Model
 
-__all__ = ("PROVIDERS", "PROVIDER_OPTIONS", "LLMConfig", "LLMSpec", "infer_model", "parse_llm")
+__all__ = (
+    "DEFAULT_REQUEST_TIMEOUT",
+    "PROVIDERS",
+    "PROVIDER_OPTIONS",
+    "LLMConfig",
+    "LLMSpec",
+    "infer_model",
+    "parse_llm",
+)
 
 _OPENAI_COMMON = frozenset(
-    ("headers", "query", "extra_body", "stream_usage", "max_connections", "max_tokens_field", "proxy")
+    (
+        "headers",
+        "query",
+        "extra_body",
+        "stream_usage",
+        "max_connections",
+        "max_tokens_field",
+        "proxy",
+        "max_response_bytes",
+    )
 )
 PROVIDER_OPTIONS: dict[str, frozenset[str]] = {
     # `SimulatedModel` fields a config may set (a test keeps this in step with the dataclass);
@@ -31,6 +49,9 @@ Kept here, not in the provider modules, so checking a config never imports a ven
 _CONFIG_FIELDS = frozenset(("timeout", "max_retries", "temperature", "max_tokens", "model", "base_url", "api_key"))
 _TRANSPORTS = ("aiohttp", "sdk")
 
+DEFAULT_REQUEST_TIMEOUT = 600.0
+"""Seconds one model request may take in all, streams included, unless `LLMConfig.request_timeout` says otherwise."""
+
 
 @dataclass(slots=True, frozen=True, kw_only=True)
 class LLMConfig:
@@ -44,7 +65,11 @@ class LLMConfig:
         api_key: the key; defaults to the provider's environment variable (`OPENAI_API_KEY`, ...).
         temperature: default temperature for runs that do not set one.
         max_tokens: default output limit for runs that do not set one.
-        timeout: seconds one request may take.
+        timeout: seconds one request may take to connect and, for streams, between two reads
+            (a non-streamed request: in all).
+        request_timeout: seconds one request may take in all, a stream included (default 600 s,
+            the official SDK's default): a server that streams forever cannot hold a run forever.
+            `None` removes the limit (the run's own `timeout` still applies).
         max_retries: retries on 429, 5xx, timeouts and connection errors (exponential backoff with
             jitter, honouring `Retry-After`).
         transport: `"aiohttp"` (our lean client, the default) or `"sdk"` (the official SDK).
@@ -62,6 +87,7 @@ class LLMConfig:
     temperature: float | None = None
     max_tokens: int | None = None
     timeout: float = 60.0
+    request_timeout: float | None = DEFAULT_REQUEST_TIMEOUT
     max_retries: int = 3
     transport: Literal["aiohttp", "sdk"] = "aiohttp"
     options: Mapping[str, Any] = field(default_factory=dict[str, Any])
@@ -82,6 +108,13 @@ class LLMConfig:
         mc = self.max_concurrency
         if mc is not None and (type(mc) is not int or mc < 1):
             raise UserError(f"LLMConfig.max_concurrency must be an int >= 1 (or None for no cap), got {mc!r}")
+        if not is_seconds(self.timeout):
+            raise UserError(f"LLMConfig.timeout must be a number of seconds > 0, got {self.timeout!r}")
+        if self.request_timeout is not None and not is_seconds(self.request_timeout):
+            raise UserError(
+                f"LLMConfig.request_timeout must be a number of seconds > 0, or None for no limit, "
+                f"got {self.request_timeout!r}"
+            )
 
 
 def _unknown_option_message(provider: str, key: str, valid: frozenset[str]) -> str:

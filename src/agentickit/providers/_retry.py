@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -13,6 +14,9 @@ __all__ = ("backoff_delay", "retry_call")
 
 T = TypeVar("T")
 
+RETRY_AFTER_CAP = 60.0
+"""The longest wait a server's `Retry-After` can ask for: a bad or hostile header cannot park a run for hours."""
+
 BASE_DELAY = 0.25
 MAX_DELAY = 8.0
 
@@ -20,11 +24,13 @@ MAX_DELAY = 8.0
 def backoff_delay(attempt: int, exc: BaseException) -> float:
     """Seconds to wait before retry number `attempt` (0-based) after `exc`.
 
-    A server's `Retry-After` wins (capped at 60 s, so a bad header cannot park a run for hours);
-    otherwise full-jitter exponential backoff: uniform in [d/2, d] with d = 0.25 s * 2**attempt, capped at 8 s.
+    A server's `Retry-After` wins, clamped to [0, 60 s] (a bad header cannot park a run for hours,
+    and a NaN one is ignored); otherwise full-jitter exponential backoff: uniform in [d/2, d] with
+    d = 0.25 s * 2**attempt, capped at 8 s.
     """
-    if isinstance(exc, ProviderHTTPError) and exc.retry_after is not None:
-        return min(max(exc.retry_after, 0.0), 60.0)
+    wait = exc.retry_after if isinstance(exc, ProviderHTTPError) else None
+    if wait is not None and not math.isnan(wait):
+        return min(max(wait, 0.0), RETRY_AFTER_CAP)
     delay = min(MAX_DELAY, BASE_DELAY * (2**attempt))
     return delay * (0.5 + random.random() / 2)
 

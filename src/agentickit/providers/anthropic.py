@@ -94,6 +94,7 @@ def anthropic_model(cfg: LLMConfig) -> Model:
         temperature=cfg.temperature,
         max_tokens=cfg.max_tokens,
         timeout=cfg.timeout,
+        request_timeout=cfg.request_timeout,
         max_retries=cfg.max_retries,
         thinking=options.get("thinking"),
         headers=options.get("headers"),
@@ -194,6 +195,7 @@ class AnthropicModel(Model):
         temperature: float | None = None,
         max_tokens: int | None = None,
         timeout: float = 60.0,
+        request_timeout: float | None = 600.0,
         max_retries: int = 3,
         thinking: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
@@ -205,6 +207,7 @@ class AnthropicModel(Model):
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.timeout = timeout
+        self.request_timeout = request_timeout
         self.max_retries = max_retries
         self.thinking = dict(thinking) if thinking else None
         self.headers = dict(headers or {})
@@ -376,7 +379,7 @@ class _AnthropicStream(SDKStream[AsyncStream[RawMessageStreamEvent]]):
     __slots__ = ("_model",)
 
     def __init__(self, model: AnthropicModel, fields: dict[str, Any], timeout: float | None) -> None:
-        super().__init__(fields, timeout)
+        super().__init__(fields, timeout, model.request_timeout, (model.provider, model.model_name))
         self._model = model
 
     async def _events(self) -> AsyncIterator[StreamEvent]:

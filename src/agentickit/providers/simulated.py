@@ -29,6 +29,7 @@ from typing import Any, Literal, cast
 
 import orjson
 
+from .._utils import is_seconds
 from ..errors import (
     AuthenticationError,
     BadRequestError,
@@ -308,7 +309,7 @@ class SimulatedModel(Model):
             raise ValueError("ttft must be >= 0 seconds")
         if self.tokens_per_s is not None and self.tokens_per_s <= 0:
             raise ValueError("tokens_per_s must be > 0, or None for no delay")
-        if self.timeout is not None and self.timeout <= 0:
+        if self.timeout is not None and not is_seconds(self.timeout):
             raise ValueError("timeout must be > 0 seconds, or None for no limit")
         if self.max_tokens is not None and self.max_tokens < 1:
             raise ValueError("max_tokens must be >= 1, or None for no limit")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import orjson
 
+from .._utils import is_seconds
 from ..errors import ToolArgumentsError, UserError
 from ..messages import ToolDefinition
 from ._output import ToolOutput
@@ -136,13 +137,13 @@ class Tool:
     ) -> None:
         if not callable(function):
             raise UserError(f"a tool needs a function, got {function!r}")
-        if timeout is not None and timeout <= 0:
-            raise UserError(f"tool timeout must be > 0 seconds, got {timeout}")
+        if timeout is not None and not is_seconds(timeout):
+            raise UserError(f"tool timeout must be > 0 seconds (a number, not NaN), got {timeout!r}")
         if retries < 0:
             raise UserError(f"tool retries must be >= 0, got {retries}")
-        if retry_backoff < 0:
+        if not is_seconds(retry_backoff, zero=True):
             raise UserError(f"tool retry_backoff must be >= 0 seconds, got {retry_backoff}")
-        if cache_ttl is not None and cache_ttl <= 0:
+        if cache_ttl is not None and not is_seconds(cache_ttl):
             raise UserError(f"tool cache_ttl must be > 0 seconds (or None for no caching), got {cache_ttl}")
         if max_concurrency is not None and max_concurrency < 1:
             raise UserError(f"tool max_concurrency must be >= 1 (or None for no cap), got {max_concurrency}")

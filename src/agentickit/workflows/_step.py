@@ -6,6 +6,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from .._utils import is_seconds
 from ..errors import WorkflowError
 from ._context import WorkflowContext
 from ._invoke import StepTarget, make_invoker
@@ -97,11 +98,11 @@ class Step:
             raise WorkflowError(
                 f"step {name!r}: depends_on must be a list of step names, not the string {depends_on!r}"
             )
-        if timeout is not None and timeout <= 0:
-            raise WorkflowError(f"step {name!r}: timeout must be > 0 seconds, got {timeout}")
+        if timeout is not None and not is_seconds(timeout):
+            raise WorkflowError(f"step {name!r}: timeout must be > 0 seconds (a number, not NaN), got {timeout!r}")
         if retries < 0:
             raise WorkflowError(f"step {name!r}: retries must be >= 0, got {retries}")
-        if retry_delay < 0:
+        if not is_seconds(retry_delay, zero=True):
             raise WorkflowError(f"step {name!r}: retry_delay must be >= 0 seconds, got {retry_delay}")
         if condition is not None:
             check_signature(condition, 1, f"step {name!r}: condition", "condition(context) -> bool")

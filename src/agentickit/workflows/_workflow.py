@@ -10,7 +10,7 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from .._utils import new_id
+from .._utils import is_seconds, new_id
 from ..errors import UserError, WorkflowDepthError, WorkflowError, WorkflowTimeoutError
 from ..messages import Usage
 from ..metrics import Metrics, MetricsSnapshot, metrics_for, record_failure, record_result
@@ -67,8 +67,8 @@ class Workflow:
     ) -> None:
         if not isinstance(name, str) or not name or "/" in name:  # pyright: ignore[reportUnnecessaryIsInstance]
             raise WorkflowError(f"a workflow name must be a non-empty string without '/', got {name!r}")
-        if timeout is not None and timeout <= 0:
-            raise WorkflowError(f"workflow {name!r}: timeout must be > 0 seconds, got {timeout}")
+        if timeout is not None and not is_seconds(timeout):
+            raise WorkflowError(f"workflow {name!r}: timeout must be > 0 seconds (a number, not NaN), got {timeout!r}")
         self.name = name
         self.timeout = timeout
         self.description = description

@@ -10,6 +10,7 @@ with no per-chunk model objects.
 from __future__ import annotations
 
 import asyncio
+import time
 import urllib.request
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, cast
@@ -20,7 +21,13 @@ import orjson
 from yarl import URL
 
 from ..._version import __version__
-from ...errors import ProviderConnectionError, ProviderHTTPError, ProviderTimeoutError, ServerError
+from ...errors import (
+    ProviderConnectionError,
+    ProviderHTTPError,
+    ProviderTimeoutError,
+    ResponseTooLargeError,
+    ServerError,
+)
 from ...messages import Message, ModelResponse, ToolDefinition, Usage
 from ...options import ModelSettings
 from ...telemetry import _hooks as _tel
@@ -36,14 +43,16 @@ from .._base import (
     flatten_batches,
 )
 from .._http import decode_body, is_local_url, server_message, status_error
-from ._wire import bad_response, parse_completion, request_fields, tools_json
+from ._wire import bad_response, call_delta, checked_str, parse_completion, request_fields, tools_json, truncated
 
-__all__ = ("OpenAIModel", "env_proxy")
+__all__ = ("DEFAULT_MAX_RESPONSE_BYTES", "OpenAIModel", "env_proxy")
 
 _loads = orjson.loads
 _dumps = orjson.dumps
 _JSONDecodeError = orjson.JSONDecodeError
 _DONE = b"[DONE]"
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+"""The largest response body (streamed or not) a model may send: 64 MiB, ~60x a long answer."""
 _WINDOW = 64
 
 
@@ -75,11 +84,14 @@ class OpenAIModel(Model):
         temperature: default temperature when a run sets none.
         max_tokens: default output limit when a run sets none.
         timeout: seconds a request may take (for streams: to connect, and between two reads).
+        request_timeout: seconds a request may take in all, a stream included; `None`: no limit.
         max_retries: retries the run loop makes on 429, 5xx, timeouts and connection errors.
         extra_body: fields merged into every request body.
         stream_usage: ask for the usage chunk of streamed replies (`stream_options.include_usage`).
         max_connections: the connection pool's size (0 means unbounded).
         max_tokens_field: `max_completion_tokens` for OpenAI's reasoning models, which reject `max_tokens`.
+        max_response_bytes: the largest response body accepted (`None`: no cap); past it the request
+            fails with `ResponseTooLargeError` and the connection is dropped.
         proxy: the HTTP proxy; `None` reads `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` once (as the SDK
             does, but not per request), `""` means none. Local endpoints never go through a proxy.
 
@@ -100,12 +112,14 @@ class OpenAIModel(Model):
         temperature: float | None = None,
         max_tokens: int | None = None,
         timeout: float = 60.0,
+        request_timeout: float | None = 600.0,
         max_retries: int = 3,
         extra_body: Mapping[str, Any] | None = None,
         stream_usage: bool = True,
         max_connections: int = 1000,
         max_tokens_field: str = "max_tokens",
         proxy: str | None = None,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.model_name = model_name
         self.provider = provider
@@ -119,12 +133,14 @@ class OpenAIModel(Model):
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.timeout = timeout
+        self.request_timeout = request_timeout
         self.max_retries = max_retries
         self.extra_body = dict(extra_body or {})
         self.stream_usage = stream_usage
         self.max_connections = max_connections
         self.max_tokens_field = max_tokens_field
         self.proxy = proxy
+        self.max_response_bytes = max_response_bytes
         self._init_runtime()
 
     def _init_runtime(self) -> None:
@@ -134,7 +150,9 @@ class OpenAIModel(Model):
         self._tools_key: object = None
         self._tools_value: Any = None
         self._complete_timeout = aiohttp.ClientTimeout(total=self.timeout, sock_connect=self.timeout)
-        self._stream_timeout = aiohttp.ClientTimeout(sock_connect=self.timeout, sock_read=self.timeout)
+        self._stream_timeout = aiohttp.ClientTimeout(
+            total=self.request_timeout, sock_connect=self.timeout, sock_read=self.timeout
+        )
 
     # -- pickling: the live session stays behind -----------------------------------------------------
 
@@ -224,13 +242,46 @@ class OpenAIModel(Model):
             key_hint=self.key_hint,
         )
 
-    def _timeout_error(self, timeout: float | None) -> ProviderTimeoutError:
+    def _timeout_error(self, timeout: float | None, started: float | None = None) -> ProviderTimeoutError:
+        limit = self.request_timeout
+        if started is not None and limit is not None and time.monotonic() - started >= limit * 0.99:
+            return ProviderTimeoutError(
+                f"{self.provider} model {self.model_name!r} did not finish its answer within {limit:g} s "
+                f"at {self.url} (LLMConfig.request_timeout; None removes the limit)",
+                provider=self.provider,
+                model=self.model_name,
+            )
         return ProviderTimeoutError(
             f"{self.provider} model {self.model_name!r} did not answer within {timeout or self.timeout:g} s "
             f"at {self.url}; raise LLMConfig.timeout or check the server",
             provider=self.provider,
             model=self.model_name,
         )
+
+    def _too_large(self) -> ResponseTooLargeError:
+        return ResponseTooLargeError(
+            f"{self.provider} model {self.model_name!r} sent a response larger than {self.max_response_bytes} bytes "
+            f"at {self.url}; raise LLMConfig(options={{'max_response_bytes': ...}}) or lower max_tokens",
+            provider=self.provider,
+            model=self.model_name,
+        )
+
+    async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
+        """The whole body, refusing one past `max_response_bytes` before holding it in memory."""
+        cap = self.max_response_bytes
+        length = resp.content_length
+        if cap is None or (length is not None and length <= cap):
+            return await resp.read()
+        if length is not None:
+            raise self._too_large()
+        parts: list[bytes] = []
+        size = 0
+        async for data in resp.content.iter_any():
+            size += len(data)
+            if size > cap:
+                raise self._too_large()
+            parts.append(data)
+        return b"".join(parts)
 
     def _connection_error(self, exc: BaseException) -> ProviderConnectionError:
         return ProviderConnectionError(
@@ -260,7 +311,7 @@ class OpenAIModel(Model):
         try:
             headers = None if _tel.active is None else _tel.active.carrier()  # W3C traceparent when tracing
             async with session.post(self._url, data=body, timeout=timeout, headers=headers) as resp:
-                raw = await resp.read()
+                raw = await self._read(resp)
                 if resp.status >= 400:
                     raise self._status_error(resp.status, raw, resp.headers)
         except TimeoutError as exc:
@@ -276,13 +327,15 @@ class OpenAIModel(Model):
         timeout = (
             self._stream_timeout
             if settings.timeout is None
-            else aiohttp.ClientTimeout(sock_connect=settings.timeout, sock_read=settings.timeout)
+            else aiohttp.ClientTimeout(
+                total=self.request_timeout, sock_connect=settings.timeout, sock_read=settings.timeout
+            )
         )
         return _OpenAIStream(self, self._body(messages, tools, settings, True), timeout, settings.timeout)
 
 
 class _OpenAIStream(ModelStream):
-    __slots__ = ("_body", "_closed", "_deadline", "_model", "_resp", "_timeout")
+    __slots__ = ("_body", "_closed", "_deadline", "_done", "_model", "_resp", "_timeout")
 
     def __init__(self, model: OpenAIModel, body: bytes, timeout: aiohttp.ClientTimeout, deadline: float | None) -> None:
         super().__init__()
@@ -292,6 +345,8 @@ class _OpenAIStream(ModelStream):
         self._deadline = deadline
         self._resp: aiohttp.ClientResponse | None = None
         self._closed = False
+        self._done = False
+        """Whether the `[DONE]` line arrived."""
 
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
         # `batches` records what it yields itself, so the base class's bookkeeping layer (one more
@@ -328,6 +383,7 @@ class _OpenAIStream(ModelStream):
     async def batches(self) -> AsyncGenerator[list[BatchItem], None]:
         """The events of each network read as one batch (see `ModelStream.batches`)."""
         model = self._model
+        started = time.monotonic()
         try:
             resp = await model._pool().post(  # pyright: ignore[reportPrivateUsage]
                 model._url,  # pyright: ignore[reportPrivateUsage]
@@ -345,32 +401,54 @@ class _OpenAIStream(ModelStream):
             if self._closed:
                 return
             if resp.status >= 400:
-                raw = await resp.read()
+                raw = await model._read(resp)  # pyright: ignore[reportPrivateUsage]
                 finished = True
                 raise model._status_error(resp.status, raw, resp.headers)  # pyright: ignore[reportPrivateUsage]
             if resp.content_type == "application/json":
                 # A server that ignores `stream: true` and answers in one piece.
-                reply = parse_completion(await resp.read(), model.provider, model.model_name)
+                reply = parse_completion(await model._read(resp), model.provider, model.model_name)  # pyright: ignore[reportPrivateUsage]
                 finished = True
                 yield self._replay(reply)
                 return
             # One batch per network read: the consumer awaits once per read, not once per event.
             parse = self._parse
+            cap = model.max_response_bytes
+            size = 0
             tail = b""
+            # A line longer than one read is collected piece by piece and joined once its end
+            # arrives: `tail + data` per read made a 50 MB line quadratic (3.5 s).
+            pending: list[bytes] = []
             async for data in resp.content.iter_any():
-                if tail:
+                size += len(data)
+                if cap is not None and size > cap:
+                    raise model._too_large()  # pyright: ignore[reportPrivateUsage]
+                if b"\n" not in data:
+                    if tail:
+                        pending.append(tail)
+                        tail = b""
+                    pending.append(data)
+                    continue
+                if pending:
+                    pending.append(tail + data if tail else data)
+                    data = b"".join(pending)
+                    pending.clear()
+                elif tail:
                     data = tail + data
                 lines = data.split(b"\n")
                 tail = lines.pop()
                 batch = parse(lines, resp.status)
                 if batch:
                     yield batch
+            if pending:
+                tail = b"".join(pending) + tail
             if tail.strip():
                 raise bad_response(model.provider, model.model_name, "the stream ended in the middle of an event", tail)
+            if not self._closed and not self._done and self._finish_reason is None:
+                raise truncated(model.provider, model.model_name)
             finished = True
         except TimeoutError as exc:
             if not self._closed:
-                raise model._timeout_error(self._deadline) from exc  # pyright: ignore[reportPrivateUsage]
+                raise model._timeout_error(self._deadline, started) from exc  # pyright: ignore[reportPrivateUsage]
         except aiohttp.ClientError as exc:
             if not self._closed:
                 raise model._connection_error(exc) from exc  # pyright: ignore[reportPrivateUsage]
@@ -428,38 +506,41 @@ class _OpenAIStream(ModelStream):
                     delta = choice.get("delta")
                     if delta:
                         text = delta.get("content")
-                        if text and len(delta) == 1:
+                        if type(text) is str and len(delta) == 1:
                             # The common case, a text-only delta, skips the other lookups.
-                            add(text)
+                            if text:
+                                add(text)
                         else:
                             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
                             if reasoning:
+                                checked_str(reasoning, "choices[0].delta.reasoning_content")
                                 self._thoughts.append(reasoning)
                                 add(ThoughtDelta(reasoning))
                                 pure = False
-                            if text:
-                                add(text)
+                            if text is not None:
+                                if checked_str(text, "choices[0].delta.content"):
+                                    add(text)
                             calls = delta.get("tool_calls")
                             if calls:
                                 pure = False
                                 for c in calls:
-                                    fn: dict[str, Any] = c.get("function") or {}
-                                    call = ToolCallDelta(
-                                        c.get("index") or 0, c.get("id"), fn.get("name"), fn.get("arguments") or ""
-                                    )
+                                    call = call_delta(c)
                                     self._add_call_delta(call)
                                     add(call)
                     reason = choice.get("finish_reason")
                     if reason:
-                        self._finish_reason = reason
-                elif choices is None and "error" in obj:
-                    raise ServerError(
-                        f"{model.provider} reported an error in the middle of the stream: {server_message(obj)}",
-                        status=status,
-                        body=obj,
-                        provider=model.provider,
-                        model=model.model_name,
-                    )
+                        self._finish_reason = checked_str(reason, "choices[0].finish_reason")
+                elif choices is None:
+                    if "error" in obj:
+                        raise ServerError(
+                            f"{model.provider} reported an error in the middle of the stream: {server_message(obj)}",
+                            status=status,
+                            body=obj,
+                            provider=model.provider,
+                            model=model.model_name,
+                        )
+                    if not obj.get("usage"):
+                        raise TypeError("the event has no 'choices'")
                 usage = obj.get("usage")
                 if usage:
                     self._usage = Usage(
@@ -468,10 +549,11 @@ class _OpenAIStream(ModelStream):
                     add(UsageEvent(self._usage))
                     pure = False
                 if self._model_name is None:
-                    self._model_name = obj.get("model")
-            except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+                    name = obj.get("model")
+                    self._model_name = name if type(name) is str else None
+            except (AttributeError, TypeError, KeyError, IndexError, ValueError, OverflowError) as exc:
                 raise bad_response(
-                    model.provider, model.model_name, f"a stream event has a wrong shape: {exc!r}", _dumps(obj)
+                    model.provider, model.model_name, f"a stream event has a wrong shape: {exc}", _dumps(obj)
                 ) from exc
         return pure
 
@@ -483,6 +565,7 @@ class _OpenAIStream(ModelStream):
                 objs.append(_loads(payload))
             except _JSONDecodeError:
                 if payload.strip() == _DONE:
+                    self._done = True
                     continue
                 model = self._model
                 raise bad_response(

@@ -10,7 +10,7 @@ from ...errors import ConfigError, MissingAPIKeyError
 from .._base import Model
 from .._http import is_local_url
 from .._registry import PROVIDER_OPTIONS, LLMConfig
-from ._aiohttp import OpenAIModel
+from ._aiohttp import DEFAULT_MAX_RESPONSE_BYTES, OpenAIModel
 
 __all__ = ("azure_model", "ollama_model", "openai_model")
 
@@ -48,12 +48,22 @@ def _transport_kwargs(cfg: LLMConfig, options: Mapping[str, Any]) -> dict[str, A
     field = options.get("max_tokens_field", "max_tokens")
     if field not in _MAX_TOKENS_FIELDS:
         raise ConfigError(f"options['max_tokens_field'] must be one of {_MAX_TOKENS_FIELDS}, got {field!r}")
+    cap = options.get("max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES)
+    if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1):
+        raise ConfigError(f"options['max_response_bytes'] must be an int >= 1 (bytes) or None, got {cap!r}")
+    if "max_response_bytes" in options and cfg.transport == "sdk":
+        raise ConfigError(
+            "options['max_response_bytes'] is enforced by the default transport only; the SDK reads "
+            "responses itself: drop the option or use transport='aiohttp'"
+        )
     return {
+        "max_response_bytes": cap,
         "max_tokens_field": field,
         "proxy": options.get("proxy"),
         "temperature": cfg.temperature,
         "max_tokens": cfg.max_tokens,
         "timeout": cfg.timeout,
+        "request_timeout": cfg.request_timeout,
         "max_retries": cfg.max_retries,
         "headers": options.get("headers"),
         "query": options.get("query"),
@@ -67,6 +77,7 @@ def _build(cfg: LLMConfig, **kwargs: Any) -> Model:
     if cfg.transport == "sdk":
         from ._sdk import OpenAISDKModel
 
+        kwargs.pop("max_response_bytes", None)
         return OpenAISDKModel(cfg.model, **kwargs)
     if cfg.transport != "aiohttp":
         raise ConfigError(f"unknown transport {cfg.transport!r}; use 'aiohttp' (the default) or 'sdk'")
@@ -80,7 +91,8 @@ def openai_model(cfg: LLMConfig) -> Model:
 
     The key comes from `cfg.api_key` or `OPENAI_API_KEY`; a local `base_url` (127.0.0.1, localhost)
     needs none. `cfg.options` may hold `headers`, `query`, `extra_body`, `stream_usage`,
-    `max_connections`, `max_tokens_field` (`"max_completion_tokens"` for reasoning models), `proxy`
+    `max_connections`, `max_tokens_field` (`"max_completion_tokens"` for reasoning models),
+    `max_response_bytes` (default 64 MiB: a longer response is a `ResponseTooLargeError`), `proxy`
     (default: `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`), `organization` and `project`.
 
     Raises:

@@ -15,9 +15,9 @@ from ...errors import ProviderConnectionError, ProviderError, ProviderTimeoutErr
 from ...messages import Message, ModelResponse, ToolCall, ToolDefinition, Usage
 from ...options import ModelSettings
 from ...telemetry import _hooks as _tel
-from .._base import Model, ModelStream, SDKStream, StreamEvent, TextDelta, ThoughtDelta, ToolCallDelta, UsageEvent
+from .._base import Model, ModelStream, SDKStream, StreamEvent, TextDelta, ThoughtDelta, UsageEvent
 from .._http import refused_connection, status_error
-from ._wire import bad_response, request_fields, tools_json
+from ._wire import bad_response, call_delta, checked_str, request_fields, tools_json, truncated
 
 try:
     import httpx2
@@ -53,6 +53,7 @@ class OpenAISDKModel(Model):
         temperature: float | None = None,
         max_tokens: int | None = None,
         timeout: float = 60.0,
+        request_timeout: float | None = 600.0,
         max_retries: int = 3,
         extra_body: Mapping[str, Any] | None = None,
         stream_usage: bool = True,
@@ -73,6 +74,7 @@ class OpenAISDKModel(Model):
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.timeout = timeout
+        self.request_timeout = request_timeout
         self.max_retries = max_retries
         self.extra_body = dict(extra_body or {})
         self.stream_usage = stream_usage
@@ -210,14 +212,21 @@ class OpenAISDKModel(Model):
         try:
             choice = completion.choices[0]
             message = choice.message
+            # The SDK builds its reply objects without validating them, so a wrong-typed field
+            # would come out as it is (an int as `Result.content`): the same checks as our transport.
             calls = tuple(
-                ToolCall(c.id, c.function.name, c.function.arguments or "{}")
+                ToolCall(
+                    checked_str(c.id, "choices[0].message.tool_calls[].id"),
+                    checked_str(c.function.name, "choices[0].message.tool_calls[].function.name"),
+                    checked_str(c.function.arguments or "{}", "choices[0].message.tool_calls[].function.arguments"),
+                )
                 for c in (message.tool_calls or ())
                 if c.type == "function"
             )
             usage = completion.usage
+            content = message.content
             return ModelResponse(
-                content=message.content or "",
+                content=checked_str(content, "choices[0].message.content") if content is not None else "",
                 tool_calls=calls,
                 usage=Usage(usage.prompt_tokens, usage.completion_tokens, 1) if usage else Usage(requests=1),
                 finish_reason=choice.finish_reason or ("tool_calls" if calls else "stop"),
@@ -225,7 +234,7 @@ class OpenAISDKModel(Model):
                 model=completion.model or self.model_name,
             )
         except (AttributeError, IndexError, TypeError) as exc:
-            raise bad_response(self.provider, self.model_name, f"missing or wrong field: {exc!r}") from exc
+            raise bad_response(self.provider, self.model_name, f"missing or wrong field: {exc}") from exc
 
     def request_stream(
         self, messages: Sequence[Message], tools: Sequence[ToolDefinition], settings: ModelSettings
@@ -236,11 +245,47 @@ class OpenAISDKModel(Model):
         return _SDKStream(self, fields, settings.timeout)
 
 
+def _chunk_events(stream: _SDKStream, chunk: Any) -> list[StreamEvent]:
+    """The events of one SDK chunk, type-checked as our own transport checks them (the SDK does not)."""
+    events: list[StreamEvent] = []
+    choices = getattr(chunk, "choices", None)
+    usage = getattr(chunk, "usage", None)
+    if choices is None and not usage:
+        raise TypeError("the event has no 'choices'")
+    if choices:
+        choice = choices[0]
+        delta = choice.delta
+        reasoning = getattr(delta, "reasoning_content", None)
+        if reasoning:
+            events.append(ThoughtDelta(checked_str(reasoning, "choices[0].delta.reasoning_content")))
+        if delta.content is not None and checked_str(delta.content, "choices[0].delta.content"):
+            events.append(TextDelta(delta.content))
+        if delta.tool_calls:
+            for c in delta.tool_calls:
+                fn = c.function
+                events.append(
+                    call_delta(
+                        {
+                            "index": c.index,
+                            "id": c.id,
+                            "function": {"name": fn.name, "arguments": fn.arguments} if fn else {},
+                        }
+                    )
+                )
+        if choice.finish_reason:
+            stream._finish_reason = checked_str(choice.finish_reason, "choices[0].finish_reason")  # pyright: ignore[reportPrivateUsage]
+    if usage:
+        events.append(UsageEvent(Usage(int(usage.prompt_tokens or 0), int(usage.completion_tokens or 0), 1)))
+    if stream._model_name is None and type(getattr(chunk, "model", None)) is str:  # pyright: ignore[reportPrivateUsage]
+        stream._model_name = chunk.model  # pyright: ignore[reportPrivateUsage]
+    return events
+
+
 class _SDKStream(SDKStream[AsyncStream[ChatCompletionChunk]]):
     __slots__ = ("_model",)
 
     def __init__(self, model: OpenAISDKModel, fields: dict[str, Any], timeout: float | None) -> None:
-        super().__init__(fields, timeout)
+        super().__init__(fields, timeout, model.request_timeout, (model.provider, model.model_name))
         self._model = model
 
     async def _events(self) -> AsyncIterator[StreamEvent]:
@@ -255,26 +300,16 @@ class _SDKStream(SDKStream[AsyncStream[ChatCompletionChunk]]):
             return
         try:
             async for chunk in stream:
-                if chunk.choices:
-                    choice = chunk.choices[0]
-                    delta = choice.delta
-                    reasoning = getattr(delta, "reasoning_content", None)
-                    if reasoning:
-                        yield ThoughtDelta(reasoning)
-                    if delta.content:
-                        yield TextDelta(delta.content)
-                    if delta.tool_calls:
-                        for c in delta.tool_calls:
-                            fn = c.function
-                            yield ToolCallDelta(
-                                c.index, c.id, fn.name if fn else None, (fn.arguments if fn else None) or ""
-                            )
-                    if choice.finish_reason:
-                        self._finish_reason = choice.finish_reason
-                if chunk.usage:
-                    yield UsageEvent(Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens, 1))
-                if self._model_name is None:
-                    self._model_name = chunk.model
+                try:
+                    events = _chunk_events(self, chunk)
+                except (AttributeError, TypeError, IndexError, KeyError, ValueError) as exc:
+                    raise bad_response(
+                        model.provider, model.model_name, f"a stream event has a wrong shape: {exc}"
+                    ) from exc
+                for event in events:
+                    yield event
+            if not self._closed and self._finish_reason is None:
+                raise truncated(model.provider, model.model_name)
         except ProviderError:
             raise
         except (openai.OpenAIError, ValueError) as exc:

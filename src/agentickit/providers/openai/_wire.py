@@ -13,17 +13,21 @@ from typing import Any, cast
 import orjson
 
 from ...content import BinaryContent, ContentPart, ImageUrl, unsupported
-from ...errors import BadResponseError
+from ...errors import BadResponseError, TruncatedResponseError
 from ...messages import Message, ModelResponse, ToolCall, ToolDefinition, Usage
 from ...options import ModelSettings
+from .._base import ToolCallDelta
 from .._http import server_message
 
 __all__ = (
     "bad_response",
+    "call_delta",
+    "checked_str",
     "message_json",
     "messages_json",
     "parse_completion",
     "part_json",
+    "truncated",
     "request_fields",
     "tool_choice_json",
     "tools_json",
@@ -164,6 +168,41 @@ def bad_response(provider: str, model: str, why: str, raw: bytes | str = b"") ->
     )
 
 
+def truncated(provider: str, model: str) -> TruncatedResponseError:
+    """The error for a stream that closed before its `finish_reason` (and `[DONE]`)."""
+    return TruncatedResponseError(
+        f"{provider} model {model!r} closed the stream before the answer was complete (no finish_reason, "
+        "no [DONE]): the response was truncated; it is retried when nothing reached the caller yet",
+        provider=provider,
+        model=model,
+    )
+
+
+def checked_str(value: Any, field: str) -> str:
+    """`value` if it is a string; else a `TypeError` naming the field (turned into a `BadResponseError`)."""
+    if type(value) is not str:
+        raise TypeError(f"{field} is {type(value).__name__} {str(value)[:40]!r}, not a string")
+    return value
+
+
+def _optional_str(value: Any, field: str) -> str | None:
+    return None if value is None else checked_str(value, field)
+
+
+def call_delta(c: Any) -> ToolCallDelta:
+    """One streamed `tool_calls[i]` entry, its fields type-checked (`arguments` must be a JSON string)."""
+    fn: Any = c.get("function") or {}
+    index = c.get("index") or 0
+    if type(index) is not int:
+        raise TypeError(f"choices[0].delta.tool_calls[].index is {type(index).__name__}, not an integer")
+    return ToolCallDelta(
+        index,
+        _optional_str(c.get("id"), "choices[0].delta.tool_calls[].id"),
+        _optional_str(fn.get("name"), "choices[0].delta.tool_calls[].function.name"),
+        _optional_str(fn.get("arguments"), "choices[0].delta.tool_calls[].function.arguments") or "",
+    )
+
+
 def usage_of(raw: Mapping[str, Any] | None) -> Usage:
     """`Usage` from OpenAI's `usage` object."""
     if not raw:
@@ -189,18 +228,29 @@ def parse_completion(raw: bytes, provider: str, model: str) -> ModelResponse:
         choice = body["choices"][0]
         message = choice["message"]
         calls = tuple(
-            ToolCall(c["id"], c["function"]["name"], c["function"].get("arguments") or "{}")
+            ToolCall(
+                checked_str(c["id"], "choices[0].message.tool_calls[].id"),
+                checked_str(c["function"]["name"], "choices[0].message.tool_calls[].function.name"),
+                _optional_str(c["function"].get("arguments"), "choices[0].message.tool_calls[].function.arguments")
+                or "{}",
+            )
             for c in message.get("tool_calls") or ()
         )
+        name = body.get("model")
         return ModelResponse(
-            content=message.get("content") or "",
+            content=_optional_str(message.get("content"), "choices[0].message.content") or "",
             tool_calls=calls,
             usage=usage_of(body.get("usage")),
-            finish_reason=choice.get("finish_reason") or ("tool_calls" if calls else "stop"),
-            thoughts=message.get("reasoning_content") or message.get("reasoning") or "",
-            model=body.get("model") or model,
+            finish_reason=_optional_str(choice.get("finish_reason"), "choices[0].finish_reason")
+            or ("tool_calls" if calls else "stop"),
+            thoughts=_optional_str(
+                message.get("reasoning_content") or message.get("reasoning"), "choices[0].message.reasoning_content"
+            )
+            or "",
+            model=name if type(name) is str and name else model,
         )
-    except (KeyError, IndexError, TypeError, AttributeError) as exc:
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError, OverflowError) as exc:
         if isinstance(data, dict) and "error" in data:
             raise bad_response(provider, model, f"an error in a 200 reply: {server_message(data)}") from exc
-        raise bad_response(provider, model, f"missing or wrong field: {exc!r}", raw) from exc
+        why = str(exc) if isinstance(exc, TypeError | ValueError) else f"missing field {exc!r}"
+        raise bad_response(provider, model, f"missing or wrong field: {why}", raw) from exc
