@@ -13,7 +13,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from . import errors
+from . import errors, stores
+from ._result import Source
 from ._version import __version__
 from .agent import (
     Agent,
@@ -27,7 +28,7 @@ from .agent import (
     research_agent,
 )
 from .executors import BatchItem, BatchResult, Executor, LocalExecutor
-from .memory import InMemoryStore, Memory, MemoryStore
+from .memory import Document, InMemoryStore, Memory, MemoryStore
 from .messages import Message, ToolCall, ToolCallRecord, Usage
 from .metrics import MetricsSnapshot
 from .options import RunOptions
@@ -62,6 +63,7 @@ __all__ = (
     "ChunkType",
     "Config",
     "DAGWorkflow",
+    "Document",
     "Executor",
     "InMemoryStore",
     "LLMConfig",
@@ -80,6 +82,7 @@ __all__ = (
     "RunOptions",
     "SequentialWorkflow",
     "SimulatedModel",
+    "Source",
     "Step",
     "StepResult",
     "StepStatus",
@@ -101,6 +104,7 @@ __all__ = (
     "load_config",
     "research_agent",
     "stop",
+    "stores",
     "tool",
 )
 

@@ -15,6 +15,7 @@ from contextlib import aclosing
 from typing import TYPE_CHECKING
 
 from ..errors import ProviderError, RunTimeoutError, UsageLimitExceeded, is_retryable
+from ..memory._memory import trim_history
 from ..messages import Message, ModelResponse, ToolCallRecord, ToolDefinition, Usage
 from ..metrics import record_failure, record_result
 from ..options import ModelSettings, RunOptions
@@ -22,7 +23,7 @@ from ..providers._base import Model, ModelStream, TextDelta, ThoughtDelta
 from ..providers._retry import backoff_delay
 from ..streaming._chunk import Chunk, ChunkType, text_chunk, text_chunks
 from ._handler import run_custom
-from ._result import Result
+from ._result import Result, Source
 from ._sink import ChunkSink
 from ._tool_exec import execute_tool_calls
 
@@ -169,12 +170,21 @@ async def _run(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | Non
     if agent.system_prompt:
         messages.append(Message("system", agent.system_prompt))
     session_id = opts.session_id
+    sources: list[Source] = []
     if memory is not None:
         if session_id is None:
             session_id = memory.session_id
-        if session_id is not None:
-            limit = opts.history_limit if opts.history_limit is not None else memory.history_limit
+        limit = opts.history_limit if opts.history_limit is not None else memory.history_limit
+        if opts.message_history is not None:
+            messages.extend(trim_history(list(opts.message_history), limit=limit, max_tokens=memory.max_history_tokens))
+        elif session_id is not None:
             messages.extend(await memory.history(session_id, limit))
+        if memory.rag_k:
+            context, sources = await memory.rag_context(query, session_id, messages)
+            if context is not None:
+                messages.insert(1 if agent.system_prompt else 0, context)
+    elif opts.message_history is not None:
+        messages.extend(trim_history(list(opts.message_history), limit=opts.history_limit))
     first_new = len(messages)
     messages.append(Message("user", query))
 
@@ -239,4 +249,5 @@ async def _run(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | Non
         run_id=run_id,
         agent_name=agent.name,
         thoughts=response.thoughts,
+        sources=sources,
     )
