@@ -9,13 +9,13 @@ expiry-checked deletes are Lua scripts, so each is atomic against concurrent cli
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
 from ..errors import UserError
 from ._base import (
+    SCHEMA_VERSION,
     Page,
     Record,
     StoreConnectionError,
@@ -29,6 +29,7 @@ from ._base import (
     encode_record,
     now,
     redact_url,
+    refused_version,
 )
 
 __all__ = ("Redis",)
@@ -117,14 +118,27 @@ class Redis:
 
     """
 
-    __slots__ = ("_client", "_lock", "_scripts", "prefix", "url")
+    __slots__ = ("_checked", "_client", "_scripts", "prefix", "url")
 
     def __init__(self, url: str, *, prefix: str = "ak") -> None:
         self.url = url
         self.prefix = check_prefix(prefix)
         self._client: Any = None
         self._scripts: dict[str, Any] = {}
-        self._lock: asyncio.Lock | None = None
+        self._checked = False
+
+    async def _ready(self) -> Any:
+        client = self._get()
+        if not self._checked:
+            key = f"{self.prefix}:schema"
+            with self._guard():
+                # The first client records the layout version; a newer one is refused.
+                await client.set(key, SCHEMA_VERSION, nx=True)
+                found = int(await client.get(key) or 0)
+            if found > SCHEMA_VERSION:
+                raise refused_version(found, f"Redis store {redact_url(self.url)} (keys {self.prefix}:*)")
+            self._checked = True
+        return client
 
     def _get(self) -> Any:
         if self._client is None:
@@ -164,7 +178,7 @@ class Redis:
         check_ns_id(namespace, stream_id)
         check_append(records, ttl, max_records)
         blobs = [encode_record(r) for r in records]
-        self._get()
+        await self._ready()
         args: list[Any] = [
             repr(now()),
             "" if ttl is None else repr(float(ttl)),
@@ -180,7 +194,7 @@ class Redis:
         self, namespace: str, stream_id: str, *, start: int = 0, end: int | None = None, last: int | None = None
     ) -> list[Record]:
         """Records with `start <= seq < end`, oldest first (`last=n`: the newest n of them)."""
-        self._get()
+        await self._ready()
         h, r, _, _ = self._keys(namespace, stream_id)
         args = [repr(now()), str(start), "" if end is None else str(end), "" if last is None else str(last)]
         with self._guard():
@@ -221,7 +235,7 @@ class Redis:
 
     async def info(self, namespace: str, stream_id: str) -> StreamInfo | None:
         """The stream's info, or `None`."""
-        client = self._get()
+        client = await self._ready()
         with self._guard():
             h = await client.hgetall(self._keys(namespace, stream_id)[0])
         return self._info(namespace, stream_id, h)
@@ -234,7 +248,7 @@ class Redis:
             offset = int(cursor) if cursor else 0
         except ValueError:
             raise UserError(f"not a cursor of this store: {cursor!r} (pass a Page.next_cursor)") from None
-        client = self._get()
+        client = await self._ready()
         idx = self._keys(namespace, "_")[2]
         with self._guard():
             ids: list[bytes] = await client.zrevrange(idx, offset, offset + limit)
@@ -254,7 +268,7 @@ class Redis:
         """Replace the stream's metadata."""
         check_ns_id(namespace, stream_id)
         blob = encode_meta(meta)
-        client = self._get()
+        client = await self._ready()
         h, _, idx, _ = self._keys(namespace, stream_id)
         t = repr(now())
         with self._guard():
@@ -268,7 +282,7 @@ class Redis:
 
     async def delete(self, namespace: str, stream_id: str) -> bool:
         """Delete a stream and its records."""
-        client = self._get()
+        client = await self._ready()
         h, r, idx, exp = self._keys(namespace, stream_id)
         with self._guard():
             pipe = client.pipeline(transaction=True)
@@ -280,7 +294,7 @@ class Redis:
 
     async def sweep(self, namespace: str | None = None) -> int:
         """Delete expired streams and their index entries."""
-        client = self._get()
+        client = await self._ready()
         exp = f"{self.prefix}:exp"
         t = now()
         with self._guard():
@@ -304,6 +318,7 @@ class Redis:
     async def aclose(self) -> None:
         """Close the connection pool. Idempotent."""
         client, self._client = self._client, None
+        self._checked = False
         if client is not None:
             await client.aclose()
 
