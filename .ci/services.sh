@@ -9,3 +9,11 @@ if ! up 6379; then
 fi
 for _ in $(seq 1 30); do up 6379 && break; sleep 1; done
 up 6379 || { echo "Redis is not reachable on 127.0.0.1:6379 (the tool-cache tests need it)" >&2; exit 1; }
+
+# PostgreSQL 15 for the session stores (trust auth, db `test`), with pgvector built into it.
+if ! up 5432; then
+  pg_ctlcluster 15 main start || true
+fi
+for _ in $(seq 1 30); do up 5432 && break; sleep 1; done
+up 5432 || { echo "PostgreSQL is not reachable on 127.0.0.1:5432 (the store tests need it)" >&2; exit 1; }
+bash "$(dirname "$0")/pgvector.sh"

@@ -16,6 +16,7 @@ REQUIRE_SERVICES = os.environ.get("AGENTICKIT_REQUIRE_SERVICES") == "1"
 
 SERVICES = {
     "redis": ("127.0.0.1", 6379),
+    "postgres": ("127.0.0.1", 5432),
 }
 
 
@@ -43,6 +44,13 @@ def redis_url() -> str:
     """The URL of the local Redis (skips or fails per the services guard)."""
     require_service("redis")
     return "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture
+def postgres_dsn() -> str:
+    """The DSN of the local PostgreSQL (skips or fails per the services guard)."""
+    require_service("postgres")
+    return os.environ.get("AGENTICKIT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def free_port() -> int:

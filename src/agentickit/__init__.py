@@ -13,7 +13,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from . import errors, telemetry
+from . import errors, stores, telemetry
+from ._result import Source
 from ._usage_limits import UsageLimits
 from ._version import __version__
 from .agent import (
@@ -29,7 +30,7 @@ from .agent import (
 )
 from .content import AudioUrl, BinaryContent, DocumentUrl, ImageUrl
 from .executors import BatchItem, BatchResult, Executor, LocalExecutor
-from .memory import InMemoryStore, Memory, MemoryStore
+from .memory import Document, InMemoryStore, Memory, MemoryStore
 from .messages import Message, ToolCall, ToolCallRecord, Usage
 from .metrics import MetricsSnapshot
 from .options import RunOptions
@@ -67,6 +68,7 @@ __all__ = (
     "ChunkType",
     "Config",
     "DAGWorkflow",
+    "Document",
     "DocumentUrl",
     "Executor",
     "FallbackModel",
@@ -88,6 +90,7 @@ __all__ = (
     "RunOptions",
     "SequentialWorkflow",
     "SimulatedModel",
+    "Source",
     "Step",
     "StepResult",
     "StepStatus",
@@ -111,6 +114,7 @@ __all__ = (
     "research_agent",
     "serve",
     "stop",
+    "stores",
     "telemetry",
     "tool",
 )

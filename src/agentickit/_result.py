@@ -7,7 +7,26 @@ from typing import Any
 
 from .messages import Message, ToolCallRecord, Usage
 
-__all__ = ("Result",)
+__all__ = ("Result", "Source")
+
+
+@dataclass(slots=True, kw_only=True)
+class Source:
+    """Something retrieved from memory: a document chunk, or a past message of the session."""
+
+    id: str
+    """The chunk id (`<doc id>#<n>`) or, for a past message, `session:<session id>#<position>`."""
+    text: str
+    score: float
+    """Cosine similarity to the query, times the memory's weight for its kind."""
+    metadata: dict[str, Any] = field(default_factory=dict[str, Any])
+    kind: str = "document"
+    """`document` (from `add_documents`) or `history` (a past message of the session)."""
+
+    @property
+    def content(self) -> str:
+        """The text (the name messages use, so code written for messages reads sources too)."""
+        return self.text
 
 
 @dataclass(slots=True, kw_only=True)
@@ -36,6 +55,8 @@ class Result:
     agent_name: str = ""
     thoughts: str = ""
     """Reasoning text the provider returned alongside the answer, if any."""
+    sources: list[Source] = field(default_factory=list[Source])
+    """What memory retrieval injected into the prompt (ids, scores, metadata), best first."""
 
     def __str__(self) -> str:
         return self.content

@@ -8,6 +8,7 @@ from typing import Any, Literal, TypedDict
 
 from ._utils import is_seconds
 from .errors import UserError
+from .messages import Message
 
 __all__ = (
     "ModelSettings",
@@ -46,6 +47,8 @@ class RunOptions:
     tool_choice: ToolChoice | None = None
     metadata: Mapping[str, Any] | None = None
     """Free-form data copied into `Result.metadata`."""
+    message_history: Sequence[Any] | None = None
+    """Explicit history (`ak.Message`s) to send instead of the session's stored history (limits still apply)."""
 
     def __post_init__(self) -> None:
         # Cheap checks (a handful of comparisons per run) so a wrong value fails here, naming the
@@ -69,6 +72,10 @@ class RunOptions:
             problems.append(f"tool_choice must be 'auto', 'none', 'required' or a tool name, got {self.tool_choice!r}")
         if self.session_id is not None and not _is_str(self.session_id):
             problems.append(f"session_id must be a string, got {self.session_id!r}")
+        if self.message_history is not None and (
+            _is_str(self.message_history) or not all(isinstance(m, Message) for m in self.message_history)
+        ):
+            problems.append("message_history must be a list of ak.Message, e.g. [ak.Message.user('hi')]")
         if problems:
             raise UserError("invalid run options: " + "; ".join(problems))
 
@@ -104,6 +111,7 @@ class RunOptionsDict(TypedDict, total=False):
     max_tool_rounds: int | None
     tool_choice: ToolChoice | None
     metadata: Mapping[str, Any] | None
+    message_history: Sequence[Any] | None
 
 
 class StreamRunOptionsDict(TypedDict, total=False):
@@ -121,6 +129,7 @@ class StreamRunOptionsDict(TypedDict, total=False):
     max_tool_rounds: int | None
     tool_choice: ToolChoice | None
     metadata: Mapping[str, Any] | None
+    message_history: Sequence[Any] | None
 
 
 def _is_str(value: object) -> bool:

@@ -756,6 +756,134 @@ async def _(tmp_path: Path) -> None:
     assert _telemetry_settings("max_content_length = 7").max_content_length == 7
 
 
+# -- [memory] stores and retrieval -----------------------------------------------------------------
+
+
+def _mem(text: str) -> Any:
+    agent = build("[memory]\n" + text)
+    assert agent.memory is not None
+    return agent.memory
+
+
+async def _turns(text: str, n: int = 3) -> int:
+    agent = build("[memory]\nsession_id = 's'\n" + text)
+    for i in range(n):
+        await agent.run(f"turn {i}")
+    stored = len(await agent.memory.load("s"))
+    await agent.cleanup()
+    return stored
+
+
+@effect("memory.path")
+async def _(tmp_path: Path) -> None:
+    db = tmp_path / "kept.db"
+    assert await _turns(f"provider = 'sqlite'\npath = '{db}'", 1) == 2
+    assert db.exists()
+    # a new agent on the same file reads the session back: it survives a restart
+    assert await _turns(f"provider = 'sqlite'\npath = '{db}'", 1) == 4
+
+
+@effect("memory.prefix")
+async def _(tmp_path: Path) -> None:
+    db = tmp_path / "shared.db"
+    assert await _turns(f"provider = 'sqlite'\npath = '{db}'\nprefix = 'one'", 1) == 2
+    assert await _turns(f"provider = 'sqlite'\npath = '{db}'\nprefix = 'two'", 1) == 2
+
+
+@effect("memory.max_messages")
+async def _(tmp_path: Path) -> None:
+    assert await _turns("max_messages = 3") == 3
+    assert await _turns("") == 6
+
+
+@effect("memory.ttl")
+async def _(tmp_path: Path) -> None:
+    assert _mem("ttl = '5s'").ttl == 5.0
+    agent = build("[memory]\nsession_id = 's'\nttl = 0.05")
+    await agent.run("soon forgotten")
+    await asyncio.sleep(0.2)
+    assert await agent.memory.load("s") == []
+
+
+@effect("memory.sweep_interval")
+async def _(tmp_path: Path) -> None:
+    assert _mem("ttl = 5\nsweep_interval = 2").sweep_interval == 2.0
+    assert _mem("ttl = 5").sweep_interval is None
+
+
+@effect("memory.url")
+async def _(tmp_path: Path) -> None:
+    url = "redis://127.0.0.1:6379/14"
+    assert _mem(f"provider = 'redis'\nurl = '{url}'").backend.url == url
+
+
+@effect("memory.dsn")
+async def _(tmp_path: Path) -> None:
+    dsn = "postgresql://postgres@127.0.0.1:5432/test"
+    assert _mem(f"provider = 'postgres'\ndsn = '{dsn}'").backend.dsn == dsn
+
+
+@effect("memory.pgbouncer")
+async def _(tmp_path: Path) -> None:
+    dsn = "provider = 'postgres'\ndsn = 'postgresql://postgres@127.0.0.1:5432/test'\n"
+    assert _mem(dsn + "pgbouncer = true").backend.pgbouncer is True
+    assert _mem(dsn + "pgbouncer = false").backend.pgbouncer is False
+
+
+@effect("memory.embedder")
+async def _(tmp_path: Path) -> None:
+    assert type(_mem("embedder = 'hash'").embedder).__name__ == "HashEmbedder"
+    remote = "embedder = 'openai'\nembedding_model = 'e'\nembedding_base_url = 'http://127.0.0.1:9/v1'"
+    assert type(_mem(remote).embedder).__name__ == "OpenAIEmbedder"
+
+
+@effect("memory.embedding_model")
+async def _(tmp_path: Path) -> None:
+    remote = "embedder = 'openai'\nembedding_base_url = 'http://127.0.0.1:9/v1'\nembedding_model = 'mini'"
+    assert _mem(remote).embedder.model == "mini"
+
+
+@effect("memory.embedding_base_url")
+async def _(tmp_path: Path) -> None:
+    remote = "embedder = 'openai'\nembedding_model = 'm'\nembedding_base_url = 'http://127.0.0.1:9/v1'"
+    assert _mem(remote).embedder.base_url == "http://127.0.0.1:9/v1"
+
+
+@effect("memory.embedding_dim")
+async def _(tmp_path: Path) -> None:
+    assert _mem("embedding_dim = 16").embedder.dim == 16
+    assert _mem("embedding_dim = 32").embedder.dim == 32
+
+
+async def _sources(text: str) -> int:
+    agent = build("[memory]\n" + text)
+    await agent.memory.add_documents(
+        [ak.Document(text=f"refund policy number {i}: refunds take {i} days", id=f"d{i}") for i in range(6)]
+    )
+    return len((await agent.run("how long do refunds take?")).sources)
+
+
+@effect("memory.rag_k")
+async def _(tmp_path: Path) -> None:
+    assert await _sources("rag_k = 2") == 2
+    assert await _sources("rag_k = 4") == 4
+
+
+@effect("memory.rag_max_tokens")
+async def _(tmp_path: Path) -> None:
+    assert await _sources("rag_k = 4\nrag_max_tokens = 12") < 4
+
+
+@effect("memory.history_weight")
+async def _(tmp_path: Path) -> None:
+    assert _mem("history_weight = 0.25").history_weight == 0.25
+
+
+@effect("memory.knowledge_weight")
+async def _(tmp_path: Path) -> None:
+    assert _mem("knowledge_weight = 3").knowledge_weight == 3.0
+
+
 # -- keys not consumed yet -----------------------------------------------------------------------
 
 PENDING: dict[str, str] = {}

@@ -153,7 +153,7 @@ def test_unreadable_files(tmp_path: Path, kind: str, match: str) -> None:
             "mcp.servers[0].timout",
             "did you mean 'timeout'",
         ),
-        ("[memory]\nhistory = 3", "memory.history", "valid keys in memory: history_limit, max_history_tokens"),
+        ("[memory]\nhistory = 3", "memory.history", "did you mean 'history_limit'"),
     ],
 )
 def test_unknown_keys_name_the_path_and_suggest_the_closest(text: str, key: str, match: str) -> None:
@@ -174,7 +174,11 @@ def test_unknown_keys_name_the_path_and_suggest_the_closest(text: str, key: str,
         ("[llm]\nprovider = 'openai'", "llm", "`model` is required for provider 'openai'"),
         ("preset = 'fancy'", "preset", "expected 'chat', 'research' or 'data'"),
         ("name = 3", "name", "expected a valid string"),
-        ("[memory]\nprovider = 'mongo'", "memory.provider", "expected 'memory' or 'none'"),
+        (
+            "[memory]\nprovider = 'mongo'",
+            "memory.provider",
+            "expected 'memory', 'none', 'sqlite', 'postgres' or 'redis'",
+        ),
         ("[streaming]\nbuffer_size = 0", "streaming.buffer_size", "greater than 0"),
         ("[streaming]\ntext_only = 'maybe'", "streaming.text_only", "expected a valid boolean"),
         ("[tools]\nrate_limit = '10 per second'", "tools.rate_limit", 'expected a rate such as "10/s"'),

@@ -27,7 +27,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from types import FunctionType, TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypedDict, Unpack
 
-from .._result import Result
+from .._result import Result, Source
 from ..errors import ProviderError, ToolError, UserError, is_retryable
 from ..messages import Message, ModelResponse, ToolCallRecord, Usage
 from ..options import ModelSettings, RunOptions
@@ -319,27 +319,43 @@ class MemoryView:
             limit = self._opts.history_limit if self._opts.history_limit is not None else memory.history_limit
         return await memory.history(self.session_id, limit)
 
-    async def query(self, text: str, k: int = 5) -> list[Message]:
-        """Up to `k` past messages relevant to `text`, oldest first.
+    async def query(self, text: str, k: int = 5, filter: Mapping[str, Any] | None = None) -> list[Source]:
+        """Up to `k` items of memory relevant to `text`.
 
-        Relevance is shared words (3+ letters, case-insensitive), ties broken by recency; with no
-        words in `text`, the `k` most recent messages. (Retrieval over embeddings replaces this when
-        a RAG store is configured.)
+        With documents in the memory (`memory.add_documents`), the `k` most similar chunks, best
+        first (exact vector search; `filter` matches their metadata). Otherwise past messages of the
+        session (`kind="history"`), oldest first: relevance is shared words (3+ letters,
+        case-insensitive), ties broken by recency; with no words in `text`, the `k` most recent.
+        Each item has `.content` (= `.text`), `.score`, `.id` and `.metadata`.
         """
         memory = self._agent.memory
-        if memory is None or self.session_id is None or k <= 0:
+        if memory is None or k <= 0:
+            return []
+        if await memory.has_documents():
+            return await memory.query(text, k=k, filter=filter)
+        if self.session_id is None:
             return []
         messages = [m for m in await memory.store.get(self.session_id, None) if m.content and m.role != "tool"]
         words = {w.lower() for w in _WORD.findall(text)}
         if not words:
-            return messages[-k:]
-        scored: list[tuple[int, int]] = []
-        for i, m in enumerate(messages):
-            score = len(words.intersection(w.lower() for w in _WORD.findall(m.content or "")))
-            if score:
-                scored.append((score, i))
-        top = sorted(scored, reverse=True)[:k]
-        return [messages[i] for _, i in sorted(top, key=lambda s: s[1])]
+            picked = [(0, i) for i in range(max(0, len(messages) - k), len(messages))]
+        else:
+            scored: list[tuple[int, int]] = []
+            for i, m in enumerate(messages):
+                score = len(words.intersection(w.lower() for w in _WORD.findall(m.content or "")))
+                if score:
+                    scored.append((score, i))
+            picked = sorted(sorted(scored, reverse=True)[:k], key=lambda s: s[1])
+        return [
+            Source(
+                id=f"history#{i}",
+                text=messages[i].content or "",
+                score=float(sc),
+                metadata={"role": messages[i].role},
+                kind="history",
+            )
+            for sc, i in picked
+        ]
 
 
 class Capabilities:

@@ -17,9 +17,10 @@ from collections.abc import Awaitable, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 
-from .._result import Result
+from .._result import Result, Source
 from .._utils import new_id
 from ..errors import ProviderError, RunTimeoutError, UsageLimitExceeded, UserError, is_retryable
+from ..memory._memory import trim_history
 from ..messages import Message, ModelResponse, ToolCallRecord, ToolDefinition, Usage
 from ..metrics import record_failure, record_result
 from ..options import ModelSettings, RunOptions
@@ -197,12 +198,22 @@ async def run_loop(agent: Agent, query: str | Message, opts: RunOptions, sink: C
     if agent.system_prompt:
         messages.append(Message("system", agent.system_prompt))
     session_id = opts.session_id
+    sources: list[Source] = []
     if memory is not None:
         if session_id is None:
             session_id = memory.session_id
-        if session_id is not None:
-            limit = opts.history_limit if opts.history_limit is not None else memory.history_limit
+        limit = opts.history_limit if opts.history_limit is not None else memory.history_limit
+        if opts.message_history is not None:
+            messages.extend(trim_history(list(opts.message_history), limit=limit, max_tokens=memory.max_history_tokens))
+        elif session_id is not None:
             messages.extend(await memory.history(session_id, limit))
+        if memory.rag_k:
+            text = query if isinstance(query, str) else (query.content or "")
+            context, sources = await memory.rag_context(text, session_id, messages)
+            if context is not None:
+                messages.insert(1 if agent.system_prompt else 0, context)
+    elif opts.message_history is not None:
+        messages.extend(trim_history(list(opts.message_history), limit=opts.history_limit))
     first_new = len(messages)
     messages.append(Message("user", query) if query.__class__ is str else query)  # type: ignore[arg-type]
 
@@ -279,4 +290,5 @@ async def run_loop(agent: Agent, query: str | Message, opts: RunOptions, sink: C
         run_id=run_id,
         agent_name=agent.name,
         thoughts=response.thoughts,
+        sources=sources,
     )

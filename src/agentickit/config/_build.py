@@ -17,7 +17,7 @@ from ..providers._registry import LLMConfig, parse_llm
 from ..streaming._options import StreamOptions
 from ..tools._tool import Tool
 from ._loader import load_config
-from ._schema import AgentSection, Config, LLMSection, ToolsSection
+from ._schema import AgentSection, Config, LLMSection, MemorySection, ToolsSection
 
 if TYPE_CHECKING:
     from ..workflows import Workflow
@@ -120,6 +120,59 @@ def _mcp_servers(section: AgentSection, root: Config) -> list[Any]:
     return servers
 
 
+def memory_from_section(section: MemorySection, root: Config) -> Memory:
+    """The `Memory` a `[memory]` section describes (the store is connected on first use)."""
+    from .. import stores
+    from ..memory import HashEmbedder, OpenAIEmbedder
+
+    extra: dict[str, Any] = {} if section.prefix is None else {"prefix": section.prefix}
+    store: stores.Store | None = None
+    if section.provider == "sqlite":
+        path = Path(section.path or "")
+        base = root.source_dir
+        if not path.is_absolute() and base is not None:
+            path = base / path
+        store = stores.SQLite(path, **extra)
+    elif section.provider == "postgres":
+        store = stores.Postgres(section.dsn or "", pgbouncer=bool(section.pgbouncer), **extra)
+    elif section.provider == "redis":
+        store = stores.Redis(section.url or "", **extra)
+    embedder: Any = None
+    if section.embedder == "openai":
+        embedder = OpenAIEmbedder(
+            section.embedding_model or "text-embedding-3-small",
+            base_url=section.embedding_base_url or "https://api.openai.com/v1",
+            api_key=os.environ.get("OPENAI_API_KEY"),
+            dim=section.embedding_dim or 384,
+        )
+    elif section.embedding_dim is not None:
+        embedder = HashEmbedder(section.embedding_dim)
+    opt = {
+        k: v
+        for k in (
+            "rag_k",
+            "rag_max_tokens",
+            "history_weight",
+            "knowledge_weight",
+            "ttl",
+            "max_messages",
+            "sweep_interval",
+        )
+        if (v := getattr(section, k)) is not None
+    }
+    try:
+        return Memory(
+            history_limit=section.history_limit,
+            max_history_tokens=section.max_history_tokens,
+            session_id=section.session_id,
+            store=store,
+            embedder=embedder,
+            **opt,
+        )
+    except UserError as exc:
+        raise ConfigFileError(f"{_source(root)}: memory: {exc}", path=_source(root), key="memory") from None
+
+
 def build_agent(section: AgentSection, root: Config, *, name: str, key: str = "") -> Agent:
     """Build one agent from its section; sections it leaves out come from the file's top level.
 
@@ -135,15 +188,7 @@ def build_agent(section: AgentSection, root: Config, *, name: str, key: str = ""
         kwargs["system_prompt"] = section.system_prompt
     memory = section.memory if section.memory is not None else root.memory
     if memory is not None:
-        kwargs["memory"] = (
-            None
-            if memory.provider == "none"
-            else Memory(
-                history_limit=memory.history_limit,
-                max_history_tokens=memory.max_history_tokens,
-                session_id=memory.session_id,
-            )
-        )
+        kwargs["memory"] = None if memory.provider == "none" else memory_from_section(memory, root)
     tools_section = section.tools or root.tools
     tools: list[Any] = []
     if tools_section is not None:

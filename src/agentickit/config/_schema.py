@@ -105,16 +105,61 @@ class LLMSection(_Section):
 
 
 class MemorySection(_Section):
-    """`[memory]`: conversation history. The section's presence gives the agent a memory."""
+    """`[memory]`: conversation history and knowledge. The section's presence gives the agent a memory."""
 
-    provider: Literal["memory", "none"] = "memory"
-    """`memory` keeps history in this process; `none` disables history."""
+    provider: Literal["memory", "none", "sqlite", "postgres", "redis"] = "memory"
+    """Where sessions live: `memory` (this process), `sqlite` (`path`), `postgres` (`dsn`), `redis` (`url`);
+    `none` disables history."""
     history_limit: int | None = Field(default=None, ge=0)
     """At most this many history messages are sent to the model per run."""
     session_id: str | None = None
     """Default conversation for runs that name none (without one, runs are stateless)."""
     max_history_tokens: int | None = Field(default=None, gt=0)
     """A token budget for history, applied after `history_limit`."""
+    path: str | None = None
+    """The SQLite file, for `provider = "sqlite"` (relative to the config file)."""
+    dsn: str | None = None
+    """The PostgreSQL DSN, for `provider = "postgres"` (a password may come from `${ENV}`)."""
+    url: str | None = None
+    """The Redis URL, for `provider = "redis"`."""
+    prefix: str | None = None
+    """Table / key prefix in the store (default `ak`)."""
+    pgbouncer: bool | None = None
+    """PostgreSQL behind PgBouncer in transaction mode: no server-side prepared statements."""
+    ttl: Duration | None = Field(default=None, gt=0)
+    """A session expires this long after its last message."""
+    max_messages: int | None = Field(default=None, ge=1)
+    """The most messages kept per session."""
+    sweep_interval: Duration | None = Field(default=None, gt=0)
+    """How often expired sessions are deleted in the background (needs `ttl`)."""
+    embedder: Literal["hash", "openai"] | None = None
+    """`hash` (offline, the default) or `openai` (an OpenAI-compatible `/v1/embeddings`)."""
+    embedding_model: str | None = None
+    embedding_base_url: str | None = None
+    embedding_dim: int | None = Field(default=None, ge=8)
+    rag_k: int | None = Field(default=None, ge=0)
+    """The most retrieved items injected into a prompt."""
+    rag_max_tokens: int | None = Field(default=None, ge=0)
+    """The token budget of injected retrieved context."""
+    history_weight: float | None = Field(default=None, ge=0)
+    knowledge_weight: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _location_fits_provider(self) -> Self:
+        need = {"sqlite": "path", "postgres": "dsn", "redis": "url"}
+        for provider, key in need.items():
+            value = getattr(self, key)
+            if self.provider == provider and not value:
+                raise ValueError(f'provider = "{provider}" needs `{key}`')
+            if self.provider != provider and value:
+                raise ValueError(f'`{key}` is only used with provider = "{provider}"')
+        if self.pgbouncer is not None and self.provider != "postgres":
+            raise ValueError('`pgbouncer` is only used with provider = "postgres"')
+        if self.prefix is not None and self.provider in ("memory", "none"):
+            raise ValueError("`prefix` is only used with provider sqlite, postgres or redis")
+        if self.embedder != "openai" and (self.embedding_model or self.embedding_base_url):
+            raise ValueError('`embedding_model` / `embedding_base_url` are only used with embedder = "openai"')
+        return self
 
 
 class StreamingSection(_Section):

@@ -6,12 +6,24 @@ default); without one, a run is stateless, so concurrent batch runs never see ea
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+import orjson
+
+from .._result import Source
 from ..errors import UserError
 from ..messages import Message
+from ..stores._base import Page, Store
+from ..stores._memory import InMemory
+from ._rag import Document, Embedder, HashEmbedder, KnowledgeBase
+from ._sessions import SESSION_NS, SessionStore, message_from_dict, message_from_record, message_to_dict
+
+_log = logging.getLogger("agentickit.memory")
 
 __all__ = ("InMemoryStore", "Memory", "MemoryStore", "trim_history")
 
@@ -112,18 +124,46 @@ def trim_history(messages: list[Message], *, limit: int | None, max_tokens: int 
 
 
 class Memory:
-    """History settings and the store behind them.
+    """History settings, the store behind them, and long-term knowledge.
 
     Args:
         history_limit: at most this many history messages are sent to the model per run
-            (a run's own `history_limit` option overrides it).
+            (a run's own `history_limit` option overrides it). Limits apply to what is sent, not kept.
         max_history_tokens: a token budget for history (estimated), applied after `history_limit`.
         session_id: the default session for runs that do not name one; `None` keeps runs stateless.
-        store: where history lives; defaults to an `InMemoryStore`.
+        store: where sessions (and documents) live: an `ak.stores` store (`InMemory()`, the default,
+            `SQLite(path)`, `Postgres(dsn)`, `Redis(url)`), or a legacy `MemoryStore` (history only).
+        ttl: seconds after its last message that a session expires (then the sweeper deletes it).
+        max_messages: the most messages kept per session; older ones are dropped on append.
+            Default: 1,000 for the in-process default store (so memory stays flat), unbounded otherwise.
+        sweep_interval: seconds between background sweeps of expired sessions (needs `ttl`); a task
+            owned by this memory, started on first use and stopped by `aclose()`.
+        embedder: turns text into vectors for `add_documents`/`query` (default: `HashEmbedder()`, offline).
+        collection: the name of the document collection in the store.
+        rag_k: the most retrieved items injected into a run's prompt (0 turns injection off).
+        rag_max_tokens: the token budget (estimated, ~4 characters a token) of what is injected.
+        history_weight: weight of past messages of the session (older than those sent) in retrieval;
+            0 leaves them out.
+        knowledge_weight: weight of document chunks in retrieval; 0 leaves them out.
 
     """
 
-    __slots__ = ("history_limit", "max_history_tokens", "session_id", "store")
+    __slots__ = (
+        "_kb",
+        "_sweeper",
+        "backend",
+        "collection",
+        "embedder",
+        "history_limit",
+        "history_weight",
+        "knowledge_weight",
+        "max_history_tokens",
+        "rag_k",
+        "rag_max_tokens",
+        "session_id",
+        "store",
+        "sweep_interval",
+    )
 
     def __init__(
         self,
@@ -131,43 +171,312 @@ class Memory:
         history_limit: int | None = None,
         max_history_tokens: int | None = None,
         session_id: str | None = None,
-        store: MemoryStore | None = None,
+        store: Store | MemoryStore | None = None,
+        ttl: float | None = None,
+        max_messages: int | None = None,
+        sweep_interval: float | None = None,
+        embedder: Embedder | None = None,
+        collection: str = "default",
+        rag_k: int = 4,
+        rag_max_tokens: int = 1000,
+        history_weight: float = 0.0,
+        knowledge_weight: float = 1.0,
     ) -> None:
+        problems: list[str] = []
         if history_limit is not None and history_limit < 0:
-            raise UserError(f"history_limit must be >= 0, got {history_limit}")
+            problems.append(f"history_limit must be >= 0, got {history_limit}")
+        if ttl is not None and ttl <= 0:
+            problems.append(f"ttl must be > 0 seconds, got {ttl!r}")
+        if max_messages is not None and max_messages < 1:
+            problems.append(f"max_messages must be >= 1, got {max_messages!r}")
+        if sweep_interval is not None and (sweep_interval <= 0 or ttl is None):
+            problems.append(f"sweep_interval must be > 0 seconds and needs ttl= (got {sweep_interval!r}, ttl={ttl!r})")
+        if rag_k < 0 or rag_max_tokens < 0:
+            problems.append(f"rag_k and rag_max_tokens must be >= 0, got {rag_k!r} and {rag_max_tokens!r}")
+        if history_weight < 0 or knowledge_weight < 0:
+            problems.append(
+                f"weights must be >= 0, got history_weight={history_weight!r}, knowledge_weight={knowledge_weight!r}"
+            )
+        if problems:
+            raise UserError("invalid memory settings: " + "; ".join(problems))
         self.history_limit = history_limit
         self.max_history_tokens = max_history_tokens
         self.session_id = session_id
-        self.store: MemoryStore = store if store is not None else InMemoryStore()
+        self.backend: Store | None
+        if store is None or _is_store(store):
+            backend: Store = InMemory() if store is None else store  # type: ignore[assignment]
+            if max_messages is None and store is None:
+                max_messages = 1000
+            self.backend = backend
+            self.store: MemoryStore = SessionStore(backend, ttl=ttl, max_messages=max_messages)
+        else:
+            if ttl is not None or max_messages is not None:
+                raise UserError(
+                    "ttl= and max_messages= need an ak.stores store (e.g. store=ak.stores.SQLite('agent.db')); "
+                    f"{type(store).__name__} is a history-only MemoryStore"
+                )
+            self.backend = None
+            self.store = store  # type: ignore[assignment]
+        self.sweep_interval = sweep_interval
+        self.embedder: Embedder = embedder if embedder is not None else HashEmbedder()
+        self.collection = collection
+        self.rag_k = rag_k
+        self.rag_max_tokens = rag_max_tokens
+        self.history_weight = history_weight
+        self.knowledge_weight = knowledge_weight
+        self._kb: KnowledgeBase | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+
+    @property
+    def ttl(self) -> float | None:
+        """Seconds after its last message that a session expires."""
+        return self.store.ttl if isinstance(self.store, SessionStore) else None
+
+    @property
+    def max_messages(self) -> int | None:
+        """The most messages kept per session."""
+        return self.store.max_messages if isinstance(self.store, SessionStore) else None
+
+    def _backend(self, what: str) -> Store:
+        if self.backend is None:
+            raise UserError(f"{what} needs an ak.stores store (e.g. ak.Memory(store=ak.stores.SQLite('agent.db')))")
+        return self.backend
+
+    # -- history -------------------------------------------------------------------------------
 
     async def history(self, session_id: str, limit: int | None) -> list[Message]:
         """The history to send for a session, trimmed to `limit` messages and the token budget."""
+        if self.sweep_interval is not None and self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
         fetch = limit if self.max_history_tokens is None else None
         # Fetch a few more than the limit so that trimming an orphaned tool result does not starve it.
         raw = await self.store.get(session_id, None if fetch is None else fetch + 8)
         return trim_history(raw, limit=limit, max_tokens=self.max_history_tokens)
 
+    # -- sessions ------------------------------------------------------------------------------
+
+    async def sessions(self, *, limit: int = 50, cursor: str | None = None) -> Page:
+        """Sessions, most recently active first; pass `page.next_cursor` for the next page."""
+        return await self._backend("sessions()").list(SESSION_NS, limit=limit, cursor=cursor)
+
+    async def load(self, session_id: str) -> list[Message]:
+        """Every kept message of a session, oldest first.
+
+        Raises:
+            CorruptRecordError: a stored message cannot be read (with the session and position).
+
+        """
+        return await self.store.get(session_id, None)
+
+    async def delete(self, session_id: str) -> bool:
+        """Delete a session; `True` if it existed."""
+        return await self._backend("delete()").delete(SESSION_NS, session_id)
+
+    async def export_session(self, session_id: str) -> str:
+        """A session as JSON text: `{"format": "agentickit.session", "version": 1, "id", "meta", "messages"}`."""
+        backend = self._backend("export_session()")
+        info = await backend.info(SESSION_NS, session_id)
+        messages = await self.load(session_id)
+        doc = {
+            "format": "agentickit.session",
+            "version": 1,
+            "id": session_id,
+            "meta": info.meta if info is not None else {},
+            "messages": [message_to_dict(m) for m in messages],
+        }
+        return orjson.dumps(doc).decode()
+
+    async def import_session(self, data: str | bytes | Mapping[str, Any], *, session_id: str | None = None) -> str:
+        """Append an exported session's messages to `session_id` (default: the exported id); return the id.
+
+        Raises:
+            UserError: the data is not an exported session.
+
+        """
+        backend = self._backend("import_session()")
+        try:
+            doc: Any = orjson.loads(data) if isinstance(data, str | bytes) else dict(data)
+            if doc.get("format") != "agentickit.session":
+                raise ValueError("not an agentickit session export")
+            messages = [message_from_dict(d) for d in doc["messages"]]
+            target = session_id or doc["id"]
+        except (orjson.JSONDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise UserError(f"cannot import session: {exc}") from None
+        if doc.get("meta"):
+            await backend.put_meta(SESSION_NS, target, doc["meta"])
+        await self.store.append(target, messages)
+        return target
+
+    async def fork(self, session_id: str, new_session_id: str, *, at: int | None = None) -> str:
+        """Copy a session into a new one, up to (not including) the message at position `at` (all if `None`).
+
+        Positions are the stores' `seq`s: 0 for the session's first message ever appended.
+        """
+        backend = self._backend("fork()")
+        records = await backend.read(SESSION_NS, session_id, end=at)
+        messages = [message_from_record(r, session_id) for r in records]
+        if await backend.info(SESSION_NS, new_session_id) is not None:
+            raise UserError(f"cannot fork into {new_session_id!r}: that session exists (delete it first)")
+        await self.store.append(new_session_id, messages)
+        return new_session_id
+
+    async def sweep(self) -> int:
+        """Delete expired sessions now; return how many."""
+        return await self._backend("sweep()").sweep(SESSION_NS)
+
+    async def _sweep_forever(self) -> None:
+        interval = self.sweep_interval or 60.0
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.sweep()
+            except Exception as exc:  # a store hiccup must not end the sweeper; the next round retries
+                _log.warning("memory sweep failed: %s: %s", type(exc).__name__, exc)
+
+    # -- knowledge -----------------------------------------------------------------------------
+
+    def _knowledge(self) -> KnowledgeBase:
+        if self._kb is None:
+            self._kb = KnowledgeBase(self._backend("documents"), self.embedder, self.collection)
+        return self._kb
+
+    async def add_documents(
+        self,
+        docs: Sequence[str | Document],
+        *,
+        chunk_size: int = 800,
+        overlap: int = 100,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> list[str]:
+        """Chunk (`chunk_size` characters, `overlap` shared), embed and store documents; return the chunk ids.
+
+        `metadata` is added to every chunk (a `Document`'s own metadata wins), for `query(filter=...)`.
+        """
+        return await self._knowledge().add(docs, chunk_size=chunk_size, overlap=overlap, metadata=metadata)
+
+    async def query(self, text: str, *, k: int = 5, filter: Mapping[str, Any] | None = None) -> list[Source]:
+        """The `k` document chunks most similar to `text`, best first (exact search; `filter` matches metadata)."""
+        return await self._knowledge().query(text, k=k, filter=filter)
+
+    async def has_documents(self) -> bool:
+        """Whether the store holds documents of this memory's collection."""
+        if self.backend is None:
+            return False
+        kb = self._knowledge()
+        await kb.refresh()
+        return len(kb) > 0
+
+    async def retrieve(
+        self, text: str, session_id: str | None, sent: Sequence[Message], *, k: int | None = None
+    ) -> list[Source]:
+        """What to inject for a query: chunks and past messages, weighted, best first, within `rag_max_tokens`.
+
+        Each candidate's score is its similarity times `knowledge_weight` (chunks) or `history_weight`
+        (messages of the session older than those `sent`); candidates are taken best first while they fit.
+        """
+        k = self.rag_k if k is None else k
+        if k <= 0 or self.rag_max_tokens <= 0 or self.backend is None:
+            return []
+        candidates: list[Source] = []
+        if self.knowledge_weight > 0:
+            kb = self._knowledge()
+            await kb.refresh()
+            if len(kb):
+                for s in await kb.query(text, k=k):
+                    s.score *= self.knowledge_weight
+                    candidates.append(s)
+        if self.history_weight > 0 and session_id is not None:
+            candidates += await self._past_messages(text, session_id, len(sent), k)
+        candidates.sort(key=lambda s: s.score, reverse=True)
+        chosen: list[Source] = []
+        budget = self.rag_max_tokens
+        for s in candidates:
+            cost = len(s.text) // 4 + 4
+            if s.score <= 0 or cost > budget:
+                continue
+            chosen.append(s)
+            budget -= cost
+            if len(chosen) >= k:
+                break
+        return chosen
+
+    async def rag_context(
+        self, query: str, session_id: str | None, sent: Sequence[Message]
+    ) -> tuple[Message | None, list[Source]]:
+        """The system message of retrieved context for a run (or `None`), and its sources."""
+        if self.rag_k <= 0 or self.backend is None:
+            return None, []
+        sources = await self.retrieve(query, session_id, sent)
+        if not sources:
+            return None, []
+        lines = ["Context retrieved from memory (use it if relevant; cite ids in brackets):"]
+        lines += [f"[{s.id}] {s.text}" for s in sources]
+        return Message("system", "\n".join(lines)), sources
+
+    async def _past_messages(self, text: str, session_id: str, sent: int, k: int) -> list[Source]:
+        backend = self._backend("history retrieval")
+        info = await backend.info(SESSION_NS, session_id)
+        if info is None or info.count <= sent:
+            return []
+        records = await backend.read(SESSION_NS, session_id, end=info.next_seq - sent)
+        past = [(r.seq, m) for r in records if (m := message_from_record(r, session_id)).content and m.role != "tool"]
+        if not past:
+            return []
+        vectors = await self.embedder.embed([text, *(m.content or "" for _, m in past)])
+        q = vectors[0]
+        scored = [
+            Source(
+                id=f"session:{session_id}#{seq}",
+                text=m.content or "",
+                score=sum(a * b for a, b in zip(q, v, strict=False)) * self.history_weight,
+                metadata={"role": m.role, "position": seq},
+                kind="history",
+            )
+            for (seq, m), v in zip(past, vectors[1:], strict=True)
+        ]
+        scored.sort(key=lambda s: s.score, reverse=True)
+        return scored[:k]
+
     async def aclose(self) -> None:
-        """Close the store."""
+        """Stop the sweeper and close the store (and the embedder, if it has connections). Idempotent."""
+        sweeper, self._sweeper = self._sweeper, None
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+        close = getattr(self.embedder, "aclose", None)
+        if close is not None:
+            await close()
         await self.store.aclose()
 
     def __getstate__(self) -> dict[str, Any]:
         # History stays in its process; a rebuilt agent starts with an empty in-memory store
         # (persistent stores reconnect from their own settings).
-        store = self.store if not isinstance(self.store, InMemoryStore) else None
+        in_process = isinstance(self.store, InMemoryStore) or isinstance(self.backend, InMemory)
         return {
             "history_limit": self.history_limit,
             "max_history_tokens": self.max_history_tokens,
             "session_id": self.session_id,
-            "store": store,
+            "store": None if in_process else (self.backend if self.backend is not None else self.store),
+            "ttl": self.ttl,
+            "max_messages": self.max_messages,
+            "sweep_interval": self.sweep_interval,
+            "embedder": self.embedder,
+            "collection": self.collection,
+            "rag_k": self.rag_k,
+            "rag_max_tokens": self.rag_max_tokens,
+            "history_weight": self.history_weight,
+            "knowledge_weight": self.knowledge_weight,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.history_limit = state["history_limit"]
-        self.max_history_tokens = state["max_history_tokens"]
-        self.session_id = state["session_id"]
-        store = state["store"]
-        self.store = store if store is not None else InMemoryStore()
+        if state["store"] is None:
+            state["max_messages"] = None if state["max_messages"] == 1000 else state["max_messages"]
+        self.__init__(**state)
 
     def __repr__(self) -> str:
-        return f"Memory(history_limit={self.history_limit}, session_id={self.session_id!r})"
+        return f"Memory(history_limit={self.history_limit}, session_id={self.session_id!r}, store={self.backend or self.store!r})"
+
+
+def _is_store(store: object) -> bool:
+    return all(hasattr(store, name) for name in ("read", "append", "list", "put_meta", "sweep"))

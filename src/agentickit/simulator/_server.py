@@ -184,6 +184,8 @@ class SimulatorServer:
         app.router.add_post("/openai/deployments/{deployment}/chat/completions", self._chat)
         app.router.add_post("/openai/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_post("/embeddings", self._embeddings)
         app.router.add_get("/models", self._models)
         # handler_cancellation: a client that goes away cancels its handler at once, which is how
         # the server notices (and counts) a stream closed early.
@@ -218,6 +220,40 @@ class SimulatorServer:
 
     async def _models(self, request: web.Request) -> web.Response:
         return web.Response(body=self._models_body, content_type=_JSON)
+
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        # Deterministic vectors: the offline hashed n-gram features (the same as `HashEmbedder`),
+        # so a client gets the same results over HTTP as in process.
+        from ..memory._rag import hash_features
+
+        try:
+            raw: Any = orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
+            return _error(400, "the request body is not valid JSON", "invalid_request_error")
+        data = cast(dict[str, Any], raw) if isinstance(raw, dict) else {}
+        if self._record:
+            self.requests.append(RecordedRequest(request.path, data, request.headers, request.query))
+        if self.api_key is not None and not self._authorized(request):
+            return _error(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
+        texts: Any = data.get("input")
+        if isinstance(texts, str):
+            texts = [texts]
+        dim: Any = data.get("dimensions", 384)
+        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in cast(list[Any], texts)):
+            return _error(400, "`input` must be a string or a non-empty list of strings", "invalid_request_error")
+        if not isinstance(dim, int) or not 8 <= dim <= 4096:
+            return _error(400, "`dimensions` must be an integer between 8 and 4096", "invalid_request_error")
+        inputs = cast(list[str], texts)
+        tokens = sum(len(t.split()) for t in inputs)
+        body = {
+            "object": "list",
+            "data": [
+                {"object": "embedding", "index": i, "embedding": hash_features(t, dim)} for i, t in enumerate(inputs)
+            ],
+            "model": str(cast(Any, data.get("model")) or "simulated-embedding"),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+        return web.Response(body=orjson.dumps(body), content_type=_JSON)
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()

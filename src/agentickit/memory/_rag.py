@@ -1,0 +1,357 @@
+"""Long-term memory: documents chunked, embedded, kept in a store, found again by exact vector search.
+
+Chunks live in the same `Store` as sessions (namespace `"kb"`, one stream per collection, one record
+per chunk with its vector), so a persistent store keeps the knowledge too. Search is exact: every
+vector in a float32 numpy matrix, one matrix-vector product per query, so recall is 1.0 (an
+approximate index is an option on top, always reported with its recall against this).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import re
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from .._result import Source
+from ..errors import BadResponseError, ProviderConnectionError, ProviderHTTPError, UserError
+from ..stores._base import Store
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    Matrix = npt.NDArray[np.float32]
+
+__all__ = (
+    "KB_NS",
+    "Document",
+    "Embedder",
+    "HashEmbedder",
+    "KnowledgeBase",
+    "OpenAIEmbedder",
+    "chunk_text",
+    "hash_features",
+)
+
+KB_NS = "kb"
+_WORDS = re.compile(r"\w+")
+
+
+def _np() -> Any:
+    try:
+        import numpy
+    except ImportError as exc:  # pragma: no cover - installed with the rag extra
+        raise ImportError('documents and retrieval need numpy: pip install "agentickit[rag]"') from exc
+    return numpy
+
+
+@dataclass(slots=True, kw_only=True)
+class Document:
+    """A document to add to memory: its text, an id (default: `doc-<n>`), and metadata to filter on."""
+
+    text: str
+    id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict[str, Any])
+
+
+def chunk_text(text: str, chunk_size: int, overlap: int) -> list[str]:
+    """Split text into chunks of at most `chunk_size` characters, consecutive ones sharing `overlap`.
+
+    Cuts fall on whitespace when there is some in the last fifth of a chunk, so words stay whole.
+    """
+    if chunk_size < 1:
+        raise UserError(f"chunk_size must be >= 1 characters, got {chunk_size!r}")
+    if not 0 <= overlap < chunk_size:
+        raise UserError(f"overlap must be >= 0 and < chunk_size ({chunk_size}), got {overlap!r}")
+    text = text.strip()
+    chunks: list[str] = []
+    start = 0
+    while start < len(text):
+        end = min(len(text), start + chunk_size)
+        if end < len(text):
+            cut = text.rfind(" ", start + chunk_size * 4 // 5, end)
+            if cut > start:
+                end = cut
+        piece = text[start:end].strip()
+        if piece:
+            chunks.append(piece)
+        if end >= len(text):
+            break
+        start = max(end - overlap, start + 1)
+    return chunks
+
+
+def hash_features(text: str, dim: int) -> list[float]:
+    """Hashed word and character-n-gram features, L2-normalised (pure Python, deterministic everywhere).
+
+    Words weigh 1.0, their character 3- and 4-grams 0.5 (so "refund" and "refunds" are close);
+    each feature goes to `crc32 % dim` with a sign from another bit, which keeps collisions unbiased.
+    """
+    vec = [0.0] * dim
+    for word in _WORDS.findall(text.lower()):
+        feats = [(word, 1.0)]
+        padded = f"<{word}>"
+        for n in (3, 4):
+            feats.extend((padded[i : i + n], 0.5) for i in range(len(padded) - n + 1))
+        for feat, weight in feats:
+            h = zlib.crc32(feat.encode())
+            vec[h % dim] += weight if (h >> 31) & 1 else -weight
+    norm = sum(v * v for v in vec) ** 0.5
+    return [v / norm for v in vec] if norm else vec
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into vectors of `dim` floats. Implement it to add a model."""
+
+    name: str
+    dim: int
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One vector per text, in order."""
+        ...
+
+
+class HashEmbedder:
+    """The offline default: hashed n-gram features. No model, no download; good at shared words, blind to synonyms."""
+
+    __slots__ = ("dim", "name")
+
+    def __init__(self, dim: int = 384) -> None:
+        if dim < 8:
+            raise UserError(f"dim must be >= 8, got {dim!r}")
+        self.dim = dim
+        self.name = f"hash-{dim}"
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Embed texts (in a thread when there are many, so the loop is not held)."""
+        if len(texts) > 16:
+            return await asyncio.to_thread(lambda: [hash_features(t, self.dim) for t in texts])
+        return [hash_features(t, self.dim) for t in texts]
+
+    def __repr__(self) -> str:
+        return f"HashEmbedder(dim={self.dim})"
+
+
+class OpenAIEmbedder:
+    """Any OpenAI-compatible `/v1/embeddings` endpoint (OpenAI, vLLM, Ollama, `agentickit simulate-llm`).
+
+    Args:
+        model: the embedding model name.
+        base_url: the API root, e.g. `http://127.0.0.1:8000/v1`.
+        api_key: sent as a bearer token; never shown in `repr` or errors.
+        dim: the vector size (asked of the server as `dimensions` when it differs from the model's).
+        batch_size: texts per request.
+
+    """
+
+    __slots__ = ("_api_key", "_session", "base_url", "batch_size", "dim", "model", "name", "timeout")
+
+    def __init__(
+        self,
+        model: str = "text-embedding-3-small",
+        *,
+        base_url: str = "https://api.openai.com/v1",
+        api_key: str | None = None,
+        dim: int = 384,
+        batch_size: int = 128,
+        timeout: float = 60.0,
+    ) -> None:
+        self.model = model
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self.dim = dim
+        self.batch_size = batch_size
+        self.timeout = timeout
+        self.name = f"openai:{model}"
+        self._session: Any = None
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Embed texts, `batch_size` per request."""
+        import aiohttp
+
+        if self._session is None:
+            headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+            self._session = aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=self.timeout))
+        out: list[list[float]] = []
+        url = f"{self.base_url}/embeddings"
+        for i in range(0, len(texts), self.batch_size):
+            batch = list(texts[i : i + self.batch_size])
+            try:
+                async with self._session.post(
+                    url, json={"model": self.model, "input": batch, "dimensions": self.dim}
+                ) as resp:
+                    if resp.status >= 400:
+                        body = await resp.text()
+                        raise ProviderHTTPError(
+                            f"embeddings request to {url} failed with HTTP {resp.status}: {body[:300]}",
+                            status=resp.status,
+                            body=body,
+                            provider="openai",
+                            model=self.model,
+                        )
+                    payload = await resp.json()
+            except aiohttp.ClientError as exc:
+                raise ProviderConnectionError(
+                    f"cannot reach the embeddings endpoint {url}: {exc}", provider="openai", model=self.model
+                ) from exc
+            try:
+                rows = sorted(payload["data"], key=lambda d: d["index"])
+                vectors = [[float(x) for x in d["embedding"]] for d in rows]
+            except (KeyError, TypeError, ValueError) as exc:
+                raise BadResponseError(f"the embeddings endpoint {url} answered an unreadable body: {exc}") from exc
+            if len(vectors) != len(batch) or any(len(v) != self.dim for v in vectors):
+                raise BadResponseError(
+                    f"the embeddings endpoint {url} returned {len(vectors)} vectors for {len(batch)} texts "
+                    f"(expected {self.dim} floats each)"
+                )
+            out.extend(vectors)
+        return out
+
+    async def aclose(self) -> None:
+        """Close the HTTP session. Idempotent."""
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    def __repr__(self) -> str:
+        return f"OpenAIEmbedder({self.model!r}, base_url={self.base_url!r})"
+
+
+def _matches(meta: Mapping[str, Any], flt: Mapping[str, Any] | None) -> bool:
+    if not flt:
+        return True
+    for key, want in flt.items():
+        have = meta.get(key)
+        if isinstance(want, list | tuple | set | frozenset):
+            if have not in want:
+                return False
+        elif have != want:
+            return False
+    return True
+
+
+class KnowledgeBase:
+    """Chunks and their vectors in a store, with an in-process float32 matrix for exact search.
+
+    The matrix follows the store: before each search, `info()` says whether other processes have
+    added chunks, and only the new records are read (appends only, so no full reload).
+    """
+
+    __slots__ = ("_ids", "_lock", "_matrix", "_metas", "_next_seq", "_texts", "collection", "embedder", "store")
+
+    def __init__(self, store: Store, embedder: Embedder, collection: str = "default") -> None:
+        self.store = store
+        self.embedder = embedder
+        self.collection = collection
+        self._ids: list[str] = []
+        self._texts: list[str] = []
+        self._metas: list[dict[str, Any]] = []
+        self._matrix: Any = None
+        self._next_seq = 0
+        self._lock: asyncio.Lock | None = None
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    async def add(
+        self,
+        docs: Sequence[str | Document],
+        *,
+        chunk_size: int = 800,
+        overlap: int = 100,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> list[str]:
+        """Chunk, embed and store documents; return the chunk ids (`<doc id>#<n>`)."""
+        np = _np()
+        records: list[dict[str, Any]] = []
+        texts: list[str] = []
+        base = len(self._ids)
+        for n, doc in enumerate(docs):
+            d = Document(text=doc) if isinstance(doc, str) else doc
+            doc_id = d.id or f"doc-{base + n}"
+            meta = {**(metadata or {}), **d.metadata, "doc_id": doc_id}
+            for i, piece in enumerate(chunk_text(d.text, chunk_size, overlap)):
+                texts.append(piece)
+                records.append({"id": f"{doc_id}#{i}", "text": piece, "meta": meta})
+        if not records:
+            return []
+        vectors = np.asarray(await self.embedder.embed(texts), dtype=np.float32)
+        if vectors.shape != (len(texts), self.embedder.dim):
+            raise UserError(f"embedder {self.embedder.name!r} returned vectors of shape {vectors.shape}")
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        vectors = vectors / np.where(norms == 0, 1, norms)
+        for rec, vec in zip(records, vectors, strict=True):
+            rec["vec"] = base64.b64encode(vec.tobytes()).decode()
+            rec["model"] = self.embedder.name
+        await self.store.append(KB_NS, self.collection, records)
+        await self.refresh()
+        return [r["id"] for r in records]
+
+    async def refresh(self) -> None:
+        """Read chunks other processes (or this one) appended since the last refresh."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            info = await self.store.info(KB_NS, self.collection)
+            if info is None or info.next_seq == self._next_seq:
+                if info is None and self._next_seq:
+                    self._reset()
+                return
+            if info.next_seq < self._next_seq:
+                self._reset()  # the collection was cleared and refilled
+            np = _np()
+            new = await self.store.read(KB_NS, self.collection, start=self._next_seq)
+            rows: list[Any] = []
+            for r in new:
+                d = r.data
+                if d.get("model") != self.embedder.name:
+                    raise UserError(
+                        f"collection {self.collection!r} holds vectors of {d.get('model')!r}, but this memory "
+                        f"embeds with {self.embedder.name!r}; use the same embedder or another collection"
+                    )
+                rows.append(np.frombuffer(base64.b64decode(d["vec"]), dtype=np.float32))
+                self._ids.append(d["id"])
+                self._texts.append(d["text"])
+                self._metas.append(d.get("meta") or {})
+            if rows:
+                block = np.vstack(rows)
+                self._matrix = block if self._matrix is None else np.vstack([self._matrix, block])
+            self._next_seq = info.next_seq
+
+    def _reset(self) -> None:
+        self._ids, self._texts, self._metas = [], [], []
+        self._matrix = None
+        self._next_seq = 0
+
+    async def query(self, text: str, *, k: int = 5, filter: Mapping[str, Any] | None = None) -> list[Source]:
+        """The `k` chunks most similar to `text` (cosine), best first, among those whose metadata match `filter`."""
+        await self.refresh()
+        if k <= 0 or self._matrix is None:
+            return []
+        np = _np()
+        q = np.asarray((await self.embedder.embed([text]))[0], dtype=np.float32)
+        norm = float(np.linalg.norm(q))
+        if norm:
+            q = q / norm
+        scores = self._matrix @ q
+        if filter:
+            mask = np.fromiter((_matches(m, filter) for m in self._metas), dtype=bool, count=len(self._metas))
+            scores = np.where(mask, scores, -np.inf)
+        k = min(k, len(self._ids))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        picked: list[int] = [int(i) for i in top if np.isfinite(scores[i])]
+        return [
+            Source(id=self._ids[i], text=self._texts[i], score=float(scores[i]), metadata=dict(self._metas[i]))
+            for i in picked
+        ]
+
+    async def clear(self) -> None:
+        """Delete every chunk of the collection."""
+        await self.store.delete(KB_NS, self.collection)
+        self._reset()
