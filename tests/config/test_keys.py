@@ -884,6 +884,37 @@ async def _(tmp_path: Path) -> None:
     assert _mem("knowledge_weight = 3").knowledge_weight == 3.0
 
 
+@effect("executor.kind")
+async def _(tmp_path: Path) -> None:
+    from agentickit.config import executor_from_config
+    from agentickit.executors import LocalExecutor, RayExecutor
+
+    assert isinstance(executor_from_config(cfg("[executor]\nkind = 'local'")), LocalExecutor)
+    assert isinstance(executor_from_config(cfg("[executor]\nkind = 'ray'")), RayExecutor)
+
+
+def _ray_executor_key(key: str, toml: str, attr: str, value: Any) -> None:
+    # The executor reaches the cluster in tests/executors/test_ray.py (test_executor_from_config);
+    # here: the key lands on the RayExecutor that runs the batch.
+    async def check(tmp_path: Path) -> None:
+        from agentickit.config import executor_from_config
+
+        assert getattr(executor_from_config(cfg("[executor]\nkind = 'ray'")), attr) != value
+        assert getattr(executor_from_config(cfg(f"[executor]\nkind = 'ray'\n{toml}")), attr) == value
+
+    effect(key)(check)
+
+
+for _key, _toml, _attr, _value in (
+    ("executor.address", "address = 'auto'", "address", "auto"),
+    ("executor.num_actors", "num_actors = 3", "num_actors", 3),
+    ("executor.concurrency_per_actor", "concurrency_per_actor = 5", "concurrency_per_actor", 5),
+    ("executor.chunk_size", "chunk_size = 8", "chunk_size", 8),
+    ("executor.num_cpus_per_actor", "num_cpus_per_actor = 0.25", "num_cpus_per_actor", 0.25),
+):
+    _ray_executor_key(_key, _toml, _attr, _value)
+
+
 # -- keys not consumed yet -----------------------------------------------------------------------
 
 PENDING: dict[str, str] = {}

@@ -11,12 +11,13 @@ See `_loader` for `${VAR}` expansion and the `AGENTICKIT_*` overrides (`ENV_OVER
 """
 
 from ..errors import ConfigFileError
-from ._build import agent_from_config, build_agent, load_runnable, workflow_from_config
+from ._build import agent_from_config, build_agent, executor_from_config, load_runnable, workflow_from_config
 from ._durations import parse_duration
 from ._loader import ENV_OVERRIDES, load_config, loads_config
 from ._schema import (
     AgentSection,
     Config,
+    ExecutorSection,
     LLMSection,
     MCPSection,
     MCPServerSection,
@@ -34,6 +35,7 @@ __all__ = (
     "AgentSection",
     "Config",
     "ConfigFileError",
+    "ExecutorSection",
     "LLMSection",
     "MCPSection",
     "MCPServerSection",
@@ -46,6 +48,7 @@ __all__ = (
     "WorkflowSection",
     "agent_from_config",
     "build_agent",
+    "executor_from_config",
     "load_config",
     "load_runnable",
     "loads_config",

@@ -20,9 +20,10 @@ from ._loader import load_config
 from ._schema import AgentSection, Config, LLMSection, MemorySection, ToolsSection
 
 if TYPE_CHECKING:
+    from ..executors import Executor
     from ..workflows import Workflow
 
-__all__ = ("agent_from_config", "build_agent", "load_runnable", "workflow_from_config")
+__all__ = ("agent_from_config", "build_agent", "executor_from_config", "load_runnable", "workflow_from_config")
 
 _PRESETS: dict[str, Callable[..., Agent]] = {"chat": chat_agent, "research": research_agent, "data": data_agent}
 
@@ -301,6 +302,35 @@ def workflow_from_config(cfg: Config) -> Workflow:
             agent = build_agent(cfg.agents[ref], cfg, name=ref, key=f"agents.{ref}")
         workflow.add_step(Step(step.name, agent, depends_on=step.depends_on))
     return workflow
+
+
+def executor_from_config(config: Config | str | os.PathLike[str]) -> Executor:
+    """The executor a config's `[executor]` declares (`LocalExecutor` when it has none).
+
+    ```python
+    cfg = ak.load_config("batch.toml")
+    results = await ak.Agent.from_config(cfg).run_batch(queries, executor=executor_from_config(cfg))
+    ```
+
+    Raises:
+        ConfigError: the config is invalid.
+
+    """
+    from ..executors import LocalExecutor, RayExecutor
+
+    cfg = _as_config(config)
+    section = cfg.executor
+    if section is None or section.kind == "local":
+        return LocalExecutor()
+    kwargs: dict[str, Any] = {
+        k: v
+        for k in ("num_actors", "concurrency_per_actor", "chunk_size", "num_cpus_per_actor")
+        if (v := getattr(section, k)) is not None
+    }
+    try:
+        return RayExecutor(section.address, **kwargs)
+    except UserError as exc:
+        raise ConfigFileError(f"{_source(cfg)}: executor: {exc}", path=_source(cfg), key="executor") from exc
 
 
 def _until_contains(needle: str) -> Callable[[Any], bool]:

@@ -21,6 +21,7 @@ __all__ = (
     "AgentSection",
     "Config",
     "Duration",
+    "ExecutorSection",
     "LLMSection",
     "MCPSection",
     "MCPServerSection",
@@ -387,6 +388,35 @@ class TelemetrySection(_Section):
     """Characters kept of each captured field."""
 
 
+class ExecutorSection(_Section):
+    """`[executor]`: where `run_batch` (and steps that ask for it) run; see `executor_from_config`."""
+
+    kind: Literal["local", "ray"] = "local"
+    """`local`: the asyncio pool in this process; `ray`: `ak.executors.RayExecutor` (extra `agentickit[ray]`)."""
+    address: str | None = None
+    """`ray`: unset starts a private local instance; `"auto"` joins this machine's cluster; `"ray://host:port"`."""
+    num_actors: int | None = Field(default=None, gt=0)
+    """`ray`: how many actors (default: the cluster's CPUs / `num_cpus_per_actor`)."""
+    concurrency_per_actor: int | None = Field(default=None, gt=0)
+    """`ray`: at most this many items at once on one actor."""
+    chunk_size: int | None = Field(default=None, gt=0)
+    """`ray`: inputs per call to an actor (default 64)."""
+    num_cpus_per_actor: float | None = Field(default=None, ge=0)
+    """`ray`: CPUs each actor reserves (default 1)."""
+
+    @model_validator(mode="after")
+    def _ray_only(self) -> Self:
+        if self.kind == "local":
+            ray_keys = [
+                k
+                for k in ("address", "num_actors", "concurrency_per_actor", "chunk_size", "num_cpus_per_actor")
+                if getattr(self, k) is not None
+            ]
+            if ray_keys:
+                raise ValueError(f'{", ".join(ray_keys)} apply to kind = "ray", not "local"')
+        return self
+
+
 class Config(AgentSection):
     """A whole config file: an agent (the top-level keys), named agents, and optionally a workflow.
 
@@ -399,6 +429,9 @@ class Config(AgentSection):
     workflow: WorkflowSection | None = None
     telemetry: TelemetrySection | None = None
     """Process-wide tracing, applied when an agent or workflow is built from this config."""
+
+    executor: ExecutorSection | None = None
+    """Where batches run (`agentickit.config.executor_from_config`)."""
     _source: str = PrivateAttr(default="<config>")
     _source_dir: Path | None = PrivateAttr(default=None)
 

@@ -12,6 +12,7 @@ from ..errors import UserError
 from ._base import BatchItem, BatchResult, BatchRunnable, ProgressCallback
 
 if TYPE_CHECKING:
+    from .._result import Result
     from ..options import RunOptions
 
 __all__ = ("LocalExecutor",)
@@ -65,3 +66,7 @@ class LocalExecutor:
             for _ in range(min(concurrency, total)):
                 tg.create_task(worker())
         return BatchResult(items, time.perf_counter() - start)
+
+    async def run_one(self, runnable: BatchRunnable, query: str, *, options: RunOptions | None = None) -> Result:
+        """Run one input here (what `Step(..., executor=LocalExecutor())` calls: the same as no executor)."""
+        return await runnable.run(query, options=options)

@@ -61,9 +61,13 @@ class Step:
             streams its answer again from the start (the failed attempt's chunks were already sent).
         retry_delay: seconds before the first retry, doubling for each further one.
         description: what the step does.
+        executor: run the step elsewhere, e.g. `ak.executors.RayExecutor(...)` for a heavy tool: anything
+            with `async run_one(agent, text, *, options)`. The agent is shipped to the executor's workers
+            once and kept warm there; the step's answer arrives whole (its deltas are not streamed).
 
     Raises:
-        WorkflowError: a bad name, a non-agent-like `agent`, or a bad timeout or retry count.
+        WorkflowError: a bad name, a non-agent-like `agent`, a bad timeout or retry count, or an
+            executor without `run_one`.
 
     """
 
@@ -72,6 +76,7 @@ class Step:
         "condition",
         "depends_on",
         "description",
+        "executor",
         "name",
         "retries",
         "retry_delay",
@@ -91,6 +96,7 @@ class Step:
         retries: int = 0,
         retry_delay: float = 0.0,
         description: str = "",
+        executor: Any = None,
     ) -> None:
         if not isinstance(name, str) or not name or "/" in name:  # pyright: ignore[reportUnnecessaryIsInstance]
             raise WorkflowError(f"a step name must be a non-empty string without '/', got {name!r}")
@@ -109,6 +115,11 @@ class Step:
         if transform is not None:
             check_signature(transform, 2, f"step {name!r}: transform", "transform(previous: str, context) -> str")
         make_invoker(agent, name)  # fail now, not at the first run
+        if executor is not None:
+            if not callable(getattr(executor, "run_one", None)):
+                raise WorkflowError(f"step {name!r}: executor {executor!r} has no `run_one(agent, text, *, options)`")
+            agent = _OnExecutor(agent, executor)
+        self.executor = executor
         self.name = name
         self.agent = agent
         self.depends_on = tuple(dict.fromkeys(depends_on))
@@ -123,3 +134,17 @@ class Step:
         deps = f", depends_on={list(self.depends_on)!r}" if self.depends_on else ""
         agent = getattr(self.agent, "name", None) or getattr(self.agent, "__name__", type(self.agent).__name__)
         return f"Step({self.name!r}, {agent}{deps})"
+
+
+class _OnExecutor:
+    """A step target run through an executor: looks like an agent to the scheduler (an async `run`)."""
+
+    __slots__ = ("executor", "name", "target")
+
+    def __init__(self, target: StepTarget, executor: Any) -> None:
+        self.target = target
+        self.executor = executor
+        self.name = getattr(target, "name", None) or getattr(target, "__name__", type(target).__name__)
+
+    async def run(self, query: str, *, options: Any = None) -> Any:
+        return await self.executor.run_one(self.target, query, options=options)
