@@ -43,6 +43,7 @@ def _suites() -> list[tuple[str, Callable[[], Any]]]:
         ("http.streaming", over_http.streamed_chunks),
         ("http.live_streams", over_http.live_streams),
         ("stream.inprocess", claims.inprocess_stream),
+        ("stream.workflow", claims.workflow_stream),
         ("stream.ttft", claims.ttft_overhead),
         ("stream.memory", claims.stream_vs_buffer_memory),
         ("stream.text_only", claims.text_only),

@@ -102,6 +102,48 @@ async def inprocess_stream() -> list[Row]:
     ]
 
 
+async def workflow_stream() -> list[Row]:
+    """Chunks/s through a one-step workflow against the bare agent's stream, interleaved in one run."""
+    import agentickit as ak
+    from agentickit.providers.simulated import SimulatedModel
+
+    words = 20_000 if QUICK else 50_000
+    model = SimulatedModel(reply=_words(words), tools_mode="never")
+    agent = ak.Agent("stream", llm=model)
+    wf = ak.SequentialWorkflow("one").add_step("only", agent)
+    delta = ak.ChunkType.DELTA
+
+    async def bare() -> int:
+        return await _drain(agent.run_stream("go", flush_interval=None), delta)
+
+    async def one_step() -> int:
+        return await _drain(wf.run_stream("go", flush_interval=None), delta)
+
+    samples: dict[str, list[float]] = {"agent": [], "workflow": []}
+    counts = {"agent": await bare(), "workflow": await one_step()}
+    for _ in range(3 if QUICK else 9):
+        for name, fn in (("agent", bare), ("workflow", one_step)):
+            t0 = time.perf_counter()
+            n = await fn()
+            samples[name].append(n / (time.perf_counter() - t0))
+    a, w = Stat.of(samples["agent"]), Stat.of(samples["workflow"])
+    ratio = w.median / a.median if a.median else 0.0
+    return [
+        Row(
+            id="stream.workflow_chunks_per_s",
+            group="streaming",
+            title="streamed chunks/s through a one-step workflow (0-latency simulated model)",
+            value=w.median,
+            min=w.min,
+            max=w.max,
+            n=w.n,
+            unit="chunks/s",
+            baseline={"name": "the bare agent's run_stream", "value": a.median, "unit": "chunks/s"},
+            note=f"{words:,}-token answer; workflow/agent = {ratio:.2f}; chunks: {counts}",
+        ).judge(Budget(">=", 0.9 * a.median, ">= 90% of the bare agent"))
+    ]
+
+
 async def ttft_overhead() -> list[Row]:
     import agentickit as ak
     from agentickit.messages import Message

@@ -19,7 +19,7 @@ from ..options import RunOptions, RunOptionsDict, StreamRunOptionsDict, check_ru
 from ..providers._base import Model
 from ..providers._registry import LLMConfig, LLMSpec, infer_model, parse_llm
 from ..streaming._options import ChunkCallback, StreamOptions, resolve_stream_options
-from ..streaming._sink import ChunkSink
+from ..streaming._sink import ChunkSink, TaggedSink
 from ..streaming._stream import Stream
 from ..tools._cache import ToolCache
 from ..tools._call import AgentTools, ToolSet
@@ -371,6 +371,19 @@ class Agent:
                 await self._close_tools()
 
         return Stream(produce, sopts, {"agent_name": self.name}, on_sync_close=close_loop_bound)
+
+    async def run_step(self, query: str, *, options: RunOptions | None, sink: ChunkSink | None, tag: str) -> Result:
+        """Run as a step of a workflow (`AgentLike`): the chunks go straight into the workflow's `sink`.
+
+        Each chunk is tagged with `tag` (the step's path); the workflow's stream options shape them and
+        its stream ends with the one DONE, so the agent runs no stream of its own.
+
+        Raises:
+            RunError: as `run()` (the workflow records it as the step's failure).
+
+        """
+        opts = self._options(options, {})
+        return await run_agent(self, _check_query(query), opts, None if sink is None else TaggedSink(sink, tag))
 
     async def run_batch(
         self,
