@@ -119,14 +119,13 @@ async def workflow_stream() -> list[Row]:
     async def one_step() -> int:
         return await _drain(wf.run_stream("go", flush_interval=None), delta)
 
-    samples: dict[str, list[float]] = {"agent": [], "workflow": []}
     counts = {"agent": await bare(), "workflow": await one_step()}
-    for _ in range(3 if QUICK else 9):
-        for name, fn in (("agent", bare), ("workflow", one_step)):
-            t0 = time.perf_counter()
-            n = await fn()
-            samples[name].append(n / (time.perf_counter() - t0))
-    a, w = Stat.of(samples["agent"]), Stat.of(samples["workflow"])
+    secs = await interleaved({"agent": bare, "workflow": one_step}, 1, 3 if QUICK else 9, warmup=1)
+    # Seconds per run become chunks/s (the fastest run is the max).
+    a, w = (
+        Stat(counts[k] / secs[k].median, counts[k] / secs[k].max, counts[k] / secs[k].min, secs[k].n)
+        for k in ("agent", "workflow")
+    )
     ratio = w.median / a.median if a.median else 0.0
     return [
         Row(
