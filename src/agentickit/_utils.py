@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ("first_leaf", "is_seconds", "new_id", "run_coroutine")
+__all__ = ("first_leaf", "is_seconds", "new_id", "run_blocking", "run_coroutine")
 
 # A process-unique prefix plus a counter: unique across processes (Ray workers) and ~10x cheaper
 # than uuid4 on the hot path.
@@ -41,6 +41,34 @@ def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
     except ImportError:
         return asyncio.run(coro)
     return uvloop.run(coro)
+
+
+def run_blocking(main: Callable[[], Awaitable[T]], release: Callable[[], Awaitable[None]], what: str) -> T:
+    """`run_sync()` of agents and workflows: `main()` on a fresh loop, then `release()` on that same loop.
+
+    What a run opens is bound to the loop it ran on (HTTP pools, MCP sessions): `release()` closes it
+    before the loop goes, so nothing is left dangling and the next call opens new ones on its own loop.
+
+    Raises:
+        UserError: called from inside a running event loop (`what` names the awaitable to use there).
+
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        from .errors import UserError
+
+        raise UserError(f"run_sync() cannot be called from a running event loop; use `await {what}.run(...)`")
+
+    async def run() -> T:
+        try:
+            return await main()
+        finally:
+            await release()
+
+    return run_coroutine(run())
 
 
 def first_leaf(exc: BaseException) -> BaseException:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, Unpack
 
 from .._result import Result
-from .._utils import is_seconds, run_coroutine
+from .._utils import is_seconds, run_blocking
 from ..content import UserContent, split_user_content
 from ..errors import UserError
 from ..memory import Memory
@@ -296,25 +295,9 @@ class Agent:
             UserError: called from inside a running event loop (use `await agent.run(...)` there).
 
         """
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
-            raise UserError("run_sync() cannot be called from a running event loop; use `await agent.run(...)`")
         prompt = _check_query(query)
         opts = self._options(options, kwargs)
-
-        async def main() -> Result:
-            try:
-                return await run_agent(self, prompt, opts)
-            finally:
-                # Connection pools belong to this short-lived loop; the next call opens new ones.
-                await self._close_model()
-                if self._tools_state is not None:
-                    await self._close_tools()
-
-        return run_coroutine(main())
+        return run_blocking(lambda: run_agent(self, prompt, opts), self._close_loop_bound, "agent")
 
     def run_stream(
         self,
@@ -364,13 +347,8 @@ class Agent:
         def produce(sink: ChunkSink) -> Awaitable[Result]:
             return run_agent(self, prompt, opts, sink)
 
-        async def close_loop_bound() -> None:
-            # `for chunk in stream` runs on a private loop: what the run opened there dies with it (as in run_sync).
-            await self._close_model()
-            if self._tools_state is not None:
-                await self._close_tools()
-
-        return Stream(produce, sopts, {"agent_name": self.name}, on_sync_close=close_loop_bound)
+        # `for chunk in stream` runs on a private loop: what the run opened there dies with it (as in run_sync).
+        return Stream(produce, sopts, {"agent_name": self.name}, on_sync_close=self._close_loop_bound)
 
     async def run_step(self, query: str, *, options: RunOptions | None, sink: ChunkSink | None, tag: str) -> Result:
         """Run as a step of a workflow (`AgentLike`): the chunks go straight into the workflow's `sink`.
@@ -427,6 +405,12 @@ class Agent:
         model, self._model = self._model, None
         if model is not None:
             await model.aclose()
+
+    async def _close_loop_bound(self) -> None:
+        """Close what runs opened on the running loop (HTTP pools, MCP sessions), before a private loop ends."""
+        await self._close_model()
+        if self._tools_state is not None:
+            await self._close_tools()
 
     async def cleanup(self) -> None:
         """Release HTTP pools, MCP sessions and stores. Idempotent; the agent can run again afterwards."""

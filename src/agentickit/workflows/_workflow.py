@@ -10,8 +10,8 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from .._utils import is_seconds, new_id
-from ..errors import UserError, WorkflowDepthError, WorkflowError, WorkflowTimeoutError
+from .._utils import is_seconds, new_id, run_blocking
+from ..errors import WorkflowDepthError, WorkflowError, WorkflowTimeoutError
 from ..messages import Usage
 from ..metrics import Metrics, MetricsSnapshot, metrics_for, record_failure, record_result
 from ..options import check_run_options
@@ -229,13 +229,11 @@ class Workflow:
             WorkflowError: the run failed (as `run()`; not with `raise_on_error=False`).
 
         """
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
-            raise UserError("run_sync() cannot be called from a running event loop; use `await workflow.run(...)`")
-        return asyncio.run(self.run(query, options=options, state=state, raise_on_error=raise_on_error))
+        return run_blocking(
+            lambda: self.run(query, options=options, state=state, raise_on_error=raise_on_error),
+            self._close_loop_bound,
+            "workflow",
+        )
 
     async def run_batch(
         self,
@@ -398,7 +396,11 @@ class Workflow:
 
     async def cleanup(self) -> None:
         """Release what the steps hold: calls `cleanup()` on every step's agent (and nested workflows'). Idempotent."""
-        await _cleanup_targets([s.agent for s in self._steps], {id(self)})
+        await _each_target([s.agent for s in self._steps], {id(self)}, "cleanup")
+
+    async def _close_loop_bound(self) -> None:
+        # What agent steps opened on a private loop (run_sync, `for chunk in stream`): their HTTP pools.
+        await _each_target([s.agent for s in self._steps], {id(self)}, "_close_loop_bound")
 
     async def __aenter__(self) -> Self:
         return self
@@ -756,19 +758,25 @@ def _stream(
             await workflow._run_in(query, options=options, sink=sink, tag="", state=state, max_depth=max_depth)  # pyright: ignore[reportPrivateUsage]
         )
 
-    return Stream(produce, sopts, {"agent_name": name, "workflow_name": workflow.name})
+    return Stream(
+        produce,
+        sopts,
+        {"agent_name": name, "workflow_name": workflow.name},
+        on_sync_close=workflow._close_loop_bound,  # pyright: ignore[reportPrivateUsage]
+    )
 
 
-async def _cleanup_targets(targets: Sequence[Any], seen: set[int]) -> None:
-    # A workflow can contain itself (through as_agent) or share agents between steps: clean each once.
+async def _each_target(targets: Sequence[Any], seen: set[int], method: str) -> None:
+    """Await `target.<method>()` on every step target, nested workflows' included, each once."""
+    # A workflow can contain itself (through as_agent) or share agents between steps: visit each once.
     for target in targets:
         inner = target.workflow if isinstance(target, WorkflowAgent) else target
         if id(inner) in seen:
             continue
         seen.add(id(inner))
         if isinstance(inner, Workflow):
-            await _cleanup_targets([s.agent for s in inner.steps], seen)
+            await _each_target([s.agent for s in inner.steps], seen, method)
             continue
-        cleanup = getattr(inner, "cleanup", None)
-        if cleanup is not None and inspect.iscoroutinefunction(cleanup):
-            await cleanup()
+        fn = getattr(inner, method, None)
+        if fn is not None and inspect.iscoroutinefunction(fn):
+            await fn()
