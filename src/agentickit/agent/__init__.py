@@ -7,7 +7,7 @@ from ._builder import AgentBuilder
 from ._handler import Capabilities, Handler, LLMStream, MemoryView, ToolBox, check_handler
 from ._middleware import Middleware, RunContext
 from ._presets import chat_agent, data_agent, research_agent
-from ._run import DEFAULT_MAX_TOOL_ROUNDS, new_run_id
+from ._run import DEFAULT_MAX_TOOL_ROUNDS
 
 __all__ = (
     "Agent",
@@ -26,6 +26,5 @@ __all__ = (
     "chat_agent",
     "check_handler",
     "data_agent",
-    "new_run_id",
     "research_agent",
 )

@@ -17,7 +17,7 @@ from ..metrics import Metrics, MetricsSnapshot, metrics_for
 from ..options import RunOptions, RunOptionsDict, StreamRunOptionsDict, check_run_options, resolve_run_options
 from ..providers._base import Model
 from ..providers._registry import LLMConfig, LLMSpec, infer_model, parse_llm
-from ..streaming._options import ChunkCallback, StreamOptions, resolve_stream_options
+from ..streaming._options import StreamOptions, StreamOptionsDict, split_stream_options
 from ..streaming._sink import ChunkSink, TaggedSink
 from ..streaming._stream import Stream
 from ..tools._cache import ToolCache
@@ -39,6 +39,11 @@ ToolLike = Tool | ToolSource | Callable[..., Any]
 """A `Tool`, a tool source (an MCP server, a `ToolRegistry`), or a plain function (wrapped as a tool)."""
 
 _NO_OPTIONS = RunOptions()
+
+
+class StreamRunKwargs(StreamOptionsDict, StreamRunOptionsDict, total=False):
+    """The keywords of `Agent.run_stream`: the stream's (`StreamOptions`) and the run's (`RunOptions`)."""
+
 
 DEFAULT_TOOL_TIMEOUT = 60.0
 """Seconds a tool call may take when neither the tool nor the agent says otherwise."""
@@ -304,16 +309,8 @@ class Agent:
         query: UserContent,
         *,
         options: RunOptions | None = None,
-        buffer_size: int = 100,
-        flush_interval: float | None = None,
-        text_only: bool = False,
-        include_thoughts: bool = True,
-        include_tool_calls: bool = True,
-        include_metadata: bool = False,
-        timeout: float | None = None,
-        on_chunk: ChunkCallback | None = None,
         stream_options: StreamOptions | None = None,
-        **kwargs: Unpack[StreamRunOptionsDict],
+        **kwargs: Unpack[StreamRunKwargs],
     ) -> Stream[Result]:
         """Run the agent and stream its chunks; the run starts when the stream is first read.
 
@@ -322,27 +319,21 @@ class Agent:
             ...
         ```
 
-        The stream keywords are those of `StreamOptions` (`stream_options=` gives them as one object;
-        keywords that differ from their defaults win over it); the rest are run options, as for `run()`.
-        `timeout` here is the stream's deadline; `RunOptions.timeout` still bounds the run itself.
+        The stream keywords are those of `StreamOptions` (`buffer_size`, `flush_interval`, `text_only`,
+        `include_thoughts`, `include_tool_calls`, `include_metadata`, `timeout`, `on_chunk`;
+        `stream_options=` gives them as one object, and keywords that differ from their defaults win
+        over it); the rest are run options, as for `run()`. `timeout` here is the stream's deadline;
+        `RunOptions.timeout` still bounds the run itself.
 
         Raises:
             UserError: an unknown run option, or a stream option out of range.
 
         """
         prompt = _check_query(query)
-        opts = self._options(options, kwargs)
-        sopts = resolve_stream_options(
-            stream_options if stream_options is not None else self.stream_options,
-            buffer_size=buffer_size,
-            flush_interval=flush_interval,
-            text_only=text_only,
-            include_thoughts=include_thoughts,
-            include_tool_calls=include_tool_calls,
-            include_metadata=include_metadata,
-            timeout=timeout,
-            on_chunk=on_chunk,
+        sopts, run_kwargs = split_stream_options(
+            stream_options if stream_options is not None else self.stream_options, kwargs
         )
+        opts = self._options(options, run_kwargs)
 
         def produce(sink: ChunkSink) -> Awaitable[Result]:
             return run_agent(self, prompt, opts, sink)

@@ -18,7 +18,6 @@ calls) and, in `run_stream`, reaches the stream.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import re
 import time
@@ -28,11 +27,11 @@ from types import FunctionType, TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypedDict, Unpack
 
 from .._result import Result, Source
-from ..errors import ProviderError, ToolError, UserError, is_retryable
+from ..errors import ProviderError, ToolError, UserError
 from ..messages import Message, ModelResponse, ToolCallRecord, Usage
 from ..options import ModelSettings, RunOptions
 from ..providers._base import Model, TextDelta
-from ..providers._retry import backoff_delay, retry_call
+from ..providers._retry import retry_call, retry_unstarted
 from ..streaming._chunk import Chunk, ChunkType
 from ..streaming._sink import ChunkSink, send_answer
 from ..telemetry import _hooks as _tel
@@ -174,10 +173,8 @@ class LLMStream:
                 caps.usage.add(response.usage)
                 return
             except ProviderError as exc:
-                # Text already reached the handler (and maybe the caller); a retry would repeat it.
-                if emitted or attempt >= model.max_retries or not is_retryable(exc):
+                if not await retry_unstarted(exc, attempt, model.max_retries, emitted):
                     raise
-                await asyncio.sleep(backoff_delay(attempt, exc))
                 attempt += 1
 
     def __aiter__(self) -> AsyncIterator[str]:

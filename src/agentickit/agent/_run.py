@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING
 
 from .._result import Result, Source
 from .._utils import new_id
-from ..errors import ProviderError, RunTimeoutError, UsageLimitExceeded, UserError, is_retryable
+from ..errors import ProviderError, RunTimeoutError, UsageLimitExceeded, UserError
 from ..memory._memory import trim_history
 from ..messages import Message, ModelResponse, ToolCallRecord, ToolDefinition, Usage
 from ..metrics import record_failure, record_result
 from ..options import ModelSettings, RunOptions
 from ..providers._base import Model, ModelStream, TextDelta, ThoughtDelta
-from ..providers._retry import backoff_delay
+from ..providers._retry import retry_unstarted
 from ..streaming._chunk import Chunk, ChunkType, text_chunk, text_chunks
 from ..streaming._sink import ChunkSink
 from ..telemetry import _hooks as _tel
@@ -36,7 +36,7 @@ from ._middleware import run_middleware
 if TYPE_CHECKING:
     from ._agent import Agent
 
-__all__ = ("DEFAULT_MAX_TOOL_ROUNDS", "new_run_id", "run_agent", "run_loop")
+__all__ = ("DEFAULT_MAX_TOOL_ROUNDS", "run_agent", "run_loop")
 
 DEFAULT_MAX_TOOL_ROUNDS = 10
 
@@ -45,11 +45,6 @@ _DELTA = ChunkType.DELTA
 _THOUGHT = ChunkType.THOUGHT
 _PART = 64
 _ONE_BY_ONE = ModelStream.batches
-
-
-def new_run_id() -> str:
-    """A unique id for a run."""
-    return new_id("run")
 
 
 async def _ask(
@@ -128,14 +123,10 @@ async def _ask(
                                         await w
                 return stream.response()
         except ProviderError as exc:
-            # Once text reached the caller a retry would repeat it, so only failures before the
-            # first token are retried.
-            if emitted or attempt >= max_retries or not is_retryable(exc):
+            if not await retry_unstarted(
+                exc, attempt, max_retries, emitted, None if _tel.active is None else _tel.active.retry
+            ):
                 raise
-            delay = backoff_delay(attempt, exc)
-            if _tel.active is not None:
-                _tel.active.retry(attempt + 2, exc, delay)
-            await asyncio.sleep(delay)
             attempt += 1
 
 

@@ -8,17 +8,16 @@ failure after that point is raised as it is.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
-from ..errors import ProviderError, ProviderTimeoutError, RateLimitError, ServerError, UserError, is_retryable
+from ..errors import ProviderError, ProviderTimeoutError, RateLimitError, ServerError, UserError
 from ..messages import Message, ModelResponse, ToolDefinition
 from ..options import ModelSettings
 from ._base import BatchItem, Model, ModelStream, StreamEvent, TextDelta
 from ._registry import LLMConfig, infer_model
-from ._retry import backoff_delay, retry_call
+from ._retry import retry_call, retry_unstarted
 
 __all__ = ("DEFAULT_FALLBACK_ON", "FallbackModel")
 
@@ -200,8 +199,7 @@ class _FallbackStream(ModelStream):
                 except ProviderError as exc:
                     if started:
                         raise  # text reached the caller: switching now would splice two answers
-                    if attempt < model.max_retries and is_retryable(exc):
-                        await asyncio.sleep(backoff_delay(attempt, exc))
+                    if await retry_unstarted(exc, attempt, model.max_retries, started):
                         attempt += 1
                         continue
                     if i == last or not isinstance(exc, owner.fallback_on):

@@ -16,13 +16,15 @@ the timeout; each retry attempt gets the full timeout and takes a rate-limit tok
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .._utils import LoopBound
 from ..errors import ToolArgumentsError, ToolTimeoutError
 from ._cache import MISS, ToolCache, cache_key
-from ._policies import TokenBucket, loop_semaphore
+from ._policies import TokenBucket
 from ._tool import Tool
 
 __all__ = ("CallChain", "CallInfo", "Layer", "LoopSemaphore", "ToolRuntime", "compile_chain", "tool_runtime")
@@ -43,34 +45,17 @@ class CallInfo:
         self.cache: bool | None = None
 
 
-class LoopSemaphore:
-    """A semaphore re-created for each event loop (asyncio primitives cannot cross loops)."""
+class LoopSemaphore(LoopBound[asyncio.Semaphore]):
+    """A semaphore of `size` slots per event loop (asyncio primitives cannot cross loops)."""
 
-    __slots__ = ("_current", "size")
+    __slots__ = ("size",)
 
     def __init__(self, size: int) -> None:
+        super().__init__(functools.partial(asyncio.Semaphore, size))
         self.size = size
-        self._current: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
-    def get(self) -> asyncio.Semaphore:
-        current = self._current = loop_semaphore(self._current, self.size)
-        return current[1]
-
-
-class _LoopDict:
-    """Calls in flight by cache key, for the running event loop (futures cannot cross loops)."""
-
-    __slots__ = ("_current",)
-
-    def __init__(self) -> None:
-        self._current: tuple[asyncio.AbstractEventLoop, dict[bytes, asyncio.Future[Any]]] | None = None
-
-    def get(self) -> dict[bytes, asyncio.Future[Any]]:
-        loop = asyncio.get_running_loop()
-        current = self._current
-        if current is None or current[0] is not loop:
-            current = self._current = (loop, {})
-        return current[1]
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (LoopSemaphore, (self.size,))
 
 
 class ToolRuntime:
@@ -190,7 +175,8 @@ def compile_chain(
         ttl: float = tool.cache_ttl  # type: ignore[assignment]
         store: ToolCache = cache  # type: ignore[assignment]
         inner_c = layer
-        inflight = _LoopDict()
+        # Calls in flight by cache key, for the running loop (futures cannot cross loops).
+        inflight: LoopBound[dict[bytes, asyncio.Future[Any]]] = LoopBound(dict)
 
         async def caching(args: dict[str, Any], info: CallInfo) -> Any:
             key = cache_key(name, args)

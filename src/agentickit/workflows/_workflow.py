@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self, Unpack
 
 from .._utils import is_seconds, new_id, run_blocking
 from ..errors import WorkflowDepthError, WorkflowError, WorkflowTimeoutError
@@ -16,7 +16,7 @@ from ..messages import Usage
 from ..metrics import Metrics, MetricsSnapshot, metrics_for, record_failure, record_result
 from ..options import check_run_options
 from ..streaming import Stream, StreamOptions
-from ..streaming._options import resolve_stream_options
+from ..streaming._options import StreamOptionsDict, resolve_stream_options
 from ..telemetry import _hooks as _tel
 from ._context import WorkflowContext, bind_context, unbind_context
 from ._engine import Plan, Run, compile_plan
@@ -27,7 +27,6 @@ from ._step import Step, check_signature
 if TYPE_CHECKING:
     from ..executors import BatchResult, Executor, ProgressCallback
     from ..options import RunOptions
-    from ..streaming import ChunkCallback
     from ..streaming._sink import ChunkSink
 
 __all__ = (
@@ -171,15 +170,8 @@ class Workflow:
         *,
         options: RunOptions | None = None,
         state: dict[str, Any] | None = None,
-        buffer_size: int = 100,
-        flush_interval: float | None = None,
-        text_only: bool = False,
-        include_thoughts: bool = True,
-        include_tool_calls: bool = True,
-        include_metadata: bool = False,
-        timeout: float | None = None,
-        on_chunk: ChunkCallback | None = None,
         stream_options: StreamOptions | None = None,
+        **kwargs: Unpack[StreamOptionsDict],
     ) -> Stream[WorkflowResult]:
         """Run the workflow and stream it: AGENT_START / AGENT_COMPLETE per step and every step's chunks.
 
@@ -195,23 +187,13 @@ class Workflow:
         its AGENT_COMPLETE. The stream ends with exactly one DONE, after an ERROR when the workflow
         did not complete; `wait()` then raises its `WorkflowError` (whose `result` has the partial
         results), otherwise it returns the `WorkflowResult`. The stream keywords are those of
-        `Agent.run_stream`; `timeout` is the stream's deadline (the workflow's own `timeout` applies too).
+        `StreamOptions` (as for `Agent.run_stream`); `timeout` is the stream's deadline (the workflow's own `timeout` applies too).
 
         Raises:
             UserError: a stream option is out of range.
 
         """
-        sopts = _stream_options(
-            stream_options,
-            buffer_size=buffer_size,
-            flush_interval=flush_interval,
-            text_only=text_only,
-            include_thoughts=include_thoughts,
-            include_tool_calls=include_tool_calls,
-            include_metadata=include_metadata,
-            timeout=timeout,
-            on_chunk=on_chunk,
-        )
+        sopts = resolve_stream_options(stream_options, **kwargs)
         return _stream(self, self.name, query, options, state, DEFAULT_MAX_DEPTH, sopts)
 
     def run_sync(
@@ -667,10 +649,10 @@ class WorkflowAgent:
         *,
         options: RunOptions | None = None,
         stream_options: StreamOptions | None = None,
-        **kwargs: Any,
+        **kwargs: Unpack[StreamOptionsDict],
     ) -> Stream[WorkflowResult]:
         """Stream the workflow (see `Workflow.run_stream`; the same stream keywords)."""
-        sopts = _stream_options(stream_options, **kwargs)
+        sopts = resolve_stream_options(stream_options, **kwargs)
         return _stream(self.workflow, self.name, query, options, None, self.max_depth, sopts)
 
     async def run_batch(
@@ -737,10 +719,6 @@ def _raise_error(result: WorkflowResult) -> WorkflowResult:
     if result.error is not None:
         raise result.error
     return result
-
-
-def _stream_options(base: StreamOptions | None, **overrides: Any) -> StreamOptions:
-    return resolve_stream_options(base, **overrides)
 
 
 def _stream(
