@@ -1,18 +1,21 @@
-"""The workflow classes: sequential, parallel, DAG and loop shapes of one scheduler, and `as_agent`."""
+"""`Workflow`, the base every shape shares (definition, the one run entry, streams, sync runs), and `as_agent`.
+
+The shapes themselves (sequential, parallel, DAG, loop) are in `_shapes.py`: each only says how its
+steps depend on each other and, for the loop, how iterations repeat; the scheduler is `_engine.py`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self, Unpack
 
 from .._utils import is_seconds, new_id, run_blocking
-from ..errors import WorkflowDepthError, WorkflowError, WorkflowTimeoutError
-from ..messages import Usage
+from ..errors import WorkflowDepthError, WorkflowError
 from ..metrics import Metrics, MetricsSnapshot, metrics_for, record_failure, record_result
 from ..options import check_run_options
 from ..streaming import Stream, StreamOptions
@@ -22,31 +25,20 @@ from ._context import WorkflowContext, bind_context, unbind_context
 from ._engine import Plan, Run, compile_plan
 from ._invoke import StepTarget
 from ._result import StepResult, StepStatus, WorkflowResult
-from ._step import Step, check_signature
+from ._step import Step
 
 if TYPE_CHECKING:
     from ..executors import BatchResult, Executor, ProgressCallback
     from ..options import RunOptions
     from ..streaming._sink import ChunkSink
 
-__all__ = (
-    "DAGWorkflow",
-    "LoopWorkflow",
-    "ParallelWorkflow",
-    "SequentialWorkflow",
-    "Until",
-    "Workflow",
-    "WorkflowAgent",
-)
+__all__ = ("DEFAULT_MAX_DEPTH", "Workflow", "WorkflowAgent", "not_run")
 
 DEFAULT_MAX_DEPTH = 5
 
 
 # The names of the workflows the current code runs inside, outermost first; nesting depth is its length.
 _PATH: ContextVar[tuple[str, ...]] = ContextVar("agentickit_workflow_path", default=())
-
-Until = Callable[[WorkflowResult], "bool | Awaitable[bool]"]
-"""`until(iteration_result) -> bool`: true ends a loop."""
 
 
 class Workflow:
@@ -282,7 +274,7 @@ class Workflow:
                 f"workflow {self.name!r} would run {depth} workflows deep ({chain}), over its max_depth={max_depth}; "
                 "check for a workflow that contains itself, or raise max_depth in as_agent()"
             )
-            err.result = _not_run(self.name, run_id, plan, err)
+            err.result = not_run(self.name, run_id, plan, err)
             record_failure(self, err, 0.0)
             return err.result
         ctx = WorkflowContext(self.name, run_id, query, state)
@@ -396,215 +388,6 @@ class Workflow:
         return f"{type(self).__name__}({self.name!r}, steps={[s.name for s in self._steps]})"
 
 
-class SequentialWorkflow(Workflow):
-    """Runs its steps one after another, each on the previous step's output (or its `transform` of it).
-
-    Wall time is the sum of the steps. The result's `content` is the last step's output.
-
-    Args:
-        name: the workflow's name.
-        timeout: seconds the whole run may take; what finished by then is kept.
-        steps: initial steps (more with `add_step`).
-        description: what it does.
-
-    """
-
-    __slots__ = ()
-
-
-class _Concurrent(Workflow):
-    __slots__ = ("fail_fast", "max_concurrency")
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        max_concurrency: int | None = None,
-        fail_fast: bool = False,
-        timeout: float | None = None,
-        steps: Iterable[Step] = (),
-        description: str = "",
-    ) -> None:
-        if max_concurrency is not None and max_concurrency < 1:
-            raise WorkflowError(f"workflow {name!r}: max_concurrency must be >= 1 or None, got {max_concurrency}")
-        self.max_concurrency = max_concurrency
-        self.fail_fast = fail_fast
-        super().__init__(name, timeout=timeout, steps=steps, description=description)
-
-    def _limits(self) -> tuple[int | None, bool]:
-        return self.max_concurrency, self.fail_fast
-
-
-class ParallelWorkflow(_Concurrent):
-    """Starts every step at once on the same input (at most `max_concurrency` running at a time).
-
-    Wall time is the slowest step. The result's `content` is the steps' outputs, each under a
-    `[step name]` label, in step order.
-
-    Args:
-        name: the workflow's name.
-        max_concurrency: at most this many steps run at once (`None`: all of them).
-        fail_fast: on the first failure, cancel the running steps (status `cancelled`) and skip the rest;
-            otherwise every step finishes and failures are reported per step.
-        timeout: seconds the whole run may take; what finished by then is kept.
-        steps: initial steps (more with `add_step`).
-        description: what it does.
-
-    """
-
-    __slots__ = ()
-
-    def _dependencies(self) -> list[tuple[str, ...]]:
-        return [() for _ in self._steps]
-
-
-class DAGWorkflow(_Concurrent):
-    """Runs each step the moment all of its `depends_on` steps have succeeded; independent branches run at once.
-
-    Wall time is the critical path. A step's input is its dependency's output, or, with several,
-    their outputs each under a `[step name]` label (`transform` to customise); steps without
-    dependencies get the workflow's input. Steps downstream of a failure are skipped with the reason.
-    The result's `content` is the output of the step nothing depends on (labelled outputs if several).
-
-    Args:
-        name: the workflow's name.
-        max_concurrency: at most this many steps run at once (`None`: no limit).
-        fail_fast: on the first failure, cancel the running steps and skip the rest.
-        timeout: seconds the whole run may take; what finished by then is kept.
-        steps: initial steps (more with `add_step`).
-        description: what it does.
-
-    """
-
-    __slots__ = ()
-
-    _accepts_depends_on = True
-
-    def _dependencies(self) -> list[tuple[str, ...]]:
-        return [s.depends_on for s in self._steps]
-
-
-class LoopWorkflow(Workflow):
-    """Runs its steps in sequence, again and again, each iteration on the previous one's output.
-
-    It stops when `until(iteration_result)` is true, after `max_iterations`, when a step fails or calls
-    `stop()`, or on timeout; `result.stop_reason` says which (`until`, `max_iterations`, `failed`,
-    `stopped`, `timeout`) and `result.iterations` how many ran. `steps` hold the last iteration's.
-
-    Args:
-        name: the workflow's name.
-        max_iterations: the most iterations to run (>= 1).
-        until: `until(result) -> bool` (or an awaitable of one), given each iteration's `WorkflowResult`.
-        timeout: seconds the whole loop may take; what finished by then is kept.
-        steps: initial steps (more with `add_step`).
-        description: what it does.
-
-    """
-
-    __slots__ = ("max_iterations", "until")
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        max_iterations: int = 5,
-        until: Until | None = None,
-        timeout: float | None = None,
-        steps: Iterable[Step] = (),
-        description: str = "",
-    ) -> None:
-        if max_iterations < 1:
-            raise WorkflowError(f"workflow {name!r}: max_iterations must be >= 1, got {max_iterations}")
-        if until is not None:
-            check_signature(until, 1, f"workflow {name!r}: until", "until(result: WorkflowResult) -> bool")
-        self.max_iterations = max_iterations
-        self.until = until
-        super().__init__(name, timeout=timeout, steps=steps, description=description)
-
-    async def _execute(
-        self,
-        plan: Plan,
-        query: str,
-        ctx: WorkflowContext,
-        options: RunOptions | None,
-        sink: ChunkSink | None,
-        prefix: str,
-    ) -> WorkflowResult:
-        start = time.perf_counter()
-        usage = Usage()
-        state: list[Any] = [None, None, 0]  # the current run, the last result, iterations started
-        reason = "max_iterations"
-        error: BaseException | None = None
-
-        async def iterate() -> None:
-            nonlocal reason, error
-            current = query
-            for iteration in range(1, self.max_iterations + 1):
-                ctx.iteration = iteration
-                state[2] = iteration
-                run = state[0] = self._new_run(plan, current, ctx, options, sink, prefix)
-                t0 = time.perf_counter()
-                await run.execute()
-                result = state[1] = await run.finish(timed_out=False, limit=None, run_id=ctx.run_id, start=t0)
-                state[0] = None
-                usage.add(result.usage)
-                if result.stop_reason != "completed":
-                    reason = result.stop_reason
-                    return
-                if self.until is not None:
-                    try:
-                        done: Any = self.until(result)
-                        if inspect.isawaitable(done):
-                            done = await done
-                    except Exception as exc:
-                        reason = "failed"
-                        error = WorkflowError(f"loop {self.name!r}: until() raised {type(exc).__name__}: {exc}")
-                        error.__cause__ = exc
-                        return
-                    if done:
-                        reason = "until"
-                        return
-                current = result.content
-
-        timeout = self.timeout
-        if timeout is None:
-            await iterate()
-        else:
-            deadline = asyncio.timeout(timeout)
-            try:
-                async with deadline:
-                    await iterate()
-            except TimeoutError:
-                if not deadline.expired():
-                    raise
-                reason = "timeout"
-                run: Run | None = state[0]
-                if run is not None:  # the iteration that was running: keep what it finished
-                    result = await run.finish(timed_out=True, limit=timeout, run_id=ctx.run_id, start=start)
-                    usage.add(result.usage)
-                    state[1] = result
-                    error = result.error
-                if error is None:
-                    # The deadline passed between step runs (inside `until`, say): a timeout all the same.
-                    error = WorkflowTimeoutError(
-                        f"loop {self.name!r} did not finish within its timeout of {timeout:g} s "
-                        f"(in iteration {state[2]}, after its steps had run)"
-                    )
-        result: WorkflowResult | None = state[1]
-        if result is None:  # timed out before the first iteration finished anything (cannot happen today)
-            result = _not_run(self.name, ctx.run_id, plan, error)
-        result.iterations = state[2]
-        result.usage = usage
-        result.duration = time.perf_counter() - start
-        result.stop_reason = reason
-        result.metadata["iterations"] = state[2]
-        if error is not None:
-            result.error = error
-            if isinstance(error, WorkflowError):
-                error.result = result
-        return result
-
-
 class WorkflowAgent:
     """A workflow dressed as an agent (`wf.as_agent()`): it raises on failure, like an agent run.
 
@@ -698,7 +481,7 @@ class WorkflowAgent:
         return f"WorkflowAgent({self.name!r}, {self.workflow!r}, max_depth={self.max_depth})"
 
 
-def _not_run(name: str, run_id: str, plan: Plan, error: BaseException | None) -> WorkflowResult:
+def not_run(name: str, run_id: str, plan: Plan, error: BaseException | None) -> WorkflowResult:
     """The result of a run that never started a step: each step skipped, naming why."""
     why = f"not started: {error}" if error is not None else "not started"
     steps = {n: StepResult(name=n, status=StepStatus.SKIPPED, reason=why) for n in plan.names}
