@@ -25,6 +25,7 @@ from ..streaming._sink import ChunkSink
 from ..telemetry import _hooks as _tel
 from ._cache import MemoryToolCache, ToolCache
 from ._chain import CallChain, CallInfo, LoopSemaphore, compile_chain
+from ._context import RunContext
 from ._metrics import ToolMetrics
 from ._source import ToolSource
 from ._tool import Tool, result_text
@@ -142,18 +143,20 @@ async def call_tool(
     sink: ChunkSink | None = None,
     metrics: ToolMetrics | None = None,
     error: str | None = None,
+    ctx: RunContext[Any] | None = None,
 ) -> tuple[ToolCallRecord, BaseException | None]:
     """Run one tool call through its chain, streaming TOOL_CALL / TOOL_RESULT and counting it.
 
     `args` are already validated. With `chain=None` or `error` set (an unknown tool, arguments that
-    failed validation) nothing runs and the call is recorded as failed with that error.
+    failed validation) nothing runs and the call is recorded as failed with that error. `ctx` is the
+    run's context, handed (as a copy naming this call) to a tool whose first parameter asks for it.
 
     Returns:
         The call's record, and the exception the tool raised (`None` when it succeeded).
 
     """
     start = time.perf_counter()
-    info = CallInfo()
+    info = CallInfo(ctx, call_id)
     if sink is not None:
         w = sink.send(Chunk(ChunkType.TOOL_CALL, tool_name=name, tool_args=args, tool_call_id=call_id))
         if w is not None:
@@ -233,6 +236,7 @@ async def _run_one(
     chains: Mapping[str, CallChain],
     metrics: ToolMetrics | None,
     sink: ChunkSink | None,
+    ctx: RunContext[Any] | None,
 ) -> tuple[Message, ToolCallRecord]:
     chain = chains.get(call.name)
     args: dict[str, Any] = {}
@@ -245,18 +249,23 @@ async def _run_one(
             args = chain.tool.validate(call.arguments)
         except ToolArgumentsError as exc:
             error = str(exc)
-    record, _ = await call_tool(call.id, call.name, args, chain, sink=sink, metrics=metrics, error=error)
+    record, _ = await call_tool(call.id, call.name, args, chain, sink=sink, metrics=metrics, error=error, ctx=ctx)
     text = f"Error: {record.error}" if record.error is not None else result_text(record.result)
     return Message.tool(call.id, call.name, text), record
 
 
 async def execute_tool_calls(
-    calls: Sequence[ToolCall], tools: Mapping[str, Tool], default_timeout: float | None, sink: ChunkSink | None
+    calls: Sequence[ToolCall],
+    tools: Mapping[str, Tool],
+    default_timeout: float | None,
+    sink: ChunkSink | None,
+    ctx: RunContext[Any] | None = None,
 ) -> list[tuple[Message, ToolCallRecord]]:
     """Run every call of one turn concurrently; results come back in the order of `calls`.
 
     `tools` is normally the agent's `ToolSet` (chains compiled once); any other mapping of tools
-    works too, compiled for this turn only and with timeouts but no cache or metrics.
+    works too, compiled for this turn only and with timeouts but no cache or metrics. `ctx` is the
+    run's `RunContext` (see `call_tool`).
     """
     if type(tools) is ToolSet and tools.default_timeout == default_timeout:
         chains = tools.chains
@@ -265,7 +274,7 @@ async def execute_tool_calls(
         chains = {name: compile_chain(t, default_timeout, None, None) for name, t in tools.items()}
         metrics = None
     if len(calls) == 1:
-        return [await _run_one(calls[0], tools, chains, metrics, sink)]
+        return [await _run_one(calls[0], tools, chains, metrics, sink, ctx)]
     async with asyncio.TaskGroup() as tg:
-        tasks = [tg.create_task(_run_one(c, tools, chains, metrics, sink)) for c in calls]
+        tasks = [tg.create_task(_run_one(c, tools, chains, metrics, sink, ctx)) for c in calls]
     return [t.result() for t in tasks]

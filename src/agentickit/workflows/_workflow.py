@@ -7,14 +7,16 @@ import inspect
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
+from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+from .._usage_limits import UsageLimits, budget_scope
 from .._utils import is_seconds, new_id
 from ..errors import UserError, WorkflowDepthError, WorkflowError, WorkflowTimeoutError
 from ..messages import Usage
 from ..metrics import Metrics, MetricsSnapshot, metrics_for, record_failure, record_result
-from ..options import check_run_options
+from ..options import RunOptions, check_run_options
 from ..streaming import Stream, StreamOptions
 from ..streaming._options import resolve_stream_options
 from ..telemetry import _hooks as _tel
@@ -26,7 +28,6 @@ from ._step import Step, check_signature
 
 if TYPE_CHECKING:
     from ..executors import BatchResult, Executor, ProgressCallback
-    from ..options import RunOptions
     from ..streaming import ChunkCallback
     from ..streaming._sink import ChunkSink
 
@@ -145,6 +146,8 @@ class Workflow:
         options: RunOptions | None = None,
         state: dict[str, Any] | None = None,
         raise_on_error: bool = True,
+        deps: Any = None,
+        usage_limits: UsageLimits | None = None,
     ) -> WorkflowResult:
         """Run the workflow on `query` and return every step's outcome.
 
@@ -152,6 +155,10 @@ class Workflow:
         is the partial `WorkflowResult` (every step's status and output: nothing finished is lost).
         With `raise_on_error=False` that result is returned instead, its `error` set.
         `options` go to every agent step; `state` seeds the shared key/value store (`context.state`).
+        `deps` reach every agent step's tools (`ctx.deps`, as `agent.run(..., deps=)`). `usage_limits`
+        is ONE budget for all the steps together (nested workflows included); a limit in `options`
+        instead applies to each agent run on its own. A step that breaks it fails with
+        `UsageLimitExceeded` (its `StepResult.error`), which the `WorkflowError` names.
 
         Raises:
             WorkflowTimeoutError: the workflow's timeout ran out (also a `RunTimeoutError`).
@@ -160,7 +167,9 @@ class Workflow:
                 dependencies, a cycle).
 
         """
-        result = await self._run_in(query, options=options, sink=None, tag="", state=state)
+        result = await self._run_in(
+            query, options=options, sink=None, tag="", state=state, deps=deps, usage_limits=usage_limits
+        )
         if raise_on_error and result.error is not None:
             raise result.error
         return result
@@ -180,6 +189,8 @@ class Workflow:
         timeout: float | None = None,
         on_chunk: ChunkCallback | None = None,
         stream_options: StreamOptions | None = None,
+        deps: Any = None,
+        usage_limits: UsageLimits | None = None,
     ) -> Stream[WorkflowResult]:
         """Run the workflow and stream it: AGENT_START / AGENT_COMPLETE per step and every step's chunks.
 
@@ -196,6 +207,7 @@ class Workflow:
         did not complete; `wait()` then raises its `WorkflowError` (whose `result` has the partial
         results), otherwise it returns the `WorkflowResult`. The stream keywords are those of
         `Agent.run_stream`; `timeout` is the stream's deadline (the workflow's own `timeout` applies too).
+        `deps` and `usage_limits` are those of `run()`.
 
         Raises:
             UserError: a stream option is out of range.
@@ -212,7 +224,7 @@ class Workflow:
             timeout=timeout,
             on_chunk=on_chunk,
         )
-        return _stream(self, self.name, query, options, state, DEFAULT_MAX_DEPTH, sopts)
+        return _stream(self, self.name, query, options, state, DEFAULT_MAX_DEPTH, sopts, deps, usage_limits)
 
     def run_sync(
         self,
@@ -221,6 +233,8 @@ class Workflow:
         options: RunOptions | None = None,
         state: dict[str, Any] | None = None,
         raise_on_error: bool = True,
+        deps: Any = None,
+        usage_limits: UsageLimits | None = None,
     ) -> WorkflowResult:
         """Blocking `run()` for scripts without a running event loop.
 
@@ -235,7 +249,16 @@ class Workflow:
             pass
         else:
             raise UserError("run_sync() cannot be called from a running event loop; use `await workflow.run(...)`")
-        return asyncio.run(self.run(query, options=options, state=state, raise_on_error=raise_on_error))
+        return asyncio.run(
+            self.run(
+                query,
+                options=options,
+                state=state,
+                raise_on_error=raise_on_error,
+                deps=deps,
+                usage_limits=usage_limits,
+            )
+        )
 
     async def run_batch(
         self,
@@ -289,9 +312,18 @@ class Workflow:
         tag: str,
         state: dict[str, Any] | None = None,
         max_depth: int = DEFAULT_MAX_DEPTH,
+        deps: Any = None,
+        usage_limits: UsageLimits | None = None,
     ) -> WorkflowResult:
         """Run inside an enclosing workflow (or at the top): the single entry of every run."""
         check_run_options(options)
+        if deps is not None:
+            options = replace(options, deps=deps) if options is not None else RunOptions(deps=deps)
+        if usage_limits is not None:
+            if not isinstance(usage_limits, UsageLimits):  # pyright: ignore[reportUnnecessaryIsInstance]
+                raise UserError(f"usage_limits= takes an ak.UsageLimits, got {type(usage_limits).__name__}")
+            with budget_scope(usage_limits, f"workflow {self.name!r}"):
+                return await self._run_in(query, options=options, sink=sink, tag=tag, state=state, max_depth=max_depth)
         plan = self._compiled()
         path = _PATH.get()
         depth = len(path) + 1
@@ -749,11 +781,22 @@ def _stream(
     state: dict[str, Any] | None,
     max_depth: int,
     sopts: StreamOptions,
+    deps: Any = None,
+    usage_limits: UsageLimits | None = None,
 ) -> Stream[WorkflowResult]:
     async def produce(sink: ChunkSink) -> WorkflowResult:
         # A failure raises: the stream turns it into its single ERROR before DONE, and `wait()` raises it.
         return _raise_error(
-            await workflow._run_in(query, options=options, sink=sink, tag="", state=state, max_depth=max_depth)  # pyright: ignore[reportPrivateUsage]
+            await workflow._run_in(  # pyright: ignore[reportPrivateUsage]
+                query,
+                options=options,
+                sink=sink,
+                tag="",
+                state=state,
+                max_depth=max_depth,
+                deps=deps,
+                usage_limits=usage_limits,
+            )
         )
 
     return Stream(produce, sopts, {"agent_name": name, "workflow_name": workflow.name})
