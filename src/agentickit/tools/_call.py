@@ -15,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from .._utils import first_leaf
+from ..content import BinaryContent
 from ..errors import ToolArgumentsError, ToolError, ToolTimeoutError, UserError
 from ..messages import Message, ToolCall, ToolCallRecord, ToolDefinition
 from ..streaming._chunk import Chunk, ChunkType
@@ -30,7 +31,7 @@ from ._metrics import ToolMetrics
 from ._source import ToolSource
 from ._tool import Tool, result_text
 
-__all__ = ("AgentTools", "ToolSet", "call_tool", "execute_tool_calls")
+__all__ = ("AgentTools", "ToolSet", "call_tool", "execute_tool_calls", "result_message")
 
 
 class ToolSet(dict[str, Tool]):
@@ -250,8 +251,29 @@ async def _run_one(
         except ToolArgumentsError as exc:
             error = str(exc)
     record, _ = await call_tool(call.id, call.name, args, chain, sink=sink, metrics=metrics, error=error, ctx=ctx)
-    text = f"Error: {record.error}" if record.error is not None else result_text(record.result)
-    return Message.tool(call.id, call.name, text), record
+    if record.error is not None:
+        return Message.tool(call.id, call.name, f"Error: {record.error}"), record
+    return result_message(call.id, call.name, record.result), record
+
+
+def result_message(call_id: str, name: str, value: Any) -> Message:
+    """The tool message that carries a tool's value to the model.
+
+    A `BinaryContent` (an image, audio, a PDF), or a list of them with text, rides on the message's
+    `parts`; each provider sends them the way its API allows (Anthropic inside the tool result,
+    OpenAI in a user message after the turn's tool messages).
+    """
+    if type(value) is str:
+        return Message.tool(call_id, name, value)
+    if isinstance(value, BinaryContent):
+        return Message("tool", f"[{value.media_type} attached]", (), call_id, name, (value,))
+    if isinstance(value, list | tuple):
+        items = cast("Sequence[Any]", value)
+        parts = tuple(v for v in items if isinstance(v, BinaryContent))
+        if parts:
+            texts = [f"[{v.media_type} attached]" if isinstance(v, BinaryContent) else result_text(v) for v in items]
+            return Message("tool", "\n".join(texts), (), call_id, name, parts)
+    return Message.tool(call_id, name, result_text(value))
 
 
 async def execute_tool_calls(
