@@ -149,7 +149,10 @@ class Budget:
         """
         b: Budget | None = self
         while b is not None:
-            b._guard(b.limits.check_before_request, b.usage)
+            if b.owner:
+                b._guard(b.limits.check_before_request, b.usage)
+            else:  # a run's own budget: its errors need no prefix (the common case, kept direct)
+                b.limits.check_before_request(b.usage)
             b = b.parent
         b = self
         while b is not None:
@@ -177,15 +180,16 @@ class Budget:
             if b.limits.cost_limit is not None and b.cost is not None:
                 price = price_for(response.model or model_name)
                 b.cost = None if price is None else b.cost + price.cost(usage.input_tokens, usage.output_tokens)
-            b._guard(b.limits.check_after_response, b.usage, b.tool_calls, b.cost)
+            if b.owner:
+                b._guard(b.limits.check_after_response, b.usage, b.tool_calls, b.cost)
+            else:
+                b.limits.check_after_response(b.usage, b.tool_calls, b.cost)
             b = b.parent
 
     def _guard(self, check: Any, *args: Any) -> None:
         try:
             check(*args)
         except UsageLimitExceeded as exc:
-            if not self.owner:
-                raise
             raise UsageLimitExceeded(f"{self.owner}: {exc}", limit=exc.limit, value=exc.value) from None
 
 
