@@ -464,6 +464,11 @@ async def _(tmp_path: Path) -> None:
     m.calls["peak"] = 0
     await build(base + "max_concurrent = 1").run("x")
     assert m.calls["peak"] == 1
+    # One limit for the agent, shared by all of its runs (not a limit per run).
+    m.calls["peak"] = 0
+    shared = build(base + "max_concurrent = 2")
+    await asyncio.gather(*(shared.run(f"x{i}") for i in range(3)))
+    assert m.calls["peak"] == 2
 
 
 @effect("tools.rate_limit")
