@@ -352,6 +352,35 @@ async def _(tmp_path: Path) -> None:
     assert len(slow) < 20 and "".join(c.delta or "" for c in slow) == "".join(c.delta or "" for c in fast)
 
 
+@effect("streaming.include_metadata")
+async def _(tmp_path: Path) -> None:
+    on = {c.type for c in await chunks_of(build("[streaming]\ninclude_metadata = true").run_stream("q"))}
+    off = {c.type for c in await chunks_of(build("[streaming]\ninclude_metadata = false").run_stream("q"))}
+    assert ak.ChunkType.METADATA in on and ak.ChunkType.METADATA not in off
+
+
+@effect("streaming.timeout")
+async def _(tmp_path: Path) -> None:
+    slow = "[llm.options]\nttft = 0.5\n"
+    stream = build(slow + "[streaming]\ntimeout = '50ms'").run_stream("q")
+    types = [c.type for c in await chunks_of_failing(stream)]
+    assert ak.ChunkType.ERROR in types
+    assert ak.ChunkType.ERROR not in {c.type for c in await chunks_of(build(slow).run_stream("q"))}
+
+
+async def chunks_of_failing(stream: Any) -> list[ak.Chunk]:
+    out = [c async for c in stream]
+    with pytest.raises(TimeoutError):
+        await stream.wait()
+    return out
+
+
+@effect("description")
+async def _(tmp_path: Path) -> None:
+    assert build("description = 'Answers travel questions.'").description == "Answers travel questions."
+    assert build("").description == ""
+
+
 @effect("streaming.text_only")
 async def _(tmp_path: Path) -> None:
     on = {c.type for c in await chunks_of(build("[streaming]\ntext_only = true").run_stream("q"))}
@@ -826,6 +855,50 @@ async def _(tmp_path: Path) -> None:
     result = await build("[workflow]\ntimeout = '50ms'\n" + steps).run("q", raise_on_error=False)
     assert result.stop_reason == "timeout"
     assert (await build(steps).run("q")).stop_reason == "completed"
+
+
+@effect("workflow.description")
+async def _(tmp_path: Path) -> None:
+    steps = "[[workflow.steps]]\nname = 'a'\n"
+    assert build("[workflow]\ndescription = 'Plans trips.'\n" + steps).as_agent().description == "Plans trips."
+    assert build(steps).as_agent().description == ""
+
+
+_STEP = "[[workflow.steps]]\nname = 'a'\n"
+
+
+@effect("workflow.steps[].description")
+async def _(tmp_path: Path) -> None:
+    assert build(_STEP + "description = 'First.'").steps[0].description == "First."
+    assert build(_STEP).steps[0].description == ""
+
+
+@effect("workflow.steps[].timeout")
+async def _(tmp_path: Path) -> None:
+    slow = "[llm.options]\nttft = 0.5\n"
+    result = await build(slow + _STEP + "timeout = '50ms'").run("q", raise_on_error=False)
+    assert result.steps["a"].status.value == "timed_out"
+    assert (await build(slow + _STEP + "timeout = '20s'").run("q")).steps["a"].status.value == "ok"
+
+
+@effect("workflow.steps[].retries")
+async def _(tmp_path: Path) -> None:
+    failing = "[llm]\nmax_retries = 0\n[llm.options]\nfailures = ['500']\nreply = 'ok'\n"
+    retried = await build(failing + _STEP + "retries = 1").run("q")
+    assert retried.content == "ok" and retried.steps["a"].attempts == 2
+    once = await build(failing + _STEP).run("q", raise_on_error=False)
+    assert once.steps["a"].status.value == "failed" and once.steps["a"].attempts == 1
+
+
+@effect("workflow.steps[].retry_delay")
+async def _(tmp_path: Path) -> None:
+    failing = "[llm]\nmax_retries = 0\n[llm.options]\nfailures = ['500']\nreply = 'ok'\n"
+    times: list[float] = []
+    for delay in ("0", "400ms"):
+        start = time.perf_counter()
+        await build(failing + _STEP + f"retries = 1\nretry_delay = '{delay}'").run("q")
+        times.append(time.perf_counter() - start)
+    assert times[1] >= 0.4 and times[1] > times[0] + 0.2, times
 
 
 @effect("workflow.max_concurrency")

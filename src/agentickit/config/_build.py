@@ -231,6 +231,8 @@ def build_agent(section: AgentSection, root: Config, *, name: str, key: str = ""
     kwargs: dict[str, Any] = {}
     if section.system_prompt is not None:
         kwargs["system_prompt"] = section.system_prompt
+    if section.description is not None:
+        kwargs["description"] = section.description
     memory = section.memory if section.memory is not None else root.memory
     if memory is not None:
         kwargs["memory"] = None if memory.provider == "none" else memory_from_section(memory, root)
@@ -318,7 +320,7 @@ def workflow_from_config(cfg: Config) -> Workflow:
     if wf is None:
         raise ConfigFileError(f"{_source(cfg)}: this config declares no [workflow]", path=_source(cfg), key="workflow")
     name = wf.name or cfg.name or "workflow"
-    common: dict[str, Any] = {"timeout": wf.timeout}
+    common: dict[str, Any] = {"timeout": wf.timeout, "description": wf.description or ""}
     workflow: Workflow
     if wf.mode == "sequential":
         workflow = SequentialWorkflow(name, **common)
@@ -344,7 +346,10 @@ def workflow_from_config(cfg: Config) -> Workflow:
             agent = load_runnable(sub)
         else:
             agent = build_agent(cfg.agents[ref], cfg, name=ref, key=f"agents.{ref}")
-        workflow.add_step(Step(step.name, agent, depends_on=step.depends_on))
+        step_options = {
+            k: v for k in ("timeout", "retries", "retry_delay", "description") if (v := getattr(step, k)) is not None
+        }
+        workflow.add_step(Step(step.name, agent, depends_on=step.depends_on, **step_options))
     return workflow
 
 

@@ -48,6 +48,8 @@ Environment overrides (applied after expansion, before validation; an empty valu
 | `AGENTICKIT_STREAMING_TEXT_ONLY` | `streaming.text_only` |
 | `AGENTICKIT_STREAMING_INCLUDE_THOUGHTS` | `streaming.include_thoughts` |
 | `AGENTICKIT_STREAMING_INCLUDE_TOOL_CALLS` | `streaming.include_tool_calls` |
+| `AGENTICKIT_STREAMING_INCLUDE_METADATA` | `streaming.include_metadata` |
+| `AGENTICKIT_STREAMING_TIMEOUT` | `streaming.timeout` |
 | `AGENTICKIT_TOOLS_TIMEOUT` | `tools.timeout` |
 | `AGENTICKIT_TOOLS_MAX_RETRIES` | `tools.max_retries` |
 | `AGENTICKIT_TOOLS_MAX_CONCURRENT` | `tools.max_concurrent` |

@@ -185,6 +185,10 @@ class StreamingSection(_Section):
     """Deliver THOUGHT chunks."""
     include_tool_calls: bool | None = None
     """Deliver TOOL_CALL and TOOL_RESULT chunks."""
+    include_metadata: bool | None = None
+    """Deliver METADATA chunks (usage, time to first token)."""
+    timeout: Duration | None = Field(default=None, gt=0)
+    """How long a stream may run before it ends with a timeout ERROR."""
 
 
 class ToolCacheSection(_Section):
@@ -327,6 +331,8 @@ class AgentSection(_Section):
 
     name: str | None = None
     """The agent's name (default: the step's name, or "agent")."""
+    description: str | None = None
+    """What the agent does (shown when it is served as a tool or used as a workflow step)."""
     system_prompt: str | None = None
     preset: Literal["chat", "research", "data"] | None = None
     """Start from `ak.chat_agent`, `research_agent` or `data_agent`; the file's settings win."""
@@ -348,6 +354,14 @@ class StepSection(_Section):
     (relative to this file). Default: an agent built from the file's top-level settings."""
     depends_on: list[str] = Field(default_factory=list[str])
     """Steps that must finish first (`mode = "dag"` only)."""
+    description: str | None = None
+    """What the step does."""
+    timeout: Duration | None = Field(default=None, gt=0)
+    """How long each attempt of the step may take (then it is cancelled: status `timed_out`)."""
+    retries: int | None = Field(default=None, ge=0)
+    """Extra attempts after a failure or a timeout."""
+    retry_delay: Duration | None = Field(default=None, ge=0)
+    """Seconds before the first retry, doubling for each further one."""
 
 
 _ModeName = Literal["sequential", "parallel", "dag", "loop"]
@@ -357,6 +371,8 @@ class WorkflowSection(_Section):
     """`[workflow]`: a workflow of agents, declared in the same file."""
 
     name: str | None = None
+    description: str | None = None
+    """What the workflow does (shown when it is served or nested)."""
     mode: _ModeName = "sequential"
     timeout: Duration | None = Field(default=None, gt=0)
     """How long the whole workflow may take; finished steps are kept in the partial result."""
