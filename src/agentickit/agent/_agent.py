@@ -6,15 +6,18 @@ import asyncio
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, Unpack
+from typing import TYPE_CHECKING, Any, Generic, Self, Unpack, overload
 
-from .._result import Result
+from typing_extensions import TypeVar
+
+from .._result import OutputT, Result
 from .._utils import is_seconds, run_coroutine
 from ..content import UserContent, split_user_content
 from ..errors import UserError
 from ..memory import Memory
 from ..messages import Message
 from ..metrics import Metrics, MetricsSnapshot, metrics_for
+from ..output._modes import DEFAULT_OUTPUT_RETRIES, NativeOutput, PromptedOutput, ToolCallOutput
 from ..options import RunOptions, RunOptionsDict, StreamRunOptionsDict, check_run_options, resolve_run_options
 from ..providers._base import Model
 from ..providers._registry import LLMConfig, LLMSpec, infer_model, parse_llm
@@ -33,6 +36,13 @@ from ._run import run_agent
 if TYPE_CHECKING:
     from ..config import Config
     from ..executors import BatchResult, Executor, ProgressCallback
+    from ..output._run import OutputValidator
+
+T = TypeVar("T")
+V = TypeVar("V", bound="Callable[..., Any]")
+
+OutputType = type[T] | NativeOutput[T] | ToolCallOutput[T] | PromptedOutput[T]
+"""What `output_type=` takes: a type, or a type in a mode (`ak.NativeOutput(Invoice)`)."""
 
 __all__ = ("Agent", "ToolLike")
 
@@ -60,8 +70,17 @@ def _check_memory(memory: object) -> None:
         raise UserError(f"memory must be an ak.Memory, e.g. ak.Memory(history_limit=10), got {memory!r}")
 
 
-class Agent:
-    """An LLM agent: a model, a system prompt, tools and memory.
+def _check_output(output_type: object, where: str) -> None:
+    """Build (and cache) the output type's schema now, so a type without one fails here, naming it."""
+    if output_type is None or output_type is str:
+        return
+    from ..output._schema import output_plan  # pydantic, only for agents that ask for structured output
+
+    output_plan(output_type)
+
+
+class Agent(Generic[OutputT]):
+    """An LLM agent: a model, a system prompt, tools and memory; `Agent[Invoice]` answers `Invoice`s.
 
     Construction is cheap (no I/O, no schema work): the model client, tool schemas and
     connections are created on the first run, inside the running loop, and released by
@@ -87,6 +106,12 @@ class Agent:
         middleware: `ak.Middleware` objects whose `before_run`/`after_run` hooks wrap every run, in order.
         stream_options: default `StreamOptions` of `run_stream` (its own keywords win), e.g. from a
             config file's `[streaming]` section.
+        output_type: the answer's type (a pydantic model, dataclass, TypedDict, `int`, `list[str]`,
+            `Literal`/`Enum`, a union of models), or one in a mode: `ak.NativeOutput(T)`,
+            `ak.ToolCallOutput(T)`, `ak.PromptedOutput(T)`. `Result.output` then holds the validated
+            object. Default: plain text.
+        output_retries: corrections sent to the model for an invalid answer before
+            `OutputValidationError` (default 1).
 
     Raises:
         UnknownProviderError: `llm` names a provider that does not exist.
@@ -108,6 +133,9 @@ class Agent:
         "middleware",
         "name",
         "options",
+        "output_retries",
+        "output_type",
+        "output_validators",
         "stream_options",
         "system_prompt",
         "tool_cache",
@@ -131,6 +159,8 @@ class Agent:
         handler: Handler | None = None,
         middleware: Sequence[Middleware] = (),
         stream_options: StreamOptions | None = None,
+        output_type: OutputType[OutputT] | None = None,
+        output_retries: int = DEFAULT_OUTPUT_RETRIES,
     ) -> None:
         if llm.__class__ is str:
             parse_llm(llm)  # type: ignore[arg-type]  # fails fast on an unknown provider; cached
@@ -167,6 +197,20 @@ class Agent:
         self.handler = handler
         self.middleware = check_middleware(middleware) if middleware else ()
         self.stream_options = stream_options
+        if output_type is not None and output_type is not str:
+            _check_output(output_type, "output_type")
+            if handler is not None:
+                raise UserError(
+                    f"agent {name!r}: output_type needs the default loop, and this agent has a custom handler; "
+                    "validate in the handler, or drop one of them"
+                )
+        if output_retries.__class__ is not int or output_retries < 0:
+            raise UserError(f"output_retries must be an int >= 0, got {output_retries!r}")
+        self.output_type = output_type
+        """The answer's type (or mode object) given, `None` for plain text."""
+        self.output_retries = output_retries
+        self.output_validators: list[OutputValidator] = []
+        """Functions `@agent.output_validator` registered, run in order on every valid answer."""
         self._model: Model | None = None
         self._tool_map: dict[str, Tool] | None = None
         self._tools_state: AgentTools | None = None
@@ -263,33 +307,105 @@ class Agent:
         if state is not None and state.cache is not None:
             await state.cache.aclose()
 
+    def output_validator(self, fn: V) -> V:
+        """Register a check of every structured answer (a decorator); sync or async.
+
+        It takes the validated output; it may return a replacement (or `None` to keep it) and may
+        `raise ak.ModelRetry("why")` to send the model a correction (counted against `output_retries`).
+        Sync functions run in a worker thread, so they never block the loop. Validators apply to
+        runs that use the agent's own `output_type`.
+
+        Raises:
+            UserError: `fn` is not a function of one argument.
+
+        """
+        from ..output._run import check_validator
+
+        self.output_validators.append(check_validator(fn))
+        return fn
+
     # -- running ------------------------------------------------------------------------------------
 
-    def _options(self, options: RunOptions | None, overrides: Mapping[str, Any]) -> RunOptions:
+    def _options(self, options: RunOptions | None, overrides: Mapping[str, Any], output_type: Any = None) -> RunOptions:
+        if output_type is not None:
+            _check_output(output_type, "output_type")
+            overrides = {**overrides, "output_type": output_type}
         opts = resolve_run_options(options, overrides)
         return opts.over(self.options) if self.options is not _NO_OPTIONS else opts
 
+    @overload
     async def run(
-        self, query: UserContent, *, options: RunOptions | None = None, **kwargs: Unpack[RunOptionsDict]
-    ) -> Result:
+        self,
+        query: UserContent,
+        *,
+        output_type: None = None,
+        options: RunOptions | None = None,
+        **kwargs: Unpack[RunOptionsDict],
+    ) -> Result[OutputT]: ...
+
+    @overload
+    async def run(
+        self,
+        query: UserContent,
+        *,
+        output_type: OutputType[T],
+        options: RunOptions | None = None,
+        **kwargs: Unpack[RunOptionsDict],
+    ) -> Result[T]: ...
+
+    async def run(
+        self,
+        query: UserContent,
+        *,
+        output_type: Any = None,
+        options: RunOptions | None = None,
+        **kwargs: Unpack[RunOptionsDict],
+    ) -> Result[Any]:
         """Run the agent once and return its `Result`.
 
         Options may be given as keywords (`max_tokens=100`) or as `options=RunOptions(...)`;
-        keywords win, then the agent's own `options`.
+        keywords win, then the agent's own `options`. `output_type` asks for a typed answer for
+        this run only (see the class docs); `Result.output` then has that type.
 
         Raises:
             RunError: a typed subclass: `ProviderError` (auth, rate limit, server, bad response),
                 `RunTimeoutError`, `UsageLimitExceeded`, ...
             UserError: an unknown option name.
+            OutputValidationError: the answer did not fit `output_type` after `output_retries` corrections.
 
         """
         prompt = _check_query(query)
-        opts = self._options(options, kwargs)
+        opts = self._options(options, kwargs, output_type)
         return await run_agent(self, prompt, opts)
 
+    @overload
     def run_sync(
-        self, query: UserContent, *, options: RunOptions | None = None, **kwargs: Unpack[RunOptionsDict]
-    ) -> Result:
+        self,
+        query: UserContent,
+        *,
+        output_type: None = None,
+        options: RunOptions | None = None,
+        **kwargs: Unpack[RunOptionsDict],
+    ) -> Result[OutputT]: ...
+
+    @overload
+    def run_sync(
+        self,
+        query: UserContent,
+        *,
+        output_type: OutputType[T],
+        options: RunOptions | None = None,
+        **kwargs: Unpack[RunOptionsDict],
+    ) -> Result[T]: ...
+
+    def run_sync(
+        self,
+        query: UserContent,
+        *,
+        output_type: Any = None,
+        options: RunOptions | None = None,
+        **kwargs: Unpack[RunOptionsDict],
+    ) -> Result[Any]:
         """Blocking `run()` for scripts and notebooks without a running event loop.
 
         Raises:
@@ -303,9 +419,9 @@ class Agent:
         else:
             raise UserError("run_sync() cannot be called from a running event loop; use `await agent.run(...)`")
         prompt = _check_query(query)
-        opts = self._options(options, kwargs)
+        opts = self._options(options, kwargs, output_type)
 
-        async def main() -> Result:
+        async def main() -> Result[Any]:
             try:
                 return await run_agent(self, prompt, opts)
             finally:
@@ -316,10 +432,12 @@ class Agent:
 
         return run_coroutine(main())
 
+    @overload
     def run_stream(
         self,
         query: UserContent,
         *,
+        output_type: None = None,
         options: RunOptions | None = None,
         buffer_size: int = 100,
         flush_interval: float | None = None,
@@ -331,7 +449,44 @@ class Agent:
         on_chunk: ChunkCallback | None = None,
         stream_options: StreamOptions | None = None,
         **kwargs: Unpack[StreamRunOptionsDict],
-    ) -> Stream[Result]:
+    ) -> Stream[Result[OutputT]]: ...
+
+    @overload
+    def run_stream(
+        self,
+        query: UserContent,
+        *,
+        output_type: OutputType[T],
+        options: RunOptions | None = None,
+        buffer_size: int = 100,
+        flush_interval: float | None = None,
+        text_only: bool = False,
+        include_thoughts: bool = True,
+        include_tool_calls: bool = True,
+        include_metadata: bool = False,
+        timeout: float | None = None,
+        on_chunk: ChunkCallback | None = None,
+        stream_options: StreamOptions | None = None,
+        **kwargs: Unpack[StreamRunOptionsDict],
+    ) -> Stream[Result[T]]: ...
+
+    def run_stream(
+        self,
+        query: UserContent,
+        *,
+        output_type: Any = None,
+        options: RunOptions | None = None,
+        buffer_size: int = 100,
+        flush_interval: float | None = None,
+        text_only: bool = False,
+        include_thoughts: bool = True,
+        include_tool_calls: bool = True,
+        include_metadata: bool = False,
+        timeout: float | None = None,
+        on_chunk: ChunkCallback | None = None,
+        stream_options: StreamOptions | None = None,
+        **kwargs: Unpack[StreamRunOptionsDict],
+    ) -> Stream[Result[Any]]:
         """Run the agent and stream its chunks; the run starts when the stream is first read.
 
         ```python
@@ -342,13 +497,15 @@ class Agent:
         The stream keywords are those of `StreamOptions` (`stream_options=` gives them as one object;
         keywords that differ from their defaults win over it); the rest are run options, as for `run()`.
         `timeout` here is the stream's deadline; `RunOptions.timeout` still bounds the run itself.
+        With an `output_type`, `OUTPUT` chunks carry the answer as a partial object while it streams
+        (`chunk.output`), then the validated one; `wait()` returns the `Result` with `output` set.
 
         Raises:
             UserError: an unknown run option, or a stream option out of range.
 
         """
         prompt = _check_query(query)
-        opts = self._options(options, kwargs)
+        opts = self._options(options, kwargs, output_type)
         sopts = resolve_stream_options(
             stream_options if stream_options is not None else self.stream_options,
             buffer_size=buffer_size,
@@ -361,7 +518,7 @@ class Agent:
             on_chunk=on_chunk,
         )
 
-        def produce(sink: ChunkSink) -> Awaitable[Result]:
+        def produce(sink: ChunkSink) -> Awaitable[Result[Any]]:
             return run_agent(self, prompt, opts, sink)
 
         async def close_loop_bound() -> None:
@@ -447,10 +604,15 @@ class Agent:
             "handler": self.handler,
             "middleware": self.middleware,
             "stream_options": self.stream_options,
+            "output_type": self.output_type,
+            "output_retries": self.output_retries,
+            "output_validators": self.output_validators,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        validators = state.pop("output_validators", [])
         Agent.__init__(self, **state)
+        self.output_validators.extend(validators)
 
     def __repr__(self) -> str:
         llm = self.llm if isinstance(self.llm, str) else repr(self.llm)

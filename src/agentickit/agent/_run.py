@@ -24,7 +24,7 @@ from ..memory._memory import trim_history
 from ..messages import Message, ModelResponse, ToolCallRecord, ToolDefinition, Usage
 from ..metrics import record_failure, record_result
 from ..options import ModelSettings, RunOptions
-from ..providers._base import Model, ModelStream, TextDelta, ThoughtDelta
+from ..providers._base import Model, ModelStream, TextDelta, ThoughtDelta, ToolCallDelta
 from ..providers._retry import backoff_delay
 from ..streaming._chunk import Chunk, ChunkType, text_chunk, text_chunks
 from ..streaming._sink import ChunkSink
@@ -34,6 +34,7 @@ from ._handler import run_handler
 from ._middleware import run_middleware
 
 if TYPE_CHECKING:
+    from ..output._run import OutputRun
     from ._agent import Agent
 
 __all__ = ("DEFAULT_MAX_TOOL_ROUNDS", "new_run_id", "run_agent", "run_loop")
@@ -45,6 +46,13 @@ _DELTA = ChunkType.DELTA
 _THOUGHT = ChunkType.THOUGHT
 _PART = 64
 _ONE_BY_ONE = ModelStream.batches
+
+
+def _output_for_run(agent: Agent, spec: object, opts: RunOptions, model: Model) -> OutputRun:
+    # Imported on the first structured run: pydantic stays out of `import agentickit`.
+    from ..output._run import output_for_run
+
+    return output_for_run(agent, spec, opts, model)
 
 
 def new_run_id() -> str:
@@ -71,6 +79,8 @@ async def _ask(
             # Before, two async-generator hops, a Chunk.__init__ and a send per token added ~1.5 us
             # a token to the transport's ~2.7 us (bench/stream_hot_path.py).
             send_many = getattr(sink, "send_many", None)
+            # Structured output streams its final-answer tool's arguments as partial objects.
+            tool_delta = getattr(sink, "tool_delta", None)
             async with model.request_stream(messages, tools, settings) as stream:
                 if type(stream).batches is _ONE_BY_ONE:
                     # A provider without batches of its own (events only): its events one by one,
@@ -86,6 +96,10 @@ async def _ask(
                         elif isinstance(event, ThoughtDelta):
                             emitted = True
                             w = sink.send(text_chunk(_THOUGHT, event.text, _now()))
+                            if w is not None:
+                                await w
+                        elif tool_delta is not None and type(event) is ToolCallDelta:
+                            w = tool_delta(event)
                             if w is not None:
                                 await w
                     return stream.response()
@@ -112,6 +126,10 @@ async def _ask(
                                         add(text_chunk(_DELTA, item.text, now))
                                     elif isinstance(item, ThoughtDelta):
                                         add(text_chunk(_THOUGHT, item.text, now))
+                                    elif tool_delta is not None and type(item) is ToolCallDelta:
+                                        w = tool_delta(item)
+                                        if w is not None:
+                                            await w
                                 if not chunks:
                                     continue
                             if not emitted and _tel.active is not None:
@@ -226,6 +244,16 @@ async def run_loop(agent: Agent, query: str | Message, opts: RunOptions, sink: C
     )
     tools = await agent.resolve_tools()
     definitions = tools.definitions
+    # Structured output (agentickit/output): a plain-text run pays these two comparisons, nothing more.
+    spec = opts.output_type if opts.output_type is not None else agent.output_type
+    out = None
+    if spec is not None and spec is not str:
+        out = _output_for_run(agent, spec, opts, model)
+        n = len(messages)
+        definitions, settings = out.prepare(messages, definitions, settings)
+        first_new += len(messages) - n
+        if sink is not None:
+            sink = out.wrap_sink(sink)
     max_rounds = opts.max_tool_rounds if opts.max_tool_rounds is not None else DEFAULT_MAX_TOOL_ROUNDS
     max_retries = model.max_retries
     usage = Usage()
@@ -251,15 +279,23 @@ async def run_loop(agent: Agent, query: str | Message, opts: RunOptions, sink: C
             w = sink.send(Chunk(ChunkType.TEXT, content=response.content))
             if w is not None:
                 await w
-        if not response.tool_calls:
+        calls = response.tool_calls
+        if out is not None:
+            checked = await out.check(response, messages)
+            if checked is None:
+                break
+            if not checked:
+                continue  # a correction was sent; the retries bound these rounds
+            calls = checked
+        elif not calls:
             break
         if rounds >= max_rounds:
             raise UsageLimitExceeded(
                 f"agent {agent.name!r} reached max_tool_rounds={max_rounds} and the model still asks for tools "
-                f"({', '.join(c.name for c in response.tool_calls)}); raise max_tool_rounds or check the tools' results"
+                f"({', '.join(c.name for c in calls)}); raise max_tool_rounds or check the tools' results"
             )
         rounds += 1
-        for message, record in await execute_tool_calls(response.tool_calls, tools, agent.tool_timeout, sink):
+        for message, record in await execute_tool_calls(calls, tools, agent.tool_timeout, sink):
             messages.append(message)
             records.append(record)
         if settings.tool_choice not in (None, "auto", "none"):
@@ -280,8 +316,12 @@ async def run_loop(agent: Agent, query: str | Message, opts: RunOptions, sink: C
     metadata["tool_rounds"] = rounds
     if session_id is not None:
         metadata["session_id"] = session_id
+    if out is not None:
+        metadata["output_mode"] = out.mode
+        metadata["output_attempts"] = out.attempts
     return Result(
-        content=response.content,
+        content=response.content if out is None else out.raw,
+        output=response.content if out is None else out.output,
         usage=usage,
         duration=time.perf_counter() - start,
         tool_calls=records,

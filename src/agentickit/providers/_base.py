@@ -228,6 +228,10 @@ class Model(ABC):
     """The model's name, e.g. `gpt-4o-mini`."""
     max_retries: int = 3
     """Retries on 429, 5xx, timeouts and connection errors, with backoff (see `providers._retry`)."""
+    supports_native_output: bool = False
+    """Whether `ModelSettings.response_format` (native structured output) reaches the model."""
+    default_output_mode: str = "tool"
+    """How a structured answer is asked for when the output spec names no mode: a final-answer tool."""
 
     @abstractmethod
     async def request(

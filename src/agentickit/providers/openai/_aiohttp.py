@@ -97,6 +97,8 @@ class OpenAIModel(Model):
 
     """
 
+    supports_native_output = True  # `response_format` with a `json_schema` (strict when the schema allows)
+
     def __init__(
         self,
         model_name: str,

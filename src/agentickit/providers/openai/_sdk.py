@@ -38,6 +38,8 @@ class OpenAISDKModel(Model):
     Takes the same arguments as `OpenAIModel`, plus `azure_endpoint`/`api_version` for Azure.
     """
 
+    supports_native_output = True  # `response_format` with a `json_schema` (strict when the schema allows)
+
     def __init__(
         self,
         model_name: str,
