@@ -611,7 +611,7 @@ class Agent(Generic[OutputT]):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         validators = state.pop("output_validators", [])
-        Agent.__init__(self, **state)
+        self.__init__(**state)
         self.output_validators.extend(validators)
 
     def __repr__(self) -> str:

@@ -15,7 +15,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Sequence
 from contextlib import aclosing
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._result import Result, Source
 from .._utils import new_id
@@ -48,7 +48,7 @@ _PART = 64
 _ONE_BY_ONE = ModelStream.batches
 
 
-def _output_for_run(agent: Agent, spec: object, opts: RunOptions, model: Model) -> OutputRun:
+def _output_for_run(agent: Agent[Any], spec: object, opts: RunOptions, model: Model) -> OutputRun:
     # Imported on the first structured run: pydantic stays out of `import agentickit`.
     from ..output._run import output_for_run
 
@@ -157,7 +157,9 @@ async def _ask(
             attempt += 1
 
 
-async def run_agent(agent: Agent, query: str | Message, opts: RunOptions, sink: ChunkSink | None = None) -> Result:
+async def run_agent(
+    agent: Agent[Any], query: str | Message, opts: RunOptions, sink: ChunkSink | None = None
+) -> Result[Any]:
     """Run `agent` on `query` with fully merged options; see `Agent.run`."""
     start = time.perf_counter()
     span = None if _tel.active is None else _tel.active.run_start(agent, opts)
@@ -189,7 +191,9 @@ async def run_agent(agent: Agent, query: str | Message, opts: RunOptions, sink: 
     return result
 
 
-def _dispatch(agent: Agent, query: str | Message, opts: RunOptions, sink: ChunkSink | None) -> Awaitable[Result]:
+def _dispatch(
+    agent: Agent[Any], query: str | Message, opts: RunOptions, sink: ChunkSink | None
+) -> Awaitable[Result[Any]]:
     """The one decision of a run: middleware or not, then the handler or the default loop."""
     run_id = new_id("run")
     if _tel.active is not None:
@@ -207,7 +211,9 @@ def _dispatch(agent: Agent, query: str | Message, opts: RunOptions, sink: ChunkS
     return body(agent, query, opts, sink, run_id)
 
 
-async def run_loop(agent: Agent, query: str | Message, opts: RunOptions, sink: ChunkSink | None, run_id: str) -> Result:
+async def run_loop(
+    agent: Agent[Any], query: str | Message, opts: RunOptions, sink: ChunkSink | None, run_id: str
+) -> Result[Any]:
     """The default loop: model, tools, model... until the model answers without asking for tools."""
     start = time.perf_counter()
     model = agent.model

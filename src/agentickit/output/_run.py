@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
@@ -66,7 +66,7 @@ def check_validator(fn: object) -> OutputValidator:
 
 def default_mode(model: Model) -> OutputMode:
     """The mode a model uses when the spec names none: its `default_output_mode`, else a final-answer tool."""
-    return cast(OutputMode, getattr(model, "default_output_mode", "tool"))
+    return model.default_output_mode
 
 
 def output_for_run(agent: Any, spec: Any, opts: Any, model: Model) -> OutputRun:
@@ -91,7 +91,7 @@ def start_output(
 
     """
     plan = output_plan(spec)
-    mode = plan.mode or default_mode(model)
+    mode: OutputMode = plan.mode or default_mode(model)
     if mode == "native" and not getattr(model, "supports_native_output", False):
         raise UserError(
             f"{model.provider} model {model.model_name!r} has no native structured output here; use "
@@ -216,7 +216,7 @@ class OutputRun:
             try:
                 out = fn(value) if inspect.iscoroutinefunction(fn) else await asyncio.to_thread(fn, value)
                 if inspect.isawaitable(out):
-                    out = await cast(Awaitable[Any], out)
+                    out = await out
             except ModelRetry as exc:
                 return self._reject(str(exc) or "the output validator asked for another answer")
             if out is not None:

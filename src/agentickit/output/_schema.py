@@ -134,7 +134,7 @@ class OutputSchema:
             data = cast(dict[str, Any], data)["response"]
         adapter = self._partial
         if adapter is None:
-            adapter = self._partial = TypeAdapter(_partial_type(self.output_type, set()))
+            adapter = self._partial = TypeAdapter(_partial_type(self.output_type, frozenset()))
         try:
             return adapter.validate_python(data, experimental_allow_partial=_PARTIAL)
         except ValidationError:
@@ -173,35 +173,38 @@ def _make_strict(node: Any) -> bool:
     return ok
 
 
-def _partial_type(tp: Any, seen: set[int]) -> Any:
+def _partial_type(tp: Any, seen: frozenset[int]) -> Any:
     """`tp` with every field, at every depth, optional: what a half-streamed answer can validate as."""
     if id(tp) in seen:
         return tp  # recursive types stay as they are below the first level
-    origin = get_origin(tp)
-    args = get_args(tp)
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        seen = seen | {id(tp)}
-        fields: dict[str, Any] = {
-            name: (_partial_type(f.annotation, seen) | None, Field(None, alias=f.alias)) if f.alias else
-            (_partial_type(f.annotation, seen) | None, None)
-            for name, f in tp.model_fields.items()
-        }
-        return create_model(f"Partial{tp.__name__}", __base__=tp, **fields)
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        seen = seen | {id(tp)}
-        hints = typing.get_type_hints(tp)
-        dc_fields: dict[str, Any] = {
-            f.name: (_partial_type(hints.get(f.name, Any), seen) | None, None) for f in dataclasses.fields(tp)
-        }
-        return create_model(f"Partial{tp.__name__}", **dc_fields)
-    if is_typeddict(tp):
-        seen = seen | {id(tp)}
-        hints = typing.get_type_hints(tp)
-        return TypedDict(f"Partial{tp.__name__}", {k: _partial_type(v, seen) for k, v in hints.items()}, total=False)  # type: ignore[operator]  # noqa: UP013 - the functional form builds it at run time
-    if origin in (list, tuple, set, frozenset) and args and origin is not tuple:
-        return origin[_partial_type(args[0], seen)]  # pyright: ignore[reportIndexIssue]
+    origin: Any = get_origin(tp)
+    args: tuple[Any, ...] = get_args(tp)
+    if isinstance(tp, type):
+        cls = cast(type[Any], tp)
+        seen = seen | {id(cls)}
+        if issubclass(cls, BaseModel):
+            fields: dict[str, Any] = {}
+            for name, f in cls.model_fields.items():
+                kind = _partial_type(f.annotation, seen) | None
+                fields[name] = (kind, Field(None, alias=f.alias) if f.alias else None)
+            # A subclass, so `isinstance(partial, Invoice)` holds and the model's own methods work.
+            return create_model(f"Partial{cls.__name__}", __base__=cls, **fields)
+        if dataclasses.is_dataclass(cls):
+            hints = typing.get_type_hints(cls)
+            dc_fields: dict[str, Any] = {
+                f.name: (_partial_type(hints.get(f.name, Any), seen) | None, None) for f in dataclasses.fields(cls)
+            }
+            return create_model(f"Partial{cls.__name__}", **dc_fields)
+        if is_typeddict(cls):
+            hints = typing.get_type_hints(cls)
+            items = {k: _partial_type(v, seen) for k, v in hints.items()}
+            return TypedDict(f"Partial{cls.__name__}", items, total=False)  # type: ignore[misc]  # built at run time
+        return tp
+    if origin in (list, set, frozenset) and len(args) == 1:
+        container: Any = origin
+        return container[_partial_type(args[0], seen)]
     if origin is dict and len(args) == 2:
-        return dict[args[0], _partial_type(args[1], seen)]  # type: ignore[valid-type]
+        return dict[args[0], _partial_type(args[1], seen)]
     if origin in (typing.Union, types.UnionType):
         out: Any = None
         for a in args:
@@ -256,7 +259,7 @@ class OutputPlan:
                 if template is not None and "{schema}" not in template:
                     raise UserError(f"PromptedOutput(template=...) must contain '{{schema}}', got {template!r}")
         self.output_type = output_type
-        self.mode = mode
+        self.mode: OutputMode | None = mode
         self.schema = schema = _schema_for(output_type)
         self.name = name or schema.name
         self.description = description

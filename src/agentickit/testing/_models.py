@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, cast
 
@@ -44,12 +44,13 @@ def _object_turn(out: Any, request: SimRequest) -> SimTurn:
     dump = getattr(out, "model_dump", None)
     data: Any = dump(mode="json") if callable(dump) else out
     if dataclasses.is_dataclass(data) and not isinstance(data, type):
-        data = dataclasses.asdict(data)
+        fields: Any = dataclasses.asdict(data)
+        data = fields
     final = next((t for t in request.tools if t.name.startswith("final_")), None)
     if final is not None:
         props = final.parameters.get("properties", {})
         if not isinstance(data, dict) or set(props) == {"response"}:
-            data = {"response": data}  # the schema of a non-object output is wrapped (see ak.output)
+            data = {"response": cast(Any, data)}  # the schema of a non-object output is wrapped (see ak.output)
         return SimTurn(tool_calls=(ToolCall(f"call_{final.name}_1", final.name, orjson.dumps(data).decode()),))
     return SimTurn(text=orjson.dumps(data).decode())
 

@@ -14,7 +14,7 @@ import inspect
 import sys
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .._result import Result
 from ..errors import RunTimeoutError, WorkflowError, WorkflowTimeoutError
@@ -417,7 +417,8 @@ class Run:
             assert r is not None
             steps[r.name] = r
             usage.add(r.usage)
-            if isinstance(r.result, Result) and (model := r.result.metadata.get("model")):
+            res: Any = r.result
+            if isinstance(res, Result) and (model := cast("Result[Any]", res).metadata.get("model")):
                 models.add(model)
         error: BaseException | None = None
         if stopped:
