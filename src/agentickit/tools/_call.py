@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .._utils import first_leaf
-from ..errors import ToolArgumentsError, ToolError, ToolTimeoutError, UserError
+from ..errors import ModelRetry, ToolArgumentsError, ToolError, ToolTimeoutError, UserError
 from ..messages import Message, ToolCall, ToolCallRecord, ToolDefinition
 from ..streaming._chunk import Chunk, ChunkType
 from ..streaming._sink import ChunkSink
@@ -175,6 +175,10 @@ async def call_tool(
             timed_out = True
         except ToolError as exc:
             error = f"tool {name!r} failed: {exc}"
+            failure = exc
+        except ModelRetry as exc:
+            # The tool's correction for the model (wrong arguments, try another value): its own words.
+            error = f"tool {name!r} asks you to try again: {exc}"
             failure = exc
         except Exception as exc:
             error = f"tool {name!r} failed: {type(exc).__name__}: {exc}"

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..errors import ToolArgumentsError, ToolTimeoutError
+from ..errors import ModelRetry, ToolArgumentsError, ToolTimeoutError
 from ._cache import MISS, ToolCache, cache_key
 from ._policies import TokenBucket, loop_semaphore
 from ._tool import Tool
@@ -155,7 +155,8 @@ def compile_chain(
                 try:
                     return await inner_rt(args, info)
                 except retry_on as exc:
-                    if attempt > retries or isinstance(exc, asyncio.CancelledError | ToolArgumentsError):
+                    # ModelRetry is a message for the model, not a failure to retry here.
+                    if attempt > retries or isinstance(exc, asyncio.CancelledError | ToolArgumentsError | ModelRetry):
                         raise
                     delay = backoff * (2 ** (attempt - 1))
                     attempt += 1
