@@ -160,16 +160,19 @@ def schema_of_response_format(response_format: Any) -> dict[str, Any] | None:
 
 _DECODER = json.JSONDecoder()
 _OPEN = re.compile(r"\s*")
+_OBJECT = re.compile(r"\{\s*\"")
 
 
 def prompted_schema(system_text: str) -> dict[str, Any] | None:
-    """The JSON schema a `PromptedOutput` instruction holds (after `PROMPTED_MARK`), if any."""
+    """The JSON schema a `PromptedOutput` instruction holds (after `PROMPTED_MARK`, else the first schema-like object)."""
     at = system_text.find(PROMPTED_MARK)
-    if at < 0:
-        return None
-    start = _OPEN.match(system_text, at + len(PROMPTED_MARK))
-    try:
-        value, _ = _DECODER.raw_decode(system_text, start.end() if start else at + len(PROMPTED_MARK))
-    except ValueError:
-        return None
-    return cast(dict[str, Any], value) if isinstance(value, dict) else None
+    starts = [at + len(PROMPTED_MARK)] if at >= 0 else [m.start() for m in _OBJECT.finditer(system_text)]
+    for start in starts:
+        begin = _OPEN.match(system_text, start)
+        try:
+            value, _ = _DECODER.raw_decode(system_text, begin.end() if begin else start)
+        except ValueError:
+            continue
+        if isinstance(value, dict) and ("type" in value or "properties" in value or "$ref" in value):
+            return cast(dict[str, Any], value)
+    return None

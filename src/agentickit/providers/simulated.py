@@ -284,7 +284,7 @@ def _answer_schema(request: SimRequest) -> dict[str, Any] | None:
     if schema is not None:
         return schema
     for m in request.messages:
-        if m.role == "system" and m.content and "schema" in m.content:
+        if m.role == "system" and m.content and "{" in m.content:
             return prompted_schema(m.content)
     return None
 
