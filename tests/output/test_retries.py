@@ -67,7 +67,9 @@ async def test_a_tool_mode_invalid_call_gets_the_errors_as_the_tool_result() -> 
 
 
 async def test_tool_mode_text_that_is_not_json_asks_for_the_tool() -> None:
-    model = ScriptedModel(["I think it is A", SimTurn(tool_calls=(ak.ToolCall("c", "final_result", GOOD),))], record=True)
+    model = ScriptedModel(
+        ["I think it is A", SimTurn(tool_calls=(ak.ToolCall("c", "final_result", GOOD),))], record=True
+    )
     result = await ak.Agent("x", model, output_type=ak.ToolCallOutput(Line)).run("q")
     assert result.output.sku == "A"
     assert "calling the final_result tool" in (model.requests[-1].messages[-1].content or "")
@@ -123,7 +125,7 @@ async def test_validators_apply_to_the_agents_own_type_only() -> None:
 def test_a_validator_must_take_the_output() -> None:
     agent = ak.Agent("x", output_type=Line)
     with pytest.raises(ak.errors.UserError, match="one argument"):
-        agent.output_validator(lambda a, b: None)  # type: ignore[arg-type]  # pyright: ignore[reportUnknownLambdaType]
+        agent.output_validator(lambda a, b: None)
 
 
 async def test_tools_run_first_then_the_answer_comes_in_the_schema() -> None:

@@ -34,14 +34,14 @@ async def test_plain_text_runs_keep_output_equal_to_content() -> None:
 @pytest.mark.parametrize(
     ("output_type", "check"),
     [
-        (Point, lambda v: v == Point(1, 1)),  # pyright: ignore[reportUnknownLambdaType]
-        (Movie, lambda v: v == {"title": "example title", "year": 1}),  # pyright: ignore[reportUnknownLambdaType]
-        (int, lambda v: v == 1),  # pyright: ignore[reportUnknownLambdaType]
-        (bool, lambda v: v is True),  # pyright: ignore[reportUnknownLambdaType]
-        (list[str], lambda v: v == ["example response"]),  # pyright: ignore[reportUnknownLambdaType]
-        (Literal["yes", "no"], lambda v: v == "yes"),  # pyright: ignore[reportUnknownLambdaType]
-        (Color, lambda v: v is Color.RED),  # pyright: ignore[reportUnknownLambdaType]
-        (Invoice | Refund, lambda v: isinstance(v, Invoice)),  # pyright: ignore[reportUnknownLambdaType]
+        (Point, lambda v: v == Point(1, 1)),
+        (Movie, lambda v: v == {"title": "example title", "year": 1}),
+        (int, lambda v: v == 1),
+        (bool, lambda v: v is True),
+        (list[str], lambda v: v == ["example response"]),
+        (Literal["yes", "no"], lambda v: v == "yes"),
+        (Color, lambda v: v is Color.RED),
+        (Invoice | Refund, lambda v: isinstance(v, Invoice)),
     ],
 )
 @pytest.mark.parametrize("mode", [None, ak.NativeOutput, ak.ToolCallOutput, ak.PromptedOutput])
@@ -141,7 +141,7 @@ def test_a_type_without_a_schema_fails_at_construction_naming_it() -> None:
     with pytest.raises(UserError, match="_NoSchema"):
         ak.Agent.builder("b").with_output(_NoSchema).build()
     with pytest.raises(UserError, match="must be a type"):
-        ak.Agent("x", output_type=42)  # type: ignore[arg-type]  # the runtime check for untyped callers
+        ak.Agent("x", output_type=42)  # the runtime check catches it
     with pytest.raises(UserError, match="output_retries"):
         ak.Agent("x", output_type=Line, output_retries=-1)
 

@@ -17,8 +17,8 @@ from ..errors import UserError
 from ..memory import Memory
 from ..messages import Message
 from ..metrics import Metrics, MetricsSnapshot, metrics_for
-from ..output._modes import DEFAULT_OUTPUT_RETRIES, NativeOutput, PromptedOutput, ToolCallOutput
 from ..options import RunOptions, RunOptionsDict, StreamRunOptionsDict, check_run_options, resolve_run_options
+from ..output._modes import DEFAULT_OUTPUT_RETRIES, NativeOutput, PromptedOutput, ToolCallOutput
 from ..providers._base import Model
 from ..providers._registry import LLMConfig, LLMSpec, infer_model, parse_llm
 from ..streaming._options import ChunkCallback, StreamOptions, resolve_stream_options
@@ -143,6 +143,7 @@ class Agent(Generic[OutputT]):
         "tools",
     )
 
+    @overload
     def __init__(
         self,
         name: str,
@@ -160,6 +161,47 @@ class Agent(Generic[OutputT]):
         middleware: Sequence[Middleware] = (),
         stream_options: StreamOptions | None = None,
         output_type: OutputType[OutputT] | None = None,
+        output_retries: int = DEFAULT_OUTPUT_RETRIES,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: Agent[Any],
+        name: str,
+        llm: LLMSpec = "simulated",
+        *,
+        system_prompt: str = "",
+        tools: Sequence[ToolLike] = (),
+        memory: Memory | None = None,
+        tool_timeout: float | None = DEFAULT_TOOL_TIMEOUT,
+        max_concurrent_tools: int | None = None,
+        tool_cache: ToolCache | None = None,
+        options: RunOptions | None = None,
+        description: str = "",
+        handler: Handler | None = None,
+        middleware: Sequence[Middleware] = (),
+        stream_options: StreamOptions | None = None,
+        output_type: object,
+        output_retries: int = DEFAULT_OUTPUT_RETRIES,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        name: str,
+        llm: LLMSpec = "simulated",
+        *,
+        system_prompt: str = "",
+        tools: Sequence[ToolLike] = (),
+        memory: Memory | None = None,
+        tool_timeout: float | None = DEFAULT_TOOL_TIMEOUT,
+        max_concurrent_tools: int | None = None,
+        tool_cache: ToolCache | None = None,
+        options: RunOptions | None = None,
+        description: str = "",
+        handler: Handler | None = None,
+        middleware: Sequence[Middleware] = (),
+        stream_options: StreamOptions | None = None,
+        output_type: Any = None,
         output_retries: int = DEFAULT_OUTPUT_RETRIES,
     ) -> None:
         if llm.__class__ is str:
@@ -353,6 +395,16 @@ class Agent(Generic[OutputT]):
         **kwargs: Unpack[RunOptionsDict],
     ) -> Result[T]: ...
 
+    @overload
+    async def run(
+        self,
+        query: UserContent,
+        *,
+        output_type: object,
+        options: RunOptions | None = None,
+        **kwargs: Unpack[RunOptionsDict],
+    ) -> Result[Any]: ...
+
     async def run(
         self,
         query: UserContent,
@@ -397,6 +449,16 @@ class Agent(Generic[OutputT]):
         options: RunOptions | None = None,
         **kwargs: Unpack[RunOptionsDict],
     ) -> Result[T]: ...
+
+    @overload
+    def run_sync(
+        self,
+        query: UserContent,
+        *,
+        output_type: object,
+        options: RunOptions | None = None,
+        **kwargs: Unpack[RunOptionsDict],
+    ) -> Result[Any]: ...
 
     def run_sync(
         self,
@@ -469,6 +531,25 @@ class Agent(Generic[OutputT]):
         stream_options: StreamOptions | None = None,
         **kwargs: Unpack[StreamRunOptionsDict],
     ) -> Stream[Result[T]]: ...
+
+    @overload
+    def run_stream(
+        self,
+        query: UserContent,
+        *,
+        output_type: object,
+        options: RunOptions | None = None,
+        buffer_size: int = 100,
+        flush_interval: float | None = None,
+        text_only: bool = False,
+        include_thoughts: bool = True,
+        include_tool_calls: bool = True,
+        include_metadata: bool = False,
+        timeout: float | None = None,
+        on_chunk: ChunkCallback | None = None,
+        stream_options: StreamOptions | None = None,
+        **kwargs: Unpack[StreamRunOptionsDict],
+    ) -> Stream[Result[Any]]: ...
 
     def run_stream(
         self,

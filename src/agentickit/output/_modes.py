@@ -7,7 +7,7 @@ This module imports no pydantic, so `import agentickit` stays fast; the schema w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, Literal
+from typing import Any, Generic, Literal, overload
 
 from typing_extensions import TypeVar
 
@@ -34,7 +34,13 @@ DEFAULT_TOOL_NAME = "final_result"
 """The final-answer tool's name in `ToolCallOutput` (the simulator recognises names starting `final_`)."""
 
 
-@dataclass(slots=True, frozen=True)
+def _set(obj: object, **values: Any) -> None:
+    # Frozen dataclasses with an overloaded __init__ (it types `T` from the argument): set the fields directly.
+    for key, value in values.items():
+        object.__setattr__(obj, key, value)
+
+
+@dataclass(slots=True, frozen=True, init=False)
 class NativeOutput(Generic[T]):
     """Ask for `type` through the provider's native structured output.
 
@@ -53,9 +59,27 @@ class NativeOutput(Generic[T]):
     """
 
     type: Any
-    name: str | None = None
-    description: str | None = None
-    strict: bool | None = None
+    name: str | None
+    description: str | None
+    strict: bool | None
+
+    @overload
+    def __init__(
+        self, type: type[T], *, name: str | None = None, description: str | None = None, strict: bool | None = None
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: NativeOutput[Any],
+        type: object,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        strict: bool | None = None,
+    ) -> None: ...
+    def __init__(
+        self, type: Any, *, name: str | None = None, description: str | None = None, strict: bool | None = None
+    ) -> None:
+        _set(self, type=type, name=name, description=description, strict=strict)
 
     @property
     def mode(self) -> OutputMode:
@@ -63,7 +87,7 @@ class NativeOutput(Generic[T]):
         return "native"
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True, frozen=True, init=False)
 class ToolCallOutput(Generic[T]):
     """Ask for `type` as the arguments of a final-answer tool; works on every tool-calling model.
 
@@ -78,8 +102,17 @@ class ToolCallOutput(Generic[T]):
     """
 
     type: Any
-    name: str = DEFAULT_TOOL_NAME
-    description: str | None = None
+    name: str
+    description: str | None
+
+    @overload
+    def __init__(self, type: type[T], *, name: str = DEFAULT_TOOL_NAME, description: str | None = None) -> None: ...
+    @overload
+    def __init__(
+        self: ToolCallOutput[Any], type: object, *, name: str = DEFAULT_TOOL_NAME, description: str | None = None
+    ) -> None: ...
+    def __init__(self, type: Any, *, name: str = DEFAULT_TOOL_NAME, description: str | None = None) -> None:
+        _set(self, type=type, name=name, description=description)
 
     @property
     def mode(self) -> OutputMode:
@@ -87,7 +120,7 @@ class ToolCallOutput(Generic[T]):
         return "tool"
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True, frozen=True, init=False)
 class PromptedOutput(Generic[T]):
     """Ask for `type` by putting its JSON schema in the prompt, for models with neither native output nor tools.
 
@@ -98,7 +131,14 @@ class PromptedOutput(Generic[T]):
     """
 
     type: Any
-    template: str | None = None
+    template: str | None
+
+    @overload
+    def __init__(self, type: type[T], *, template: str | None = None) -> None: ...
+    @overload
+    def __init__(self: PromptedOutput[Any], type: object, *, template: str | None = None) -> None: ...
+    def __init__(self, type: Any, *, template: str | None = None) -> None:
+        _set(self, type=type, template=template)
 
     @property
     def mode(self) -> OutputMode:

@@ -29,7 +29,14 @@ if TYPE_CHECKING:
     from ..streaming._sink import ChunkSink
     from ._stream import OutputSink
 
-__all__ = ("DEFAULT_OUTPUT_RETRIES", "OutputRun", "OutputValidator", "check_validator", "output_for_run", "start_output")
+__all__ = (
+    "DEFAULT_OUTPUT_RETRIES",
+    "OutputRun",
+    "OutputValidator",
+    "check_validator",
+    "output_for_run",
+    "start_output",
+)
 
 OutputValidator = Callable[[Any], Any]
 """`def check(output) -> output | None` (or `async def`): may raise `ModelRetry("why")`; may return a
@@ -145,7 +152,9 @@ class OutputRun:
             return tools, settings
         if messages and messages[0].role == "system":
             first = messages[0]
-            messages[0] = Message("system", f"{first.content}\n\n{plan.instructions}" if first.content else plan.instructions)
+            messages[0] = Message(
+                "system", f"{first.content}\n\n{plan.instructions}" if first.content else plan.instructions
+            )
         else:
             messages.insert(0, Message("system", plan.instructions))
         return definitions, settings

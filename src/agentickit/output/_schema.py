@@ -324,4 +324,3 @@ def output_plan(spec: Any) -> OutputPlan:
         raise UserError(f"output_type must be a type (a pydantic model, dataclass, list[...], ...), got {spec!r}")
     plan = _PLANS[spec] = OutputPlan(spec)
     return plan
-

@@ -47,7 +47,6 @@ from ..errors import (
 )
 from ..messages import Message, ModelResponse, ToolCall, ToolDefinition, Usage
 from ..options import ModelSettings
-from ._sample import CORRECTION_PREFIX, prompted_schema, sample, schema_of_response_format
 from ._base import (
     TEXT_BLOCK,
     BatchItem,
@@ -59,6 +58,7 @@ from ._base import (
     UsageEvent,
     flatten_batches,
 )
+from ._sample import CORRECTION_PREFIX, prompted_schema, sample, schema_of_response_format
 
 __all__ = ("Failure", "SimFailure", "SimRequest", "SimTurn", "SimulatedModel", "call", "plan_turn", "tokenize")
 
