@@ -27,7 +27,17 @@ _PARTIAL_META = {"partial": True}
 class OutputSink:
     """Forwards every chunk to `inner`; adds `OUTPUT` chunks with the partial object as the JSON grows."""
 
-    __slots__ = ("_args", "_final_index", "_last_len", "_text", "inner", "partials", "schema", "tool_name")
+    __slots__ = (
+        "_args",
+        "_final_index",
+        "_last",
+        "_last_len",
+        "_text",
+        "inner",
+        "partials",
+        "schema",
+        "tool_name",
+    )
 
     def __init__(self, inner: ChunkSink, schema: OutputSchema, tool_name: str | None) -> None:
         self.inner = inner
@@ -37,6 +47,7 @@ class OutputSink:
         self._args: list[str] = []
         self._final_index: int | None = None
         self._last_len = 0
+        self._last: Any = MISSING
         self.partials = 0
         """How many partial objects were sent (the benchmarks read it)."""
 
@@ -51,6 +62,7 @@ class OutputSink:
         self._args.clear()
         self._final_index = None
         self._last_len = 0
+        self._last = MISSING
 
     def send(self, chunk: Chunk) -> Awaitable[None] | None:
         """Pass `chunk` on; after a DELTA, maybe an `OUTPUT` too."""
@@ -99,8 +111,9 @@ class OutputSink:
             return w
         self._last_len = len(pieces)
         value = self.schema.partial("".join(pieces))
-        if value is MISSING:
-            return w
+        if value is MISSING or value == self._last:
+            return w  # nothing new to show (a token inside a string that is not complete yet)
+        self._last = value
         self.partials += 1
         w2 = self.inner.send(Chunk(_OUTPUT, output=value, metadata=dict(_PARTIAL_META)))
         if w is None:
