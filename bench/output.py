@@ -98,7 +98,9 @@ async def structured() -> list[Row]:
                 await hn.run("q")
 
             n_http = 100 if QUICK else 300
-            hs = await interleaved({"plain": http_plain, "native": http_native}, number=n_http, repeats=3 if QUICK else 7)
+            hs = await interleaved(
+                {"plain": http_plain, "native": http_native}, number=n_http, repeats=3 if QUICK else 7
+            )
     hp_s, hn_s = hs["plain"], hs["native"]
     rows.append(
         Row(

@@ -34,7 +34,7 @@ async def test_a_dag_of_typed_steps_passes_objects_along() -> None:
     assert isinstance(seen[0], Invoice) and seen[0].number == "INV-1"
     assert isinstance(result.steps["extract"].output, Invoice)
     checked = result.steps["check"].output
-    assert isinstance(checked, list) and all(isinstance(x, Line) for x in checked)  # pyright: ignore[reportUnknownVariableType]
+    assert isinstance(checked, list) and all(isinstance(x, Line) for x in checked)
     # a step without a transform reads the typed step's JSON text
     assert result.steps["total"].output.startswith('total {"number":"INV-1"')
     assert result.outputs["extract"] == result.steps["extract"].output
