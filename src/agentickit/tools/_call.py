@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from .._cancel import UserCancelledItself, UserExit
 from .._utils import first_leaf
 from ..errors import ToolArgumentsError, ToolError, ToolTimeoutError, UserError
 from ..messages import Message, ToolCall, ToolCallRecord, ToolDefinition
@@ -142,11 +143,14 @@ async def call_tool(
     sink: ChunkSink | None = None,
     metrics: ToolMetrics | None = None,
     error: str | None = None,
+    text_out: list[str] | None = None,
 ) -> tuple[ToolCallRecord, BaseException | None]:
     """Run one tool call through its chain, streaming TOOL_CALL / TOOL_RESULT and counting it.
 
     `args` are already validated. With `chain=None` or `error` set (an unknown tool, arguments that
-    failed validation) nothing runs and the call is recorded as failed with that error.
+    failed validation) nothing runs and the call is recorded as failed with that error. With
+    `text_out`, a successful result is also turned into the text the model gets and appended there;
+    a result that cannot be (`10**5000`, a `__str__` that raises) makes the call fail instead.
 
     Returns:
         The call's record, and the exception the tool raised (`None` when it succeeded).
@@ -170,19 +174,42 @@ async def call_tool(
         try:
             value = await chain.run(args, info)
         except ToolTimeoutError as exc:
-            error = str(exc)
+            error = _text(exc)
             failure = exc
             timed_out = True
         except ToolError as exc:
-            error = f"tool {name!r} failed: {exc}"
+            error = f"tool {name!r} failed: {_text(exc)}"
             failure = exc
         except Exception as exc:
-            error = f"tool {name!r} failed: {type(exc).__name__}: {exc}"
+            error = f"tool {name!r} failed: {_describe(exc)}"
             failure = exc
-        except BaseException as exc:  # cancelled: its span ends with it, the cancellation goes on
-            if span is not None:
-                span.fail(exc)
-            raise
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # A real cancellation (a deadline, the caller): its span ends with it and it goes on.
+                if span is not None:
+                    span.fail(exc)
+                raise
+            # A sync tool raised CancelledError itself: nobody cancelled this run.
+            error = f"tool {name!r} failed: it raised CancelledError without being cancelled"
+            failure = ToolError(error, tool_name=name)
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt) and chain.tool.is_async:
+                # Ctrl-C reaches the main thread wherever it runs, an async tool included: not the tool's.
+                if span is not None:
+                    span.fail(exc)
+                raise
+            # SystemExit (sys.exit() in a tool), GeneratorExit...: the tool failed; the run goes on.
+            error = f"tool {name!r} failed: {_describe(exc)}"
+            failure = ToolError(error, tool_name=name)
+            failure.__cause__ = exc
+        if text_out is not None and failure is None:
+            try:
+                text_out.append(result_text(value))
+            except Exception as exc:
+                error = f"tool {name!r} returned a value that cannot be sent to the model: {_describe(exc)}"
+                failure = exc
+                value = None
     duration = time.perf_counter() - start
     cache_hit = info.cache is True
     record = ToolCallRecord(
@@ -227,6 +254,22 @@ async def call_tool(
     return record, failure
 
 
+def _text(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return f"<{type(exc).__name__} that cannot be printed>"
+
+
+def _describe(exc: BaseException) -> str:
+    """`Type: message`, even for an exception whose `__str__` raises or whose message is huge."""
+    if isinstance(exc, UserCancelledItself):
+        return "it raised CancelledError without being cancelled"
+    if isinstance(exc, UserExit):
+        return _text(exc)
+    return f"{type(exc).__name__}: {_text(exc)}"
+
+
 async def _run_one(
     call: ToolCall,
     tools: Mapping[str, Tool],
@@ -245,8 +288,9 @@ async def _run_one(
             args = chain.tool.validate(call.arguments)
         except ToolArgumentsError as exc:
             error = str(exc)
-    record, _ = await call_tool(call.id, call.name, args, chain, sink=sink, metrics=metrics, error=error)
-    text = f"Error: {record.error}" if record.error is not None else result_text(record.result)
+    out: list[str] = []
+    record, _ = await call_tool(call.id, call.name, args, chain, sink=sink, metrics=metrics, error=error, text_out=out)
+    text = f"Error: {record.error}" if record.error is not None else out[0]
     return Message.tool(call.id, call.name, text), record
 
 
