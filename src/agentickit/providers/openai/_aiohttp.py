@@ -20,6 +20,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
+from ..._redact import redact_url
 from ..._version import __version__
 from ...errors import (
     ProviderConnectionError,
@@ -247,13 +248,13 @@ class OpenAIModel(Model):
         if started is not None and limit is not None and time.monotonic() - started >= limit * 0.99:
             return ProviderTimeoutError(
                 f"{self.provider} model {self.model_name!r} did not finish its answer within {limit:g} s "
-                f"at {self.url} (LLMConfig.request_timeout; None removes the limit)",
+                f"at {redact_url(self.url)} (LLMConfig.request_timeout; None removes the limit)",
                 provider=self.provider,
                 model=self.model_name,
             )
         return ProviderTimeoutError(
             f"{self.provider} model {self.model_name!r} did not answer within {timeout or self.timeout:g} s "
-            f"at {self.url}; raise LLMConfig.timeout or check the server",
+            f"at {redact_url(self.url)}; raise LLMConfig.timeout or check the server",
             provider=self.provider,
             model=self.model_name,
         )
@@ -261,7 +262,7 @@ class OpenAIModel(Model):
     def _too_large(self) -> ResponseTooLargeError:
         return ResponseTooLargeError(
             f"{self.provider} model {self.model_name!r} sent a response larger than {self.max_response_bytes} bytes "
-            f"at {self.url}; raise LLMConfig(options={{'max_response_bytes': ...}}) or lower max_tokens",
+            f"at {redact_url(self.url)}; raise LLMConfig(options={{'max_response_bytes': ...}}) or lower max_tokens",
             provider=self.provider,
             model=self.model_name,
         )
@@ -285,7 +286,7 @@ class OpenAIModel(Model):
 
     def _connection_error(self, exc: BaseException) -> ProviderConnectionError:
         return ProviderConnectionError(
-            f"could not talk to {self.provider} at {self.url} ({type(exc).__name__}: {exc}); "
+            f"could not talk to {self.provider} at {redact_url(self.url)} ({type(exc).__name__}: {exc}); "
             "check base_url and that the server is running and reachable",
             provider=self.provider,
             model=self.model_name,

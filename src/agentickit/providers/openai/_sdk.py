@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, NoReturn, cast
 
+from ..._redact import redact_url
 from ...errors import ProviderConnectionError, ProviderError, ProviderTimeoutError, UserError
 from ...messages import Message, ModelResponse, ToolCall, ToolDefinition, Usage
 from ...options import ModelSettings
@@ -174,7 +175,7 @@ class OpenAISDKModel(Model):
             ) from exc
         if isinstance(exc, openai.APITimeoutError) and not refused_connection(exc):
             raise ProviderTimeoutError(
-                f"{p} model {m!r} did not answer within {timeout or self.timeout:g} s at {self.url}; "
+                f"{p} model {m!r} did not answer within {timeout or self.timeout:g} s at {redact_url(self.url)}; "
                 "raise LLMConfig.timeout or check the server",
                 provider=p,
                 model=m,
@@ -182,7 +183,7 @@ class OpenAISDKModel(Model):
         if isinstance(exc, openai.APIConnectionError):
             cause = exc.__cause__ or exc
             raise ProviderConnectionError(
-                f"could not talk to {p} at {self.url} ({type(cause).__name__}: {cause}); "
+                f"could not talk to {p} at {redact_url(self.url)} ({type(cause).__name__}: {cause}); "
                 "check base_url and that the server is running and reachable",
                 provider=p,
                 model=m,
