@@ -612,7 +612,14 @@ class _ChunkIterator:
                 if ch.closed:
                     raise StopAsyncIteration
                 self._stream._ensure_started()  # pyright: ignore[reportPrivateUsage]
-                await ch.wait_get()
+                try:
+                    await ch.wait_get()
+                except BaseException:
+                    # The reader was cancelled (or timed out) while waiting: its exception's traceback
+                    # holds this frame, and so this iterator, for as long as anyone keeps the
+                    # exception (`gather(..., return_exceptions=True)`): do not wait for __del__.
+                    _abandon(self._stream)
+                    raise
         chunk = buf.popleft()
         ch = self._ch
         if ch.putters and len(buf) <= ch.low:
@@ -642,7 +649,11 @@ class _BatchIterator:
         batch = self._batch
         i = self._i
         if i >= len(batch):
-            batch = self._batch = await self._stream._next_batch()  # pyright: ignore[reportPrivateUsage]
+            try:
+                batch = self._batch = await self._stream._next_batch()  # pyright: ignore[reportPrivateUsage]
+            except BaseException:
+                _abandon(self._stream)  # as in _ChunkIterator: the exception keeps this frame alive
+                raise
             if not batch:
                 raise StopAsyncIteration
             i = 0
