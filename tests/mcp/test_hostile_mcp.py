@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -93,5 +94,6 @@ async def test_processes_a_stdio_server_started_end_with_it(tmp_path: Path) -> N
 @pytest.mark.parametrize("field", ["timeout", "connect_timeout"])
 @pytest.mark.parametrize("value", [float("nan"), -1.0, 0.0])
 def test_nan_and_negative_mcp_timeouts_are_rejected(field: str, value: float) -> None:
+    options: dict[str, Any] = {field: value}
     with pytest.raises(ak.errors.UserError, match="MCP timeouts must be > 0"):
-        MCPServer.stdio(PYTHON, [DEAF], **{field: value})
+        MCPServer.stdio(PYTHON, [DEAF], **options)
