@@ -236,7 +236,17 @@ class ResponseTooLargeError(BadResponseError):
 
 
 class RunTimeoutError(RunError, TimeoutError):
-    """The run did not finish within its `timeout`."""
+    """The run did not finish within its `timeout`.
+
+    Attributes:
+        result: the partial `Result` (messages, usage and tool calls so far) when an agent's run
+            timed out, else `None`.
+
+    """
+
+    def __init__(self, message: str, *, result: Any = None) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 class RunCancelledError(RunError):

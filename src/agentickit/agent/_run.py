@@ -15,6 +15,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Sequence
 from contextlib import aclosing
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from .._result import Result, Source
@@ -55,6 +56,30 @@ def _output_for_run(agent: Agent[Any], spec: object, opts: RunOptions, model: Mo
     from ..output._run import output_for_run
 
     return output_for_run(agent, spec, opts, model)
+
+
+# What the default loop has done so far (its own lists, filled in place), so that a run that times
+# out can still hand back a partial Result. Set once per run; run_agent reads it in the same task.
+_PROGRESS: ContextVar[tuple[list[Message], list[ToolCallRecord], Usage, str] | None] = ContextVar(
+    "agentickit_run_progress", default=None
+)
+
+
+def _partial(agent: Agent[Any], start: float) -> Result[Any] | None:
+    progress = _PROGRESS.get()
+    if progress is None:
+        return None
+    messages, records, usage, run_id = progress
+    return Result(
+        content="",
+        usage=usage,
+        duration=time.perf_counter() - start,
+        tool_calls=list(records),
+        messages=list(messages),
+        metadata={"model": agent.model.model_name, "partial": True},
+        run_id=run_id,
+        agent_name=agent.name,
+    )
 
 
 async def _ask(
@@ -160,13 +185,15 @@ async def run_agent(
         if opts.timeout is None:
             result = await _dispatch(agent, query, opts, sink)
         else:
+            _PROGRESS.set(None)
             try:
                 async with asyncio.timeout(opts.timeout):
                     result = await _dispatch(agent, query, opts, sink)
             except TimeoutError as exc:
                 raise RunTimeoutError(
                     f"agent {agent.name!r} did not finish within its timeout of {opts.timeout:g} s; "
-                    "raise `timeout` or lower `max_tokens`/`max_tool_rounds`"
+                    "raise `timeout` or lower `max_tokens`/`max_tool_rounds`",
+                    result=_partial(agent, start),
                 ) from exc
     except BaseException as exc:
         # One call per run on each path keeps counting out of the overhead budget (see bench/).
@@ -261,6 +288,7 @@ async def run_loop(
     fallbacks = 0
     budget = run_budget(agent, opts)  # None without usage limits
     ctx = RunContext(opts.deps, run_id, session_id, usage, agent.name)
+    _PROGRESS.set((messages, records, usage, run_id))
     while True:
         if budget is not None:
             check_budget(budget, None, agent, run_id, start, messages, usage, records)

@@ -19,6 +19,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None: 
     check = actions.add_parser("check", help="validate a config file and build what it declares (no model is called)")
     check.add_argument("path", metavar="CONFIG", help="the TOML file")
     check.add_argument("--print", action="store_true", help="print the validated config as TOML (secrets included)")
+    check.add_argument(
+        "--import",
+        dest="do_import",
+        action="store_true",
+        help="also import the tool and handler modules it names (runs their code); by default they are "
+        "only found and checked for the names, without running anything",
+    )
     check.set_defaults(handler=_check)
 
     init = actions.add_parser("init", help="write a commented starter file that runs offline")
@@ -55,9 +62,14 @@ def _describe(runnable: Any) -> str:
 
 def _check(args: argparse.Namespace) -> int:
     from ..config import load_config, load_runnable
+    from ..config._build import STATIC_IMPORTS
 
     cfg = load_config(args.path)
-    runnable = load_runnable(cfg)
+    token = STATIC_IMPORTS.set(not args.do_import)
+    try:
+        runnable = load_runnable(cfg)
+    finally:
+        STATIC_IMPORTS.reset(token)
     if args.print:
         sys.stdout.write(cfg.to_toml())
     sys.stdout.write(f"{args.path}: OK: {_describe(runnable)}\n")

@@ -6,6 +6,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,9 +34,23 @@ def _source(cfg: Config) -> str:
     return cfg.source
 
 
+STATIC_IMPORTS: ContextVar[bool] = ContextVar("agentickit_config_static_imports", default=False)
+"""While set, the modules a config names are found and checked, never imported (`config check`)."""
+
+# The config files being loaded, outermost first: a workflow file naming itself (or a -> b -> a)
+# is reported as that chain instead of recursing until Python gives up.
+_LOADING: ContextVar[tuple[Path, ...]] = ContextVar("agentickit_config_loading", default=())
+
+
 def _import(spec: str, key: str, cfg: Config) -> Any:
-    """Import `package.module:attr`; modules next to the config file are importable too."""
+    """Import `package.module:attr`; modules next to the config file are importable too.
+
+    The config's directory is on `sys.path` only while the module is imported: left there, a later
+    lazy import anywhere in the process (an SDK, say) could be served from the config's directory.
+    """
     module_name, _, attr = spec.partition(":")
+    if STATIC_IMPORTS.get():
+        return _find_statically(module_name, attr, spec, key, cfg)
     try:
         try:
             obj: Any = importlib.import_module(module_name)
@@ -45,7 +60,13 @@ def _import(spec: str, key: str, cfg: Config) -> Any:
                 raise
             # A config file's handler and tools usually live next to it (`agentickit run agent.toml`).
             sys.path.insert(0, str(base))
-            obj = importlib.import_module(module_name)
+            try:
+                obj = importlib.import_module(module_name)
+            finally:
+                try:
+                    sys.path.remove(str(base))
+                except ValueError:
+                    pass  # the module took it out itself
         for part in attr.split("."):
             obj = getattr(obj, part)
     except (ImportError, AttributeError) as exc:
@@ -55,6 +76,79 @@ def _import(spec: str, key: str, cfg: Config) -> Any:
             key=key,
         ) from exc
     return obj
+
+
+def _find_statically(module_name: str, attr: str, spec: str, key: str, cfg: Config) -> Any:
+    """Check that `module:attr` exists without running the module; return a stand-in for it."""
+    from importlib.machinery import PathFinder
+
+    def fail(why: str) -> ConfigFileError:
+        return ConfigFileError(
+            f"{_source(cfg)}: {key} = {spec!r} cannot be imported: {why} (checked without running it; "
+            "`agentickit config check --import` imports it)",
+            path=_source(cfg),
+            key=key,
+        )
+
+    if not module_name or not attr:
+        raise fail("write it as 'module:function'")
+    parts = module_name.split(".")
+    base = cfg.source_dir
+    search: list[str] | None = [*sys.path, *([str(base)] if base is not None else [])]
+    found = None
+    for i in range(len(parts)):
+        name = ".".join(parts[: i + 1])
+        if i == 0 and name in sys.modules:
+            found = getattr(sys.modules[name], "__spec__", None)
+        else:
+            found = PathFinder.find_spec(name, search)
+        if found is None:
+            raise fail(f"no module named {name!r}")
+        search = list(found.submodule_search_locations or [])
+    origin = getattr(found, "origin", None)
+    top = attr.split(".")[0]
+    if origin and origin.endswith(".py"):
+        import ast
+
+        try:
+            tree = ast.parse(Path(origin).read_bytes(), origin)
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise fail(f"{origin} cannot be parsed: {exc}") from None
+        if not _defines(tree, top):
+            raise fail(f"{module_name} defines no top-level {top!r}")
+
+    async def stand_in(query: str, caps: Any = None) -> str:
+        raise ConfigFileError(f"{spec!r} was only checked, not imported", path=_source(cfg))
+
+    stand_in.__name__ = stand_in.__qualname__ = attr.split(".")[-1]
+    return stand_in
+
+
+def _defines(tree: Any, name: str) -> bool:
+    import ast
+
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node.name == name:
+            return True
+        if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets: list[ast.expr] = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(target)):
+                    return True
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            for alias in node.names:
+                if (alias.asname or alias.name.split(".")[0]) == name or alias.name == "*":
+                    return True
+        if isinstance(node, ast.If | ast.Try):
+            # Names defined under `if`/`try` at the top level (fallback imports) count too.
+            inner = ast.Module(
+                body=[*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", [])], type_ignores=[]
+            )
+            for handler in getattr(node, "handlers", []):
+                inner.body.extend(handler.body)
+            if _defines(inner, name):
+                return True
+    return False
 
 
 def _llm(section: LLMSection) -> tuple[LLMConfig | list[str | LLMConfig], RunOptions | None]:
@@ -372,8 +466,20 @@ def workflow_from_config(cfg: Config) -> Workflow:
             path = Path(ref)
             if not path.is_absolute() and cfg.source_dir is not None:
                 path = cfg.source_dir / path
-            sub = load_config(path)
-            agent = load_runnable(sub)
+            resolved = path.resolve()
+            chain = _LOADING.get() or (Path(_source(cfg)).resolve(),)
+            if resolved in chain:
+                loop = " -> ".join(p.name for p in (*chain, resolved))
+                raise ConfigFileError(
+                    f"{_source(cfg)}: {key} = {ref!r}: config files reference each other in a loop: {loop}",
+                    path=_source(cfg),
+                    key=key,
+                )
+            token = _LOADING.set((*chain, resolved))
+            try:
+                agent = load_runnable(load_config(path))
+            finally:
+                _LOADING.reset(token)
         else:
             agent = build_agent(cfg.agents[ref], cfg, name=ref, key=f"agents.{ref}")
         step_options = {

@@ -157,7 +157,12 @@ def _fmt_path(parts: tuple[str | int, ...]) -> str:
     return out
 
 
-def _expand(value: Any, env: Mapping[str, str], path: tuple[str | int, ...], source: str) -> Any:
+def _expand(value: Any, env: Mapping[str, str], path: tuple[str | int, ...], source: str, expanded: set[str]) -> Any:
+    """`value` with `${VAR}`s replaced; the key paths that took a variable's value go to `expanded`.
+
+    An error never quotes a value that came from the environment (it may be a key): it names the
+    variable instead.
+    """
     if isinstance(value, str):
         if "$" not in value:
             return value
@@ -169,7 +174,7 @@ def _expand(value: Any, env: Mapping[str, str], path: tuple[str | int, ...], sou
             body = m.group(1)
             if body is None:
                 raise ConfigFileError(
-                    f"{source}: {_fmt_path(path)}: unterminated '${{' in {value!r}; write ${{VAR}} or $${{ for a literal",
+                    f"{source}: {_fmt_path(path)}: unterminated '${{' in {_clip(value)}; write ${{VAR}} or $${{ for a literal",
                     path=source,
                     key=_fmt_path(path),
                 )
@@ -191,16 +196,26 @@ def _expand(value: Any, env: Mapping[str, str], path: tuple[str | int, ...], sou
                     path=source,
                     key=_fmt_path(path),
                 )
+            expanded.add(_fmt_path(path))
             return found
 
         return _VAR.sub(sub, value)
     if isinstance(value, dict):
         table: dict[str, Any] = value  # type: ignore[assignment]
-        return {k: _expand(v, env, (*path, k), source) for k, v in table.items()}
+        return {k: _expand(v, env, (*path, k), source, expanded) for k, v in table.items()}
     if isinstance(value, list):
         items: list[Any] = value  # type: ignore[assignment]
-        return [_expand(v, env, (*path, i), source) for i, v in enumerate(items)]
+        return [_expand(v, env, (*path, i), source, expanded) for i, v in enumerate(items)]
     return value
+
+
+def _clip(value: str, limit: int = 80) -> str:
+    """A value quoted in an error, cut short: a config value may be megabytes long."""
+    return repr(value) if len(value) <= limit else repr(value[:limit]) + f"... ({len(value)} characters)"
+
+
+_MAX_PROBLEMS = 20
+"""Problems listed in one config error; the rest are counted ("and 199,980 more")."""
 
 
 def _apply_overrides(data: dict[str, Any], env: Mapping[str, str], source: str) -> dict[str, str]:
@@ -301,10 +316,13 @@ def _expected(err: Mapping[str, Any]) -> str:
     return msg
 
 
-def _error_from_validation(exc: ValidationError, data: dict[str, Any], source: str, env_keys: dict[str, str]) -> str:
+def _error_from_validation(
+    exc: ValidationError, data: dict[str, Any], source: str, env_keys: dict[str, str], secret: set[str]
+) -> str:
     lines: list[str] = []
     first_key: str | None = None
-    for err in exc.errors():
+    errors = exc.errors()
+    for err in errors[:_MAX_PROBLEMS]:
         path = _walk_loc(data, tuple(err["loc"]))
         key = _fmt_path(path) or "(top level)"
         if first_key is None:
@@ -324,10 +342,21 @@ def _error_from_validation(exc: ValidationError, data: dict[str, Any], source: s
         else:
             got = err.get("input")
             expected = _expected(err)
-            secret = any(part in _SECRET_KEYS for part in path)
-            shown = "" if secret or isinstance(got, dict | list) or "got " in expected else f", got {got!r}"
+            if key in secret or any(key.startswith(k + ".") or key.startswith(k + "[") for k in secret):
+                # From an environment variable: maybe a key, never quoted.
+                shown = ", got the value of an environment variable (not shown)"
+                expected = expected.split(", got ")[0] if ", got " in expected else expected
+            elif any(part in _SECRET_KEYS for part in path) or isinstance(got, dict | list) or "got " in expected:
+                shown = ""
+            elif isinstance(got, str):
+                shown = f", got {_clip(got)}"
+            else:
+                shown = f", got {got!r}"[:120]
             lines.append(f"{key}{origin}: {expected}{shown}")
-    text = lines[0] if len(lines) == 1 else f"{len(lines)} problems:\n  " + "\n  ".join(lines)
+    if len(errors) > _MAX_PROBLEMS:
+        lines.append(f"... and {len(errors) - _MAX_PROBLEMS:,} more")
+    count = len(errors)
+    text = lines[0] if count == 1 else f"{count:,} problems:\n  " + "\n  ".join(lines)
     return f"{source}: {text}"
 
 
@@ -342,6 +371,11 @@ def loads_config(
     """
     try:
         raw = tomllib.loads(text)
+    except RecursionError:
+        raise ConfigFileError(
+            f"{source}: arrays or tables nested too deeply to read (a config needs a few levels, not thousands)",
+            path=source,
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         m = _TOML_POS.search(str(exc))
         if m:
@@ -357,14 +391,24 @@ def loads_config(
             column=column,
         ) from None
     environ: Mapping[str, str] = os.environ if env is None else env
-    data: dict[str, Any] = _expand(raw, environ, (), source)
+    expanded: set[str] = set()
+    try:
+        data: dict[str, Any] = _expand(raw, environ, (), source, expanded)
+    except RecursionError:
+        raise ConfigFileError(f"{source}: arrays or tables nested too deeply to read", path=source) from None
     env_keys = _apply_overrides(data, environ, source)
+    for key in env_keys:
+        expanded.add(key)
     try:
         cfg = Config.model_validate(data)
+    except RecursionError:
+        raise ConfigFileError(f"{source}: arrays or tables nested too deeply to validate", path=source) from None
     except ValidationError as exc:
         first = exc.errors()[0]
         key = _fmt_path(_walk_loc(data, tuple(first["loc"]))) or None
-        raise ConfigFileError(_error_from_validation(exc, data, source, env_keys), path=source, key=key) from None
+        raise ConfigFileError(
+            _error_from_validation(exc, data, source, env_keys, expanded), path=source, key=key
+        ) from None
     cfg._source = source  # pyright: ignore[reportPrivateUsage]
     cfg._source_dir = base_dir  # pyright: ignore[reportPrivateUsage]
     return cfg

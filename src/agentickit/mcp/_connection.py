@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from .._utils import LoopBound, first_leaf
 from .._version import __version__
 from ..errors import MCPError, UserError
-from ._transports import Opener, StderrTail
+from ._transports import Opener, StderrTail, kill_group
 
 if TYPE_CHECKING:
     from mcp import Client
@@ -46,6 +46,7 @@ class Connection:
         "loop",
         "name",
         "opener",
+        "pgid",
         "probe",
         "ready",
         "stderr",
@@ -73,6 +74,8 @@ class Connection:
         self.broken = False
         self.stderr: StderrTail | None = None
         self.task: asyncio.Task[None] | None = None
+        self.pgid: int | None = None
+        """The stdio server's process group (its pid), once spawned; ended on close."""
 
     def start(self) -> None:
         """Start the owner task."""
@@ -145,7 +148,7 @@ class Connection:
         except BaseException as exc:
             if not self.ready.done():
                 self.ready.set_exception(await self._start_error(exc))
-            else:
+            elif self.client is not None:
                 leaf = first_leaf(exc)
                 _log.warning("MCP server %r connection ended: %s: %s", self.name, type(leaf).__name__, leaf)
         finally:
@@ -178,16 +181,35 @@ class Connection:
             raise UserError('MCP support needs the mcp SDK: pip install "agentickit[mcp]"') from exc
         transport, errlog = await self.opener.open(self, stack)
         client = Client(transport, client_info=Implementation(name="agentickit", version=__version__))
-        async with asyncio.timeout(self.connect_timeout):
-            try:
-                await stack.enter_async_context(client)
-            finally:
-                # The child holds its own copy of the stderr pipe's write end once spawned; ours
-                # is closed now so the pipe reaches EOF (and the error message is complete) when
-                # the child exits.
-                if errlog is not None:
-                    errlog.close()
+        # The handshake timeout is what it says: at the deadline the caller hears of it, and a server
+        # that never finished the handshake (no session to flush) has its group killed, instead of
+        # both waiting for the SDK's teardown, which gives a server seconds to exit.
+        timer = self.loop.call_later(self.connect_timeout, self._handshake_expired)
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                try:
+                    await stack.enter_async_context(client)
+                finally:
+                    # The child holds its own copy of the stderr pipe's write end once spawned; ours
+                    # is closed now so the pipe reaches EOF (and the error message is complete) when
+                    # the child exits.
+                    if errlog is not None:
+                        errlog.close()
+        finally:
+            timer.cancel()
         return client
+
+    def _handshake_expired(self) -> None:
+        if not self.ready.done():
+            text = self.stderr.text() if self.stderr is not None else ""
+            note = f"; its stderr:\n{text[-2000:]}" if text else "; it wrote nothing to stderr"
+            self.ready.set_exception(
+                MCPError(
+                    f"MCP {self.opener.subject} did not finish the MCP handshake within "
+                    f"{self.connect_timeout:g} s (connect_timeout){note}"
+                )
+            )
+        kill_group(self.pgid)
 
     async def _start_error(self, exc: BaseException) -> MCPError:
         leaf = first_leaf(exc)
@@ -263,7 +285,15 @@ class Connector:
                 self.current = None
                 if isinstance(exc, MCPError):
                     self._failed = (loop.time(), exc)
-                await conn.retire()
+                if conn.client is None:
+                    # Cancelled (a run deadline, task.cancel()) or failed before the handshake
+                    # finished: the server has no session to flush, and nobody waits for it.
+                    kill_group(conn.pgid)
+                    if conn.task is not None:
+                        conn.task.cancel()
+                # Neither a deadline nor a failed handshake waits for the old owner to close:
+                # it closes in the background and `aclose()` collects it.
+                self._collect(conn.abandon())
                 raise
             self._failed = None
             return conn

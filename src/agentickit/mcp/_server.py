@@ -23,6 +23,7 @@ later call. A server that cannot start reports the command and the tail of its s
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import re
@@ -30,7 +31,7 @@ import shlex
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from .._utils import first_leaf
+from .._utils import first_leaf, is_seconds
 from ..errors import MCPError, ToolError, ToolTimeoutError, UserError
 from ..messages import ToolDefinition
 from ..telemetry import _hooks as _tel
@@ -155,9 +156,10 @@ class MCPServer(ToolSource):
             raise UserError(f"MCPServer.{transport} needs a url, e.g. 'http://127.0.0.1:8000/mcp'")
         if isinstance(args, str):
             raise UserError(f"MCP server args must be a list of strings, not one string: use {shlex.split(args)!r}")
-        if timeout <= 0 or connect_timeout <= 0:
+        if not is_seconds(timeout) or not is_seconds(connect_timeout):
             raise UserError(
-                f"MCP timeouts must be > 0 seconds, got timeout={timeout}, connect_timeout={connect_timeout}"
+                f"MCP timeouts must be > 0 seconds (numbers, not NaN), got timeout={timeout}, "
+                f"connect_timeout={connect_timeout}"
             )
         if prefix is not None and not _PREFIX.match(prefix):
             raise UserError(f"MCP tool prefix {prefix!r} may only contain letters, digits, '_' and '-'")
@@ -202,6 +204,7 @@ class MCPServer(ToolSource):
         self.name = name or (shlex.join([command or "", *self.args]) if transport == "stdio" else (url or ""))
         self._connector = Connector()
         self._tools: dict[str, tuple[Any, Tool]] | None = None
+        _preload_sdk(transport)
 
     # -- constructors ---------------------------------------------------------------------------------
 
@@ -433,3 +436,21 @@ class MCPServer(ToolSource):
     def __repr__(self) -> str:
         state = "connected" if self.connected else "not connected"
         return f"MCPServer.{self.transport}({self.name!r}, {state})"
+
+
+def _preload_sdk(transport: Transport) -> None:
+    """Import the SDK now, not on the first connect inside a run.
+
+    Importing `mcp` takes about a second and blocks the event loop while it runs: inside a run it
+    would hold up every deadline of the loop (a 1 s `run(timeout=)` ended after 2 s).
+    """
+    modules = ["mcp", "mcp_types"]
+    if transport == "stdio":
+        modules.append("mcp.client.stdio")
+    elif transport == "http":
+        modules.append("mcp.client.streamable_http")
+    try:
+        for module in modules:
+            importlib.import_module(module)
+    except ImportError:
+        pass  # reported, with the install command, when the server first connects

@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
+from contextvars import ContextVar
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ._connection import Connection
 
-__all__ = ("CONNECTION_CLOSED", "HTTPOpener", "Opener", "SSEOpener", "StderrTail", "StdioOpener")
+__all__ = ("CONNECTION_CLOSED", "HTTPOpener", "Opener", "SSEOpener", "StderrTail", "StdioOpener", "kill_group")
 
 _log = logging.getLogger("agentickit.mcp")
 
@@ -69,6 +71,58 @@ class StderrTail(asyncio.Protocol):
         return self.buffer.decode(errors="replace").strip()
 
 
+# The connection whose server the SDK is spawning right now (in its owner task), so the spawn hook
+# below can note the process group. The SDK starts every stdio server in a session of its own
+# (pgid == pid) but ends the group only when the server outlives its grace period: a server that
+# exits politely leaves the processes it started running. We end the group ourselves afterwards.
+_SPAWNING: ContextVar[Connection | None] = ContextVar("agentickit_mcp_spawning", default=None)
+
+
+def _install_spawn_hook() -> None:
+    import mcp.client.stdio as sdk_stdio
+
+    original: Any = getattr(sdk_stdio, "_create_platform_compatible_process", None)
+    if original is None or getattr(original, "agentickit_hook", False):
+        return  # another SDK layout (the group is then left to the SDK), or already installed
+
+    async def spawn(*args: Any, **kwargs: Any) -> Any:
+        process = await original(*args, **kwargs)
+        conn = _SPAWNING.get()
+        if conn is not None and os.name == "posix":
+            conn.pgid = process.pid
+        return process
+
+    spawn.agentickit_hook = True  # type: ignore[attr-defined]
+    sdk_stdio._create_platform_compatible_process = spawn  # pyright: ignore[reportPrivateUsage]
+
+
+def kill_group(pgid: int | None, sig: int = signal.SIGKILL) -> bool:
+    """Signal a server's whole process group; whether any member was still there."""
+    if pgid is None:
+        return False
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def _end_group(conn: Connection) -> None:
+    """After the transport closed: SIGTERM what is left of the server's group, SIGKILL it 0.5 s later."""
+    pgid = conn.pgid
+    if not kill_group(pgid, signal.SIGTERM):
+        return
+    try:
+        for _ in range(50):
+            await asyncio.sleep(0.01)
+            if not kill_group(pgid, 0):
+                return
+    finally:
+        kill_group(pgid)
+
+
 class StdioOpener:
     """A server run as a subprocess, spoken to over its stdin/stdout; its stderr is kept for errors."""
 
@@ -92,19 +146,27 @@ class StdioOpener:
     async def open(self, conn: Connection, stack: AsyncExitStack) -> tuple[Any, IO[str] | None]:
         from mcp.client.stdio import StdioServerParameters, stdio_client
 
+        _install_spawn_hook()
+        _SPAWNING.set(conn)  # the owner task's own context: only its spawn sees it
+        # Registered before the transport is entered, so it runs after the transport has closed.
+        stack.push_async_callback(_end_group, conn)
         loop = asyncio.get_running_loop()
         read_fd, write_fd = os.pipe()
         reader = os.fdopen(read_fd, "rb", buffering=0)
         writer = os.fdopen(write_fd, "w")
+        stack.callback(writer.close)
         tail = StderrTail(self.label)
-        pipe, _ = await loop.connect_read_pipe(lambda: tail, reader)
+        try:
+            pipe, _ = await loop.connect_read_pipe(lambda: tail, reader)
+        except BaseException:
+            reader.close()  # cancelled before the pipe transport took it over
+            raise
         conn.stderr = tail
         # The server's stderr closing usually means it exited: check at once, so the next call
         # reconnects instead of failing on the dead pipe. Only a probe, not a verdict: a server
         # may close stderr on purpose (`2>log` in a wrapper script).
         tail.done.add_done_callback(lambda _: conn.request_probe())
         stack.callback(pipe.close)
-        stack.callback(writer.close)
         params = StdioServerParameters(
             command=self.command,
             args=self.args,

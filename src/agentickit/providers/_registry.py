@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal, cast
 
+from .._redact import has_userinfo, redact_headers, redact_url, userinfo_message
 from .._utils import is_seconds
 from ..errors import ConfigError, UnknownProviderError, UserError
 from ._base import Model
@@ -117,6 +118,8 @@ class LLMConfig:
         mc = self.max_concurrency
         if mc is not None and (type(mc) is not int or mc < 1):
             raise UserError(f"LLMConfig.max_concurrency must be an int >= 1 (or None for no cap), got {mc!r}")
+        if self.base_url is not None and has_userinfo(self.base_url):
+            raise ConfigError(userinfo_message(self.base_url))
         if not is_seconds(self.timeout):
             raise UserError(f"LLMConfig.timeout must be a number of seconds > 0, got {self.timeout!r}")
         if self.request_timeout is not None and not is_seconds(self.request_timeout):
@@ -124,6 +127,34 @@ class LLMConfig:
                 f"LLMConfig.request_timeout must be a number of seconds > 0, or None for no limit, "
                 f"got {self.request_timeout!r}"
             )
+
+    def __repr__(self) -> str:
+        # The key is never shown; neither are credential-like headers, nor a URL's secrets.
+        parts: list[str] = []
+        for f in fields(self):
+            if f.name == "api_key":
+                continue
+            value: Any = getattr(self, f.name)
+            if f.name == "base_url" and value is not None:
+                value = redact_url(value)
+            elif f.name == "options" and value:
+                value = _redact_options(value)
+            parts.append(f"{f.name}={value!r}")
+        return f"LLMConfig({', '.join(parts)})"
+
+
+def _redact_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(options)
+    headers = out.get("headers")
+    if isinstance(headers, Mapping):
+        out["headers"] = redact_headers(cast("Mapping[str, Any]", headers))
+    query = out.get("query")
+    if isinstance(query, Mapping):
+        out["query"] = redact_headers(cast("Mapping[str, Any]", query))
+    proxy = out.get("proxy")
+    if isinstance(proxy, str):
+        out["proxy"] = redact_url(proxy)
+    return out
 
 
 def _unknown_option_message(provider: str, key: str, valid: frozenset[str]) -> str:

@@ -16,6 +16,7 @@ from typing import Any, NoReturn, cast
 
 import orjson
 
+from .._redact import redact_url
 from .._utils import LoopBound
 from ..content import BinaryContent, ContentPart, DocumentUrl, ImageUrl, unsupported
 from ..errors import (
@@ -88,7 +89,7 @@ def anthropic_model(cfg: LLMConfig) -> Model:
         )
     base_url = (cfg.base_url or os.environ.get("ANTHROPIC_BASE_URL") or ANTHROPIC_BASE_URL).rstrip("/")
     if not base_url.startswith(("http://", "https://")):
-        raise ConfigError(f"base_url for 'anthropic' must start with http:// or https://, got {base_url!r}")
+        raise ConfigError(f"base_url for 'anthropic' must start with http:// or https://, got {redact_url(base_url)!r}")
     key = cfg.api_key or os.environ.get("ANTHROPIC_API_KEY")
     if not key:
         if not is_local_url(base_url):
@@ -294,7 +295,7 @@ class AnthropicModel(Model):
 
     def _raise(self, exc: Exception, timeout: float | None) -> NoReturn:
         m = self.model_name
-        where = self.base_url + "/v1/messages"
+        where = redact_url(self.base_url + "/v1/messages")
         if isinstance(exc, anthropic.APIStatusError):
             raise status_error(
                 exc.status_code,

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
+from .._cancel import guarded
 from ..errors import AgentickitError, RunCancelledError, RunTimeoutError, UserError
 from ._channel import Channel, make_channel
 from ._chunk import Chunk, ChunkType
@@ -84,6 +85,7 @@ class Stream(Generic[R]):
     __slots__ = (
         "__weakref__",
         "_ch",
+        "_cb_lost",
         "_claimed",
         "_driver",
         "_driving",
@@ -121,6 +123,7 @@ class Stream(Generic[R]):
         self._driving = False
         self._iterating = False
         self._claimed = False
+        self._cb_lost = False
         self._reader: asyncio.Task[Any] | None = None
         self._finished = False
         self._result: R | None = None
@@ -258,20 +261,32 @@ class Stream(Generic[R]):
             return
         finished = self._finished
         if self._options.on_chunk_is_async:
-            for i, chunk in enumerate(batch):
-                try:
-                    verdict = await cb(chunk)  # type: ignore[misc]
-                except Exception as exc:
-                    if finished:
-                        # These are the stream's last chunks: there is no run left to fail.
-                        _log.error("on_chunk raised while handling the end of a stream", exc_info=exc)
-                        continue
-                    self._fail_at(batch, i, exc)
-                    return
-                if verdict is False and not finished:
-                    del batch[i + 1 :]
-                    self.cancel("on_chunk returned False")
-                    return
+            if self._cb_lost:
+                return  # it ignored a cancellation before and was detached: it gets nothing more
+            # The batch goes to the callback in a task of its own (one per batch, not per chunk),
+            # so a callback swallowing CancelledError cannot defeat the stream's timeout or a
+            # cancellation of the reader (see agentickit/_cancel.py).
+            timeout = self._options.timeout
+            work = guarded(_call_each_async(cb, batch, finished), "on_chunk callback", self._lose_callback)
+            try:
+                if timeout is None:
+                    stop, exc = await work
+                else:
+                    async with asyncio.timeout(max(self._t0 + timeout - time.perf_counter(), 0.0)):
+                        stop, exc = await work
+            except TimeoutError:
+                # The stream's deadline covers the callback too, its last chunks included.
+                self._cb_lost = True
+                self._fail(RunTimeoutError(f"the stream did not finish within its timeout of {timeout:g} s"))
+                return
+            except Exception as exc:  # it raised CancelledError or SystemExit itself
+                self._fail_at(batch, 0, exc)
+                return
+            if exc is not None:
+                self._fail_at(batch, stop, exc)
+            elif stop >= 0 and not finished:
+                del batch[stop + 1 :]
+                self.cancel("on_chunk returned False")
         else:
             stop, exc = await asyncio.to_thread(_call_each, cb, batch, finished)
             if exc is not None:
@@ -279,6 +294,9 @@ class Stream(Generic[R]):
             elif stop >= 0 and not finished:
                 del batch[stop + 1 :]
                 self.cancel("on_chunk returned False")
+
+    def _lose_callback(self) -> None:
+        self._cb_lost = True
 
     def _fail_at(self, batch: list[Chunk], i: int, exc: Exception) -> None:
         del batch[i + 1 :]
@@ -532,6 +550,22 @@ class Stream(Generic[R]):
         return f"Stream({name!r}, {state})"
 
 
+async def _call_each_async(
+    cb: Callable[[Chunk], Any], batch: list[Chunk], to_the_end: bool
+) -> tuple[int, Exception | None]:
+    """`_call_each` for an async on_chunk, on the loop (in a task of its own, see `_tap`)."""
+    for i, chunk in enumerate(batch):
+        try:
+            if await cb(chunk) is False and not to_the_end:
+                return i, None
+        except Exception as exc:
+            if not to_the_end:
+                return i, exc
+            # These are the stream's last chunks: there is no run left to fail.
+            _log.error("on_chunk raised while handling the end of a stream", exc_info=exc)
+    return -1, None
+
+
 def _call_each(cb: Callable[[Chunk], Any], batch: list[Chunk], to_the_end: bool) -> tuple[int, Exception | None]:
     """Run a sync on_chunk over a batch in a worker thread: (index of a False or -1, its error).
 
@@ -578,7 +612,14 @@ class _ChunkIterator:
                 if ch.closed:
                     raise StopAsyncIteration
                 self._stream._ensure_started()  # pyright: ignore[reportPrivateUsage]
-                await ch.wait_get()
+                try:
+                    await ch.wait_get()
+                except BaseException:
+                    # The reader was cancelled (or timed out) while waiting: its exception's traceback
+                    # holds this frame, and so this iterator, for as long as anyone keeps the
+                    # exception (`gather(..., return_exceptions=True)`): do not wait for __del__.
+                    _abandon(self._stream)
+                    raise
         chunk = buf.popleft()
         ch = self._ch
         if ch.putters and len(buf) <= ch.low:
@@ -608,7 +649,11 @@ class _BatchIterator:
         batch = self._batch
         i = self._i
         if i >= len(batch):
-            batch = self._batch = await self._stream._next_batch()  # pyright: ignore[reportPrivateUsage]
+            try:
+                batch = self._batch = await self._stream._next_batch()  # pyright: ignore[reportPrivateUsage]
+            except BaseException:
+                _abandon(self._stream)  # as in _ChunkIterator: the exception keeps this frame alive
+                raise
             if not batch:
                 raise StopAsyncIteration
             i = 0

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
+from .._cancel import UserCancelledItself, UserExit
 from .._utils import first_leaf
 from ..content import BinaryContent
 from ..errors import ModelRetry, ToolArgumentsError, ToolError, ToolTimeoutError, UserError
@@ -145,12 +146,15 @@ async def call_tool(
     metrics: ToolMetrics | None = None,
     error: str | None = None,
     ctx: RunContext[Any] | None = None,
+    message_out: list[Message] | None = None,
 ) -> tuple[ToolCallRecord, BaseException | None]:
     """Run one tool call through its chain, streaming TOOL_CALL / TOOL_RESULT and counting it.
 
     `args` are already validated. With `chain=None` or `error` set (an unknown tool, arguments that
     failed validation) nothing runs and the call is recorded as failed with that error. `ctx` is the
     run's context, handed (as a copy naming this call) to a tool whose first parameter asks for it.
+    With `message_out`, a successful result is also turned into the tool message the model gets and
+    appended there; a result that cannot be (`10**5000`, a `__str__` that raises) makes the call fail instead.
 
     Returns:
         The call's record, and the exception the tool raised (`None` when it succeeded).
@@ -174,23 +178,46 @@ async def call_tool(
         try:
             value = await chain.run(args, info)
         except ToolTimeoutError as exc:
-            error = str(exc)
+            error = _text(exc)
             failure = exc
             timed_out = True
         except ToolError as exc:
-            error = f"tool {name!r} failed: {exc}"
+            error = f"tool {name!r} failed: {_text(exc)}"
             failure = exc
         except ModelRetry as exc:
             # The tool's correction for the model (wrong arguments, try another value): its own words.
             error = f"tool {name!r} asks you to try again: {exc}"
             failure = exc
         except Exception as exc:
-            error = f"tool {name!r} failed: {type(exc).__name__}: {exc}"
+            error = f"tool {name!r} failed: {_describe(exc)}"
             failure = exc
-        except BaseException as exc:  # cancelled: its span ends with it, the cancellation goes on
-            if span is not None:
-                span.fail(exc)
-            raise
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # A real cancellation (a deadline, the caller): its span ends with it and it goes on.
+                if span is not None:
+                    span.fail(exc)
+                raise
+            # A sync tool raised CancelledError itself: nobody cancelled this run.
+            error = f"tool {name!r} failed: it raised CancelledError without being cancelled"
+            failure = ToolError(error, tool_name=name)
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt) and chain.tool.is_async:
+                # Ctrl-C reaches the main thread wherever it runs, an async tool included: not the tool's.
+                if span is not None:
+                    span.fail(exc)
+                raise
+            # SystemExit (sys.exit() in a tool), GeneratorExit...: the tool failed; the run goes on.
+            error = f"tool {name!r} failed: {_describe(exc)}"
+            failure = ToolError(error, tool_name=name)
+            failure.__cause__ = exc
+        if message_out is not None and failure is None:
+            try:
+                message_out.append(result_message(call_id, name, value))
+            except Exception as exc:
+                error = f"tool {name!r} returned a value that cannot be sent to the model: {_describe(exc)}"
+                failure = exc
+                value = None
     duration = time.perf_counter() - start
     cache_hit = info.cache is True
     record = ToolCallRecord(
@@ -235,6 +262,22 @@ async def call_tool(
     return record, failure
 
 
+def _text(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return f"<{type(exc).__name__} that cannot be printed>"
+
+
+def _describe(exc: BaseException) -> str:
+    """`Type: message`, even for an exception whose `__str__` raises or whose message is huge."""
+    if isinstance(exc, UserCancelledItself):
+        return "it raised CancelledError without being cancelled"
+    if isinstance(exc, UserExit):
+        return _text(exc)
+    return f"{type(exc).__name__}: {_text(exc)}"
+
+
 async def _run_one(
     call: ToolCall,
     tools: Mapping[str, Tool],
@@ -254,10 +297,13 @@ async def _run_one(
             args = chain.tool.validate(call.arguments)
         except ToolArgumentsError as exc:
             error = str(exc)
-    record, _ = await call_tool(call.id, call.name, args, chain, sink=sink, metrics=metrics, error=error, ctx=ctx)
+    out: list[Message] = []
+    record, _ = await call_tool(
+        call.id, call.name, args, chain, sink=sink, metrics=metrics, error=error, ctx=ctx, message_out=out
+    )
     if record.error is not None:
         return Message.tool(call.id, call.name, f"Error: {record.error}"), record
-    return result_message(call.id, call.name, record.result), record
+    return out[0], record
 
 
 def result_message(call_id: str, name: str, value: Any) -> Message:

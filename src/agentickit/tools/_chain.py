@@ -21,6 +21,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .._cancel import guarded
 from .._utils import LoopBound
 from ..errors import ModelRetry, ToolArgumentsError, ToolTimeoutError
 from ._cache import MISS, ToolCache, cache_key
@@ -94,6 +95,15 @@ def compile_chain(
 ) -> CallChain:
     invoke = tool.invoke
     name = tool.name
+    if tool.is_async:
+        # In a task of its own, so that a tool swallowing CancelledError cannot defeat its timeout,
+        # the run's deadline or an outside cancel (see _cancel.py). Sync tools run in worker threads.
+        function = tool.function
+        label = f"tool {name!r}"
+
+        def invoke(kwargs: dict[str, Any]) -> Awaitable[Any]:
+            return guarded(function(**kwargs), label)
+
     timeout = tool.timeout if tool.timeout is not None else default_timeout
 
     def direct(args: dict[str, Any], info: CallInfo) -> Awaitable[Any]:

@@ -12,6 +12,7 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from .._cancel import guarded
 from ..errors import WorkflowError
 from ..messages import Usage
 from ..streaming import ChunkType
@@ -154,16 +155,19 @@ async def _forward_stream(stream: Any, sink: ChunkSink, tag: str) -> StepOutput:
 
 
 class _AsyncFnInvoker(Invoker):
-    __slots__ = ("fn", "with_ctx")
+    __slots__ = ("fn", "label", "with_ctx")
 
-    def __init__(self, fn: Callable[..., Any], with_ctx: bool) -> None:
+    def __init__(self, fn: Callable[..., Any], with_ctx: bool, step_name: str) -> None:
         self.fn = fn
         self.with_ctx = with_ctx
+        self.label = f"workflow step {step_name!r}"
 
     async def __call__(
         self, text: str, ctx: WorkflowContext, options: RunOptions | None, sink: ChunkSink | None, tag: str
     ) -> StepOutput:
-        value = await (self.fn(text, ctx) if self.with_ctx else self.fn(text))
+        # In a task of its own: a step function that swallows CancelledError cannot defeat the
+        # step's or the workflow's timeout, nor fail_fast (see _cancel.py).
+        value = await guarded(self.fn(text, ctx) if self.with_ctx else self.fn(text), self.label)
         return _normalize(value)
 
 
@@ -220,7 +224,7 @@ def make_invoker(target: Any, step_name: str) -> Invoker:
                 f"as a second argument; {getattr(target, '__name__', target)!r} takes {arity} positional arguments"
             )
         if is_async:
-            return _AsyncFnInvoker(target, arity == 2)
+            return _AsyncFnInvoker(target, arity == 2, step_name)
         return _SyncFnInvoker(target, arity == 2)
     raise WorkflowError(
         f"step {step_name!r}: {type(target).__name__} is not agent-like; use an Agent, a workflow "

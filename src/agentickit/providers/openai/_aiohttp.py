@@ -19,6 +19,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
+from ..._redact import redact_url
 from ..._utils import LoopBound
 from ..._version import __version__
 from ...errors import (
@@ -157,13 +158,13 @@ class OpenAIModel(OpenAICompatible):
         if started is not None and limit is not None and time.monotonic() - started >= limit * 0.99:
             return ProviderTimeoutError(
                 f"{self.provider} model {self.model_name!r} did not finish its answer within {limit:g} s "
-                f"at {self.url} (LLMConfig.request_timeout; None removes the limit)",
+                f"at {redact_url(self.url)} (LLMConfig.request_timeout; None removes the limit)",
                 provider=self.provider,
                 model=self.model_name,
             )
         return ProviderTimeoutError(
             f"{self.provider} model {self.model_name!r} did not answer within {timeout or self.endpoint.timeout:g} s "
-            f"at {self.url}; raise LLMConfig.timeout or check the server",
+            f"at {redact_url(self.url)}; raise LLMConfig.timeout or check the server",
             provider=self.provider,
             model=self.model_name,
         )
@@ -171,7 +172,7 @@ class OpenAIModel(OpenAICompatible):
     def _too_large(self) -> ResponseTooLargeError:
         return ResponseTooLargeError(
             f"{self.provider} model {self.model_name!r} sent a response larger than {self.max_response_bytes} bytes "
-            f"at {self.url}; raise LLMConfig(options={{'max_response_bytes': ...}}) or lower max_tokens",
+            f"at {redact_url(self.url)}; raise LLMConfig(options={{'max_response_bytes': ...}}) or lower max_tokens",
             provider=self.provider,
             model=self.model_name,
         )
@@ -195,7 +196,7 @@ class OpenAIModel(OpenAICompatible):
 
     def _connection_error(self, exc: BaseException) -> ProviderConnectionError:
         return ProviderConnectionError(
-            f"could not talk to {self.provider} at {self.url} ({type(exc).__name__}: {exc}); "
+            f"could not talk to {self.provider} at {redact_url(self.url)} ({type(exc).__name__}: {exc}); "
             "check base_url and that the server is running and reachable",
             provider=self.provider,
             model=self.model_name,

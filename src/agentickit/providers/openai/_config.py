@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from ..._redact import has_userinfo, redact_url, userinfo_message
 from ...errors import ConfigError, MissingAPIKeyError
 from .._base import Model
 from .._http import is_local_url
@@ -37,9 +38,11 @@ def _options(cfg: LLMConfig, allowed: frozenset[str]) -> dict[str, Any]:
 
 
 def _check_url(provider: str, url: str) -> str:
+    if has_userinfo(url):
+        raise ConfigError(userinfo_message(url))
     if not url.startswith(("http://", "https://")):
         raise ConfigError(
-            f"base_url for {provider!r} must start with http:// or https://, got {url!r} "
+            f"base_url for {provider!r} must start with http:// or https://, got {redact_url(url)!r} "
             "(e.g. 'http://127.0.0.1:8000/v1')"
         )
     return url.rstrip("/")
@@ -112,7 +115,7 @@ def openai_model(cfg: LLMConfig) -> Model:
     if not key:
         if not is_local_url(base_url):
             raise MissingAPIKeyError(
-                f"the openai provider needs an API key for {base_url}: set the OPENAI_API_KEY environment variable "
+                f"the openai provider needs an API key for {redact_url(base_url)}: set the OPENAI_API_KEY environment variable "
                 "or pass LLMConfig(api_key=...); a local base_url (http://127.0.0.1:PORT/v1) needs none"
             )
         key = _LOCAL_KEY

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, NoReturn, cast
 
+from ..._redact import redact_url
 from ..._utils import LoopBound
 from ...errors import ProviderConnectionError, ProviderError, ProviderTimeoutError, UserError
 from ...messages import Message, ModelResponse, ToolCall, ToolDefinition, Usage
@@ -113,7 +114,7 @@ class OpenAISDKModel(OpenAICompatible):
             ) from exc
         if isinstance(exc, openai.APITimeoutError) and not refused_connection(exc):
             raise ProviderTimeoutError(
-                f"{p} model {m!r} did not answer within {timeout or self.endpoint.timeout:g} s at {self.url}; "
+                f"{p} model {m!r} did not answer within {timeout or self.endpoint.timeout:g} s at {redact_url(self.url)}; "
                 "raise LLMConfig.timeout or check the server",
                 provider=p,
                 model=m,
@@ -121,7 +122,7 @@ class OpenAISDKModel(OpenAICompatible):
         if isinstance(exc, openai.APIConnectionError):
             cause = exc.__cause__ or exc
             raise ProviderConnectionError(
-                f"could not talk to {p} at {self.url} ({type(cause).__name__}: {cause}); "
+                f"could not talk to {p} at {redact_url(self.url)} ({type(cause).__name__}: {cause}); "
                 "check base_url and that the server is running and reachable",
                 provider=p,
                 model=m,
