@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
@@ -11,7 +10,8 @@ from typing import TYPE_CHECKING, Any, Generic, Self, Unpack, overload
 from typing_extensions import TypeVar
 
 from .._result import OutputT, Result
-from .._utils import is_seconds, run_coroutine
+from .._usage_limits import UsageLimits
+from .._utils import is_seconds, run_blocking
 from ..content import UserContent, split_user_content
 from ..errors import UserError
 from ..memory import Memory
@@ -21,8 +21,8 @@ from ..options import RunOptions, RunOptionsDict, StreamRunOptionsDict, check_ru
 from ..output._modes import DEFAULT_OUTPUT_RETRIES, NativeOutput, PromptedOutput, ToolCallOutput
 from ..providers._base import Model
 from ..providers._registry import LLMConfig, LLMSpec, infer_model, parse_llm
-from ..streaming._options import ChunkCallback, StreamOptions, resolve_stream_options
-from ..streaming._sink import ChunkSink
+from ..streaming._options import StreamOptions, StreamOptionsDict, split_stream_options
+from ..streaming._sink import ChunkSink, TaggedSink
 from ..streaming._stream import Stream
 from ..tools._cache import ToolCache
 from ..tools._call import AgentTools, ToolSet
@@ -30,6 +30,7 @@ from ..tools._metrics import ToolMetricsSnapshot
 from ..tools._source import ToolSource
 from ..tools._tool import Tool
 from ._handler import Handler, check_handler
+from ._limits import check_limits
 from ._middleware import Middleware, check_middleware
 from ._run import run_agent
 
@@ -50,6 +51,11 @@ ToolLike = Tool | ToolSource | Callable[..., Any]
 """A `Tool`, a tool source (an MCP server, a `ToolRegistry`), or a plain function (wrapped as a tool)."""
 
 _NO_OPTIONS = RunOptions()
+
+
+class StreamRunKwargs(StreamOptionsDict, StreamRunOptionsDict, total=False):
+    """The keywords of `Agent.run_stream`: the stream's (`StreamOptions`) and the run's (`RunOptions`)."""
+
 
 DEFAULT_TOOL_TIMEOUT = 60.0
 """Seconds a tool call may take when neither the tool nor the agent says otherwise."""
@@ -106,6 +112,8 @@ class Agent(Generic[OutputT]):
         middleware: `ak.Middleware` objects whose `before_run`/`after_run` hooks wrap every run, in order.
         stream_options: default `StreamOptions` of `run_stream` (its own keywords win), e.g. from a
             config file's `[streaming]` section.
+        usage_limits: a budget (`ak.UsageLimits`) every run of this agent must stay within; a run's
+            own `usage_limits` option replaces it. Exceeding it raises `UsageLimitExceeded`.
         output_type: the answer's type (a pydantic model, dataclass, TypedDict, `int`, `list[str]`,
             `Literal`/`Enum`, a union of models), or one in a mode: `ak.NativeOutput(T)`,
             `ak.ToolCallOutput(T)`, `ak.PromptedOutput(T)`. `Result.output` then holds the validated
@@ -141,6 +149,7 @@ class Agent(Generic[OutputT]):
         "tool_cache",
         "tool_timeout",
         "tools",
+        "usage_limits",
     )
 
     @overload
@@ -160,6 +169,7 @@ class Agent(Generic[OutputT]):
         handler: Handler | None = None,
         middleware: Sequence[Middleware] = (),
         stream_options: StreamOptions | None = None,
+        usage_limits: UsageLimits | None = None,
         output_type: OutputType[OutputT] | None = None,
         output_retries: int = DEFAULT_OUTPUT_RETRIES,
     ) -> None: ...
@@ -181,6 +191,7 @@ class Agent(Generic[OutputT]):
         handler: Handler | None = None,
         middleware: Sequence[Middleware] = (),
         stream_options: StreamOptions | None = None,
+        usage_limits: UsageLimits | None = None,
         output_type: object,
         output_retries: int = DEFAULT_OUTPUT_RETRIES,
     ) -> None: ...
@@ -201,6 +212,7 @@ class Agent(Generic[OutputT]):
         handler: Handler | None = None,
         middleware: Sequence[Middleware] = (),
         stream_options: StreamOptions | None = None,
+        usage_limits: UsageLimits | None = None,
         output_type: Any = None,
         output_retries: int = DEFAULT_OUTPUT_RETRIES,
     ) -> None:
@@ -239,6 +251,7 @@ class Agent(Generic[OutputT]):
         self.handler = handler
         self.middleware = check_middleware(middleware) if middleware else ()
         self.stream_options = stream_options
+        self.usage_limits = check_limits(usage_limits, "usage_limits=")
         if output_type is not None and output_type is not str:
             _check_output(output_type, "output_type")
             if handler is not None:
@@ -474,25 +487,9 @@ class Agent(Generic[OutputT]):
             UserError: called from inside a running event loop (use `await agent.run(...)` there).
 
         """
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
-            raise UserError("run_sync() cannot be called from a running event loop; use `await agent.run(...)`")
         prompt = _check_query(query)
         opts = self._options(options, kwargs, output_type)
-
-        async def main() -> Result[Any]:
-            try:
-                return await run_agent(self, prompt, opts)
-            finally:
-                # Connection pools belong to this short-lived loop; the next call opens new ones.
-                await self._close_model()
-                if self._tools_state is not None:
-                    await self._close_tools()
-
-        return run_coroutine(main())
+        return run_blocking(lambda: run_agent(self, prompt, opts), self._close_loop_bound, "agent")
 
     @overload
     def run_stream(
@@ -501,16 +498,8 @@ class Agent(Generic[OutputT]):
         *,
         output_type: None = None,
         options: RunOptions | None = None,
-        buffer_size: int = 100,
-        flush_interval: float | None = None,
-        text_only: bool = False,
-        include_thoughts: bool = True,
-        include_tool_calls: bool = True,
-        include_metadata: bool = False,
-        timeout: float | None = None,
-        on_chunk: ChunkCallback | None = None,
         stream_options: StreamOptions | None = None,
-        **kwargs: Unpack[StreamRunOptionsDict],
+        **kwargs: Unpack[StreamRunKwargs],
     ) -> Stream[Result[OutputT]]: ...
 
     @overload
@@ -520,16 +509,8 @@ class Agent(Generic[OutputT]):
         *,
         output_type: OutputType[T],
         options: RunOptions | None = None,
-        buffer_size: int = 100,
-        flush_interval: float | None = None,
-        text_only: bool = False,
-        include_thoughts: bool = True,
-        include_tool_calls: bool = True,
-        include_metadata: bool = False,
-        timeout: float | None = None,
-        on_chunk: ChunkCallback | None = None,
         stream_options: StreamOptions | None = None,
-        **kwargs: Unpack[StreamRunOptionsDict],
+        **kwargs: Unpack[StreamRunKwargs],
     ) -> Stream[Result[T]]: ...
 
     @overload
@@ -539,16 +520,8 @@ class Agent(Generic[OutputT]):
         *,
         output_type: object,
         options: RunOptions | None = None,
-        buffer_size: int = 100,
-        flush_interval: float | None = None,
-        text_only: bool = False,
-        include_thoughts: bool = True,
-        include_tool_calls: bool = True,
-        include_metadata: bool = False,
-        timeout: float | None = None,
-        on_chunk: ChunkCallback | None = None,
         stream_options: StreamOptions | None = None,
-        **kwargs: Unpack[StreamRunOptionsDict],
+        **kwargs: Unpack[StreamRunKwargs],
     ) -> Stream[Result[Any]]: ...
 
     def run_stream(
@@ -557,16 +530,8 @@ class Agent(Generic[OutputT]):
         *,
         output_type: Any = None,
         options: RunOptions | None = None,
-        buffer_size: int = 100,
-        flush_interval: float | None = None,
-        text_only: bool = False,
-        include_thoughts: bool = True,
-        include_tool_calls: bool = True,
-        include_metadata: bool = False,
-        timeout: float | None = None,
-        on_chunk: ChunkCallback | None = None,
         stream_options: StreamOptions | None = None,
-        **kwargs: Unpack[StreamRunOptionsDict],
+        **kwargs: Unpack[StreamRunKwargs],
     ) -> Stream[Result[Any]]:
         """Run the agent and stream its chunks; the run starts when the stream is first read.
 
@@ -575,9 +540,11 @@ class Agent(Generic[OutputT]):
             ...
         ```
 
-        The stream keywords are those of `StreamOptions` (`stream_options=` gives them as one object;
-        keywords that differ from their defaults win over it); the rest are run options, as for `run()`.
-        `timeout` here is the stream's deadline; `RunOptions.timeout` still bounds the run itself.
+        The stream keywords are those of `StreamOptions` (`buffer_size`, `flush_interval`, `text_only`,
+        `include_thoughts`, `include_tool_calls`, `include_metadata`, `timeout`, `on_chunk`;
+        `stream_options=` gives them as one object, and keywords that differ from their defaults win
+        over it); the rest are run options, as for `run()`. `timeout` here is the stream's deadline;
+        `RunOptions.timeout` still bounds the run itself.
         With an `output_type`, `OUTPUT` chunks carry the answer as a partial object while it streams
         (`chunk.output`), then the validated one; `wait()` returns the `Result` with `output` set.
 
@@ -586,29 +553,29 @@ class Agent(Generic[OutputT]):
 
         """
         prompt = _check_query(query)
-        opts = self._options(options, kwargs, output_type)
-        sopts = resolve_stream_options(
-            stream_options if stream_options is not None else self.stream_options,
-            buffer_size=buffer_size,
-            flush_interval=flush_interval,
-            text_only=text_only,
-            include_thoughts=include_thoughts,
-            include_tool_calls=include_tool_calls,
-            include_metadata=include_metadata,
-            timeout=timeout,
-            on_chunk=on_chunk,
+        sopts, run_kwargs = split_stream_options(
+            stream_options if stream_options is not None else self.stream_options, kwargs
         )
+        opts = self._options(options, run_kwargs, output_type)
 
         def produce(sink: ChunkSink) -> Awaitable[Result[Any]]:
             return run_agent(self, prompt, opts, sink)
 
-        async def close_loop_bound() -> None:
-            # `for chunk in stream` runs on a private loop: what the run opened there dies with it (as in run_sync).
-            await self._close_model()
-            if self._tools_state is not None:
-                await self._close_tools()
+        # `for chunk in stream` runs on a private loop: what the run opened there dies with it (as in run_sync).
+        return Stream(produce, sopts, {"agent_name": self.name}, on_sync_close=self._close_loop_bound)
 
-        return Stream(produce, sopts, {"agent_name": self.name}, on_sync_close=close_loop_bound)
+    async def run_step(self, query: str, *, options: RunOptions | None, sink: ChunkSink | None, tag: str) -> Result:
+        """Run as a step of a workflow (`AgentLike`): the chunks go straight into the workflow's `sink`.
+
+        Each chunk is tagged with `tag` (the step's path); the workflow's stream options shape them and
+        its stream ends with the one DONE, so the agent runs no stream of its own.
+
+        Raises:
+            RunError: as `run()` (the workflow records it as the step's failure).
+
+        """
+        opts = self._options(options, {})
+        return await run_agent(self, _check_query(query), opts, None if sink is None else TaggedSink(sink, tag))
 
     async def run_batch(
         self,
@@ -653,6 +620,12 @@ class Agent(Generic[OutputT]):
         if model is not None:
             await model.aclose()
 
+    async def _close_loop_bound(self) -> None:
+        """Close what runs opened on the running loop (HTTP pools, MCP sessions), before a private loop ends."""
+        await self._close_model()
+        if self._tools_state is not None:
+            await self._close_tools()
+
     async def cleanup(self) -> None:
         """Release HTTP pools, MCP sessions and stores. Idempotent; the agent can run again afterwards."""
         await self._close_model()
@@ -685,6 +658,7 @@ class Agent(Generic[OutputT]):
             "handler": self.handler,
             "middleware": self.middleware,
             "stream_options": self.stream_options,
+            "usage_limits": self.usage_limits,
             "output_type": self.output_type,
             "output_retries": self.output_retries,
             "output_validators": self.output_validators,
