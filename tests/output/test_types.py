@@ -165,6 +165,14 @@ def test_output_type_and_a_handler_do_not_mix() -> None:
         ak.Agent("x", output_type=Line, handler=handler)
 
 
+async def test_a_per_run_output_type_on_a_handler_agent_is_refused() -> None:
+    async def handler(text: str, caps: ak.Capabilities) -> str:
+        return text
+
+    with pytest.raises(UserError, match="default loop"):
+        await ak.Agent("x", handler=handler).run("q", output_type=Line)
+
+
 async def test_an_agent_with_an_output_type_pickles_and_still_answers_typed() -> None:
     agent = ak.Agent("x", output_type=Line, output_retries=2)
     copy = pickle.loads(pickle.dumps(agent))

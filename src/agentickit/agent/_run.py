@@ -225,6 +225,10 @@ def _dispatch(
                 "images, audio and documents need the default loop (no handler, no middleware)"
             )
         return run_loop(agent, query, opts, sink, run_id)
+    if agent.handler is not None and opts.output_type is not None and opts.output_type is not str:
+        raise UserError(
+            f"agent {agent.name!r} has a custom handler, which answers in text; output_type needs the default loop"
+        )
     body = run_loop if agent.handler is None else run_handler
     if agent.middleware:
         return run_middleware(agent, query, opts, sink, run_id, body)

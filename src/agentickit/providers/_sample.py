@@ -9,6 +9,7 @@ models, dataclasses, TypedDicts, enums, literals, unions and containers: `$ref`/
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any, cast
 
@@ -57,8 +58,16 @@ def sample(schema: dict[str, Any], root: dict[str, Any] | None = None, name: str
     all_of = schema.get("allOf")
     if isinstance(all_of, list) and all_of:
         merged: dict[str, Any] = {}
+        props: dict[str, Any] = {}
+        required: list[str] = []
         for part in cast(list[dict[str, Any]], all_of):
-            merged.update(_resolve(part["$ref"], root) if "$ref" in part else part)
+            piece = _resolve(part["$ref"], root) if "$ref" in part else part
+            merged.update(piece)
+            props.update(piece.get("properties") or {})
+            required.extend(piece.get("required") or ())
+        if props:
+            merged["properties"] = props
+            merged["required"] = required or list(props)
         return sample(merged, root, name, depth)
     kind = schema.get("type")
     if isinstance(kind, list):
@@ -73,9 +82,9 @@ def sample(schema: dict[str, Any], root: dict[str, Any] | None = None, name: str
     if kind == "string":
         return _string(schema, name)
     if kind == "integer":
-        return int(_number(schema, 1))
+        return int(_number(schema, 1, True))
     if kind == "number":
-        return float(_number(schema, 1.5))
+        return float(_number(schema, 1.5, False))
     if kind == "boolean":
         return True
     return None
@@ -128,19 +137,30 @@ def _string(schema: dict[str, Any], name: str) -> str:
     return text
 
 
-def _number(schema: dict[str, Any], default: float) -> float:
-    low = schema.get("minimum")
-    if low is None and schema.get("exclusiveMinimum") is not None:
-        low = schema["exclusiveMinimum"] + 1
-    high = schema.get("maximum")
-    if high is None and schema.get("exclusiveMaximum") is not None:
-        high = schema["exclusiveMaximum"] - 1
-    value = default if low is None else low
-    if high is not None and value > high:
-        value = high
+def _number(schema: dict[str, Any], default: float, integer: bool) -> float:
+    lo, lo_open = schema.get("minimum"), False
+    if lo is None and schema.get("exclusiveMinimum") is not None:
+        lo, lo_open = schema["exclusiveMinimum"], True
+    hi, hi_open = schema.get("maximum"), False
+    if hi is None and schema.get("exclusiveMaximum") is not None:
+        hi, hi_open = schema["exclusiveMaximum"], True
+    if integer:
+        low = None if lo is None else math.floor(lo) + 1 if lo_open else math.ceil(lo)
+        high = None if hi is None else math.ceil(hi) - 1 if hi_open else math.floor(hi)
+        value: float = default if low is None else max(low, int(default)) if high is None else low
+        if high is not None and value > high:
+            value = high
+    elif lo is not None and hi is not None:
+        value = (lo + hi) / 2  # strictly inside, whichever bounds are open
+    elif lo is not None:
+        value = max(default, lo + 1) if lo_open else max(default, lo)
+    elif hi is not None:
+        value = min(default, hi - 1) if hi_open else min(default, hi)
+    else:
+        value = default
     step = schema.get("multipleOf")
     if step:
-        value = (value // step + (1 if value % step else 0)) * step
+        value = math.ceil(value / step) * step
     return value
 
 
