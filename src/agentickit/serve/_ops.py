@@ -9,6 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .._version import __version__
+from . import _responses
 from ._http import json_response
 from ._state import BUCKETS, ServerState
 
@@ -270,6 +271,7 @@ def openapi_document(state: ServerState) -> dict[str, Any]:
                     "responses": {"200": json_ok, **_ERRORS},
                 }
             },
+            **_responses.openapi_paths(state, _ERRORS),
             "/v1/models": {
                 "get": {"summary": "The agents and workflows, as models", "responses": {"200": json_ok, **_ERRORS}}
             },
