@@ -10,6 +10,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from ..errors import UserError
+from ..memory._sessions import message_to_dict
 from ..options import RunOptions
 from ._http import HTTPError, json_response, read_json, require_scope
 from ._runs import ReplayGoneError, RunRecord, ServerClosingError
@@ -176,6 +177,36 @@ async def cancel_run(request: Request) -> Response:
     return json_response(found.summary())
 
 
+async def _memory(request: Request) -> tuple[Any, str]:
+    state: ServerState = request.app.state.agentickit
+    name: str = request.path_params["name"]
+    agent = state.agents.get(name)
+    if agent is None:
+        raise HTTPError(404, "not_found", f"no agent named {name!r}; this server has {sorted(state.agents)}")
+    require_scope(request, name)
+    memory = getattr(agent, "memory", None)
+    if memory is None:
+        raise HTTPError(404, "not_found", f"agent {name!r} keeps no sessions: give it memory (ak.Memory())")
+    return memory, request.path_params["session_id"]
+
+
+async def get_session(request: Request) -> Response:
+    """GET /v1/agents/{name}/sessions/{session_id}: the session's messages, oldest first."""
+    memory, sid = await _memory(request)
+    messages = await memory.load(sid)
+    if not messages:
+        raise HTTPError(404, "not_found", f"no session {sid!r} (or it is empty, or it has expired)")
+    return json_response({"id": sid, "messages": [message_to_dict(m) for m in messages]})
+
+
+async def delete_session(request: Request) -> Response:
+    """DELETE /v1/agents/{name}/sessions/{session_id}: forget a session."""
+    memory, sid = await _memory(request)
+    if not await memory.delete(sid):
+        raise HTTPError(404, "not_found", f"no session {sid!r}")
+    return json_response({"id": sid, "deleted": True})
+
+
 def routes() -> list[Route]:
     """The native API's routes."""
     return [
@@ -184,4 +215,6 @@ def routes() -> list[Route]:
         Route("/v1/runs/{run_id}", get_run, methods=["GET"]),
         Route("/v1/runs/{run_id}", cancel_run, methods=["DELETE"]),
         Route("/v1/runs/{run_id}/events", run_events, methods=["GET"]),
+        Route("/v1/agents/{name}/sessions/{session_id}", get_session, methods=["GET"]),
+        Route("/v1/agents/{name}/sessions/{session_id}", delete_session, methods=["DELETE"]),
     ]

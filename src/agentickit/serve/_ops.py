@@ -172,6 +172,10 @@ def openapi_document(state: ServerState) -> dict[str, Any]:
         }
 
     run_id = [{"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    session = [
+        {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "enum": names or ["-"]}},
+        {"name": "session_id", "in": "path", "required": True, "schema": {"type": "string"}},
+    ]
     chat_body = {
         "type": "object",
         "required": ["model", "messages"],
@@ -270,6 +274,18 @@ def openapi_document(state: ServerState) -> dict[str, Any]:
                     "requestBody": {"required": True, "content": {"application/json": {"schema": chat_body}}},
                     "responses": {"200": json_ok, **_ERRORS},
                 }
+            },
+            "/v1/agents/{name}/sessions/{session_id}": {
+                "get": {
+                    "summary": "A session's messages",
+                    "parameters": session,
+                    "responses": {"200": json_ok, **_ERRORS},
+                },
+                "delete": {
+                    "summary": "Forget a session",
+                    "parameters": session,
+                    "responses": {"200": json_ok, **_ERRORS},
+                },
             },
             **_responses.openapi_paths(state, _ERRORS),
             "/v1/models": {
