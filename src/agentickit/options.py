@@ -76,6 +76,8 @@ class RunOptions:
             _is_str(self.message_history) or not all(isinstance(m, Message) for m in self.message_history)
         ):
             problems.append("message_history must be a list of ak.Message, e.g. [ak.Message.user('hi')]")
+        if self.metadata is not None and not isinstance(self.metadata, Mapping):  # pyright: ignore[reportUnnecessaryIsInstance]
+            problems.append(f"metadata must be a mapping, e.g. metadata={{'user': 'u1'}}, got {self.metadata!r}")
         if problems:
             raise UserError("invalid run options: " + "; ".join(problems))
 

@@ -140,7 +140,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _starlette_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "invalid_request")
-    return error_response(exc.status_code, kind, f"{request.method} {request.url.path}: {exc.detail}")
+    # A 405 keeps starlette's `Allow` header (RFC 9110 requires it).
+    headers = dict(exc.headers) if exc.headers else None
+    return error_response(exc.status_code, kind, f"{request.method} {request.url.path}: {exc.detail}", headers)
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:

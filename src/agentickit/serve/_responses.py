@@ -31,7 +31,7 @@ from ..memory._sessions import SESSION_NS, SessionStore
 from ..messages import Message
 from ..options import RunOptions
 from ..streaming import ChunkType
-from ._http import HTTPError, json_response, read_json, require_scope
+from ._http import SSE_EVENT_SCHEMA, HTTPError, by_method, flag, integral, json_response, read_json, require_scope
 from ._native import SSE_HEADERS, status_for
 from ._state import ServerState
 from ._wire import error_body, error_type, public_message, timeout_error
@@ -76,12 +76,15 @@ def _input(raw: Any, limit: int) -> list[Message]:
     out: list[Message] = []
     for item in items:
         m = cast(dict[str, Any], item) if isinstance(item, dict) else {}
-        if m.get("type", "message") != "message" or m.get("role") not in _ROLES:
+        if m.get("type", "message") != "message" or not isinstance(m.get("role"), str) or m["role"] not in _ROLES:
             raise HTTPError(
                 400, "invalid_request", f"each input item must be a message with a role in {sorted(_ROLES)}"
             )
         role: str = "system" if m["role"] == "developer" else m["role"]
-        out.append(Message(role=role, content=_text(m.get("content"))))  # pyright: ignore[reportArgumentType]
+        text = _text(m.get("content"))
+        if not text:
+            raise HTTPError(400, "invalid_request", "every input message needs non-empty text content")
+        out.append(Message(role=role, content=text))  # pyright: ignore[reportArgumentType]
     return out
 
 
@@ -111,7 +114,7 @@ class _Request:
             raise HTTPError(400, "invalid_request", "the last input item must be a non-empty user message")
         self.query: str = last.content
         self.history = messages
-        previous = body.get("previous_response_id")
+        previous = body.get("previous_response_id")  # null means none, as the OpenAI API takes it
         if previous is not None and (not isinstance(previous, str) or not previous):
             raise HTTPError(400, "invalid_request", "previous_response_id must be a response id string")
         self.previous: str | None = previous
@@ -121,12 +124,13 @@ class _Request:
                 "invalid_request",
                 f"{name!r} is a workflow: it takes one user message and no previous_response_id",
             )
-        self.store = body.get("store", True) is not False
+        flag(body, "stream")
+        self.store = body.get("store") is None or flag(body, "store")
         opts: dict[str, Any] = {}
         for key, field in _OPTIONS.items():
             if body.get(key) is not None:
                 opts[field] = body[key]
-        self.options = opts
+        self.options = integral(opts)
 
     async def run_options(self, sessions: SessionStore, limit: int) -> RunOptions | None:
         history = list(self.history)
@@ -365,12 +369,12 @@ async def delete_response(request: Request) -> Response:
     return json_response({"id": rid, "object": "response", "deleted": True})
 
 
-def openapi_paths(state: ServerState, errors: dict[str, Any]) -> dict[str, Any]:
+def openapi_paths(state: ServerState, errors: dict[str, Any], run_errors: dict[str, Any]) -> dict[str, Any]:
     """The OpenAPI description of `/v1/responses` and `/v1/responses/{id}`."""
     part = {
         "type": "object",
         "required": ["type", "text"],
-        "properties": {"type": {"enum": ["input_text", "output_text"]}, "text": {"type": "string"}},
+        "properties": {"type": {"enum": ["input_text", "output_text"]}, "text": {"type": "string", "minLength": 1}},
     }
     message = {
         "type": "object",
@@ -378,7 +382,7 @@ def openapi_paths(state: ServerState, errors: dict[str, Any]) -> dict[str, Any]:
         "properties": {
             "type": {"enum": ["message"]},
             "role": {"enum": sorted(_ROLES)},
-            "content": {"oneOf": [{"type": "string"}, {"type": "array", "items": part}]},
+            "content": {"oneOf": [{"type": "string", "minLength": 1}, {"type": "array", "minItems": 1, "items": part}]},
         },
     }
     body = {
@@ -392,20 +396,21 @@ def openapi_paths(state: ServerState, errors: dict[str, Any]) -> dict[str, Any]:
                     {"type": "array", "minItems": 1, "maxItems": state.settings.max_messages, "items": message},
                 ]
             },
-            "previous_response_id": {"type": "string", "minLength": 1},
-            "stream": {"type": "boolean"},
-            "store": {"type": "boolean"},
-            "max_output_tokens": {"type": "integer", "minimum": 1},
-            "temperature": {"type": "number", "minimum": 0, "maximum": 2},
-            "top_p": {"type": "number", "minimum": 0, "maximum": 1},
-            "metadata": {"type": "object"},
+            "previous_response_id": {"type": ["string", "null"], "minLength": 1},
+            # null is "not given", as the OpenAI API takes it.
+            "stream": {"type": ["boolean", "null"]},
+            "store": {"type": ["boolean", "null"]},
+            "max_output_tokens": {"type": ["integer", "null"], "minimum": 1},
+            "temperature": {"type": ["number", "null"], "minimum": 0},
+            "top_p": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+            "metadata": {"type": ["object", "null"]},
         },
     }
     ok = {
         "description": "a response object (JSON), or its events (text/event-stream)",
         "content": {
             "application/json": {"schema": {"type": "object"}},
-            "text/event-stream": {"schema": {"type": "string"}},
+            "text/event-stream": {"schema": SSE_EVENT_SCHEMA},
         },
     }
     rid = [{"name": "response_id", "in": "path", "required": True, "schema": {"type": "string"}}]
@@ -415,7 +420,7 @@ def openapi_paths(state: ServerState, errors: dict[str, Any]) -> dict[str, Any]:
             "post": {
                 "summary": "Open Responses (model = agent or workflow name)",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
-                "responses": {"200": ok, **errors},
+                "responses": {"200": ok, **errors, **run_errors},
             }
         },
         "/v1/responses/{response_id}": {
@@ -429,6 +434,5 @@ def routes() -> list[Route]:
     """The Responses API routes."""
     return [
         Route("/v1/responses", create_response, methods=["POST"]),
-        Route("/v1/responses/{response_id}", get_response, methods=["GET"]),
-        Route("/v1/responses/{response_id}", delete_response, methods=["DELETE"]),
+        by_method("/v1/responses/{response_id}", get=get_response, delete=delete_response),
     ]
