@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import ProviderError, ProviderTimeoutError, RateLimitError, ServerError, UserError, is_retryable
 from ..messages import Message, ModelResponse, ToolDefinition
 from ..options import ModelSettings
+from ..telemetry import _hooks as _tel
 from ._base import BatchItem, Model, ModelStream, StreamEvent, TextDelta
 from ._registry import LLMConfig, infer_model
 from ._retry import backoff_delay, retry_call
@@ -85,9 +86,11 @@ class FallbackModel(Model):
             models = self._models = tuple(infer_model(s) for s in self.specs)
         return models
 
-    def _moved_on(self, model: Model, exc: BaseException) -> None:
+    def _moved_on(self, model: Model, to: Model, exc: BaseException) -> None:
         self.stats["fallbacks"] += 1
         log.warning("model %s failed (%s: %s); falling back to the next model", model, type(exc).__name__, exc)
+        if _tel.active is not None:  # a `fallback` event on the current (chat) span
+            _tel.active.fallback(str(model.model_name), str(to.model_name), exc)
 
     def _answered(self, model: Model, response: ModelResponse) -> ModelResponse:
         if response.model is None:
@@ -108,7 +111,7 @@ class FallbackModel(Model):
             except self.fallback_on as exc:
                 if i == last:
                     raise
-                self._moved_on(model, exc)
+                self._moved_on(model, models[i + 1], exc)
                 continue
             return self._answered(model, response)
         raise AssertionError("unreachable: the last model raises")  # pragma: no cover - loop always returns
@@ -201,12 +204,15 @@ class _FallbackStream(ModelStream):
                     if started:
                         raise  # text reached the caller: switching now would splice two answers
                     if attempt < model.max_retries and is_retryable(exc):
-                        await asyncio.sleep(backoff_delay(attempt, exc))
+                        delay = backoff_delay(attempt, exc)
+                        if _tel.active is not None:
+                            _tel.active.retry(attempt + 2, exc, delay)
+                        await asyncio.sleep(delay)
                         attempt += 1
                         continue
                     if i == last or not isinstance(exc, owner.fallback_on):
                         raise
-                    owner._moved_on(model, exc)  # pyright: ignore[reportPrivateUsage]
+                    owner._moved_on(model, models[i + 1], exc)  # pyright: ignore[reportPrivateUsage]
                     break
 
     async def aclose(self) -> None:

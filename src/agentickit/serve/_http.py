@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..telemetry import _hooks as _tel
 from ._settings import APIKey, ServeSettings, is_loopback
 from ._wire import error_body
 
@@ -198,6 +199,20 @@ class ServeMiddleware:
             if denial is not None:
                 headers = {"www-authenticate": "Bearer"} if denial[0] == 401 else None
                 await error_response(*denial, headers=headers)(scope, receive, send_wrapper)
+            elif _tel.active is not None and (parent := _header(scope, b"traceparent")) is not None:
+                # The caller's trace context is current while the request is handled, so the run
+                # (its task copies this context) is a child of the caller's span.
+                carrier = {"traceparent": parent}
+                state = _header(scope, b"tracestate")
+                if state is not None:
+                    carrier["tracestate"] = state
+                tel = _tel.active
+                token = tel.attach_incoming(carrier)
+                try:
+                    await self.app(scope, receive, send_wrapper)
+                finally:
+                    if token is not None:
+                        tel.detach(token)
             else:
                 await self.app(scope, receive, send_wrapper)
         finally:
