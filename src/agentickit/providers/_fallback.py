@@ -8,18 +8,17 @@ failure after that point is raised as it is.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
-from ..errors import ProviderError, ProviderTimeoutError, RateLimitError, ServerError, UserError, is_retryable
+from ..errors import ProviderError, ProviderTimeoutError, RateLimitError, ServerError, UserError
 from ..messages import Message, ModelResponse, ToolDefinition
 from ..options import ModelSettings
 from ..telemetry import _hooks as _tel
 from ._base import BatchItem, Model, ModelStream, StreamEvent, TextDelta
 from ._registry import LLMConfig, infer_model
-from ._retry import backoff_delay, retry_call
+from ._retry import retry_call, retry_unstarted
 
 __all__ = ("DEFAULT_FALLBACK_ON", "FallbackModel")
 
@@ -92,9 +91,10 @@ class FallbackModel(Model):
         if _tel.active is not None:  # a `fallback` event on the current (chat) span
             _tel.active.fallback(str(model.model_name), str(to.model_name), exc)
 
-    def _answered(self, model: Model, response: ModelResponse) -> ModelResponse:
+    def _answered(self, model: Model, response: ModelResponse, fallbacks: int) -> ModelResponse:
         if response.model is None:
             response.model = model.model_name
+        response.fallbacks = fallbacks
         key = f"answered:{model.model_name}"
         self.stats[key] = self.stats.get(key, 0) + 1
         return response
@@ -113,7 +113,7 @@ class FallbackModel(Model):
                     raise
                 self._moved_on(model, models[i + 1], exc)
                 continue
-            return self._answered(model, response)
+            return self._answered(model, response, i)
         raise AssertionError("unreachable: the last model raises")  # pragma: no cover - loop always returns
 
     def request_stream(
@@ -198,16 +198,15 @@ class _FallbackStream(ModelStream):
                         async for batch in stream.batches():
                             started = True
                             yield batch
-                    self._final = owner._answered(model, stream.response())  # pyright: ignore[reportPrivateUsage]
+                    self._final = owner._answered(model, stream.response(), i)  # pyright: ignore[reportPrivateUsage]
                     return
                 except ProviderError as exc:
                     if started:
                         raise  # text reached the caller: switching now would splice two answers
-                    if attempt < model.max_retries and is_retryable(exc):
-                        delay = backoff_delay(attempt, exc)
-                        if _tel.active is not None:
-                            _tel.active.retry(attempt + 2, exc, delay)
-                        await asyncio.sleep(delay)
+                    tel = _tel.active
+                    if await retry_unstarted(
+                        exc, attempt, model.max_retries, started, None if tel is None else tel.retry
+                    ):
                         attempt += 1
                         continue
                     if i == last or not isinstance(exc, owner.fallback_on):
