@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint format typecheck bench check clean
+.PHONY: install demo test test-browser lint format typecheck bench check clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,11 @@ install: $(STAMP)  ## create .venv and install agentickit with every extra and t
 demo: install  ## the end-to-end demo on the embedded simulated model (no API key)
 	$(BIN)/agentickit demo
 
-test: install  ## the whole test suite
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+test: install  ## the whole test suite but the browser tests (`make test-browser`)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not browser"
+
+test-browser: install  ## the playground in a real headless Chromium (needs chromium + chromedriver: .ci/browser.sh)
+	AGENTICKIT_TEST_OUTPUT=test-output $(BIN)/python -m pytest -q -p no:cacheprovider -m browser
 
 lint: install
 	$(BIN)/ruff check src tests bench examples

@@ -30,7 +30,7 @@ from . import _util
 
 
 def _suites() -> list[tuple[str, Callable[[], Any]]]:
-    from . import claims, core, guide, output, over_http, run_context, telemetry
+    from . import claims, core, guide, output, over_http, run_context, serve, telemetry
 
     return [
         ("core.construction", core.construction),
@@ -61,6 +61,9 @@ def _suites() -> list[tuple[str, Callable[[], Any]]]:
         ("telemetry.cost", telemetry.cost),
         ("core.run_context", run_context.run_context),
         ("output.structured", output.structured),
+        ("serve.ttfb", serve.ttfb),
+        ("serve.sse_chunk", serve.sse_chunk),
+        ("serve.rps", serve.rps),
     ]
 
 

@@ -86,6 +86,8 @@ class RunOptions:
             _is_str(self.message_history) or not all(isinstance(m, Message) for m in self.message_history)
         ):
             problems.append("message_history must be a list of ak.Message, e.g. [ak.Message.user('hi')]")
+        if self.metadata is not None and not isinstance(self.metadata, Mapping):  # pyright: ignore[reportUnnecessaryIsInstance]
+            problems.append(f"metadata must be a mapping, e.g. metadata={{'user': 'u1'}}, got {self.metadata!r}")
         if self.usage_limits is not None and not isinstance(self.usage_limits, UsageLimits):  # pyright: ignore[reportUnnecessaryIsInstance]
             problems.append(f"usage_limits must be an ak.UsageLimits(...), got {type(self.usage_limits).__name__}")
         if self.output_retries is not None and (not _is_int(self.output_retries) or self.output_retries < 0):

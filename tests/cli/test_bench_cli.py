@@ -96,3 +96,31 @@ def test_cli_bench_without_action_prints_help(capsys: pytest.CaptureFixture[str]
     assert main(["bench"]) == 2
     out = capsys.readouterr().out
     assert "load" in out and "report" in out
+
+
+def test_load_over_http_against_a_served_agent_from_its_own_process() -> None:
+    import subprocess
+    import sys
+
+    from tests.cli.test_serve_cli import serve
+
+    with serve("--llm", "simulated:echo") as (url, _):
+        out = subprocess.run(
+            [sys.executable, "-m", "agentickit.cli", "bench", "load", "--url", f"{url}/v1/agents/agent/runs"]
+            + ["--concurrency", "4", "--requests-per-worker", "5", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        summary = json.loads(out.stdout)
+        assert summary["requests"] == 20 and summary["errors"] == 0 and summary["req_per_s"] > 0
+        bad = subprocess.run(
+            [sys.executable, "-m", "agentickit.cli", "bench", "load", "--url", f"{url}/v1/agents/nobody/runs"]
+            + ["--concurrency", "2", "--requests-per-worker", "1", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert bad.returncode == 0, bad.stderr
+    assert json.loads(bad.stdout)["errors_by_type"] == {"HTTP 404": 2}

@@ -71,3 +71,22 @@ async def test_mcp_needs_a_key_with_every_scope() -> None:
                 )
                 assert r.status_code == status, r.text
                 assert r.json()["error"]["type"] in ("authentication_error", "permission_denied")
+
+
+async def test_the_mcp_sdk_does_not_configure_the_applications_logging() -> None:
+    import logging
+
+    # The SDK's MCPServer() calls logging.basicConfig(level=INFO, handlers=[RichHandler]) when the root
+    # logger has none: every access-log record would then be rendered (~1 ms per request).
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    root.handlers[:] = []
+    root.setLevel(logging.WARNING)
+    try:
+        app = ak.serve.app(agents=[make_agent()])
+        async with serving(app):
+            assert root.handlers == [] and root.level == logging.WARNING
+            assert not logging.getLogger("agentickit.serve.access").isEnabledFor(logging.INFO)
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)

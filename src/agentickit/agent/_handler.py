@@ -159,25 +159,47 @@ class LLMStream:
     async def _deltas(self) -> AsyncGenerator[str, None]:
         caps = self._caps
         model = caps.model
+        # The chat span is not made current: this generator's frames run in its consumer's context.
+        chat = (
+            None
+            if _tel.active is None
+            else _tel.active.chat_start(model, self._messages, (), self._settings, True, current=False)
+        )
         attempt = 0
-        while True:
-            emitted = False
-            try:
-                async with model.request_stream(self._messages, (), self._settings) as stream:
-                    async for event in stream:
-                        if type(event) is TextDelta:
-                            emitted = True
-                            self._parts.append(event.text)
-                            if self._forward:
-                                await caps.emit(Chunk(ChunkType.DELTA, event.text))
-                            yield event.text
-                    self.response = response = stream.response()
-                caps.usage.add(response.usage)
-                return
-            except ProviderError as exc:
-                if not await retry_unstarted(exc, attempt, model.max_retries, emitted):
-                    raise
-                attempt += 1
+        try:
+            while True:
+                emitted = False
+                try:
+                    async with model.request_stream(self._messages, (), self._settings) as stream:
+                        async for event in stream:
+                            if type(event) is TextDelta:
+                                if not emitted and chat is not None and not chat.first:
+                                    chat.first = time.perf_counter()
+                                emitted = True
+                                self._parts.append(event.text)
+                                if self._forward:
+                                    await caps.emit(Chunk(ChunkType.DELTA, event.text))
+                                yield event.text
+                        self.response = response = stream.response()
+                    caps.usage.add(response.usage)
+                    if chat is not None:
+                        chat.chat_end(response)
+                        chat = None
+                    return
+                except ProviderError as exc:
+                    if not await retry_unstarted(exc, attempt, model.max_retries, emitted):
+                        raise
+                    attempt += 1
+        except GeneratorExit:
+            if chat is not None:  # the handler stopped reading: the call ended early, not in error
+                chat.end()
+                chat = None
+            raise
+        except BaseException as exc:
+            if chat is not None:
+                chat.fail(exc)
+                chat = None
+            raise
 
     def __aiter__(self) -> AsyncIterator[str]:
         if self._gen is None:

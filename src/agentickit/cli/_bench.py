@@ -3,7 +3,12 @@
 ```
 agentickit bench load --concurrency 100 --requests-per-worker 10 --llm simulated
 agentickit bench load --config agent.toml --json
+agentickit bench load --url http://127.0.0.1:8080/v1/agents/assistant/runs --concurrency 32   # a server
 ```
+
+With `--url`, every request is an HTTP POST of `{"input": QUERY}` (JSON) from this process, so the
+load runs in its own process and the server's cost is what is measured; a non-2xx answer counts as
+an error named by its status (`HTTP 503`).
 
 The repository's own benchmark suite and its report live in `bench/` (`make bench`,
 `python -m bench report`), which is not shipped in the wheel.
@@ -21,7 +26,7 @@ from typing import Any
 
 from ._common import run_async
 
-__all__ = ("LoadResult", "register", "run_load")
+__all__ = ("HTTPTarget", "LoadResult", "register", "run_load")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:  # pyright: ignore[reportPrivateUsage]
@@ -42,6 +47,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None: 
     target = load.add_mutually_exclusive_group()
     target.add_argument("--config", type=Path, default=None, help="a TOML file defining the agent or workflow")
     target.add_argument("--llm", default=None, help="'provider:model' for a plain agent (default: simulated)")
+    target.add_argument(
+        "--url", default=None, help="POST {'input': QUERY} to this URL instead (e.g. a served agent's /runs endpoint)"
+    )
+    load.add_argument("--api-key", default=None, help="with --url: sent as `Authorization: Bearer KEY`")
     load.add_argument("--base-url", default=None, help="endpoint for OpenAI-compatible servers (with --llm)")
     load.add_argument("--query", default="Test", help="the query every request sends (default 'Test')")
     load.add_argument("--timeout", type=float, default=None, help="seconds each request may take")
@@ -184,7 +193,7 @@ async def run_load(
                 failure = exc
             if failure is not None:
                 ok = False
-                name = type(failure).__name__
+                name = failure.status if isinstance(failure, HTTPStatusError) else type(failure).__name__
                 errors[name] = errors.get(name, 0) + 1
             latencies.append(perf() - t0)
             if on_done is not None:
@@ -199,8 +208,53 @@ async def run_load(
     return result
 
 
+class HTTPTarget:
+    """A load-test target over HTTP: `run(query)` POSTs `{"input": query}` and raises on a non-2xx answer."""
+
+    def __init__(self, url: str, *, api_key: str | None = None, concurrency: int = 100) -> None:
+        self.url = url
+        self.name = url
+        self._headers = {"content-type": "application/json"}
+        if api_key:
+            self._headers["authorization"] = f"Bearer {api_key}"
+        self._limit = concurrency
+        self._session: Any = None
+
+    async def run(self, query: str, **options: Any) -> Any:
+        """One request; `timeout` (seconds) bounds it."""
+        import aiohttp
+        import orjson
+
+        if self._session is None:
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self._limit))
+        timeout = aiohttp.ClientTimeout(total=options.get("timeout"))
+        body = orjson.dumps({"input": query})
+        async with self._session.post(self.url, data=body, headers=self._headers, timeout=timeout) as r:
+            data = await r.read()
+            if r.status >= 300:
+                raise HTTPStatusError(f"HTTP {r.status}", data[:200])
+        return None
+
+    async def cleanup(self) -> None:
+        """Close the connection pool."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+class HTTPStatusError(Exception):
+    """A non-2xx answer in an HTTP load test (counted by its status)."""
+
+    def __init__(self, status: str, body: bytes) -> None:
+        super().__init__(f"{status}: {body!r}")
+        self.status = status
+
+
 def _load_target(args: argparse.Namespace) -> Any:
     import agentickit as ak
+
+    if args.url is not None:
+        return HTTPTarget(args.url, api_key=args.api_key, concurrency=args.concurrency)
 
     if args.config is not None:
         if not args.config.exists():

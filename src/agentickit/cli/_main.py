@@ -22,6 +22,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "agentickit.cli._mcp",
     "agentickit.cli._config",
     "agentickit.cli._bench",
+    "agentickit.cli._serve",
 )
 
 

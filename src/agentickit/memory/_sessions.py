@@ -9,6 +9,7 @@ from typing import Any
 from ..content import AudioUrl, BinaryContent, ContentPart, DocumentUrl, ImageUrl
 from ..messages import Message, ToolCall
 from ..stores._base import CorruptRecordError, Record, Store
+from ..telemetry import _hooks as _tel
 
 __all__ = ("SESSION_NS", "SessionStore", "message_from_dict", "message_from_record", "message_to_dict")
 
@@ -98,16 +99,37 @@ class SessionStore:
         """The last `limit` messages (all if `None`), oldest first."""
         if limit is not None and limit <= 0:
             return []
-        records = await self.backend.read(SESSION_NS, session_id, last=limit)
-        return [message_from_record(r, session_id) for r in records]
+        span = None if _tel.active is None else _tel.active.store_start("read", session_id, self.backend)
+        try:
+            records = await self.backend.read(SESSION_NS, session_id, last=limit)
+            out = [message_from_record(r, session_id) for r in records]
+        except BaseException as exc:
+            if span is not None:
+                span.fail(exc)
+            raise
+        if span is not None:
+            span.store_end(len(out))
+        return out
 
     async def append(self, session_id: str, messages: Sequence[Message]) -> None:
         """Append messages, one record each."""
         if not messages:
             return
-        await self.backend.append(
-            SESSION_NS, session_id, [message_to_dict(m) for m in messages], ttl=self.ttl, max_records=self.max_messages
-        )
+        span = None if _tel.active is None else _tel.active.store_start("append", session_id, self.backend)
+        try:
+            await self.backend.append(
+                SESSION_NS,
+                session_id,
+                [message_to_dict(m) for m in messages],
+                ttl=self.ttl,
+                max_records=self.max_messages,
+            )
+        except BaseException as exc:
+            if span is not None:
+                span.fail(exc)
+            raise
+        if span is not None:
+            span.store_end(len(messages))
 
     async def clear(self, session_id: str) -> None:
         """Delete the session."""

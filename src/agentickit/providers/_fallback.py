@@ -15,6 +15,7 @@ from typing import Any
 from ..errors import ProviderError, ProviderTimeoutError, RateLimitError, ServerError, UserError
 from ..messages import Message, ModelResponse, ToolDefinition
 from ..options import ModelSettings
+from ..telemetry import _hooks as _tel
 from ._base import BatchItem, Model, ModelStream, StreamEvent, TextDelta
 from ._registry import LLMConfig, infer_model
 from ._retry import retry_call, retry_unstarted
@@ -84,9 +85,11 @@ class FallbackModel(Model):
             models = self._models = tuple(infer_model(s) for s in self.specs)
         return models
 
-    def _moved_on(self, model: Model, exc: BaseException) -> None:
+    def _moved_on(self, model: Model, to: Model, exc: BaseException) -> None:
         self.stats["fallbacks"] += 1
         log.warning("model %s failed (%s: %s); falling back to the next model", model, type(exc).__name__, exc)
+        if _tel.active is not None:  # a `fallback` event on the current (chat) span
+            _tel.active.fallback(str(model.model_name), str(to.model_name), exc)
 
     def _answered(self, model: Model, response: ModelResponse, fallbacks: int) -> ModelResponse:
         if response.model is None:
@@ -108,7 +111,7 @@ class FallbackModel(Model):
             except self.fallback_on as exc:
                 if i == last:
                     raise
-                self._moved_on(model, exc)
+                self._moved_on(model, models[i + 1], exc)
                 continue
             return self._answered(model, response, i)
         raise AssertionError("unreachable: the last model raises")  # pragma: no cover - loop always returns
@@ -200,12 +203,15 @@ class _FallbackStream(ModelStream):
                 except ProviderError as exc:
                     if started:
                         raise  # text reached the caller: switching now would splice two answers
-                    if await retry_unstarted(exc, attempt, model.max_retries, started):
+                    tel = _tel.active
+                    if await retry_unstarted(
+                        exc, attempt, model.max_retries, started, None if tel is None else tel.retry
+                    ):
                         attempt += 1
                         continue
                     if i == last or not isinstance(exc, owner.fallback_on):
                         raise
-                    owner._moved_on(model, exc)  # pyright: ignore[reportPrivateUsage]
+                    owner._moved_on(model, models[i + 1], exc)  # pyright: ignore[reportPrivateUsage]
                     break
 
     async def aclose(self) -> None:

@@ -15,7 +15,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..errors import UserError
-from . import _native, _openai, _ops, _playground
+from ..memory._sessions import SessionStore
+from . import _native, _openai, _ops, _playground, _responses
 from ._http import HTTPError, ServeMiddleware, error_response
 from ._mcp import MCPEndpoint
 from ._runs import InMemoryRunStore, RunStore
@@ -45,6 +46,7 @@ def app(
     *,
     settings: ServeSettings | None = None,
     store: RunStore | None = None,
+    sessions: Any = None,
     **overrides: Any,
 ) -> Starlette:
     """An ASGI app serving `agents` and `workflows`: native runs, OpenAI-compatible APIs, MCP, playground.
@@ -61,10 +63,14 @@ def app(
         workflows: the workflows to serve, by name (names are unique across both).
         settings: limits, deadlines, CORS and keys as one object.
         store: where finished runs' summaries go (default: in-process, the last `max_runs`).
+        sessions: the `ak.stores` store (`InMemory()`, `SQLite(path)`, `Postgres(dsn)`, `Redis(url)`) where
+            `/v1/responses` keeps each response and its conversation for `previous_response_id`
+            (default: `ak.stores.InMemory()`, gone on restart).
         **overrides: any `ServeSettings` field as a keyword (wins over `settings`).
 
     Raises:
-        UserError: an unknown setting, a duplicate name, or something that is not an agent or workflow.
+        UserError: an unknown setting, a duplicate name, something that is not an agent or workflow,
+            or a `sessions` that is not an `ak.stores` store.
 
     """
     base = settings or ServeSettings()
@@ -78,6 +84,7 @@ def app(
     agent_map = _named(agents, "agent", taken)
     workflow_map = _named(workflows, "workflow", taken)
     state = ServerState(agent_map, workflow_map, base, store or InMemoryRunStore(max_runs=base.max_runs))
+    state.sessions = SessionStore(_session_backend(sessions))
     mcp = MCPEndpoint(state)
 
     @contextlib.asynccontextmanager
@@ -89,7 +96,7 @@ def app(
             finally:
                 await state.finish_shutdown()
 
-    routes: list[Any] = [*_ops.routes(), *_native.routes(), *_openai.routes()]
+    routes: list[Any] = [*_ops.routes(), *_native.routes(), *_openai.routes(), *_responses.routes()]
     routes.append(Route("/mcp", mcp, methods=["GET", "POST", "DELETE"]))
     if base.playground:
         routes.extend(_playground.routes())
@@ -112,6 +119,19 @@ def app(
     return out
 
 
+def _session_backend(sessions: Any) -> Any:
+    if sessions is None:
+        from ..stores import InMemory
+
+        return InMemory()
+    if not all(callable(getattr(sessions, m, None)) for m in ("append", "read", "info", "put_meta", "delete")):
+        raise UserError(
+            f"serve: sessions={sessions!r} is not an ak.stores store; "
+            "pass ak.stores.InMemory(), SQLite(path), Postgres(dsn) or Redis(url)"
+        )
+    return sessions
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPError)
     return error_response(exc.status, exc.kind, exc.message, exc.headers)
@@ -120,7 +140,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _starlette_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "invalid_request")
-    return error_response(exc.status_code, kind, f"{request.method} {request.url.path}: {exc.detail}")
+    # A 405 keeps starlette's `Allow` header (RFC 9110 requires it).
+    headers = dict(exc.headers) if exc.headers else None
+    return error_response(exc.status_code, kind, f"{request.method} {request.url.path}: {exc.detail}", headers)
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:

@@ -11,10 +11,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..telemetry import _hooks as _tel
 from ._settings import APIKey, ServeSettings, is_loopback
 from ._wire import error_body
 
-__all__ = ("HTTPError", "ServeMiddleware", "error_response", "json_response", "read_json", "require_scope")
+__all__ = (
+    "SSE_EVENT_SCHEMA",
+    "HTTPError",
+    "ServeMiddleware",
+    "by_method",
+    "error_response",
+    "flag",
+    "integral",
+    "json_response",
+    "read_json",
+    "require_scope",
+)
 
 access_log = logging.getLogger("agentickit.serve.access")
 
@@ -31,6 +43,60 @@ class HTTPError(Exception):
         self.kind = kind
         self.message = message
         self.headers = headers
+
+
+SSE_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "event": {"type": "string"},
+        "id": {"type": "string", "pattern": "^[0-9]+$"},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+    },
+}
+"""One event of a `text/event-stream` response (its `data` is JSON), as schemathesis reads such a schema."""
+
+
+INTEGER_OPTIONS = frozenset({"max_tokens", "history_limit", "max_tool_rounds"})
+
+
+def integral(opts: dict[str, Any]) -> dict[str, Any]:
+    """`opts` with integer-valued floats (`174.0`, which JSON Schema counts as an integer) as ints."""
+    for key in INTEGER_OPTIONS & opts.keys():
+        value = opts[key]
+        if isinstance(value, float) and value.is_integer():
+            opts[key] = int(value)
+    return opts
+
+
+def flag(body: dict[str, Any], name: str) -> bool:
+    """A boolean field of a JSON body (null or absent is false).
+
+    Raises:
+        HTTPError: the field is there and not a boolean (400).
+
+    """
+    value = body.get(name)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise HTTPError(400, "invalid_request", f'"{name}" must be true or false, got {value!r}')
+    return value
+
+
+def by_method(path: str, **handlers: Any) -> Any:
+    """One route for `path` whose handler depends on the method (`GET=get, DELETE=delete`).
+
+    Two routes on one path would answer a third method with the first route's `Allow` header only.
+    """
+    from starlette.routing import Route
+
+    table = {m.upper(): h for m, h in handlers.items()}
+
+    async def endpoint(request: Any) -> Any:
+        return await table[request.method if request.method != "HEAD" else "GET"](request)
+
+    return Route(path, endpoint, methods=list(table))
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -133,6 +199,20 @@ class ServeMiddleware:
             if denial is not None:
                 headers = {"www-authenticate": "Bearer"} if denial[0] == 401 else None
                 await error_response(*denial, headers=headers)(scope, receive, send_wrapper)
+            elif _tel.active is not None and (parent := _header(scope, b"traceparent")) is not None:
+                # The caller's trace context is current while the request is handled, so the run
+                # (its task copies this context) is a child of the caller's span.
+                carrier = {"traceparent": parent}
+                state = _header(scope, b"tracestate")
+                if state is not None:
+                    carrier["tracestate"] = state
+                tel = _tel.active
+                token = tel.attach_incoming(carrier)
+                try:
+                    await self.app(scope, receive, send_wrapper)
+                finally:
+                    if token is not None:
+                        tel.detach(token)
             else:
                 await self.app(scope, receive, send_wrapper)
         finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
@@ -60,9 +61,18 @@ class MCPEndpoint:
 
     def _build(self) -> Any:
         state = self.state
-        server: MCPServer[Any] = MCPServer(
-            "agentickit", instructions="Each tool runs one agentickit agent or workflow."
-        )
+        # The SDK's constructor calls logging.basicConfig(level=INFO) with a rich handler: on a process
+        # whose root logger had no handler yet, every INFO record (our access log: ~1 ms per request)
+        # would then be rendered to stderr. A library must not configure the application's logging.
+        root = logging.getLogger()
+        handlers, level = list(root.handlers), root.level
+        try:
+            server: MCPServer[Any] = MCPServer(
+                "agentickit", instructions="Each tool runs one agentickit agent or workflow."
+            )
+        finally:
+            root.handlers[:] = handlers
+            root.setLevel(level)
         for kind, targets in (("agent", state.agents), ("workflow", state.workflows)):
             for name, target in targets.items():
                 about = (

@@ -10,8 +10,9 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from ..errors import UserError
+from ..memory._sessions import message_to_dict
 from ..options import RunOptions
-from ._http import HTTPError, json_response, read_json, require_scope
+from ._http import HTTPError, by_method, flag, integral, json_response, read_json, require_scope
 from ._runs import ReplayGoneError, RunRecord, ServerClosingError
 from ._state import ServerState
 from ._wire import error_body, error_type, public_message
@@ -43,7 +44,9 @@ def run_options(body: dict[str, Any], session_id: Any = None) -> RunOptions | No
         HTTPError: an unknown or invalid option (400).
 
     """
-    raw: Any = body.get("options") or {}
+    raw: Any = body.get("options")
+    if raw is None:
+        raw = {}
     if not isinstance(raw, dict):
         raise HTTPError(400, "invalid_request", "options must be a JSON object")
     raw = cast(dict[str, Any], raw)
@@ -53,7 +56,9 @@ def run_options(body: dict[str, Any], session_id: Any = None) -> RunOptions | No
         raise HTTPError(
             400, "invalid_request", f"unknown or server-side options {unknown}; allowed: {sorted(CLIENT_OPTIONS)}"
         )
-    opts: dict[str, Any] = dict(raw)
+    opts: dict[str, Any] = integral(dict(raw))
+    if opts.get("stop") is not None and not isinstance(opts["stop"], list):
+        raise HTTPError(400, "invalid_request", 'options.stop must be a list of strings, e.g. ["END"]')
     if session_id is not None:
         if not isinstance(session_id, str) or not session_id or len(session_id) > 256:
             raise HTTPError(400, "invalid_request", "session_id must be a non-empty string of at most 256 characters")
@@ -67,10 +72,14 @@ def run_options(body: dict[str, Any], session_id: Any = None) -> RunOptions | No
 
 
 def _wants_stream(request: Request, body: dict[str, Any]) -> bool:
-    flag = request.query_params.get("stream")
-    if flag is not None:
-        return flag.lower() in ("1", "true", "yes")
-    if body.get("stream") is True:
+    in_body = flag(body, "stream")
+    query = request.query_params.getlist("stream")
+    if query:
+        values = {v.lower() for v in query}
+        if not values <= {"1", "true", "yes", "0", "false", "no"} or len(values) > 1:
+            raise HTTPError(400, "invalid_request", f"?stream= must be true or false, got {query}")
+        return values <= {"1", "true", "yes"}
+    if in_body:
         return True
     return "text/event-stream" in request.headers.get("accept", "")
 
@@ -176,12 +185,42 @@ async def cancel_run(request: Request) -> Response:
     return json_response(found.summary())
 
 
+async def _memory(request: Request) -> tuple[Any, str]:
+    state: ServerState = request.app.state.agentickit
+    name: str = request.path_params["name"]
+    agent = state.agents.get(name)
+    if agent is None:
+        raise HTTPError(404, "not_found", f"no agent named {name!r}; this server has {sorted(state.agents)}")
+    require_scope(request, name)
+    memory = getattr(agent, "memory", None)
+    if memory is None:
+        raise HTTPError(404, "not_found", f"agent {name!r} keeps no sessions: give it memory (ak.Memory())")
+    return memory, request.path_params["session_id"]
+
+
+async def get_session(request: Request) -> Response:
+    """GET /v1/agents/{name}/sessions/{session_id}: the session's messages, oldest first."""
+    memory, sid = await _memory(request)
+    messages = await memory.load(sid)
+    if not messages:
+        raise HTTPError(404, "not_found", f"no session {sid!r} (or it is empty, or it has expired)")
+    return json_response({"id": sid, "messages": [message_to_dict(m) for m in messages]})
+
+
+async def delete_session(request: Request) -> Response:
+    """DELETE /v1/agents/{name}/sessions/{session_id}: forget a session."""
+    memory, sid = await _memory(request)
+    if not await memory.delete(sid):
+        raise HTTPError(404, "not_found", f"no session {sid!r}")
+    return json_response({"id": sid, "deleted": True})
+
+
 def routes() -> list[Route]:
     """The native API's routes."""
     return [
         Route("/v1/agents/{name}/runs", run_agent, methods=["POST"]),
         Route("/v1/workflows/{name}/runs", run_workflow, methods=["POST"]),
-        Route("/v1/runs/{run_id}", get_run, methods=["GET"]),
-        Route("/v1/runs/{run_id}", cancel_run, methods=["DELETE"]),
+        by_method("/v1/runs/{run_id}", get=get_run, delete=cancel_run),
         Route("/v1/runs/{run_id}/events", run_events, methods=["GET"]),
+        by_method("/v1/agents/{name}/sessions/{session_id}", get=get_session, delete=delete_session),
     ]

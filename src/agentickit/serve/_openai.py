@@ -21,11 +21,11 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from ..errors import AgentickitError
+from ..errors import AgentickitError, UserError
 from ..messages import Message
 from ..options import RunOptions
 from ..streaming import ChunkType
-from ._http import HTTPError, json_response, read_json, require_scope
+from ._http import HTTPError, flag, integral, json_response, read_json, require_scope
 from ._native import SSE_HEADERS, status_for
 from ._state import ServerState
 from ._wire import error_body, error_type, public_message, timeout_error
@@ -71,7 +71,8 @@ def _parse(body: dict[str, Any], state: ServerState) -> tuple[str, Any, list[Mes
             f"unsupported parameters {unsupported}: the agent's own tools and settings apply "
             f"(supported: {sorted(_HARMLESS | set(_OPTIONS))})",
         )
-    if body.get("n", 1) != 1:
+    flag(body, "stream")
+    if body.get("n", 1) not in (1, None):
         raise HTTPError(400, "invalid_request", "n must be 1: an agent gives one answer per request")
     name = body.get("model")
     if not isinstance(name, str):
@@ -89,10 +90,13 @@ def _parse(body: dict[str, Any], state: ServerState) -> tuple[str, Any, list[Mes
     history: list[Message] = []
     for item in cast(list[Any], messages):
         m = cast(dict[str, Any], item) if isinstance(item, dict) else {}
-        if m.get("role") not in _ROLES:
+        if not isinstance(m.get("role"), str) or m["role"] not in _ROLES:
             raise HTTPError(400, "invalid_request", f"each message needs a role in {sorted(_ROLES)} and text content")
         role: str = "system" if m["role"] == "developer" else m["role"]
-        history.append(Message(role=role, content=_text(m.get("content"))))  # pyright: ignore[reportArgumentType]
+        text = _text(m.get("content"))
+        if not text:
+            raise HTTPError(400, "invalid_request", "every message needs non-empty text content")
+        history.append(Message(role=role, content=text))  # pyright: ignore[reportArgumentType]
     last = history.pop()
     if last.role != "user" or not last.content:
         raise HTTPError(400, "invalid_request", "the last message must be a non-empty user message")
@@ -100,11 +104,12 @@ def _parse(body: dict[str, Any], state: ServerState) -> tuple[str, Any, list[Mes
     for key, field in _OPTIONS.items():
         if body.get(key) is not None:
             opts[field] = body[key]
+    integral(opts)
     if isinstance(opts.get("stop"), str):
         opts["stop"] = [opts["stop"]]
     try:
         options = RunOptions(**opts) if opts else None
-    except (TypeError, ValueError) as exc:
+    except (UserError, TypeError, ValueError) as exc:
         raise HTTPError(400, "invalid_request", f"invalid parameters: {exc}") from exc
     if history and (kind != "agent" or getattr(target, "memory", None) is None):
         raise HTTPError(

@@ -9,7 +9,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .._version import __version__
-from ._http import json_response
+from . import _responses
+from ._http import SSE_EVENT_SCHEMA, json_response
 from ._state import BUCKETS, ServerState
 
 __all__ = ("openapi_document", "prometheus_text", "routes")
@@ -112,6 +113,16 @@ _ERRORS = {
         (503, "shutting down"),
     )
 }
+# What a run itself can end with (the error body says which typed failure it was).
+_RUN_ERRORS = {
+    str(code): {"description": why, "content": {"application/json": {"schema": _ERROR}}}
+    for code, why in (
+        (409, "the run was cancelled"),
+        (429, "a usage limit was exceeded"),
+        (502, "the model, a tool or a workflow step failed"),
+        (504, "the run timed out"),
+    )
+}
 
 
 def openapi_document(state: ServerState) -> dict[str, Any]:
@@ -123,20 +134,24 @@ def openapi_document(state: ServerState) -> dict[str, Any]:
         "required": ["input"],
         "properties": {
             "input": {"type": "string", "minLength": 1},
-            "session_id": {"type": "string", "minLength": 1, "maxLength": 256},
-            "stream": {"type": "boolean"},
+            "session_id": {"type": ["string", "null"], "minLength": 1, "maxLength": 256},
+            "stream": {"type": ["boolean", "null"]},
             "options": {
-                "type": "object",
+                "type": ["object", "null"],
                 "additionalProperties": False,
+                # null is "not set", as everywhere in RunOptions.
                 "properties": {
-                    "max_tokens": {"type": "integer", "minimum": 1},
-                    "temperature": {"type": "number", "minimum": 0, "maximum": 2},
-                    "top_p": {"type": "number", "minimum": 0, "maximum": 1},
-                    "stop": {"type": "array", "items": {"type": "string"}},
-                    "history_limit": {"type": "integer", "minimum": 0},
-                    "max_tool_rounds": {"type": "integer", "minimum": 1},
-                    "timeout": {"type": "number", "exclusiveMinimum": 0},
-                    "metadata": {"type": "object"},
+                    k: {**v, "type": [v["type"], "null"]}
+                    for k, v in {
+                        "max_tokens": {"type": "integer", "minimum": 1},
+                        "temperature": {"type": "number", "minimum": 0},
+                        "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+                        "stop": {"type": "array", "items": {"type": "string"}},
+                        "history_limit": {"type": "integer", "minimum": 0},
+                        "max_tool_rounds": {"type": "integer", "minimum": 0},
+                        "timeout": {"type": "number", "exclusiveMinimum": 0},
+                        "metadata": {"type": "object"},
+                    }.items()
                 },
             },
         },
@@ -146,10 +161,11 @@ def openapi_document(state: ServerState) -> dict[str, Any]:
             "description": "the run's record and result (JSON), or its events (text/event-stream)",
             "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/Run"}},
-                "text/event-stream": {"schema": {"type": "string"}},
+                "text/event-stream": {"schema": SSE_EVENT_SCHEMA},
             },
         },
         **_ERRORS,
+        **_RUN_ERRORS,
     }
 
     def start(kind: str, choices: list[str]) -> dict[str, Any]:
@@ -171,6 +187,10 @@ def openapi_document(state: ServerState) -> dict[str, Any]:
         }
 
     run_id = [{"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    session = [
+        {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "enum": names or ["-"]}},
+        {"name": "session_id", "in": "path", "required": True, "schema": {"type": "string"}},
+    ]
     chat_body = {
         "type": "object",
         "required": ["model", "messages"],
@@ -185,16 +205,26 @@ def openapi_document(state: ServerState) -> dict[str, Any]:
                     "required": ["role", "content"],
                     "properties": {
                         "role": {"enum": ["system", "developer", "user", "assistant"]},
-                        "content": {"type": "string"},
+                        "content": {"type": "string", "minLength": 1},
                     },
                 },
             },
-            "stream": {"type": "boolean"},
-            "max_tokens": {"type": "integer", "minimum": 1},
-            "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+            # null is "not given", as the OpenAI API takes it.
+            "stream": {"type": ["boolean", "null"]},
+            "max_tokens": {"type": ["integer", "null"], "minimum": 1},
+            "temperature": {"type": ["number", "null"], "minimum": 0},
         },
     }
     json_ok = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+    # A chat stream's events are JSON chunks, then `data: [DONE]` (not JSON).
+    chat_event = {"type": "object", "required": ["data"], "properties": {"data": {"type": "string"}}}
+    chat_ok = {
+        "description": "a chat.completion (JSON), or chat.completion.chunk events then [DONE] (text/event-stream)",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "text/event-stream": {"schema": chat_event},
+        },
+    }
     return {
         "openapi": "3.1.0",
         "info": {"title": "agentickit", "version": __version__},
@@ -256,7 +286,7 @@ def openapi_document(state: ServerState) -> dict[str, Any]:
                     "responses": {
                         "200": {
                             "description": "text/event-stream",
-                            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                            "content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}},
                         },
                         "410": _ERRORS["404"],
                         **_ERRORS,
@@ -267,9 +297,22 @@ def openapi_document(state: ServerState) -> dict[str, Any]:
                 "post": {
                     "summary": "OpenAI-compatible chat completion (model = agent or workflow name)",
                     "requestBody": {"required": True, "content": {"application/json": {"schema": chat_body}}},
-                    "responses": {"200": json_ok, **_ERRORS},
+                    "responses": {"200": chat_ok, **_ERRORS, **_RUN_ERRORS},
                 }
             },
+            "/v1/agents/{name}/sessions/{session_id}": {
+                "get": {
+                    "summary": "A session's messages",
+                    "parameters": session,
+                    "responses": {"200": json_ok, **_ERRORS},
+                },
+                "delete": {
+                    "summary": "Forget a session",
+                    "parameters": session,
+                    "responses": {"200": json_ok, **_ERRORS},
+                },
+            },
+            **_responses.openapi_paths(state, _ERRORS, _RUN_ERRORS),
             "/v1/models": {
                 "get": {"summary": "The agents and workflows, as models", "responses": {"200": json_ok, **_ERRORS}}
             },

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from types import FrameType
 from typing import Any
 
@@ -35,24 +36,45 @@ class Server(uvicorn.Server):
     running ones get `shutdown_deadline` seconds; then they are cancelled, so every stream still
     open receives its ERROR and DONE events before uvicorn closes the connections.
 
+    `announce=True` prints the startup line (address, targets, whether auth is on) once listening.
+
     Raises:
         UserError: auth is off and `host` is not a loopback address.
 
     """
 
-    def __init__(self, app: Starlette, *, host: str = "127.0.0.1", port: int = 8080, **uvicorn_options: Any) -> None:
+    def __init__(
+        self,
+        app: Starlette,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        announce: bool = False,
+        **uvicorn_options: Any,
+    ) -> None:
         from ..errors import UserError
 
         state: ServerState = app.state.agentickit
         if not state.settings.auth and not is_loopback(host):
             raise UserError(f"refusing to serve on {host} without API keys: add keys (--keys FILE), or bind 127.0.0.1")
         self.state = state
+        self.announce = announce
         deadline = state.settings.shutdown_deadline
         options: dict[str, Any] = {"access_log": False, "log_level": "warning", "lifespan": "on"}
         options.update(uvicorn_options)
         # uvicorn's own backstop, after our deadline has ended the streams.
         options.setdefault("timeout_graceful_shutdown", deadline + 5)
         super().__init__(uvicorn.Config(app, host=host, port=port, **options))
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Bind and start; with `announce`, print the startup line (with the real port when it was 0)."""
+        await super().startup(sockets)
+        if self.announce and self.started:
+            port = self.config.port
+            for server in self.servers:
+                for sock in server.sockets:
+                    port = sock.getsockname()[1]
+            print(startup_line(self.state, self.config.host, port), flush=True)
 
     def begin_shutdown(self) -> None:
         """Shut down gracefully, from code running in the server's loop (what a signal triggers)."""

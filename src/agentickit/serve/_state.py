@@ -54,6 +54,8 @@ class ServerState:
             max_runs=settings.max_runs,
         )
         self.stats = HTTPStats()
+        self.sessions: Any = None
+        """The `SessionStore` of `/v1/responses` (set by `app()`)."""
         self.ready = False
         self.streams: set[Any] = set()
         """OpenAI-compatible streams in flight (they follow an agent's stream directly, not a run record)."""

@@ -28,7 +28,7 @@ import orjson
 from opentelemetry import context as otel_context
 from opentelemetry import metrics as otel_metrics
 from opentelemetry import trace
-from opentelemetry.propagate import inject
+from opentelemetry.propagate import extract, inject
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from .._version import __version__
@@ -71,6 +71,9 @@ PROMPT = "gen_ai.prompt"
 COMPLETION = "gen_ai.completion"
 ERROR_TYPE = "error.type"
 SERVER_ADDRESS = "server.address"
+DB_SYSTEM = "db.system.name"
+DB_OPERATION = "db.operation.name"
+DB_COLLECTION = "db.collection.name"
 SERVER_PORT = "server.port"
 
 RUN_ID = "agentickit.run.id"
@@ -83,6 +86,7 @@ RETRY_ATTEMPT = "agentickit.retry.attempt"
 RETRY_DELAY = "agentickit.retry.delay"
 FALLBACK_FROM = "agentickit.fallback.from_model"
 FALLBACK_TO = "agentickit.fallback.to_model"
+MEMORY_MESSAGES = "agentickit.memory.messages"
 
 CUSTOM_ATTRIBUTES = frozenset(
     (
@@ -96,9 +100,13 @@ CUSTOM_ATTRIBUTES = frozenset(
         RETRY_DELAY,
         FALLBACK_FROM,
         FALLBACK_TO,
+        MEMORY_MESSAGES,
     )
 )
 """What the conventions have no name for, in our own namespace."""
+
+# ak.stores classes -> the conventions' well-known `db.system.name` values (InMemory has none).
+_DB_SYSTEMS = {"SQLite": "sqlite", "Postgres": "postgresql", "Redis": "redis"}
 
 # Our provider names -> the conventions' well-known `gen_ai.provider.name` values.
 _PROVIDERS = {"azure": "azure.ai.openai"}
@@ -119,10 +127,12 @@ class Handle:
 
     __slots__ = ("first", "model", "owner", "reset", "span", "start", "token")
 
-    def __init__(self, owner: Telemetry, span: Span, model: str = "") -> None:
+    def __init__(self, owner: Telemetry, span: Span, model: str = "", *, current: bool = True) -> None:
         self.owner = owner
         self.span = span
-        self.token = otel_context.attach(trace.set_span_in_context(span))
+        # A span that is not made current (one kept open across an async generator's yields) attaches
+        # nothing: a context token must be detached in the context that attached it.
+        self.token = otel_context.attach(trace.set_span_in_context(span)) if current else None
         self.start = time.perf_counter()
         self.model = model
         self.first = 0.0
@@ -134,6 +144,15 @@ class Handle:
     def fail(self, exc: BaseException) -> None:
         """End with an error: status ERROR, `error.type`, the exception as an event."""
         self.owner.fail(self, exc)
+
+    def end(self) -> None:
+        """End the span with no result (the caller stopped early)."""
+        self.owner._close(self)  # pyright: ignore[reportPrivateUsage]
+
+    def store_end(self, messages: int) -> None:
+        """End a session-store span with the number of messages read or written."""
+        self.span.set_attribute(MEMORY_MESSAGES, messages)
+        self.owner._close(self)  # pyright: ignore[reportPrivateUsage]
 
     def run_end(self, result: Any) -> None:
         """End an agent span with the run's `Result`."""
@@ -255,7 +274,8 @@ class Telemetry:
         if handle.reset is not None:
             handle.reset()
         try:
-            otel_context.detach(handle.token)
+            if handle.token is not None:
+                otel_context.detach(handle.token)
         finally:
             handle.span.end()
 
@@ -264,6 +284,21 @@ class Telemetry:
         headers: dict[str, Any] = {}
         inject(headers)
         return headers or None
+
+    def attach_incoming(self, headers: Mapping[str, str]) -> object | None:
+        """Make a request's W3C trace context (`traceparent`) current; the token for `detach`, or None.
+
+        The serving layer calls it per request, so a run's `invoke_agent` span has the caller's span
+        as its parent.
+        """
+        ctx = extract(headers)
+        if not trace.get_current_span(ctx).get_span_context().is_valid:
+            return None
+        return otel_context.attach(ctx)
+
+    def detach(self, token: object) -> None:
+        """Undo `attach_incoming`."""
+        otel_context.detach(token)  # pyright: ignore[reportArgumentType]
 
     # -- agents -------------------------------------------------------------------------------------
 
@@ -328,8 +363,14 @@ class Telemetry:
 
     # -- model calls --------------------------------------------------------------------------------
 
-    def chat_start(self, model: Any, messages: Sequence[Any], tools: Any, settings: Any, stream: bool) -> Handle:
-        """Start `chat {model}` (CLIENT) and make it current, so HTTP requests carry its traceparent."""
+    def chat_start(
+        self, model: Any, messages: Sequence[Any], tools: Any, settings: Any, stream: bool, *, current: bool = True
+    ) -> Handle:
+        """Start `chat {model}` (CLIENT) and make it current, so HTTP requests carry its traceparent.
+
+        `current=False` (a call streamed through an async generator, `caps.llm_stream`) leaves the
+        current span as it is; the caller notes the first chunk on the handle (`handle.first`).
+        """
         model_name = str(model.model_name)
         attrs = self._base("chat", _provider(model))
         attrs[REQUEST_MODEL] = model_name
@@ -362,9 +403,10 @@ class Telemetry:
                     )
             else:
                 span.add_event("gen_ai.content.prompt", {PROMPT: text})
-        handle = Handle(self, span, model_name)
-        token = _chat.set(handle)
-        handle.reset = lambda: _chat.reset(token)
+        handle = Handle(self, span, model_name, current=current)
+        if current:
+            token = _chat.set(handle)
+            handle.reset = lambda: _chat.reset(token)
         return handle
 
     def first_chunk(self) -> None:
@@ -393,9 +435,9 @@ class Telemetry:
         finally:
             self._close(handle)
 
-    def retry(self, attempt: int, exc: BaseException, delay: float) -> None:
-        """A `retry` event on the current span: `attempt` (1-based) is the attempt about to start."""
-        trace.get_current_span().add_event(
+    def retry(self, attempt: int, exc: BaseException, delay: float, handle: Handle | None = None) -> None:
+        """A `retry` event on `handle`'s span (default: the current span); `attempt` (1-based) is the next one."""
+        (handle.span if handle is not None else trace.get_current_span()).add_event(
             "retry", {ERROR_TYPE: _error_type(exc), RETRY_ATTEMPT: attempt, RETRY_DELAY: float(delay)}
         )
 
@@ -404,6 +446,17 @@ class Telemetry:
         trace.get_current_span().add_event(
             "fallback", {ERROR_TYPE: _error_type(exc), FALLBACK_FROM: from_model, FALLBACK_TO: to_model}
         )
+
+    # -- session stores -----------------------------------------------------------------------------
+
+    def store_start(self, operation: str, session_id: str, backend: Any) -> Handle:
+        """Start `{operation} session` (CLIENT): a read or an append of a session in an `ak.stores` store."""
+        attrs: dict[str, Any] = {DB_OPERATION: operation, DB_COLLECTION: "session", CONVERSATION_ID: session_id}
+        system = _DB_SYSTEMS.get(type(backend).__name__)
+        if system is not None:
+            attrs[DB_SYSTEM] = system
+        span = self.tracer.start_span(f"{operation} session", kind=_CLIENT, attributes=attrs)
+        return Handle(self, span)
 
     # -- tools --------------------------------------------------------------------------------------
 

@@ -1,0 +1,284 @@
+"""Serving (issue 17): what the HTTP server adds to an agent, each server in its own process.
+
+- `serve.ttfb`: time to the first delta event over `POST /v1/agents/{name}/runs?stream=true`, minus
+  the agent's own time to first token inside that server for the same request (the run record's
+  `ttft`): what parsing, starting the run, encoding the event and the socket add. Goal <= 1 ms p50.
+- `serve.sse_chunk`: the server process' CPU per SSE delta event while it streams long unpaced
+  answers, minus the CPU per chunk of the same agent streamed in-process (the agent's own cost).
+  Goal <= 20 us.
+- `serve.rps`: non-streaming requests/s of `agentickit serve` against a bare starlette endpoint
+  calling the same agent (the floor), both under uvicorn, interleaved in the same run, the load from
+  a separate process (`agentickit bench load --url`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from ._util import PYTHON, QUICK, ROOT, Budget, Row, Stat, Unavailable, free_port, percentile
+
+GROUP = "serve"
+US = 1e6
+MS = 1e3
+
+
+def _config(directory: Path, name: str, **options: Any) -> Path:
+    lines = [f'name = "{name}"', "[llm]", 'provider = "simulated"', "[llm.options]"]
+    lines += [f"{k} = {json.dumps(v)}" for k, v in options.items()]
+    path = directory / f"{name}.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@contextlib.asynccontextmanager
+async def _child(args: list[str], health: str) -> AsyncIterator[asyncio.subprocess.Process]:
+    import aiohttp
+
+    proc = await asyncio.create_subprocess_exec(
+        *args, cwd=ROOT, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        async with aiohttp.ClientSession() as session:
+            deadline = time.monotonic() + 30
+            while True:
+                if proc.returncode is not None:
+                    err = (await proc.stderr.read()).decode() if proc.stderr else ""
+                    raise Unavailable(f"the server exited: {err.strip()[-300:]}")
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(health) as resp:
+                        if resp.status == 200:
+                            break
+                if time.monotonic() > deadline:
+                    raise Unavailable("the server did not start within 30 s")
+                await asyncio.sleep(0.05)
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 20)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+@contextlib.asynccontextmanager
+async def _ours(config: Path) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    cmd = [PYTHON, "-m", "agentickit.cli", "serve", str(config), "--port", str(port), "--no-playground"]
+    async with _child(cmd, base + "/healthz") as proc:
+        yield base, proc
+
+
+@contextlib.asynccontextmanager
+async def _bare(config: Path) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    async with _child([PYTHON, "-m", "bench._bare_server", str(config), str(port)], base + "/healthz") as proc:
+        yield base, proc
+
+
+def _cpu(proc: asyncio.subprocess.Process) -> float:
+    import psutil
+
+    t = psutil.Process(proc.pid).cpu_times()
+    return float(t.user + t.system)
+
+
+async def ttfb() -> list[Row]:
+    import aiohttp
+
+    n = 20 if QUICK else 60
+    with tempfile.TemporaryDirectory() as tmp:
+        config = _config(Path(tmp), "bench", reply=" ".join(["word"] * 20), tools_mode="never", ttft=0.01)
+        async with _ours(config) as (base, _), aiohttp.ClientSession() as http:
+            url = base + "/v1/agents/bench/runs?stream=true"
+            added: list[float] = []
+            own: list[float] = []
+            for i in range(n + 5):
+                t0 = time.perf_counter()
+                async with http.post(url, json={"input": "hi"}) as r:
+                    run_id = r.headers["x-run-id"]
+                    first = None
+                    buf = b""
+                    async for data in r.content.iter_any():
+                        if first is None:
+                            buf += data
+                            if b'"type":"delta"' in buf:
+                                first = time.perf_counter() - t0
+                assert first is not None, "no delta event"
+                async with http.get(f"{base}/v1/runs/{run_id}") as r:
+                    server_ttft = (await r.json())["ttft"]
+                if i >= 5:  # the first requests warm the connection and the server's code paths
+                    added.append(first - server_ttft)
+                    own.append(server_ttft)
+    p50 = statistics.median(added)
+    return [
+        Row(
+            id="serve.ttfb",
+            group=GROUP,
+            title="added time to first byte over the agent's own TTFT (native SSE, p50)",
+            value=p50 * MS,
+            min=min(added) * MS,
+            max=percentile(added, 0.95) * MS,
+            n=len(added),
+            unit="ms",
+            baseline={"name": "the agent's own TTFT in the server", "value": statistics.median(own) * MS, "unit": "ms"},
+            note=f"p95 {percentile(added, 0.95) * MS:.2f} ms; max shown is p95; model TTFT 10 ms; "
+            "client TTFB to the first delta event minus the run record's ttft, per request",
+        ).judge(Budget("<=", 1.0, "<= 1 ms p50"))
+    ]
+
+
+async def _inprocess_cpu_per_chunk(config: Path, streams: int) -> tuple[float, int]:
+    from agentickit.config import load_runnable
+    from agentickit.streaming import ChunkType
+
+    agent: Any = load_runnable(config)
+    chunks = 0
+    async for c in agent.run_stream("warm up"):
+        chunks += c.type is ChunkType.DELTA
+    chunks = 0
+    c0 = time.process_time()
+    for _ in range(streams):
+        async for c in agent.run_stream("go"):
+            chunks += c.type is ChunkType.DELTA
+    return (time.process_time() - c0) / max(chunks, 1), chunks // streams
+
+
+async def sse_chunk() -> list[Row]:
+    import aiohttp
+    import psutil
+
+    streams = 6 if QUICK else 20
+    words = 2_000
+    with tempfile.TemporaryDirectory() as tmp:
+        config = _config(Path(tmp), "bench", reply=" ".join(f"w{i % 97}" for i in range(words)), tools_mode="never")
+        own, per_stream = await _inprocess_cpu_per_chunk(config, streams)
+        async with _ours(config) as (base, proc), aiohttp.ClientSession() as http:
+            server = psutil.Process(proc.pid)
+            url = base + "/v1/agents/bench/runs?stream=true"
+
+            async def one() -> int:
+                async with http.post(url, json={"input": "go"}) as r:
+                    return (await r.read()).count(b"event: delta\n")
+
+            await one()
+            samples: list[float] = []
+            frames = 0
+            for _ in range(3):
+                t = server.cpu_times()
+                c0 = t.user + t.system
+                got = 0
+                for _ in range(streams):
+                    got += await one()
+                t = server.cpu_times()
+                samples.append((t.user + t.system - c0) / max(got, 1))
+                frames = got // streams
+    stat = Stat.of(samples)
+    return [
+        Row(
+            id="serve.sse_chunk",
+            group=GROUP,
+            title="server cost per SSE chunk (server CPU per delta event minus the agent's own per chunk)",
+            value=(stat.median - own) * US,
+            min=(stat.min - own) * US,
+            max=(stat.max - own) * US,
+            n=stat.n,
+            unit="us",
+            baseline={"name": "the same agent streamed in-process, CPU per chunk", "value": own * US, "unit": "us"},
+            note=f"{stat.median * US:.1f} us server CPU per event; {frames} events per stream "
+            f"({per_stream} chunks in-process), {streams} streams per repeat, unpaced {words}-word answers",
+        ).judge(Budget("<=", 20.0, "<= 20 us per chunk"))
+    ]
+
+
+async def _load(url: str, concurrency: int, per_worker: int) -> float:
+    proc = await asyncio.create_subprocess_exec(
+        PYTHON,
+        "-m",
+        "agentickit.cli",
+        "bench",
+        "load",
+        "--url",
+        url,
+        "--concurrency",
+        str(concurrency),
+        "--requests-per-worker",
+        str(per_worker),
+        "--json",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench load failed: {err.decode()[-300:]}")
+    summary = json.loads(out)
+    if summary["errors"]:
+        raise RuntimeError(f"bench load saw errors: {summary['errors_by_type']}")
+    return float(summary["req_per_s"])
+
+
+async def rps() -> list[Row]:
+    concurrency = 32
+    per_worker = 15 if QUICK else 60
+    rounds = 2 if QUICK else 3
+    with tempfile.TemporaryDirectory() as tmp:
+        config = _config(Path(tmp), "bench", reply="ok", tools_mode="never")
+        ours: list[float] = []
+        bare: list[float] = []
+        ours_cpu: list[float] = []
+        bare_cpu: list[float] = []
+        async with _ours(config) as (base, ours_proc), _bare(config) as (floor, bare_proc):
+            await _load(base + "/v1/agents/bench/runs", concurrency, 3)
+            await _load(floor + "/run", concurrency, 3)
+            total = concurrency * per_worker
+            for _ in range(rounds):
+                for url, proc, rates, cpus in (
+                    (base + "/v1/agents/bench/runs", ours_proc, ours, ours_cpu),
+                    (floor + "/run", bare_proc, bare, bare_cpu),
+                ):
+                    c0 = _cpu(proc)
+                    rates.append(await _load(url, concurrency, per_worker))
+                    cpus.append((_cpu(proc) - c0) / total)
+    o, b = Stat.of(ours), Stat.of(bare)
+    oc, bc = Stat.of(ours_cpu), Stat.of(bare_cpu)
+    return [
+        Row(
+            id="serve.rps",
+            group=GROUP,
+            title="non-streaming requests/s: agentickit serve vs a bare starlette endpoint, same agent",
+            value=o.median,
+            min=o.min,
+            max=o.max,
+            n=o.n,
+            unit="req/s",
+            baseline={"name": "bare starlette + uvicorn calling agent.run()", "value": b.median, "unit": "req/s"},
+            note=f"{o.median / b.median * 100:.0f}% of the floor; concurrency {concurrency}, "
+            f"{total} requests per round, load from `agentickit bench load --url` in its own process; "
+            "ours runs auth checks, limits, a run task and record, metrics and access accounting",
+        ),
+        Row(
+            id="serve.request_cpu",
+            group=GROUP,
+            title="server CPU per non-streaming request: agentickit serve vs the bare starlette endpoint",
+            value=oc.median * US,
+            min=oc.min * US,
+            max=oc.max * US,
+            n=oc.n,
+            unit="us",
+            baseline={"name": "bare starlette + uvicorn calling agent.run()", "value": bc.median * US, "unit": "us"},
+            note=f"+{(oc.median - bc.median) * US:.0f} us per request over the floor (process CPU, so less "
+            "sensitive to a busy machine than req/s)",
+        ),
+    ]
