@@ -22,6 +22,7 @@ from .agent import (
     AgentBuilder,
     Capabilities,
     Middleware,
+    MiddlewareContext,
     Result,
     RunContext,
     chat_agent,
@@ -29,11 +30,13 @@ from .agent import (
     research_agent,
 )
 from .content import AudioUrl, BinaryContent, DocumentUrl, ImageUrl
+from .errors import ModelRetry
 from .executors import BatchItem, BatchResult, Executor, LocalExecutor
 from .memory import Document, InMemoryStore, Memory, MemoryStore
 from .messages import Message, ToolCall, ToolCallRecord, Usage
 from .metrics import MetricsSnapshot
 from .options import RunOptions
+from .output import NativeOutput, PromptedOutput, ToolCallOutput
 from .providers import FallbackModel, LLMConfig, Model, SimulatedModel
 from .streaming import Chunk, ChunkType, Stream, StreamOptions
 from .tools import Tool, tool
@@ -83,8 +86,12 @@ __all__ = (
     "Message",
     "MetricsSnapshot",
     "Middleware",
+    "MiddlewareContext",
     "Model",
+    "ModelRetry",
+    "NativeOutput",
     "ParallelWorkflow",
+    "PromptedOutput",
     "Result",
     "RunContext",
     "RunOptions",
@@ -99,6 +106,7 @@ __all__ = (
     "Tool",
     "ToolCache",
     "ToolCall",
+    "ToolCallOutput",
     "ToolCallRecord",
     "ToolOutput",
     "ToolRegistry",

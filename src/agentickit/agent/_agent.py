@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, Unpack
+from typing import TYPE_CHECKING, Any, Generic, Self, Unpack, overload
 
-from .._result import Result
-from .._utils import is_seconds, run_coroutine
+from typing_extensions import TypeVar
+
+from .._result import OutputT, Result
+from .._usage_limits import UsageLimits
+from .._utils import is_seconds, run_blocking
 from ..content import UserContent, split_user_content
 from ..errors import UserError
 from ..memory import Memory
 from ..messages import Message
 from ..metrics import Metrics, MetricsSnapshot, metrics_for
 from ..options import RunOptions, RunOptionsDict, StreamRunOptionsDict, check_run_options, resolve_run_options
+from ..output._modes import DEFAULT_OUTPUT_RETRIES, NativeOutput, PromptedOutput, ToolCallOutput
 from ..providers._base import Model
 from ..providers._registry import LLMConfig, LLMSpec, infer_model, parse_llm
-from ..streaming._options import ChunkCallback, StreamOptions, resolve_stream_options
-from ..streaming._sink import ChunkSink
+from ..streaming._options import StreamOptions, StreamOptionsDict, split_stream_options
+from ..streaming._sink import ChunkSink, TaggedSink
 from ..streaming._stream import Stream
 from ..tools._cache import ToolCache
 from ..tools._call import AgentTools, ToolSet
@@ -27,12 +30,20 @@ from ..tools._metrics import ToolMetricsSnapshot
 from ..tools._source import ToolSource
 from ..tools._tool import Tool
 from ._handler import Handler, check_handler
+from ._limits import check_limits
 from ._middleware import Middleware, check_middleware
 from ._run import run_agent
 
 if TYPE_CHECKING:
     from ..config import Config
     from ..executors import BatchResult, Executor, ProgressCallback
+    from ..output._run import OutputValidator
+
+T = TypeVar("T")
+V = TypeVar("V", bound="Callable[..., Any]")
+
+OutputType = type[T] | NativeOutput[T] | ToolCallOutput[T] | PromptedOutput[T]
+"""What `output_type=` takes: a type, or a type in a mode (`ak.NativeOutput(Invoice)`)."""
 
 __all__ = ("Agent", "ToolLike")
 
@@ -40,6 +51,11 @@ ToolLike = Tool | ToolSource | Callable[..., Any]
 """A `Tool`, a tool source (an MCP server, a `ToolRegistry`), or a plain function (wrapped as a tool)."""
 
 _NO_OPTIONS = RunOptions()
+
+
+class StreamRunKwargs(StreamOptionsDict, StreamRunOptionsDict, total=False):
+    """The keywords of `Agent.run_stream`: the stream's (`StreamOptions`) and the run's (`RunOptions`)."""
+
 
 DEFAULT_TOOL_TIMEOUT = 60.0
 """Seconds a tool call may take when neither the tool nor the agent says otherwise."""
@@ -60,8 +76,17 @@ def _check_memory(memory: object) -> None:
         raise UserError(f"memory must be an ak.Memory, e.g. ak.Memory(history_limit=10), got {memory!r}")
 
 
-class Agent:
-    """An LLM agent: a model, a system prompt, tools and memory.
+def _check_output(output_type: object, where: str) -> None:
+    """Build (and cache) the output type's schema now, so a type without one fails here, naming it."""
+    if output_type is None or output_type is str:
+        return
+    from ..output._schema import output_plan  # pydantic, only for agents that ask for structured output
+
+    output_plan(output_type)
+
+
+class Agent(Generic[OutputT]):
+    """An LLM agent: a model, a system prompt, tools and memory; `Agent[Invoice]` answers `Invoice`s.
 
     Construction is cheap (no I/O, no schema work): the model client, tool schemas and
     connections are created on the first run, inside the running loop, and released by
@@ -87,6 +112,14 @@ class Agent:
         middleware: `ak.Middleware` objects whose `before_run`/`after_run` hooks wrap every run, in order.
         stream_options: default `StreamOptions` of `run_stream` (its own keywords win), e.g. from a
             config file's `[streaming]` section.
+        usage_limits: a budget (`ak.UsageLimits`) every run of this agent must stay within; a run's
+            own `usage_limits` option replaces it. Exceeding it raises `UsageLimitExceeded`.
+        output_type: the answer's type (a pydantic model, dataclass, TypedDict, `int`, `list[str]`,
+            `Literal`/`Enum`, a union of models), or one in a mode: `ak.NativeOutput(T)`,
+            `ak.ToolCallOutput(T)`, `ak.PromptedOutput(T)`. `Result.output` then holds the validated
+            object. Default: plain text.
+        output_retries: corrections sent to the model for an invalid answer before
+            `OutputValidationError` (default 1).
 
     Raises:
         UnknownProviderError: `llm` names a provider that does not exist.
@@ -108,12 +141,60 @@ class Agent:
         "middleware",
         "name",
         "options",
+        "output_retries",
+        "output_type",
+        "output_validators",
         "stream_options",
         "system_prompt",
         "tool_cache",
         "tool_timeout",
         "tools",
+        "usage_limits",
     )
+
+    @overload
+    def __init__(
+        self,
+        name: str,
+        llm: LLMSpec = "simulated",
+        *,
+        system_prompt: str = "",
+        tools: Sequence[ToolLike] = (),
+        memory: Memory | None = None,
+        tool_timeout: float | None = DEFAULT_TOOL_TIMEOUT,
+        max_concurrent_tools: int | None = None,
+        tool_cache: ToolCache | None = None,
+        options: RunOptions | None = None,
+        description: str = "",
+        handler: Handler | None = None,
+        middleware: Sequence[Middleware] = (),
+        stream_options: StreamOptions | None = None,
+        usage_limits: UsageLimits | None = None,
+        output_type: OutputType[OutputT] | None = None,
+        output_retries: int = DEFAULT_OUTPUT_RETRIES,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: Agent[Any],
+        name: str,
+        llm: LLMSpec = "simulated",
+        *,
+        system_prompt: str = "",
+        tools: Sequence[ToolLike] = (),
+        memory: Memory | None = None,
+        tool_timeout: float | None = DEFAULT_TOOL_TIMEOUT,
+        max_concurrent_tools: int | None = None,
+        tool_cache: ToolCache | None = None,
+        options: RunOptions | None = None,
+        description: str = "",
+        handler: Handler | None = None,
+        middleware: Sequence[Middleware] = (),
+        stream_options: StreamOptions | None = None,
+        usage_limits: UsageLimits | None = None,
+        output_type: object,
+        output_retries: int = DEFAULT_OUTPUT_RETRIES,
+    ) -> None: ...
 
     def __init__(
         self,
@@ -131,6 +212,9 @@ class Agent:
         handler: Handler | None = None,
         middleware: Sequence[Middleware] = (),
         stream_options: StreamOptions | None = None,
+        usage_limits: UsageLimits | None = None,
+        output_type: Any = None,
+        output_retries: int = DEFAULT_OUTPUT_RETRIES,
     ) -> None:
         if llm.__class__ is str:
             parse_llm(llm)  # type: ignore[arg-type]  # fails fast on an unknown provider; cached
@@ -167,6 +251,21 @@ class Agent:
         self.handler = handler
         self.middleware = check_middleware(middleware) if middleware else ()
         self.stream_options = stream_options
+        self.usage_limits = check_limits(usage_limits, "usage_limits=")
+        if output_type is not None and output_type is not str:
+            _check_output(output_type, "output_type")
+            if handler is not None:
+                raise UserError(
+                    f"agent {name!r}: output_type needs the default loop, and this agent has a custom handler; "
+                    "validate in the handler, or drop one of them"
+                )
+        if output_retries.__class__ is not int or output_retries < 0:
+            raise UserError(f"output_retries must be an int >= 0, got {output_retries!r}")
+        self.output_type = output_type
+        """The answer's type (or mode object) given, `None` for plain text."""
+        self.output_retries = output_retries
+        self.output_validators: list[OutputValidator] = []
+        """Functions `@agent.output_validator` registered, run in order on every valid answer."""
         self._model: Model | None = None
         self._tool_map: dict[str, Tool] | None = None
         self._tools_state: AgentTools | None = None
@@ -263,75 +362,177 @@ class Agent:
         if state is not None and state.cache is not None:
             await state.cache.aclose()
 
+    def output_validator(self, fn: V) -> V:
+        """Register a check of every structured answer (a decorator); sync or async.
+
+        It takes the validated output; it may return a replacement (or `None` to keep it) and may
+        `raise ak.ModelRetry("why")` to send the model a correction (counted against `output_retries`).
+        Sync functions run in a worker thread, so they never block the loop. Validators apply to
+        runs that use the agent's own `output_type`.
+
+        Raises:
+            UserError: `fn` is not a function of one argument.
+
+        """
+        from ..output._run import check_validator
+
+        self.output_validators.append(check_validator(fn))
+        return fn
+
     # -- running ------------------------------------------------------------------------------------
 
-    def _options(self, options: RunOptions | None, overrides: Mapping[str, Any]) -> RunOptions:
+    def _options(self, options: RunOptions | None, overrides: Mapping[str, Any], output_type: Any = None) -> RunOptions:
+        if output_type is not None:
+            _check_output(output_type, "output_type")
+            overrides = {**overrides, "output_type": output_type}
         opts = resolve_run_options(options, overrides)
         return opts.over(self.options) if self.options is not _NO_OPTIONS else opts
 
+    @overload
     async def run(
-        self, query: UserContent, *, options: RunOptions | None = None, **kwargs: Unpack[RunOptionsDict]
-    ) -> Result:
+        self,
+        query: UserContent,
+        *,
+        output_type: None = None,
+        options: RunOptions | None = None,
+        **kwargs: Unpack[RunOptionsDict],
+    ) -> Result[OutputT]: ...
+
+    @overload
+    async def run(
+        self,
+        query: UserContent,
+        *,
+        output_type: OutputType[T],
+        options: RunOptions | None = None,
+        **kwargs: Unpack[RunOptionsDict],
+    ) -> Result[T]: ...
+
+    @overload
+    async def run(
+        self,
+        query: UserContent,
+        *,
+        output_type: object,
+        options: RunOptions | None = None,
+        **kwargs: Unpack[RunOptionsDict],
+    ) -> Result[Any]: ...
+
+    async def run(
+        self,
+        query: UserContent,
+        *,
+        output_type: Any = None,
+        options: RunOptions | None = None,
+        **kwargs: Unpack[RunOptionsDict],
+    ) -> Result[Any]:
         """Run the agent once and return its `Result`.
 
         Options may be given as keywords (`max_tokens=100`) or as `options=RunOptions(...)`;
-        keywords win, then the agent's own `options`.
+        keywords win, then the agent's own `options`. `output_type` asks for a typed answer for
+        this run only (see the class docs); `Result.output` then has that type.
 
         Raises:
             RunError: a typed subclass: `ProviderError` (auth, rate limit, server, bad response),
                 `RunTimeoutError`, `UsageLimitExceeded`, ...
             UserError: an unknown option name.
+            OutputValidationError: the answer did not fit `output_type` after `output_retries` corrections.
 
         """
         prompt = _check_query(query)
-        opts = self._options(options, kwargs)
+        opts = self._options(options, kwargs, output_type)
         return await run_agent(self, prompt, opts)
 
+    @overload
     def run_sync(
-        self, query: UserContent, *, options: RunOptions | None = None, **kwargs: Unpack[RunOptionsDict]
-    ) -> Result:
+        self,
+        query: UserContent,
+        *,
+        output_type: None = None,
+        options: RunOptions | None = None,
+        **kwargs: Unpack[RunOptionsDict],
+    ) -> Result[OutputT]: ...
+
+    @overload
+    def run_sync(
+        self,
+        query: UserContent,
+        *,
+        output_type: OutputType[T],
+        options: RunOptions | None = None,
+        **kwargs: Unpack[RunOptionsDict],
+    ) -> Result[T]: ...
+
+    @overload
+    def run_sync(
+        self,
+        query: UserContent,
+        *,
+        output_type: object,
+        options: RunOptions | None = None,
+        **kwargs: Unpack[RunOptionsDict],
+    ) -> Result[Any]: ...
+
+    def run_sync(
+        self,
+        query: UserContent,
+        *,
+        output_type: Any = None,
+        options: RunOptions | None = None,
+        **kwargs: Unpack[RunOptionsDict],
+    ) -> Result[Any]:
         """Blocking `run()` for scripts and notebooks without a running event loop.
 
         Raises:
             UserError: called from inside a running event loop (use `await agent.run(...)` there).
 
         """
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
-            raise UserError("run_sync() cannot be called from a running event loop; use `await agent.run(...)`")
         prompt = _check_query(query)
-        opts = self._options(options, kwargs)
+        opts = self._options(options, kwargs, output_type)
+        return run_blocking(lambda: run_agent(self, prompt, opts), self._close_loop_bound, "agent")
 
-        async def main() -> Result:
-            try:
-                return await run_agent(self, prompt, opts)
-            finally:
-                # Connection pools belong to this short-lived loop; the next call opens new ones.
-                await self._close_model()
-                if self._tools_state is not None:
-                    await self._close_tools()
+    @overload
+    def run_stream(
+        self,
+        query: UserContent,
+        *,
+        output_type: None = None,
+        options: RunOptions | None = None,
+        stream_options: StreamOptions | None = None,
+        **kwargs: Unpack[StreamRunKwargs],
+    ) -> Stream[Result[OutputT]]: ...
 
-        return run_coroutine(main())
+    @overload
+    def run_stream(
+        self,
+        query: UserContent,
+        *,
+        output_type: OutputType[T],
+        options: RunOptions | None = None,
+        stream_options: StreamOptions | None = None,
+        **kwargs: Unpack[StreamRunKwargs],
+    ) -> Stream[Result[T]]: ...
+
+    @overload
+    def run_stream(
+        self,
+        query: UserContent,
+        *,
+        output_type: object,
+        options: RunOptions | None = None,
+        stream_options: StreamOptions | None = None,
+        **kwargs: Unpack[StreamRunKwargs],
+    ) -> Stream[Result[Any]]: ...
 
     def run_stream(
         self,
         query: UserContent,
         *,
+        output_type: Any = None,
         options: RunOptions | None = None,
-        buffer_size: int = 100,
-        flush_interval: float | None = None,
-        text_only: bool = False,
-        include_thoughts: bool = True,
-        include_tool_calls: bool = True,
-        include_metadata: bool = False,
-        timeout: float | None = None,
-        on_chunk: ChunkCallback | None = None,
         stream_options: StreamOptions | None = None,
-        **kwargs: Unpack[StreamRunOptionsDict],
-    ) -> Stream[Result]:
+        **kwargs: Unpack[StreamRunKwargs],
+    ) -> Stream[Result[Any]]:
         """Run the agent and stream its chunks; the run starts when the stream is first read.
 
         ```python
@@ -339,38 +540,42 @@ class Agent:
             ...
         ```
 
-        The stream keywords are those of `StreamOptions` (`stream_options=` gives them as one object;
-        keywords that differ from their defaults win over it); the rest are run options, as for `run()`.
-        `timeout` here is the stream's deadline; `RunOptions.timeout` still bounds the run itself.
+        The stream keywords are those of `StreamOptions` (`buffer_size`, `flush_interval`, `text_only`,
+        `include_thoughts`, `include_tool_calls`, `include_metadata`, `timeout`, `on_chunk`;
+        `stream_options=` gives them as one object, and keywords that differ from their defaults win
+        over it); the rest are run options, as for `run()`. `timeout` here is the stream's deadline;
+        `RunOptions.timeout` still bounds the run itself.
+        With an `output_type`, `OUTPUT` chunks carry the answer as a partial object while it streams
+        (`chunk.output`), then the validated one; `wait()` returns the `Result` with `output` set.
 
         Raises:
             UserError: an unknown run option, or a stream option out of range.
 
         """
         prompt = _check_query(query)
-        opts = self._options(options, kwargs)
-        sopts = resolve_stream_options(
-            stream_options if stream_options is not None else self.stream_options,
-            buffer_size=buffer_size,
-            flush_interval=flush_interval,
-            text_only=text_only,
-            include_thoughts=include_thoughts,
-            include_tool_calls=include_tool_calls,
-            include_metadata=include_metadata,
-            timeout=timeout,
-            on_chunk=on_chunk,
+        sopts, run_kwargs = split_stream_options(
+            stream_options if stream_options is not None else self.stream_options, kwargs
         )
+        opts = self._options(options, run_kwargs, output_type)
 
-        def produce(sink: ChunkSink) -> Awaitable[Result]:
+        def produce(sink: ChunkSink) -> Awaitable[Result[Any]]:
             return run_agent(self, prompt, opts, sink)
 
-        async def close_loop_bound() -> None:
-            # `for chunk in stream` runs on a private loop: what the run opened there dies with it (as in run_sync).
-            await self._close_model()
-            if self._tools_state is not None:
-                await self._close_tools()
+        # `for chunk in stream` runs on a private loop: what the run opened there dies with it (as in run_sync).
+        return Stream(produce, sopts, {"agent_name": self.name}, on_sync_close=self._close_loop_bound)
 
-        return Stream(produce, sopts, {"agent_name": self.name}, on_sync_close=close_loop_bound)
+    async def run_step(self, query: str, *, options: RunOptions | None, sink: ChunkSink | None, tag: str) -> Result:
+        """Run as a step of a workflow (`AgentLike`): the chunks go straight into the workflow's `sink`.
+
+        Each chunk is tagged with `tag` (the step's path); the workflow's stream options shape them and
+        its stream ends with the one DONE, so the agent runs no stream of its own.
+
+        Raises:
+            RunError: as `run()` (the workflow records it as the step's failure).
+
+        """
+        opts = self._options(options, {})
+        return await run_agent(self, _check_query(query), opts, None if sink is None else TaggedSink(sink, tag))
 
     async def run_batch(
         self,
@@ -415,6 +620,12 @@ class Agent:
         if model is not None:
             await model.aclose()
 
+    async def _close_loop_bound(self) -> None:
+        """Close what runs opened on the running loop (HTTP pools, MCP sessions), before a private loop ends."""
+        await self._close_model()
+        if self._tools_state is not None:
+            await self._close_tools()
+
     async def cleanup(self) -> None:
         """Release HTTP pools, MCP sessions and stores. Idempotent; the agent can run again afterwards."""
         await self._close_model()
@@ -447,10 +658,16 @@ class Agent:
             "handler": self.handler,
             "middleware": self.middleware,
             "stream_options": self.stream_options,
+            "usage_limits": self.usage_limits,
+            "output_type": self.output_type,
+            "output_retries": self.output_retries,
+            "output_validators": self.output_validators,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        Agent.__init__(self, **state)
+        validators = state.pop("output_validators", [])
+        self.__init__(**state)
+        self.output_validators.extend(validators)
 
     def __repr__(self) -> str:
         llm = self.llm if isinstance(self.llm, str) else repr(self.llm)

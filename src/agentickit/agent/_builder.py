@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import fields, replace
 from typing import Any, Self, Unpack
 
+from .._usage_limits import UsageLimits
 from ..errors import UserError
 from ..memory import Memory
 from ..options import RunOptions, RunOptionsDict
@@ -113,6 +114,18 @@ class AgentBuilder:
         self._options.update(kwargs)
         return self
 
+    def with_usage_limits(self, limits: UsageLimits | None = None, **settings: Any) -> Self:
+        """A budget for every run: `with_usage_limits(request_limit=5, total_tokens_limit=20_000)`.
+
+        Raises:
+            UserError: a limit is out of range, or `limits` is not an `ak.UsageLimits`.
+
+        """
+        if limits is not None and settings:
+            raise UserError("with_usage_limits(): pass an ak.UsageLimits or its fields as keywords, not both")
+        self._kwargs["usage_limits"] = limits if limits is not None else UsageLimits(**settings)
+        return self
+
     def with_stream_options(self, options: StreamOptions | None = None, **settings: Any) -> Self:
         """Default `StreamOptions` of `run_stream`: `with_stream_options(buffer_size=50, text_only=True)`.
 
@@ -161,7 +174,21 @@ class AgentBuilder:
         self._kwargs["middleware"] = (*self._kwargs.get("middleware", ()), *check_middleware(middleware))
         return self
 
-    def build(self) -> Agent:
+    def with_output(self, output_type: Any, *, retries: int | None = None) -> Self:
+        """Answer with a validated `output_type` (a type, or `ak.NativeOutput(T)`, ...); see `Agent`.
+
+        `retries` is `output_retries`: corrections sent for an invalid answer (default 1).
+
+        Raises:
+            UserError: the type cannot be turned into a JSON schema (checked at `build()`).
+
+        """
+        self._kwargs["output_type"] = output_type
+        if retries is not None:
+            self._kwargs["output_retries"] = retries
+        return self
+
+    def build(self) -> Agent[Any]:
         """Build the agent.
 
         Raises:
@@ -171,4 +198,4 @@ class AgentBuilder:
         kwargs = dict(self._kwargs)
         if self._options:
             kwargs["options"] = RunOptions(**self._options)
-        return Agent(self._name, tools=tuple(self._tools), **kwargs)
+        return Agent[Any](self._name, tools=tuple(self._tools), **kwargs)

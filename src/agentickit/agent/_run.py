@@ -15,28 +15,31 @@ import asyncio
 import time
 from collections.abc import Awaitable, Sequence
 from contextlib import aclosing
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._result import Result, Source
 from .._utils import new_id
-from ..errors import ProviderError, RunTimeoutError, UsageLimitExceeded, UserError, is_retryable
+from ..errors import ProviderError, RunTimeoutError, UsageLimitExceeded, UserError
 from ..memory._memory import trim_history
 from ..messages import Message, ModelResponse, ToolCallRecord, ToolDefinition, Usage
 from ..metrics import record_failure, record_result
 from ..options import ModelSettings, RunOptions
-from ..providers._base import Model, ModelStream, TextDelta, ThoughtDelta
-from ..providers._retry import backoff_delay
+from ..providers._base import Model, ModelStream, TextDelta, ThoughtDelta, ToolCallDelta
+from ..providers._retry import retry_unstarted
 from ..streaming._chunk import Chunk, ChunkType, text_chunk, text_chunks
 from ..streaming._sink import ChunkSink
 from ..telemetry import _hooks as _tel
 from ..tools._call import execute_tool_calls
+from ..tools._context import RunContext
 from ._handler import run_handler
+from ._limits import check_budget, partial_result, run_budget
 from ._middleware import run_middleware
 
 if TYPE_CHECKING:
+    from ..output._run import OutputRun
     from ._agent import Agent
 
-__all__ = ("DEFAULT_MAX_TOOL_ROUNDS", "new_run_id", "run_agent", "run_loop")
+__all__ = ("DEFAULT_MAX_TOOL_ROUNDS", "run_agent", "run_loop")
 
 DEFAULT_MAX_TOOL_ROUNDS = 10
 
@@ -47,9 +50,11 @@ _PART = 64
 _ONE_BY_ONE = ModelStream.batches
 
 
-def new_run_id() -> str:
-    """A unique id for a run."""
-    return new_id("run")
+def _output_for_run(agent: Agent[Any], spec: object, opts: RunOptions, model: Model) -> OutputRun:
+    # Imported on the first structured run: pydantic stays out of `import agentickit`.
+    from ..output._run import output_for_run
+
+    return output_for_run(agent, spec, opts, model)
 
 
 async def _ask(
@@ -71,6 +76,8 @@ async def _ask(
             # Before, two async-generator hops, a Chunk.__init__ and a send per token added ~1.5 us
             # a token to the transport's ~2.7 us (bench/stream_hot_path.py).
             send_many = getattr(sink, "send_many", None)
+            # Structured output streams its final-answer tool's arguments as partial objects.
+            tool_delta = getattr(sink, "tool_delta", None)
             async with model.request_stream(messages, tools, settings) as stream:
                 if type(stream).batches is _ONE_BY_ONE:
                     # A provider without batches of its own (events only): its events one by one,
@@ -86,6 +93,10 @@ async def _ask(
                         elif isinstance(event, ThoughtDelta):
                             emitted = True
                             w = sink.send(text_chunk(_THOUGHT, event.text, _now()))
+                            if w is not None:
+                                await w
+                        elif tool_delta is not None and type(event) is ToolCallDelta:
+                            w = tool_delta(event)
                             if w is not None:
                                 await w
                     return stream.response()
@@ -112,6 +123,10 @@ async def _ask(
                                         add(text_chunk(_DELTA, item.text, now))
                                     elif isinstance(item, ThoughtDelta):
                                         add(text_chunk(_THOUGHT, item.text, now))
+                                    elif tool_delta is not None and type(item) is ToolCallDelta:
+                                        w = tool_delta(item)
+                                        if w is not None:
+                                            await w
                                 if not chunks:
                                     continue
                             if not emitted and _tel.active is not None:
@@ -128,18 +143,16 @@ async def _ask(
                                         await w
                 return stream.response()
         except ProviderError as exc:
-            # Once text reached the caller a retry would repeat it, so only failures before the
-            # first token are retried.
-            if emitted or attempt >= max_retries or not is_retryable(exc):
+            if not await retry_unstarted(
+                exc, attempt, max_retries, emitted, None if _tel.active is None else _tel.active.retry
+            ):
                 raise
-            delay = backoff_delay(attempt, exc)
-            if _tel.active is not None:
-                _tel.active.retry(attempt + 2, exc, delay)
-            await asyncio.sleep(delay)
             attempt += 1
 
 
-async def run_agent(agent: Agent, query: str | Message, opts: RunOptions, sink: ChunkSink | None = None) -> Result:
+async def run_agent(
+    agent: Agent[Any], query: str | Message, opts: RunOptions, sink: ChunkSink | None = None
+) -> Result[Any]:
     """Run `agent` on `query` with fully merged options; see `Agent.run`."""
     start = time.perf_counter()
     span = None if _tel.active is None else _tel.active.run_start(agent, opts)
@@ -171,7 +184,9 @@ async def run_agent(agent: Agent, query: str | Message, opts: RunOptions, sink: 
     return result
 
 
-def _dispatch(agent: Agent, query: str | Message, opts: RunOptions, sink: ChunkSink | None) -> Awaitable[Result]:
+def _dispatch(
+    agent: Agent[Any], query: str | Message, opts: RunOptions, sink: ChunkSink | None
+) -> Awaitable[Result[Any]]:
     """The one decision of a run: middleware or not, then the handler or the default loop."""
     run_id = new_id("run")
     if _tel.active is not None:
@@ -189,7 +204,9 @@ def _dispatch(agent: Agent, query: str | Message, opts: RunOptions, sink: ChunkS
     return body(agent, query, opts, sink, run_id)
 
 
-async def run_loop(agent: Agent, query: str | Message, opts: RunOptions, sink: ChunkSink | None, run_id: str) -> Result:
+async def run_loop(
+    agent: Agent[Any], query: str | Message, opts: RunOptions, sink: ChunkSink | None, run_id: str
+) -> Result[Any]:
     """The default loop: model, tools, model... until the model answers without asking for tools."""
     start = time.perf_counter()
     model = agent.model
@@ -226,12 +243,27 @@ async def run_loop(agent: Agent, query: str | Message, opts: RunOptions, sink: C
     )
     tools = await agent.resolve_tools()
     definitions = tools.definitions
+    # Structured output (agentickit/output): a plain-text run pays these two comparisons, nothing more.
+    spec = opts.output_type if opts.output_type is not None else agent.output_type
+    out = None
+    if spec is not None and spec is not str:
+        out = _output_for_run(agent, spec, opts, model)
+        n = len(messages)
+        definitions, settings = out.prepare(messages, definitions, settings)
+        first_new += len(messages) - n
+        if sink is not None:
+            sink = out.wrap_sink(sink)
     max_rounds = opts.max_tool_rounds if opts.max_tool_rounds is not None else DEFAULT_MAX_TOOL_ROUNDS
     max_retries = model.max_retries
     usage = Usage()
     records: list[ToolCallRecord] = []
     rounds = 0
+    fallbacks = 0
+    budget = run_budget(agent, opts)  # None without usage limits
+    ctx = RunContext(opts.deps, run_id, session_id, usage, agent.name)
     while True:
+        if budget is not None:
+            check_budget(budget, None, agent, run_id, start, messages, usage, records)
         chat = (
             None
             if _tel.active is None
@@ -246,20 +278,32 @@ async def run_loop(agent: Agent, query: str | Message, opts: RunOptions, sink: C
         if chat is not None:
             chat.chat_end(response)
         usage.add(response.usage)
+        fallbacks += response.fallbacks
         messages.append(Message("assistant", response.content or None, response.tool_calls))
+        if budget is not None:
+            check_budget(budget, response, agent, run_id, start, messages, usage, records)
         if sink is not None and response.content:
             w = sink.send(Chunk(ChunkType.TEXT, content=response.content))
             if w is not None:
                 await w
-        if not response.tool_calls:
+        calls = response.tool_calls
+        if out is not None:
+            checked = await out.check(response, messages)
+            if checked is None:
+                break
+            if not checked:
+                continue  # a correction was sent; the retries bound these rounds
+            calls = checked
+        elif not calls:
             break
         if rounds >= max_rounds:
             raise UsageLimitExceeded(
                 f"agent {agent.name!r} reached max_tool_rounds={max_rounds} and the model still asks for tools "
-                f"({', '.join(c.name for c in response.tool_calls)}); raise max_tool_rounds or check the tools' results"
+                f"({', '.join(c.name for c in calls)}); raise max_tool_rounds or check the tools' results",
+                result=partial_result(agent, run_id, start, messages, usage, records, response),
             )
         rounds += 1
-        for message, record in await execute_tool_calls(response.tool_calls, tools, agent.tool_timeout, sink):
+        for message, record in await execute_tool_calls(calls, tools, agent.tool_timeout, sink, ctx):
             messages.append(message)
             records.append(record)
         if settings.tool_choice not in (None, "auto", "none"):
@@ -278,10 +322,16 @@ async def run_loop(agent: Agent, query: str | Message, opts: RunOptions, sink: C
     metadata["model"] = response.model or model.model_name
     metadata["finish_reason"] = response.finish_reason
     metadata["tool_rounds"] = rounds
+    if fallbacks:
+        metadata["fallbacks"] = fallbacks
     if session_id is not None:
         metadata["session_id"] = session_id
+    if out is not None:
+        metadata["output_mode"] = out.mode
+        metadata["output_attempts"] = out.attempts
     return Result(
-        content=response.content,
+        content=response.content if out is None else out.raw,
+        output=response.content if out is None else out.output,
         usage=usage,
         duration=time.perf_counter() - start,
         tool_calls=records,

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._usage_limits import UsageLimits
 from ..agent import Agent, chat_agent, check_handler, data_agent, research_agent
 from ..errors import ConfigFileError, UserError
 from ..memory import Memory
@@ -17,7 +18,7 @@ from ..providers._registry import LLMConfig, parse_llm
 from ..streaming._options import StreamOptions
 from ..tools._tool import Tool
 from ._loader import load_config
-from ._schema import AgentSection, Config, LLMSection, MemorySection, ToolsSection
+from ._schema import AgentSection, Config, LLMSection, MemorySection, OutputSection, ToolsSection
 
 if TYPE_CHECKING:
     from ..executors import Executor
@@ -56,7 +57,18 @@ def _import(spec: str, key: str, cfg: Config) -> Any:
     return obj
 
 
-def _llm(section: LLMSection) -> tuple[LLMConfig, RunOptions | None]:
+def _llm(section: LLMSection) -> tuple[LLMConfig | list[str | LLMConfig], RunOptions | None]:
+    primary, run = _llm_config(section)
+    if not section.fallbacks:
+        return primary, run
+    # A fallback chain: the Agent turns the list into a FallbackModel (built lazily).
+    chain: list[str | LLMConfig] = [primary]
+    for item in section.fallbacks:
+        chain.append(item if isinstance(item, str) else _llm_config(LLMSection.model_validate(item))[0])
+    return chain, run
+
+
+def _llm_config(section: LLMSection) -> tuple[LLMConfig, RunOptions | None]:
     model = section.model or parse_llm(section.provider).model
     options = dict(section.options)
     llm = LLMConfig(
@@ -249,6 +261,9 @@ def build_agent(section: AgentSection, root: Config, *, name: str, key: str = ""
             cache_cls: Any = importlib.import_module("agentickit.tools._cache").ToolCache
             kwargs["tool_cache"] = cache_cls.redis(cache.url) if cache.backend == "redis" else cache_cls.memory()
     tools.extend(_mcp_servers(section, root, tools_section, prefix))
+    limits = section.limits or root.limits
+    if limits is not None:
+        kwargs["usage_limits"] = UsageLimits(**limits.model_dump(exclude_none=True))
     streaming = section.streaming or root.streaming
     if streaming is not None:
         stream_kwargs = streaming.model_dump(exclude_none=True)
@@ -268,6 +283,9 @@ def build_agent(section: AgentSection, root: Config, *, name: str, key: str = ""
                 key=f"{prefix}handler",
             ) from exc
         kwargs["handler"] = handler
+    output = section.output or root.output
+    if output is not None:
+        kwargs.update(_output(output, f"{prefix}output", root))
     agent_name = section.name or name
     try:
         if section.preset is not None:
@@ -279,6 +297,18 @@ def build_agent(section: AgentSection, root: Config, *, name: str, key: str = ""
     except UserError as exc:
         raise ConfigFileError(f"{_source(root)}: {key or 'agent'}: {exc}", path=_source(root), key=key or None) from exc
     return agent
+
+
+def _output(section: OutputSection, key: str, root: Config) -> dict[str, Any]:
+    """`output_type` (in its mode, if one is named) and `output_retries` from an `[output]` section."""
+    from .. import output as modes
+
+    output_type: Any = _import(section.type, f"{key}.type", root)
+    wrap = {"native": modes.NativeOutput, "tool": modes.ToolCallOutput, "prompted": modes.PromptedOutput}
+    out: dict[str, Any] = {"output_type": wrap[section.mode](output_type) if section.mode else output_type}
+    if section.retries is not None:
+        out["output_retries"] = section.retries
+    return out
 
 
 def _as_config(config: Config | str | os.PathLike[str]) -> Config:

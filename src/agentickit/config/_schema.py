@@ -1,7 +1,7 @@
 """The config file schema: pydantic models, `extra="forbid"`, used only at this boundary.
 
 Sections of an agent (at the top level of a file, in `[agents.NAME]`, or inline in a workflow step):
-`name`, `system_prompt`, `preset`, `handler`, `[llm]`, `[memory]`, `[streaming]`,
+`name`, `system_prompt`, `preset`, `handler`, `[llm]`, `[memory]`, `[streaming]`, `[output]`,
 `[tools]` (+ `[tools.cache]`), `[[mcp.servers]]`. A file may also hold `[agents.NAME]` tables and a
 `[workflow]` with `[[workflow.steps]]`. A section a step agent leaves out is inherited from the
 top level of the file.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, cast
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
@@ -23,10 +23,12 @@ __all__ = (
     "Duration",
     "ExecutorSection",
     "LLMSection",
+    "LimitsSection",
     "MCPSection",
     "MCPServerSection",
     "MCPToolPolicySection",
     "MemorySection",
+    "OutputSection",
     "StepSection",
     "StreamingSection",
     "TelemetrySection",
@@ -87,7 +89,20 @@ class LLMSection(_Section):
     transport: Literal["aiohttp", "sdk"] | None = None
     """OpenAI-compatible providers: `aiohttp` (our lean client, the default) or `sdk` (the official `openai` SDK)."""
     max_concurrency: int | None = Field(default=None, gt=0)
-    """At most this many requests to this model in flight at once in the process."""
+    """At most this many requests to this model in flight at once in the process (shared by every agent using it)."""
+    fallbacks: list[str | dict[str, Any]] = Field(default_factory=list[str | dict[str, Any]])
+    """Models tried in turn when this one is rate limited or down: `"provider:model"` strings or
+    tables of `[llm]` keys. `llm = ["openai:gpt-4o-mini", "anthropic:claude-haiku-4-5"]` is shorthand."""
+
+    @field_validator("fallbacks")
+    @classmethod
+    def _fallbacks_valid(cls, value: list[str | dict[str, Any]]) -> list[str | dict[str, Any]]:
+        for item in value:
+            if isinstance(item, str):
+                _llm_spec_table(item)
+            else:
+                LLMSection.model_validate(item)  # the same keys and checks as [llm]
+        return value
 
     @field_validator("provider")
     @classmethod
@@ -112,6 +127,27 @@ class LLMSection(_Section):
                 f'transport = "sdk" applies to providers openai, azure and ollama, not {self.provider!r}: leave it unset'
             )
         return self
+
+
+def _llm_spec_table(spec: str) -> dict[str, Any]:
+    """`"provider:model"` as the `[llm]` keys it stands for."""
+    provider, sep, model = spec.partition(":")
+    if not sep or not provider or not model:
+        raise ValueError(f"expected a model as 'provider:model' (e.g. 'openai:gpt-4o-mini'), got {spec!r}")
+    return {"provider": provider, "model": model}
+
+
+class LimitsSection(_Section):
+    """`[limits]`: the usage budget of every run of the agent (`ak.UsageLimits`); unset keys are no limit."""
+
+    request_limit: int | None = Field(default=None, ge=0)
+    """Model requests per run."""
+    input_tokens_limit: int | None = Field(default=None, ge=0)
+    output_tokens_limit: int | None = Field(default=None, ge=0)
+    total_tokens_limit: int | None = Field(default=None, ge=0)
+    tool_calls_limit: int | None = Field(default=None, ge=0)
+    cost_limit: float | None = Field(default=None, ge=0)
+    """US dollars per run, priced with `agentickit.metrics.PRICES` (a model without a price is an error)."""
 
 
 class MemorySection(_Section):
@@ -189,6 +225,17 @@ class StreamingSection(_Section):
     """Deliver METADATA chunks (usage, time to first token)."""
     timeout: Duration | None = Field(default=None, gt=0)
     """How long a stream may run before it ends with a timeout ERROR."""
+
+
+class OutputSection(_Section):
+    """`[output]`: a typed, validated answer (`Agent(output_type=...)`)."""
+
+    type: Annotated[str, BeforeValidator(_check_import_path)]
+    """The output type as an import path: `"my_pkg.models:Invoice"` (a pydantic model, dataclass, ...)."""
+    mode: Literal["native", "tool", "prompted"] | None = None
+    """`native` (`response_format`), `tool` (a final-answer tool) or `prompted`; default: the provider's."""
+    retries: int | None = Field(default=None, ge=0)
+    """Corrections sent to the model for an invalid answer before `OutputValidationError` (default 1)."""
 
 
 class ToolCacheSection(_Section):
@@ -343,6 +390,26 @@ class AgentSection(_Section):
     streaming: StreamingSection | None = None
     tools: ToolsSection | None = None
     mcp: MCPSection | None = None
+    limits: LimitsSection | None = None
+    output: OutputSection | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _llm_list(cls, data: Any) -> Any:
+        # `llm = ["a:x", "b:y"]` (or a list of tables) is a fallback chain: the first model, the rest as `fallbacks`.
+        if not isinstance(data, dict):
+            return data
+        fields = cast("dict[str, Any]", data)
+        chain = fields.get("llm")
+        if not isinstance(chain, list):
+            return fields
+        models = cast("list[Any]", chain)
+        if len(models) < 2:
+            raise ValueError("`llm = [...]` is a fallback chain and needs at least two models")
+        first = models[0]
+        table: dict[str, Any] = _llm_spec_table(first) if isinstance(first, str) else dict(first)
+        table["fallbacks"] = [*table.get("fallbacks", ()), *models[1:]]
+        return {**fields, "llm": table}
 
 
 class StepSection(_Section):

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Generic, Literal, Protocol, Self, TypeVar
+from typing import Any, ClassVar, Generic, Literal, Protocol, Self, TypeVar
 
 from ..errors import ProviderTimeoutError
 from ..messages import Message, ModelResponse, ToolCall, ToolDefinition, Usage
 from ..options import ModelSettings
 
+T = TypeVar("T")
+
 __all__ = (
     "TEXT_BLOCK",
     "BatchItem",
+    "EncodedTools",
     "Model",
     "ModelStream",
     "StreamEvent",
@@ -214,6 +217,32 @@ class ModelStream(ABC):
         )
 
 
+class EncodedTools(Generic[T]):
+    """A model's tool schemas in its API's shape, encoded once: agents pass the same tuple on every run.
+
+    Pickles without the encoded value (an orjson fragment is not picklable; the other side encodes again).
+    """
+
+    __slots__ = ("_encode", "_key", "_value")
+
+    def __init__(self, encode: Callable[[Sequence[ToolDefinition]], T]) -> None:
+        self._encode = encode
+        self._key: object = None
+        self._value: T | None = None
+
+    def get(self, tools: Sequence[ToolDefinition]) -> T | None:
+        """The encoded schemas of `tools` (`None` for no tools)."""
+        if not tools:
+            return None
+        if tools is not self._key:
+            self._value = self._encode(tools)
+            self._key = tools
+        return self._value
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (EncodedTools, (self._encode,))
+
+
 class Model(ABC):
     """A chat model reachable through some provider.
 
@@ -228,6 +257,10 @@ class Model(ABC):
     """The model's name, e.g. `gpt-4o-mini`."""
     max_retries: int = 3
     """Retries on 429, 5xx, timeouts and connection errors, with backoff (see `providers._retry`)."""
+    supports_native_output: ClassVar[bool] = False
+    """Whether `ModelSettings.response_format` (native structured output) reaches the model."""
+    default_output_mode: Literal["native", "tool", "prompted"] = "tool"
+    """How a structured answer is asked for when the output spec names no mode: a final-answer tool."""
 
     @abstractmethod
     async def request(
