@@ -33,6 +33,7 @@ import dataclasses
 import inspect
 import re
 import sys
+import typing
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -47,6 +48,7 @@ from agentickit.mcp import MCPServer
 from agentickit.messages import ToolDefinition
 from agentickit.providers import SimulatedModel
 from agentickit.providers.simulated import call
+from agentickit.streaming._options import StreamOptionsDict
 from agentickit.testing import ScriptedModel
 from agentickit.workflows import DAGWorkflow, LoopWorkflow, ParallelWorkflow, SequentialWorkflow, Step
 
@@ -108,7 +110,10 @@ def introspected() -> dict[str, str]:
         out[f"RunOptions.{f.name}"] = "run"
     for f in dataclasses.fields(ak.StreamOptions):
         out[f"StreamOptions.{f.name}"] = "ctor"
-    for p in _params(ak.Agent.run_stream, ("query", "options")):
+    # run_stream's own keywords, and the StreamOptions it takes as keywords (its RunOptions
+    # keywords are the RunOptions fields above).
+    stream_keys = [*_params(ak.Agent.run_stream, ("query", "options")), *typing.get_type_hints(StreamOptionsDict)]
+    for p in stream_keys:
         out[f"run_stream({p})"] = "run"
     for p in _params(ak.Tool.__init__, ("function",)):
         out[f"tool({p})"] = "ctor"
@@ -274,6 +279,19 @@ async def _message_history() -> None:
         await ak.Agent("a").run("q", message_history="hi")
 
 
+async def _usage_limits_builder() -> None:
+    looping = [call("t"), call("t"), call("t"), "done"]
+
+    async def t() -> str:
+        return "ok"
+
+    built = ak.Agent.builder("b").with_llm(ScriptedModel(looping)).with_tools(ak.Tool(t, name="t"))
+    with pytest.raises(ak.errors.UsageLimitExceeded):
+        await built.with_usage_limits(request_limit=2).build().run("q")
+    free = ak.Agent.builder("c").with_llm(ScriptedModel(looping)).with_tools(ak.Tool(t, name="t")).build()
+    assert (await free.run("q")).content == "done"
+
+
 async def _mcp_policies_ctor() -> None:
     # What a server's policies become is checked against a real server in tests/mcp/test_policies.py;
     # here: every policy keyword lands on the tools the server lists (the chain reads these).
@@ -404,6 +422,43 @@ KNOBS: tuple[Knob, ...] = (
         case=_stream_options,
         note="each field below has its `[streaming]` key",
     ),
+    Knob(
+        "Structured output type",
+        ctor="Agent(output_type)",
+        builder="builder.with_output",
+        config=("output.type", "output.mode"),
+        run=("RunOptions.output_type", "run_stream(output_type)"),
+        case=(
+            "tests/output/test_types.py::test_the_run_option_overrides_the_agent_and_the_builder_sets_it",
+            "tests/output/test_stream.py::test_run_stream_takes_the_output_type_per_run_and_the_default_mode",
+        ),
+    ),
+    Knob(
+        "Output corrections",
+        ctor="Agent(output_retries)",
+        builder="with_output(retries=)",
+        config="output.retries",
+        run="RunOptions.output_retries",
+        case="tests/output/test_retries.py::test_zero_retries_fails_on_the_first_bad_answer_and_run_option_wins",
+    ),
+    Knob(
+        "Usage limits (requests, tokens, tool calls, cost)",
+        ctor="Agent(usage_limits)",
+        builder="builder.with_usage_limits",
+        config=tuple(
+            f"limits.{k}"
+            for k in (
+                "request_limit",
+                "input_tokens_limit",
+                "output_tokens_limit",
+                "total_tokens_limit",
+                "tool_calls_limit",
+                "cost_limit",
+            )
+        ),
+        run="RunOptions.usage_limits",
+        case=("tests/agent/test_usage_limits.py::test_a_run_option_replaces_the_agents_limits", _usage_limits_builder),
+    ),
     # -- the model -------------------------------------------------------------------------------
     Knob(
         "Endpoint",
@@ -526,6 +581,11 @@ KNOBS: tuple[Knob, ...] = (
         case="tests/agent/test_options.py::test_metadata_option_is_copied_not_shared",
     ),
     Knob("History given by the caller", run="RunOptions.message_history", case=_message_history),
+    Knob(
+        "Dependencies for tools (RunContext.deps)",
+        run="RunOptions.deps",
+        case="tests/tools/test_run_context.py::test_async_tool_gets_the_runs_deps_and_ids",
+    ),
     # -- streaming -------------------------------------------------------------------------------
     Knob(
         "Stream buffer",
