@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
@@ -50,7 +50,8 @@ class Channel:
         self.getter: asyncio.Future[None] | None = None
         self.putters: list[asyncio.Future[None]] = []
         self.closed = False
-        self.counts: dict[ChunkType, int] = dict.fromkeys(ChunkType, 0)
+        # Only the types a stream sends get an entry (~230 B instead of ~630 B for all of them).
+        self.counts: defaultdict[ChunkType, int] = defaultdict(int)
         self.first_at = 0.0
         """`time.perf_counter()` of the first DELTA or THOUGHT (time to first token)."""
 
