@@ -21,7 +21,7 @@ from ..errors import ToolArgumentsError, UserError
 from ..messages import ToolDefinition
 from ._output import ToolOutput
 from ._policies import RateLimit, parse_rate_limit
-from ._threads import run_in_worker
+from ._threads import WorkerGate, run_in_worker
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
@@ -103,6 +103,7 @@ class Tool:
         "__weakref__",
         "_adapter",
         "_definition",
+        "_gate",
         "_param_docs",
         "_rate_limit",
         "_raw_schema",
@@ -151,6 +152,7 @@ class Tool:
         self._rate_limit = parse_rate_limit(rate_limit) if rate_limit is not None else None
         # Per-loop runtime state of the policies (token bucket, semaphore), created on first call.
         self._state: Any = None
+        self._gate: WorkerGate | None = None
         self._raw_schema = parameters is not None
         self.function = function
         self.name = name or getattr(function, "__name__", "tool")
@@ -284,7 +286,16 @@ class Tool:
             return self.function(**kwargs)
         # Not asyncio.to_thread: a sync tool stuck past its timeout would keep asyncio.run() (and
         # so run_sync) waiting for the default executor; see _threads.py.
-        return run_in_worker(self.function, kwargs)
+        gate = self._gate
+        if gate is None:
+            gate = self._gate = WorkerGate(self.name)
+        return run_in_worker(self.function, kwargs, gate)
+
+    @property
+    def hung_calls(self) -> int:
+        """Calls of this (sync) tool still running in a worker thread after their caller gave up (timed out)."""
+        gate = self._gate
+        return gate.hung if gate is not None else 0
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the wrapped function directly, as if it were not a tool."""
@@ -297,7 +308,7 @@ class Tool:
         qualname = getattr(self.function, "__qualname__", None)
         if module and qualname and "<" not in qualname and _lookup(module, qualname) is self:
             return (_lookup, (module, qualname))
-        state = {s: getattr(self, s) for s in self.__slots__ if s not in ("__weakref__", "_adapter", "_state")}
+        state = {s: getattr(self, s) for s in self.__slots__ if s not in ("__weakref__", "_adapter", "_gate", "_state")}
         return (_rebuild, (state,))
 
     def __repr__(self) -> str:
@@ -319,6 +330,7 @@ def _rebuild(state: dict[str, Any]) -> Tool:
         setattr(t, k, v)
     t._adapter = None  # pyright: ignore[reportPrivateUsage]
     t._state = None  # pyright: ignore[reportPrivateUsage]
+    t._gate = None  # pyright: ignore[reportPrivateUsage]
     return t
 
 
