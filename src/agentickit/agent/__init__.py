@@ -2,10 +2,11 @@
 
 from .._result import Result
 from ..streaming._sink import ChunkSink
+from ..tools._context import RunContext
 from ._agent import Agent, ToolLike
 from ._builder import AgentBuilder
 from ._handler import Capabilities, Handler, LLMStream, MemoryView, ToolBox, check_handler
-from ._middleware import Middleware, RunContext
+from ._middleware import Middleware, MiddlewareContext
 from ._presets import chat_agent, data_agent, research_agent
 from ._run import DEFAULT_MAX_TOOL_ROUNDS
 
@@ -19,6 +20,7 @@ __all__ = (
     "LLMStream",
     "MemoryView",
     "Middleware",
+    "MiddlewareContext",
     "Result",
     "RunContext",
     "ToolBox",

@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, Unpack
 
 from .._result import Result
+from .._usage_limits import UsageLimits
 from .._utils import is_seconds, run_blocking
 from ..content import UserContent, split_user_content
 from ..errors import UserError
@@ -26,6 +27,7 @@ from ..tools._metrics import ToolMetricsSnapshot
 from ..tools._source import ToolSource
 from ..tools._tool import Tool
 from ._handler import Handler, check_handler
+from ._limits import check_limits
 from ._middleware import Middleware, check_middleware
 from ._run import run_agent
 
@@ -91,6 +93,8 @@ class Agent:
         middleware: `ak.Middleware` objects whose `before_run`/`after_run` hooks wrap every run, in order.
         stream_options: default `StreamOptions` of `run_stream` (its own keywords win), e.g. from a
             config file's `[streaming]` section.
+        usage_limits: a budget (`ak.UsageLimits`) every run of this agent must stay within; a run's
+            own `usage_limits` option replaces it. Exceeding it raises `UsageLimitExceeded`.
 
     Raises:
         UnknownProviderError: `llm` names a provider that does not exist.
@@ -117,6 +121,7 @@ class Agent:
         "tool_cache",
         "tool_timeout",
         "tools",
+        "usage_limits",
     )
 
     def __init__(
@@ -135,6 +140,7 @@ class Agent:
         handler: Handler | None = None,
         middleware: Sequence[Middleware] = (),
         stream_options: StreamOptions | None = None,
+        usage_limits: UsageLimits | None = None,
     ) -> None:
         if llm.__class__ is str:
             parse_llm(llm)  # type: ignore[arg-type]  # fails fast on an unknown provider; cached
@@ -171,6 +177,7 @@ class Agent:
         self.handler = handler
         self.middleware = check_middleware(middleware) if middleware else ()
         self.stream_options = stream_options
+        self.usage_limits = check_limits(usage_limits, "usage_limits=")
         self._model: Model | None = None
         self._tool_map: dict[str, Tool] | None = None
         self._tools_state: AgentTools | None = None
@@ -442,6 +449,7 @@ class Agent:
             "handler": self.handler,
             "middleware": self.middleware,
             "stream_options": self.stream_options,
+            "usage_limits": self.usage_limits,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -30,7 +30,9 @@ from ..streaming._chunk import Chunk, ChunkType, text_chunk, text_chunks
 from ..streaming._sink import ChunkSink
 from ..telemetry import _hooks as _tel
 from ..tools._call import execute_tool_calls
+from ..tools._context import RunContext
 from ._handler import run_handler
+from ._limits import check_budget, partial_result, run_budget
 from ._middleware import run_middleware
 
 if TYPE_CHECKING:
@@ -233,7 +235,12 @@ async def run_loop(agent: Agent, query: str | Message, opts: RunOptions, sink: C
     usage = Usage()
     records: list[ToolCallRecord] = []
     rounds = 0
+    fallbacks = 0
+    budget = run_budget(agent, opts)  # None without usage limits
+    ctx = RunContext(opts.deps, run_id, session_id, usage, agent.name)
     while True:
+        if budget is not None:
+            check_budget(budget, None, agent, run_id, start, messages, usage, records)
         chat = (
             None
             if _tel.active is None
@@ -248,7 +255,10 @@ async def run_loop(agent: Agent, query: str | Message, opts: RunOptions, sink: C
         if chat is not None:
             chat.chat_end(response)
         usage.add(response.usage)
+        fallbacks += response.fallbacks
         messages.append(Message("assistant", response.content or None, response.tool_calls))
+        if budget is not None:
+            check_budget(budget, response, agent, run_id, start, messages, usage, records)
         if sink is not None and response.content:
             w = sink.send(Chunk(ChunkType.TEXT, content=response.content))
             if w is not None:
@@ -258,10 +268,11 @@ async def run_loop(agent: Agent, query: str | Message, opts: RunOptions, sink: C
         if rounds >= max_rounds:
             raise UsageLimitExceeded(
                 f"agent {agent.name!r} reached max_tool_rounds={max_rounds} and the model still asks for tools "
-                f"({', '.join(c.name for c in response.tool_calls)}); raise max_tool_rounds or check the tools' results"
+                f"({', '.join(c.name for c in response.tool_calls)}); raise max_tool_rounds or check the tools' results",
+                result=partial_result(agent, run_id, start, messages, usage, records, response),
             )
         rounds += 1
-        for message, record in await execute_tool_calls(response.tool_calls, tools, agent.tool_timeout, sink):
+        for message, record in await execute_tool_calls(response.tool_calls, tools, agent.tool_timeout, sink, ctx):
             messages.append(message)
             records.append(record)
         if settings.tool_choice not in (None, "auto", "none"):
@@ -280,6 +291,8 @@ async def run_loop(agent: Agent, query: str | Message, opts: RunOptions, sink: C
     metadata["model"] = response.model or model.model_name
     metadata["finish_reason"] = response.finish_reason
     metadata["tool_rounds"] = rounds
+    if fallbacks:
+        metadata["fallbacks"] = fallbacks
     if session_id is not None:
         metadata["session_id"] = session_id
     return Result(

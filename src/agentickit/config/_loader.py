@@ -21,6 +21,8 @@ Environment overrides (applied after expansion, before validation; an empty valu
 | `AGENTICKIT_LLM_TIMEOUT` | `llm.timeout` |
 | `AGENTICKIT_LLM_REQUEST_TIMEOUT` | `llm.request_timeout` |
 | `AGENTICKIT_LLM_MAX_RETRIES` | `llm.max_retries` |
+| `AGENTICKIT_LLM_TRANSPORT` | `llm.transport` |
+| `AGENTICKIT_LLM_MAX_CONCURRENCY` | `llm.max_concurrency` |
 | `AGENTICKIT_MEMORY_PROVIDER` | `memory.provider` |
 | `AGENTICKIT_MEMORY_HISTORY_LIMIT` | `memory.history_limit` |
 | `AGENTICKIT_MEMORY_SESSION_ID` | `memory.session_id` |
@@ -46,6 +48,8 @@ Environment overrides (applied after expansion, before validation; an empty valu
 | `AGENTICKIT_STREAMING_TEXT_ONLY` | `streaming.text_only` |
 | `AGENTICKIT_STREAMING_INCLUDE_THOUGHTS` | `streaming.include_thoughts` |
 | `AGENTICKIT_STREAMING_INCLUDE_TOOL_CALLS` | `streaming.include_tool_calls` |
+| `AGENTICKIT_STREAMING_INCLUDE_METADATA` | `streaming.include_metadata` |
+| `AGENTICKIT_STREAMING_TIMEOUT` | `streaming.timeout` |
 | `AGENTICKIT_TOOLS_TIMEOUT` | `tools.timeout` |
 | `AGENTICKIT_TOOLS_MAX_RETRIES` | `tools.max_retries` |
 | `AGENTICKIT_TOOLS_MAX_CONCURRENT` | `tools.max_concurrent` |
@@ -54,9 +58,15 @@ Environment overrides (applied after expansion, before validation; an empty valu
 | `AGENTICKIT_TOOLS_CACHE_TTL` | `tools.cache.ttl` |
 | `AGENTICKIT_TOOLS_CACHE_BACKEND` | `tools.cache.backend` |
 | `AGENTICKIT_TOOLS_CACHE_URL` | `tools.cache.url` |
+| `AGENTICKIT_LIMITS_REQUEST_LIMIT` | `limits.request_limit` |
+| `AGENTICKIT_LIMITS_INPUT_TOKENS_LIMIT` | `limits.input_tokens_limit` |
+| `AGENTICKIT_LIMITS_OUTPUT_TOKENS_LIMIT` | `limits.output_tokens_limit` |
+| `AGENTICKIT_LIMITS_TOTAL_TOKENS_LIMIT` | `limits.total_tokens_limit` |
+| `AGENTICKIT_LIMITS_TOOL_CALLS_LIMIT` | `limits.tool_calls_limit` |
+| `AGENTICKIT_LIMITS_COST_LIMIT` | `limits.cost_limit` |
 
 A variable that starts with one of the section prefixes above (`AGENTICKIT_LLM_`, `AGENTICKIT_MEMORY_`,
-`AGENTICKIT_STREAMING_`, `AGENTICKIT_TOOLS_`) but names no key is an error (it is probably a typo);
+`AGENTICKIT_STREAMING_`, `AGENTICKIT_TOOLS_`, `AGENTICKIT_LIMITS_`) but names no key is an error (it is probably a typo);
 other `AGENTICKIT_*` variables belong to other parts of agentickit and are left alone.
 """
 
@@ -85,7 +95,7 @@ def _override_table() -> dict[str, tuple[str, ...]]:
     for name in ("name", "system_prompt", "preset", "handler"):
         table[f"AGENTICKIT_{name.upper()}"] = (name,)
     sections: list[tuple[tuple[str, ...], type[BaseModel]]] = []
-    from ._schema import LLMSection, MemorySection, StreamingSection, ToolCacheSection, ToolsSection
+    from ._schema import LimitsSection, LLMSection, MemorySection, StreamingSection, ToolCacheSection, ToolsSection
 
     sections = [
         (("llm",), LLMSection),
@@ -93,6 +103,7 @@ def _override_table() -> dict[str, tuple[str, ...]]:
         (("streaming",), StreamingSection),
         (("tools",), ToolsSection),
         (("tools", "cache"), ToolCacheSection),
+        (("limits",), LimitsSection),
     ]
     for prefix, model in sections:
         for field, info in model.model_fields.items():
@@ -125,9 +136,17 @@ def _flatten(annotation: Any) -> list[Any]:
 ENV_OVERRIDES: dict[str, tuple[str, ...]] = _override_table()
 """`AGENTICKIT_*` variable -> the key path it overrides (see the module docstring)."""
 
-_SECTION_PREFIXES = ("AGENTICKIT_LLM_", "AGENTICKIT_MEMORY_", "AGENTICKIT_STREAMING_", "AGENTICKIT_TOOLS_")
+_SECTION_PREFIXES = (
+    "AGENTICKIT_LLM_",
+    "AGENTICKIT_MEMORY_",
+    "AGENTICKIT_STREAMING_",
+    "AGENTICKIT_TOOLS_",
+    "AGENTICKIT_LIMITS_",
+)
 _VAR = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SECRET_KEYS = frozenset(("api_key", "headers", "env"))
+"""Keys whose values are secrets: a validation error names the key, never the value."""
 _TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 
@@ -239,8 +258,12 @@ def _walk_loc(data: Any, loc: tuple[int | str, ...]) -> tuple[str | int, ...]:
 def _model_at(path: tuple[str | int, ...]) -> type[BaseModel] | None:
     """The schema model that holds the keys at `path` (for "valid keys" and "did you mean")."""
     model: Any = Config
+    skip_key = False
     for part in path:
         if isinstance(part, int):
+            continue
+        if skip_key:  # the user's own name in a table of tables (`tool_policies.NAME`)
+            skip_key = False
             continue
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             return None
@@ -258,6 +281,10 @@ def _model_at(path: tuple[str | int, ...]) -> type[BaseModel] | None:
             origin = typing.get_origin(c)
             if origin is list:
                 c = typing.get_args(c)[0]
+            elif origin is dict:
+                value = typing.get_args(c)[1]
+                if isinstance(value, type) and issubclass(value, BaseModel):
+                    c, skip_key = value, True
             if isinstance(c, type) and issubclass(c, BaseModel):
                 nxt = c
         model = nxt
@@ -297,7 +324,8 @@ def _error_from_validation(exc: ValidationError, data: dict[str, Any], source: s
         else:
             got = err.get("input")
             expected = _expected(err)
-            shown = "" if isinstance(got, dict | list) or "got " in expected else f", got {got!r}"
+            secret = any(part in _SECRET_KEYS for part in path)
+            shown = "" if secret or isinstance(got, dict | list) or "got " in expected else f", got {got!r}"
             lines.append(f"{key}{origin}: {expected}{shown}")
     text = lines[0] if len(lines) == 1 else f"{len(lines)} problems:\n  " + "\n  ".join(lines)
     return f"{source}: {text}"

@@ -88,9 +88,10 @@ class FallbackModel(Model):
         self.stats["fallbacks"] += 1
         log.warning("model %s failed (%s: %s); falling back to the next model", model, type(exc).__name__, exc)
 
-    def _answered(self, model: Model, response: ModelResponse) -> ModelResponse:
+    def _answered(self, model: Model, response: ModelResponse, fallbacks: int) -> ModelResponse:
         if response.model is None:
             response.model = model.model_name
+        response.fallbacks = fallbacks
         key = f"answered:{model.model_name}"
         self.stats[key] = self.stats.get(key, 0) + 1
         return response
@@ -109,7 +110,7 @@ class FallbackModel(Model):
                     raise
                 self._moved_on(model, exc)
                 continue
-            return self._answered(model, response)
+            return self._answered(model, response, i)
         raise AssertionError("unreachable: the last model raises")  # pragma: no cover - loop always returns
 
     def request_stream(
@@ -194,7 +195,7 @@ class _FallbackStream(ModelStream):
                         async for batch in stream.batches():
                             started = True
                             yield batch
-                    self._final = owner._answered(model, stream.response())  # pyright: ignore[reportPrivateUsage]
+                    self._final = owner._answered(model, stream.response(), i)  # pyright: ignore[reportPrivateUsage]
                     return
                 except ProviderError as exc:
                     if started:

@@ -24,6 +24,7 @@ from typing import Any
 from .._utils import LoopBound
 from ..errors import ToolArgumentsError, ToolTimeoutError
 from ._cache import MISS, ToolCache, cache_key
+from ._context import EMPTY_CONTEXT, RunContext
 from ._policies import TokenBucket
 from ._tool import Tool
 
@@ -36,13 +37,15 @@ Layer = Callable[[dict[str, Any], "CallInfo"], Awaitable[Any]]
 
 
 class CallInfo:
-    """What the policies learned about one call (attempts, cache hit), filled in as it runs."""
+    """One call's bookkeeping: the run's context and the call's id going in; attempts and cache hit coming out."""
 
-    __slots__ = ("attempts", "cache")
+    __slots__ = ("attempts", "cache", "call_id", "ctx")
 
-    def __init__(self) -> None:
+    def __init__(self, ctx: RunContext[Any] | None = None, call_id: str = "") -> None:
         self.attempts = 1
         self.cache: bool | None = None
+        self.ctx = ctx
+        self.call_id = call_id
 
 
 class LoopSemaphore(LoopBound[asyncio.Semaphore]):
@@ -96,16 +99,26 @@ def compile_chain(
     def direct(args: dict[str, Any], info: CallInfo) -> Awaitable[Any]:
         return invoke(args)
 
+    if tool.takes_ctx:
+        invoke_ctx = tool.invoke_ctx
+
+        # Innermost, so each retry attempt sees its own `retry` count; deps never reach the cache key.
+        def direct(args: dict[str, Any], info: CallInfo) -> Awaitable[Any]:
+            ctx = info.ctx if info.ctx is not None else EMPTY_CONTEXT
+            return invoke_ctx(ctx.for_call(name, info.call_id, info.attempts - 1), args)
+
     layer: Layer = direct
     if timeout is not None:
         limit = timeout
         hint = "" if tool.is_async else "; its worker thread runs on until the function returns"
 
+        call = direct
+
         async def timed(args: dict[str, Any], info: CallInfo) -> Any:
             cm = asyncio.timeout(limit)
             try:
                 async with cm:
-                    return await invoke(args)
+                    return await call(args, info)
             except TimeoutError:
                 if cm.expired():
                     raise ToolTimeoutError(

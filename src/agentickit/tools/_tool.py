@@ -8,10 +8,11 @@ not at decoration time, so defining tools costs nothing at import.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import orjson
@@ -19,6 +20,7 @@ import orjson
 from .._utils import is_seconds
 from ..errors import ToolArgumentsError, UserError
 from ..messages import ToolDefinition
+from ._context import EMPTY_CONTEXT, RunContext, takes_context
 from ._output import ToolOutput
 from ._policies import RateLimit, parse_rate_limit
 from ._threads import WorkerGate, run_in_worker
@@ -26,7 +28,7 @@ from ._threads import WorkerGate, run_in_worker
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
 
-__all__ = ("Tool", "ToolFunc", "tool")
+__all__ = ("POLICY_KEYS", "Tool", "ToolFunc", "check_policies", "tool")
 
 ToolFunc = Callable[..., Any]
 
@@ -102,6 +104,7 @@ class Tool:
     __slots__ = (
         "__weakref__",
         "_adapter",
+        "_ctx",
         "_definition",
         "_gate",
         "_param_docs",
@@ -169,6 +172,7 @@ class Tool:
         self.rate_limit = rate_limit
         self.max_concurrency = max_concurrency
         self._adapter: type[BaseModel] | None = None
+        self._ctx: bool | None = None  # whether the first parameter is a RunContext; read on first use
         self._definition: ToolDefinition | None = (
             ToolDefinition(self.name, self.description, parameters) if parameters is not None else None
         )
@@ -190,11 +194,19 @@ class Tool:
             state = self._state = factory(self)
         return state
 
+    @property
+    def takes_ctx(self) -> bool:
+        """Whether the function's first parameter is an `ak.RunContext` (it then gets the run's context)."""
+        ctx = self._ctx
+        if ctx is None:
+            ctx = self._ctx = takes_context(self.function)
+        return ctx
+
     # -- schema and validation (built lazily) ----------------------------------------------------
 
     def _model(self) -> type[BaseModel]:
         if self._adapter is None:
-            self._adapter = _arguments_model(self.function, self.name, self._param_docs)
+            self._adapter = _arguments_model(self.function, self.name, self._param_docs, self.takes_ctx)
         return self._adapter
 
     @property
@@ -281,7 +293,9 @@ class Tool:
         return await self.invoke(kwargs)
 
     def invoke(self, kwargs: dict[str, Any]) -> Awaitable[Any]:
-        """Run the function with already validated arguments."""
+        """Run the function with already validated arguments (outside a run: an empty `RunContext`)."""
+        if self.takes_ctx:
+            return self.invoke_ctx(EMPTY_CONTEXT, kwargs)
         if self.is_async:
             return self.function(**kwargs)
         # Not asyncio.to_thread: a sync tool stuck past its timeout would keep asyncio.run() (and
@@ -296,6 +310,12 @@ class Tool:
         """Calls of this (sync) tool still running in a worker thread after their caller gave up (timed out)."""
         gate = self._gate
         return gate.hung if gate is not None else 0
+
+    def invoke_ctx(self, ctx: RunContext[Any], kwargs: dict[str, Any]) -> Awaitable[Any]:
+        """Run a function that takes a `RunContext` first with that context and validated arguments."""
+        if self.is_async:
+            return self.function(ctx, **kwargs)
+        return run_in_worker(functools.partial(self.function, ctx), kwargs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the wrapped function directly, as if it were not a tool."""
@@ -313,6 +333,42 @@ class Tool:
 
     def __repr__(self) -> str:
         return f"Tool({self.name!r})"
+
+
+POLICY_KEYS = ("timeout", "retries", "retry_backoff", "retry_on", "cache_ttl", "rate_limit", "max_concurrency")
+"""The policies a `Tool` takes (what `check_policies` accepts)."""
+
+
+def _no_op() -> None:
+    """Stands in for a function while policies are checked."""
+
+
+def check_policies(where: str, policies: Any, *, timeout: bool = False) -> dict[str, Any]:
+    """Validate tool policies given for tools built elsewhere (an MCP server's), as `Tool` would.
+
+    Returns the policies as a dict. `where` starts every error message.
+
+    Raises:
+        UserError: not a mapping, an unknown key (the message lists the valid ones), or a value
+            `Tool` rejects.
+
+    """
+    if not isinstance(policies, dict | Mapping):
+        raise UserError(f"{where}: policies must be a mapping such as {{'cache_ttl': 60}}, got {policies!r}")
+    items: dict[str, Any] = dict(policies)  # pyright: ignore[reportUnknownArgumentType]
+    valid = POLICY_KEYS if timeout else POLICY_KEYS[1:]
+    unknown = sorted(k for k in items if k not in valid)
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], valid, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UserError(f"{where}: unknown tool policy {unknown[0]!r}{hint}; valid: {', '.join(valid)}")
+    try:
+        Tool(_no_op, **items)
+    except (TypeError, UserError) as exc:
+        raise UserError(f"{where}: {exc}") from None
+    return items
 
 
 def _lookup(module: str, qualname: str) -> Any:
@@ -362,7 +418,7 @@ _ValidationError: type[ValidationError] = Exception  # pyright: ignore[reportAss
 """pydantic's ValidationError once a schema was built (pydantic is imported lazily; no import per call)."""
 
 
-def _arguments_model(function: ToolFunc, name: str, docs: dict[str, str]) -> type[BaseModel]:
+def _arguments_model(function: ToolFunc, name: str, docs: dict[str, str], skip_first: bool) -> type[BaseModel]:
     global _ValidationError
     from pydantic import ConfigDict, Field, ValidationError, create_model
 
@@ -370,11 +426,13 @@ def _arguments_model(function: ToolFunc, name: str, docs: dict[str, str]) -> typ
 
     try:
         sig = inspect.signature(function)
-        hints = _type_hints(function)
+        hints = _type_hints(function, next(iter(sig.parameters), None) if skip_first else None)
     except (TypeError, ValueError, NameError) as exc:
         raise UserError(f"cannot read the signature of tool {name!r}: {exc}") from exc
     fields: dict[str, Any] = {}
-    for pname, param in sig.parameters.items():
+    params = list(sig.parameters.items())
+    # A RunContext first parameter is the framework's to fill, never the model's: not in the schema.
+    for pname, param in params[1:] if skip_first else params:
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         annotation = hints.get(pname, Any)
@@ -384,11 +442,23 @@ def _arguments_model(function: ToolFunc, name: str, docs: dict[str, str]) -> typ
     return create_model(model_name or "ToolArguments", __config__=ConfigDict(extra="forbid"), **fields)
 
 
-def _type_hints(function: ToolFunc) -> dict[str, Any]:
+def _type_hints(function: ToolFunc, skip: str | None) -> dict[str, Any]:
     import typing
 
     target = function if inspect.isfunction(function) or inspect.ismethod(function) else function.__call__
-    return typing.get_type_hints(target, include_extras=True)
+    if skip is None:
+        return typing.get_type_hints(target, include_extras=True)
+    # The context's own annotation (`RunContext[Deps]`) may name a type local to a function, which
+    # cannot be resolved; only the other parameters' hints are needed.
+    annotations = dict(getattr(target, "__annotations__", {}))
+    annotations.pop(skip, None)
+    shim = _Shim()
+    shim.__annotations__ = annotations
+    return typing.get_type_hints(shim, globalns=getattr(target, "__globals__", None), include_extras=True)
+
+
+class _Shim:
+    """An object whose `__annotations__` are another function's minus the context parameter."""
 
 
 @overload

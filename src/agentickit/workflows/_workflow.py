@@ -11,13 +11,15 @@ import inspect
 import time
 from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
+from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self, Unpack
 
+from .._usage_limits import UsageLimits, budget_scope
 from .._utils import is_seconds, new_id, run_blocking
-from ..errors import WorkflowDepthError, WorkflowError
+from ..errors import UserError, WorkflowDepthError, WorkflowError
 from ..metrics import Metrics, MetricsSnapshot, metrics_for, record_failure, record_result
-from ..options import check_run_options
+from ..options import RunOptions, check_run_options
 from ..streaming import Stream, StreamOptions
 from ..streaming._options import StreamOptionsDict, resolve_stream_options
 from ..telemetry import _hooks as _tel
@@ -29,7 +31,6 @@ from ._step import Step
 
 if TYPE_CHECKING:
     from ..executors import BatchResult, Executor, ProgressCallback
-    from ..options import RunOptions
     from ..streaming._sink import ChunkSink
 
 __all__ = ("DEFAULT_MAX_DEPTH", "Workflow", "WorkflowAgent", "not_run")
@@ -136,6 +137,8 @@ class Workflow:
         options: RunOptions | None = None,
         state: dict[str, Any] | None = None,
         raise_on_error: bool = True,
+        deps: Any = None,
+        usage_limits: UsageLimits | None = None,
     ) -> WorkflowResult:
         """Run the workflow on `query` and return every step's outcome.
 
@@ -143,6 +146,10 @@ class Workflow:
         is the partial `WorkflowResult` (every step's status and output: nothing finished is lost).
         With `raise_on_error=False` that result is returned instead, its `error` set.
         `options` go to every agent step; `state` seeds the shared key/value store (`context.state`).
+        `deps` reach every agent step's tools (`ctx.deps`, as `agent.run(..., deps=)`). `usage_limits`
+        is ONE budget for all the steps together (nested workflows included); a limit in `options`
+        instead applies to each agent run on its own. A step that breaks it fails with
+        `UsageLimitExceeded` (its `StepResult.error`), which the `WorkflowError` names.
 
         Raises:
             WorkflowTimeoutError: the workflow's timeout ran out (also a `RunTimeoutError`).
@@ -151,7 +158,9 @@ class Workflow:
                 dependencies, a cycle).
 
         """
-        result = await self._run_in(query, options=options, sink=None, tag="", state=state)
+        result = await self._run_in(
+            query, options=options, sink=None, tag="", state=state, deps=deps, usage_limits=usage_limits
+        )
         if raise_on_error and result.error is not None:
             raise result.error
         return result
@@ -163,6 +172,8 @@ class Workflow:
         options: RunOptions | None = None,
         state: dict[str, Any] | None = None,
         stream_options: StreamOptions | None = None,
+        deps: Any = None,
+        usage_limits: UsageLimits | None = None,
         **kwargs: Unpack[StreamOptionsDict],
     ) -> Stream[WorkflowResult]:
         """Run the workflow and stream it: AGENT_START / AGENT_COMPLETE per step and every step's chunks.
@@ -180,13 +191,14 @@ class Workflow:
         did not complete; `wait()` then raises its `WorkflowError` (whose `result` has the partial
         results), otherwise it returns the `WorkflowResult`. The stream keywords are those of
         `StreamOptions` (as for `Agent.run_stream`); `timeout` is the stream's deadline (the workflow's own `timeout` applies too).
+        `deps` and `usage_limits` are those of `run()`.
 
         Raises:
             UserError: a stream option is out of range.
 
         """
         sopts = resolve_stream_options(stream_options, **kwargs)
-        return _stream(self, self.name, query, options, state, DEFAULT_MAX_DEPTH, sopts)
+        return _stream(self, self.name, query, options, state, DEFAULT_MAX_DEPTH, sopts, deps, usage_limits)
 
     def run_sync(
         self,
@@ -195,6 +207,8 @@ class Workflow:
         options: RunOptions | None = None,
         state: dict[str, Any] | None = None,
         raise_on_error: bool = True,
+        deps: Any = None,
+        usage_limits: UsageLimits | None = None,
     ) -> WorkflowResult:
         """Blocking `run()` for scripts without a running event loop.
 
@@ -204,7 +218,9 @@ class Workflow:
 
         """
         return run_blocking(
-            lambda: self.run(query, options=options, state=state, raise_on_error=raise_on_error),
+            lambda: self.run(
+                query, options=options, state=state, raise_on_error=raise_on_error, deps=deps, usage_limits=usage_limits
+            ),
             self._close_loop_bound,
             "workflow",
         )
@@ -261,9 +277,18 @@ class Workflow:
         tag: str,
         state: dict[str, Any] | None = None,
         max_depth: int = DEFAULT_MAX_DEPTH,
+        deps: Any = None,
+        usage_limits: UsageLimits | None = None,
     ) -> WorkflowResult:
         """Run inside an enclosing workflow (or at the top): the single entry of every run."""
         check_run_options(options)
+        if deps is not None:
+            options = replace(options, deps=deps) if options is not None else RunOptions(deps=deps)
+        if usage_limits is not None:
+            if not isinstance(usage_limits, UsageLimits):  # pyright: ignore[reportUnnecessaryIsInstance]
+                raise UserError(f"usage_limits= takes an ak.UsageLimits, got {type(usage_limits).__name__}")
+            with budget_scope(usage_limits, f"workflow {self.name!r}"):
+                return await self._run_in(query, options=options, sink=sink, tag=tag, state=state, max_depth=max_depth)
         plan = self._compiled()
         path = _PATH.get()
         depth = len(path) + 1
@@ -512,11 +537,22 @@ def _stream(
     state: dict[str, Any] | None,
     max_depth: int,
     sopts: StreamOptions,
+    deps: Any = None,
+    usage_limits: UsageLimits | None = None,
 ) -> Stream[WorkflowResult]:
     async def produce(sink: ChunkSink) -> WorkflowResult:
         # A failure raises: the stream turns it into its single ERROR before DONE, and `wait()` raises it.
         return _raise_error(
-            await workflow._run_in(query, options=options, sink=sink, tag="", state=state, max_depth=max_depth)  # pyright: ignore[reportPrivateUsage]
+            await workflow._run_in(  # pyright: ignore[reportPrivateUsage]
+                query,
+                options=options,
+                sink=sink,
+                tag="",
+                state=state,
+                max_depth=max_depth,
+                deps=deps,
+                usage_limits=usage_limits,
+            )
         )
 
     return Stream(
