@@ -23,6 +23,7 @@ EXPECT = {
     "handler_early_exit.py": "order A123 shipped yesterday",
     "run_context.py": "answered by: backup | fallbacks: 1",
     "streaming.py": "hello from a plain for loop",
+    "structured_output.py": "failed after 2 attempts",
     "tools_and_mcp.py": "1 timeouts, 2 retries",
     "workflow_dag.py": "dependency cycle: b -> c -> a -> b",
     "workflow_loop.py": "'APPROVED' after 3 iterations (stop_reason=until)",

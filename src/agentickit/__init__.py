@@ -30,11 +30,13 @@ from .agent import (
     research_agent,
 )
 from .content import AudioUrl, BinaryContent, DocumentUrl, ImageUrl
+from .errors import ModelRetry
 from .executors import BatchItem, BatchResult, Executor, LocalExecutor
 from .memory import Document, InMemoryStore, Memory, MemoryStore
 from .messages import Message, ToolCall, ToolCallRecord, Usage
 from .metrics import MetricsSnapshot
 from .options import RunOptions
+from .output import NativeOutput, PromptedOutput, ToolCallOutput
 from .providers import FallbackModel, LLMConfig, Model, SimulatedModel
 from .streaming import Chunk, ChunkType, Stream, StreamOptions
 from .tools import Tool, tool
@@ -86,7 +88,10 @@ __all__ = (
     "Middleware",
     "MiddlewareContext",
     "Model",
+    "ModelRetry",
+    "NativeOutput",
     "ParallelWorkflow",
+    "PromptedOutput",
     "Result",
     "RunContext",
     "RunOptions",
@@ -101,6 +106,7 @@ __all__ = (
     "Tool",
     "ToolCache",
     "ToolCall",
+    "ToolCallOutput",
     "ToolCallRecord",
     "ToolOutput",
     "ToolRegistry",

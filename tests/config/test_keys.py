@@ -383,6 +383,48 @@ async def _(tmp_path: Path) -> None:
     assert await _history_sizes("[memory]\nsession_id = 's'\nmax_history_tokens = 10000") == 5
 
 
+# -- [output] ------------------------------------------------------------------------------------
+
+_OUTPUT_MODEL = """
+from pydantic import BaseModel
+
+class Invoice(BaseModel):
+    number: str
+    total: float
+"""
+
+
+@effect("output.type")
+async def _(tmp_path: Path) -> None:
+    mod = py_module(tmp_path, _OUTPUT_MODEL)
+    result = await build(f"[output]\ntype = '{mod}:Invoice'").run("q")
+    assert type(result.output).__name__ == "Invoice"
+    assert result.output.number == "example number"
+    assert isinstance((await build("").run("q")).output, str)
+
+
+@effect("output.mode")
+async def _(tmp_path: Path) -> None:
+    mod = py_module(tmp_path, _OUTPUT_MODEL)
+    native = await build(f"[output]\ntype = '{mod}:Invoice'\nmode = 'native'").run("q")
+    prompted = await build(f"[output]\ntype = '{mod}:Invoice'\nmode = 'prompted'").run("q")
+    default = await build(f"[output]\ntype = '{mod}:Invoice'").run("q")
+    assert (native.metadata["output_mode"], prompted.metadata["output_mode"]) == ("native", "prompted")
+    assert default.metadata["output_mode"] == "tool"
+
+
+@effect("output.retries")
+async def _(tmp_path: Path) -> None:
+    mod = py_module(tmp_path, _OUTPUT_MODEL)
+    bad = "[llm]\n[llm.options]\nreply = 'not json'\n"
+    text = f"{bad}[output]\ntype = '{mod}:Invoice'\nmode = 'native'\nretries = "
+    with pytest.raises(ak.errors.OutputValidationError) as zero:
+        await build(text + "0").run("q")
+    with pytest.raises(ak.errors.OutputValidationError) as three:
+        await build(text + "3").run("q")
+    assert (zero.value.attempts, three.value.attempts) == (1, 4)
+
+
 # -- [streaming] ---------------------------------------------------------------------------------
 
 

@@ -174,7 +174,21 @@ class AgentBuilder:
         self._kwargs["middleware"] = (*self._kwargs.get("middleware", ()), *check_middleware(middleware))
         return self
 
-    def build(self) -> Agent:
+    def with_output(self, output_type: Any, *, retries: int | None = None) -> Self:
+        """Answer with a validated `output_type` (a type, or `ak.NativeOutput(T)`, ...); see `Agent`.
+
+        `retries` is `output_retries`: corrections sent for an invalid answer (default 1).
+
+        Raises:
+            UserError: the type cannot be turned into a JSON schema (checked at `build()`).
+
+        """
+        self._kwargs["output_type"] = output_type
+        if retries is not None:
+            self._kwargs["output_retries"] = retries
+        return self
+
+    def build(self) -> Agent[Any]:
         """Build the agent.
 
         Raises:
@@ -184,4 +198,4 @@ class AgentBuilder:
         kwargs = dict(self._kwargs)
         if self._options:
             kwargs["options"] = RunOptions(**self._options)
-        return Agent(self._name, tools=tuple(self._tools), **kwargs)
+        return Agent[Any](self._name, tools=tuple(self._tools), **kwargs)

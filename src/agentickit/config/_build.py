@@ -18,7 +18,7 @@ from ..providers._registry import LLMConfig, parse_llm
 from ..streaming._options import StreamOptions
 from ..tools._tool import Tool
 from ._loader import load_config
-from ._schema import AgentSection, Config, LLMSection, MemorySection, ToolsSection
+from ._schema import AgentSection, Config, LLMSection, MemorySection, OutputSection, ToolsSection
 
 if TYPE_CHECKING:
     from ..executors import Executor
@@ -283,6 +283,9 @@ def build_agent(section: AgentSection, root: Config, *, name: str, key: str = ""
                 key=f"{prefix}handler",
             ) from exc
         kwargs["handler"] = handler
+    output = section.output or root.output
+    if output is not None:
+        kwargs.update(_output(output, f"{prefix}output", root))
     agent_name = section.name or name
     try:
         if section.preset is not None:
@@ -294,6 +297,18 @@ def build_agent(section: AgentSection, root: Config, *, name: str, key: str = ""
     except UserError as exc:
         raise ConfigFileError(f"{_source(root)}: {key or 'agent'}: {exc}", path=_source(root), key=key or None) from exc
     return agent
+
+
+def _output(section: OutputSection, key: str, root: Config) -> dict[str, Any]:
+    """`output_type` (in its mode, if one is named) and `output_retries` from an `[output]` section."""
+    from .. import output as modes
+
+    output_type: Any = _import(section.type, f"{key}.type", root)
+    wrap = {"native": modes.NativeOutput, "tool": modes.ToolCallOutput, "prompted": modes.PromptedOutput}
+    out: dict[str, Any] = {"output_type": wrap[section.mode](output_type) if section.mode else output_type}
+    if section.retries is not None:
+        out["output_retries"] = section.retries
+    return out
 
 
 def _as_config(config: Config | str | os.PathLike[str]) -> Config:

@@ -1,7 +1,7 @@
 """The config file schema: pydantic models, `extra="forbid"`, used only at this boundary.
 
 Sections of an agent (at the top level of a file, in `[agents.NAME]`, or inline in a workflow step):
-`name`, `system_prompt`, `preset`, `handler`, `[llm]`, `[memory]`, `[streaming]`,
+`name`, `system_prompt`, `preset`, `handler`, `[llm]`, `[memory]`, `[streaming]`, `[output]`,
 `[tools]` (+ `[tools.cache]`), `[[mcp.servers]]`. A file may also hold `[agents.NAME]` tables and a
 `[workflow]` with `[[workflow.steps]]`. A section a step agent leaves out is inherited from the
 top level of the file.
@@ -28,6 +28,7 @@ __all__ = (
     "MCPServerSection",
     "MCPToolPolicySection",
     "MemorySection",
+    "OutputSection",
     "StepSection",
     "StreamingSection",
     "TelemetrySection",
@@ -226,6 +227,17 @@ class StreamingSection(_Section):
     """How long a stream may run before it ends with a timeout ERROR."""
 
 
+class OutputSection(_Section):
+    """`[output]`: a typed, validated answer (`Agent(output_type=...)`)."""
+
+    type: Annotated[str, BeforeValidator(_check_import_path)]
+    """The output type as an import path: `"my_pkg.models:Invoice"` (a pydantic model, dataclass, ...)."""
+    mode: Literal["native", "tool", "prompted"] | None = None
+    """`native` (`response_format`), `tool` (a final-answer tool) or `prompted`; default: the provider's."""
+    retries: int | None = Field(default=None, ge=0)
+    """Corrections sent to the model for an invalid answer before `OutputValidationError` (default 1)."""
+
+
 class ToolCacheSection(_Section):
     """`[tools.cache]`: reuse tool results for the same arguments."""
 
@@ -379,6 +391,7 @@ class AgentSection(_Section):
     tools: ToolsSection | None = None
     mcp: MCPSection | None = None
     limits: LimitsSection | None = None
+    output: OutputSection | None = None
 
     @model_validator(mode="before")
     @classmethod
