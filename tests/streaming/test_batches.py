@@ -127,3 +127,20 @@ async def test_batches_is_a_way_to_consume_not_a_second_one() -> None:
     await started.wait()
     with pytest.raises(UserError):
         started.batches()
+
+
+async def test_structured_output_comes_through_batches_as_output_chunks() -> None:
+    from dataclasses import dataclass
+
+    @dataclass
+    class City:
+        name: str
+        population: int
+
+    model = ak.SimulatedModel(reply='{"name": "Lisbon", "population": 545000}', tools_mode="never")
+    agent = ak.Agent("a", llm=model, output_type=City)
+    stream = agent.run_stream("q")
+    _, chunks = _split(await _all(stream))
+    outputs = [c for c in chunks if c.type is T.OUTPUT]
+    assert outputs and outputs[-1].output == City("Lisbon", 545000) and chunks[-1].type is T.DONE
+    assert (await stream.wait()).output == City("Lisbon", 545000)
