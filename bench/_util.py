@@ -149,6 +149,16 @@ async def interleaved(
     return {k: Stat.of(v) for k, v in samples.items()}
 
 
+async def drain_batches(stream: Any) -> int:
+    """Read `stream.batches()` to the end; the number of text pieces (what DELTA chunks would be)."""
+    n = 0
+    async for batch in stream.batches():
+        for item in batch:
+            if type(item) is str:
+                n += 1
+    return n
+
+
 async def throughput(fn: Callable[[int], Awaitable[Any]], total: int, concurrency: int) -> tuple[float, list[float]]:
     """Run `fn(i)` for i in range(total) with `concurrency` workers; return (ops/s, per-op latencies)."""
     latencies: list[float] = []

@@ -348,9 +348,16 @@ class Agent(Generic[OutputT]):
         return await state.resolve(self.tools, default_timeout=self.tool_timeout, agent_name=self.name)
 
     def tool_metrics(self) -> ToolMetricsSnapshot:
-        """Tool-call counters of this agent: calls, errors, timeouts, retries, cache hit rate, p50/p95 duration."""
+        """Tool-call counters of this agent: calls, errors, timeouts, retries, cache hit rate, p50/p95 duration.
+
+        `hung` (overall and per tool) is how many sync calls are still running in worker threads after
+        they timed out, right now.
+        """
         state = self._tools_state
-        return state.metrics.snapshot() if state is not None else ToolMetricsSnapshot()
+        if state is None:
+            return ToolMetricsSnapshot()
+        tools = state.toolset.values() if state.toolset is not None else ()
+        return state.metrics.snapshot({t.name: n for t in tools if (n := t.hung_calls)})
 
     async def _close_tools(self) -> None:
         state = self._tools_state

@@ -126,9 +126,20 @@ async def _ask(
                                 await w
                     return stream.response()
                 async with aclosing(stream.batches()) as batches:
+                    send_text = getattr(sink, "send_text", None)
                     async for batch in batches:
                         # One clock read per batch: its chunks arrived together.
                         now = _now()
+                        if send_text is not None:
+                            # `Stream.batches()`: the read's text pieces go through as they are, no Chunk each.
+                            w = send_text(batch, now)
+                            if not emitted and sink.first_at:  # type: ignore[attr-defined]
+                                emitted = True
+                                if _tel.active is not None:
+                                    _tel.active.first_chunk()
+                            if w is not None:
+                                await w
+                            continue
                         # A read can hold thousands of events; their chunks are made and handed over
                         # _PART at a time, so the consumer takes them while they are still in the CPU
                         # cache (making a whole read's chunks first measured ~10% slower).

@@ -21,16 +21,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._chunk import Chunk, ChunkType
 
 if TYPE_CHECKING:
     from ._options import StreamOptions
 
-__all__ = ("Channel", "ShapingChannel", "make_channel")
+__all__ = ("BatchChannel", "Channel", "ShapingChannel", "dropped_types", "make_channel")
 
 _DELTA = ChunkType.DELTA
 _THOUGHT = ChunkType.THOUGHT
@@ -50,7 +50,8 @@ class Channel:
         self.getter: asyncio.Future[None] | None = None
         self.putters: list[asyncio.Future[None]] = []
         self.closed = False
-        self.counts: dict[ChunkType, int] = dict.fromkeys(ChunkType, 0)
+        # Only the types a stream sends get an entry (~230 B instead of ~630 B for all of them).
+        self.counts: defaultdict[ChunkType, int] = defaultdict(int)
         self.first_at = 0.0
         """`time.perf_counter()` of the first DELTA or THOUGHT (time to first token)."""
 
@@ -125,6 +126,14 @@ class Channel:
             # Full (by this part or by others): wait for the consumer, as `send` would.
             if len(self.buf) >= self.maxsize:
                 await self._full()
+
+    async def _send_each(self, chunks: list[Chunk]) -> None:
+        # A batch through `send`, chunk by chunk, for channels that decide per chunk (coalescing,
+        # filtering); its awaits keep the bound exactly as a per-chunk producer would.
+        for chunk in chunks:
+            w = self.send(chunk)
+            if w is not None:
+                await w
 
     def _full(self) -> asyncio.Future[None]:
         # One future per waiting producer (parallel tool calls and workflow branches share a channel):
@@ -252,14 +261,6 @@ class ShapingChannel(Channel):
             return Channel.send_many(self, chunks, kind)
         return self._send_each(chunks)
 
-    async def _send_each(self, chunks: list[Chunk]) -> None:
-        # Coalescing decides per DELTA (join the held-back text or go out now), so the batch goes
-        # through `send`; its awaits keep the bound exactly as a per-chunk producer would.
-        for chunk in chunks:
-            w = self.send(chunk)
-            if w is not None:
-                await w
-
     def _on_timer(self) -> None:
         self.handle = None
         if self.pending is None or self.closed:
@@ -318,20 +319,120 @@ class ShapingChannel(Channel):
         super().close(terminal)
 
 
+class BatchChannel(Channel):
+    """The channel of `Stream.batches()`: answer text goes through as the provider's `str` pieces.
+
+    The run loop hands over a network read's text with `send_text` (one `extend`, no `Chunk` per
+    token); every other chunk (tool calls, THOUGHT, TEXT, ERROR, DONE) goes through as a `Chunk`.
+    The bound is the same as `Channel`'s, counted in items (a piece of text is one item). Filters of
+    `StreamOptions` apply (`text_only`, `include_thoughts`, `include_tool_calls`); `flush_interval`
+    does not, the batches being one per read already.
+    """
+
+    __slots__ = ("drop",)
+
+    def __init__(self, maxsize: int, drop: frozenset[ChunkType]) -> None:
+        super().__init__(maxsize)
+        self.drop = drop
+
+    def send(self, chunk: Chunk) -> asyncio.Future[None] | None:
+        """Take one chunk (a DELTA as its text); see `Channel.send`."""
+        if self.closed:
+            return None
+        t = chunk.type
+        if t in self.drop:
+            return None
+        # A top-level DELTA as its text, like the pieces of `send_text` (a workflow step's keeps its tag).
+        item: Any = chunk.delta or "" if t is _DELTA and chunk.step_name is None else chunk
+        self.buf.append(item)
+        self.counts[t] += 1
+        if not self.first_at and (t is _DELTA or t is _THOUGHT):
+            self.first_at = time.perf_counter()
+        self.wake_getter()
+        if len(self.buf) >= self.maxsize:
+            return self._full()
+        return None
+
+    def send_many(self, chunks: list[Chunk], kind: ChunkType | None = None) -> Awaitable[None] | None:
+        """Take a batch of chunks one by one (the run loop sends `send_text` batches here instead)."""
+        return self._send_each(chunks)
+
+    def send_text(self, items: list[Any], now: float) -> Awaitable[None] | None:
+        """Take one network read: `str` pieces as they are; thoughts become THOUGHT chunks; the rest is dropped.
+
+        Like `send_many`: one `extend` when it fits, else put in as room frees up (same bound).
+        """
+        if self.closed:
+            return None
+        mixed = False
+        for item in items:
+            if type(item) is not str:
+                items = self._pieces(items, now)
+                mixed = True
+                break
+        if not items:
+            return None
+        if len(self.buf) + len(items) > self.maxsize:
+            return self._text_in_parts(items, mixed)
+        self._add(items, mixed)
+        if len(self.buf) >= self.maxsize:
+            return self._full()
+        return None
+
+    def _add(self, items: list[Any], mixed: bool) -> None:
+        self.buf.extend(items)
+        n = len(items)
+        if mixed:
+            n = sum(1 for x in items if type(x) is str)
+            self.counts[_THOUGHT] += len(items) - n
+        self.counts[_DELTA] += n
+        if not self.first_at:
+            self.first_at = time.perf_counter()
+        self.wake_getter()
+
+    async def _text_in_parts(self, items: list[Any], mixed: bool) -> None:
+        i, n = 0, len(items)
+        while i < n:
+            if self.closed:
+                return
+            room = self.maxsize - len(self.buf)
+            if room > 0:
+                self._add(items[i : i + room], mixed)
+                i += room
+            if len(self.buf) >= self.maxsize:
+                await self._full()
+
+    def _pieces(self, items: list[Any], now: float) -> list[Any]:
+        out: list[Any] = []
+        thoughts = _THOUGHT not in self.drop
+        for item in items:
+            if type(item) is str:
+                out.append(item)
+            elif getattr(item, "kind", None) == "text":
+                out.append(item.text)
+            elif thoughts and getattr(item, "kind", None) == "thought":
+                out.append(Chunk(_THOUGHT, item.text, timestamp=now))
+        return out
+
+
 _TEXT_ONLY_DROP = frozenset(t for t in ChunkType if t not in (ChunkType.DELTA, ChunkType.ERROR, ChunkType.DONE))
+
+
+def dropped_types(options: StreamOptions) -> frozenset[ChunkType]:
+    """The chunk types `options` filter out."""
+    if options.text_only:
+        return _TEXT_ONLY_DROP
+    dropped: set[ChunkType] = set()
+    if not options.include_thoughts:
+        dropped.add(ChunkType.THOUGHT)
+    if not options.include_tool_calls:
+        dropped.update((ChunkType.TOOL_CALL, ChunkType.TOOL_RESULT))
+    return frozenset(dropped)
 
 
 def make_channel(options: StreamOptions) -> Channel:
     """The cheapest channel that honours `options`."""
-    if options.text_only:
-        drop = _TEXT_ONLY_DROP
-    else:
-        dropped: set[ChunkType] = set()
-        if not options.include_thoughts:
-            dropped.add(ChunkType.THOUGHT)
-        if not options.include_tool_calls:
-            dropped.update((ChunkType.TOOL_CALL, ChunkType.TOOL_RESULT))
-        drop = frozenset(dropped)
+    drop = dropped_types(options)
     interval = options.flush_interval or 0.0
     if not drop and not interval:
         return Channel(options.buffer_size)

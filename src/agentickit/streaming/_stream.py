@@ -11,7 +11,7 @@ from typing import Any, Generic, Self, TypeVar
 
 from .._cancel import guarded
 from ..errors import AgentickitError, RunCancelledError, RunTimeoutError, UserError
-from ._channel import Channel, make_channel
+from ._channel import BatchChannel, Channel, dropped_types, make_channel
 from ._chunk import Chunk, ChunkType
 from ._options import StreamOptions
 
@@ -338,6 +338,36 @@ class Stream(Generic[R]):
             return _BatchIterator(self)
         return _ChunkIterator(self)
 
+    def batches(self) -> AsyncIterator[list[str | Chunk]]:
+        """The stream a batch at a time, for consumers that want throughput: text without a `Chunk` per token.
+
+        ```python
+        async for batch in agent.run_stream("query").batches():
+            for item in batch:
+                if type(item) is str:
+                    out.write(item)          # a piece of the answer (what a DELTA would carry)
+                elif item.type is ak.ChunkType.ERROR:
+                    ...                      # every other chunk comes as a Chunk, DONE last
+        ```
+
+        Each batch is everything buffered when the reader asks (one network read's text, as a rule).
+        The guarantees of `async for chunk in stream` hold: backpressure (`buffer_size` items), exactly
+        one DONE, last, after an ERROR when the run failed; leaving early cancels the run. The filters
+        of `StreamOptions` apply; `flush_interval` does not (the batches are coalesced already). Call it
+        instead of iterating, before the stream starts.
+
+        Raises:
+            UserError: the stream was already iterated or started, or it has `on_chunk`.
+
+        """
+        if self._options.on_chunk is not None:
+            raise UserError("batches() and on_chunk do not mix; use one of them (on_chunk sees Chunk objects)")
+        if self._task is not None:
+            raise UserError("batches() must be called before the stream starts (before iterating or wait())")
+        self._claim()
+        self._ch = BatchChannel(self._options.buffer_size, dropped_types(self._options))
+        return _BatchesIterator(self)
+
     def _abandon(self) -> None:
         """The reader stopped early (break, error, cancellation): cancel the run."""
         self._iterating = False
@@ -629,6 +659,27 @@ class _ChunkIterator:
     def __del__(self) -> None:
         # Dropped by `break`, an exception or cancellation in the reader, or exhausted: either way the
         # run must not outlive its reader (a blocked producer would hold its connection forever).
+        _abandon(self._stream)
+
+
+class _BatchesIterator:
+    """`stream.batches()`: what is buffered, as one list per step; cancels the run if dropped early."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: Stream[Any]) -> None:
+        self._stream = stream
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> list[str | Chunk]:
+        batch: list[Any] = await self._stream._next_batch()  # pyright: ignore[reportPrivateUsage]
+        if not batch:
+            raise StopAsyncIteration
+        return batch
+
+    def __del__(self) -> None:
         _abandon(self._stream)
 
 

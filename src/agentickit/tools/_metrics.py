@@ -7,6 +7,7 @@ bounded deque; percentiles are computed only when someone asks for a snapshot.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..telemetry import _hooks as _tel
@@ -33,6 +34,8 @@ class ToolStats:
     """Median duration in seconds over the recent window."""
     p95: float = 0.0
     """95th percentile duration in seconds over the recent window."""
+    hung: int = 0
+    """Sync calls still running in a worker thread after they timed out (each holds a thread until it returns)."""
 
     @property
     def cache_hit_rate(self) -> float:
@@ -119,10 +122,17 @@ class ToolMetrics:
                 else:
                     c.cache_misses += 1
 
-    def snapshot(self) -> ToolMetricsSnapshot:
-        """The counters right now, with p50/p95 durations over the most recent calls."""
-        by_tool = {name: ToolStats(**c.stats()) for name, c in self._by_tool.items()}  # type: ignore[arg-type]
-        return ToolMetricsSnapshot(**self._total.stats(), by_tool=by_tool)  # type: ignore[arg-type]
+    def snapshot(self, hung: Mapping[str, int] | None = None) -> ToolMetricsSnapshot:
+        """The counters right now, with p50/p95 durations over the most recent calls.
+
+        `hung` gives the tools' hung calls right now, by name (a gauge, not a counter).
+        """
+        hung = hung or {}
+        by_tool = {
+            name: ToolStats(**c.stats(), hung=hung.get(name, 0))  # type: ignore[arg-type]
+            for name, c in self._by_tool.items()
+        }
+        return ToolMetricsSnapshot(**self._total.stats(), hung=sum(hung.values()), by_tool=by_tool)  # type: ignore[arg-type]
 
     def reset(self) -> None:
         """Start counting from zero."""

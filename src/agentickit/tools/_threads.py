@@ -1,10 +1,22 @@
-"""Worker threads for sync tools that can never hold up a loop's shutdown or the process's exit.
+"""Worker threads for sync tools: off the loop, bounded, cheap to reach, and unable to hold anything up.
 
 `asyncio.to_thread` uses the loop's default executor, and `asyncio.run()` waits for that executor's
 threads when it finishes. A sync tool stuck past its timeout would therefore keep `run_sync()` (and
 the CLI) waiting until the function returned, long after the run itself was over. These workers are
 daemon threads that the loop does not own: a stuck tool costs one thread until it returns, and
 nothing waits for it. Threads are reused while busy, and exit after a minute of idleness.
+
+The hand-off is a `SimpleQueue` (a lock-free put) to an idle worker and `call_soon_threadsafe` back;
+no `concurrent.futures.Future`, no executor bookkeeping (`bench/core.py`, `core.tool_dispatch`).
+
+The guarantees:
+- off the loop: a sync function only ever runs in a worker thread, with the caller's contextvars;
+- bounded: at most `MAX_THREADS` threads; more concurrent calls wait for a free one;
+- a call whose caller gave up (its timeout, or its run cancelled) before a worker took it never starts;
+- hung calls are counted: a call still running after its caller gave up holds its thread ("hung");
+  `Agent.tool_metrics()` shows them per tool, and a tool with `HUNG_LIMIT` hung calls is refused
+  new calls (a clear `ToolError`) until some return, so one tool that hangs cannot take every
+  thread and starve the other tools and agents of the process.
 """
 
 from __future__ import annotations
@@ -16,44 +28,101 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ("run_in_worker",)
+from ..errors import ToolError
+
+__all__ = ("HUNG_LIMIT", "MAX_THREADS", "WorkerGate", "run_in_worker")
 
 _IDLE_SECONDS = 60.0
-_MAX_THREADS = 256
-"""More concurrent sync tool calls than this wait for a free thread (each stuck call holds one)."""
+MAX_THREADS = 256
+"""More concurrent sync tool calls than this wait for a free thread (each hung call holds one)."""
+HUNG_LIMIT = 16
+"""A tool with this many calls still running past their caller is refused new calls until some return."""
 
-_Item = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", contextvars.Context, Callable[..., Any], dict[str, Any]]
+_PENDING, _RUNNING, _DONE, _ABANDONED, _HUNG = range(5)
+
+
+class WorkerGate:
+    """One sync tool's standing with the workers: how many of its calls are hung (running, unwanted)."""
+
+    __slots__ = ("hung", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.hung = 0
+        """Calls still running in a worker thread after their caller gave up (changed under the pool's lock)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (WorkerGate, (self.name,))  # threads stay behind: a copy starts with none hung
+
+
+class _Call:
+    __slots__ = ("context", "fn", "future", "gate", "kwargs", "loop", "state")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        future: asyncio.Future[Any],
+        fn: Callable[..., Any],
+        kwargs: dict[str, Any],
+        gate: WorkerGate | None,
+    ) -> None:
+        self.loop = loop
+        self.future = future
+        self.context = contextvars.copy_context()
+        self.fn = fn
+        self.kwargs = kwargs
+        self.gate = gate
+        self.state = _PENDING
 
 
 class _Workers:
     __slots__ = ("_idle", "_lock", "_queue", "_threads")
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Call] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._idle = 0
         self._threads = 0
 
-    def submit(self, fn: Callable[..., Any], kwargs: dict[str, Any]) -> asyncio.Future[Any]:
+    def submit(self, fn: Callable[..., Any], kwargs: dict[str, Any], gate: WorkerGate | None) -> asyncio.Future[Any]:
+        if gate is not None and gate.hung >= HUNG_LIMIT:
+            raise ToolError(
+                f"tool {gate.name!r} has {gate.hung} calls still running in worker threads after their timeout; "
+                "new calls are refused until some return (make the function give up by itself, e.g. a timeout "
+                "on its socket or subprocess)",
+                tool_name=gate.name,
+            )
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
+        call = _Call(loop, future, fn, kwargs, gate)
+        future.add_done_callback(lambda f: self._gave_up(call) if f.cancelled() else None)
         with self._lock:
             if self._idle > 0:
                 self._idle -= 1  # claim an idle worker; it picks the item up from the queue
                 start = False
             else:
-                start = self._threads < _MAX_THREADS
+                start = self._threads < MAX_THREADS
                 if start:
                     self._threads += 1
-        self._queue.put((loop, future, contextvars.copy_context(), fn, kwargs))
+        self._queue.put(call)
         if start:
             threading.Thread(target=self._work, name="agentickit-tool", daemon=True).start()
         return future
 
+    def _gave_up(self, call: _Call) -> None:
+        # On the loop: the caller timed out or was cancelled. Not started yet: it never will be.
+        with self._lock:
+            if call.state == _PENDING:
+                call.state = _ABANDONED
+            elif call.state == _RUNNING:
+                call.state = _HUNG
+                if call.gate is not None:
+                    call.gate.hung += 1
+
     def _work(self) -> None:
         while True:
             try:
-                loop, future, context, fn, kwargs = self._queue.get(timeout=_IDLE_SECONDS)
+                call = self._queue.get(timeout=_IDLE_SECONDS)
             except queue.Empty:
                 with self._lock:
                     if self._idle > 0:  # nobody claimed this worker meanwhile: retire it
@@ -61,24 +130,33 @@ class _Workers:
                         self._threads -= 1
                         return
                 continue
-            try:
-                result: Any = context.run(fn, **kwargs)
-            except BaseException as exc:
-                _deliver(loop, future, None, exc)
-            else:
-                _deliver(loop, future, result, None)
-            del loop, future, context, fn, kwargs
+            with self._lock:
+                # The future's own flag too: its done-callback may not have run on the loop yet.
+                skip = call.state == _ABANDONED or call.future.cancelled()
+                call.state = _ABANDONED if skip else _RUNNING
+            if not skip:
+                try:
+                    result: Any = call.context.run(call.fn, **call.kwargs)
+                except BaseException as exc:
+                    self._finish(call, None, exc)
+                else:
+                    self._finish(call, result, None)
+            del call
             with self._lock:
                 self._idle += 1
 
-
-def _deliver(
-    loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], result: Any, exc: BaseException | None
-) -> None:
-    try:
-        loop.call_soon_threadsafe(_settle, future, result, exc)
-    except RuntimeError:
-        pass  # the loop is closed: the run that wanted this result is long over
+    def _finish(self, call: _Call, result: Any, exc: BaseException | None) -> None:
+        with self._lock:
+            hung = call.state == _HUNG
+            call.state = _DONE
+            if hung and call.gate is not None:
+                call.gate.hung -= 1
+        if hung:
+            return  # nobody waits for it any more
+        try:
+            call.loop.call_soon_threadsafe(_settle, call.future, result, exc)
+        except RuntimeError:
+            pass  # the loop is closed: the run that wanted this result is long over
 
 
 def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
@@ -96,6 +174,16 @@ def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None)
 _workers = _Workers()
 
 
-def run_in_worker(fn: Callable[..., Any], kwargs: dict[str, Any]) -> asyncio.Future[Any]:
-    """Run `fn(**kwargs)` in a daemon worker thread (with the caller's context variables); await the result."""
-    return _workers.submit(fn, kwargs)
+def run_in_worker(
+    fn: Callable[..., Any], kwargs: dict[str, Any], gate: WorkerGate | None = None
+) -> asyncio.Future[Any]:
+    """Run `fn(**kwargs)` in a daemon worker thread (with the caller's context variables); await the result.
+
+    Cancelling the returned future before a worker takes the call means it never starts; after, the
+    call is counted as hung on `gate` until it returns.
+
+    Raises:
+        ToolError: `gate`'s tool has `HUNG_LIMIT` hung calls.
+
+    """
+    return _workers.submit(fn, kwargs, gate)

@@ -23,7 +23,7 @@ from ..messages import ToolDefinition
 from ._context import EMPTY_CONTEXT, RunContext, takes_context
 from ._output import ToolOutput
 from ._policies import RateLimit, parse_rate_limit
-from ._threads import run_in_worker
+from ._threads import WorkerGate, run_in_worker
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
@@ -106,6 +106,7 @@ class Tool:
         "_adapter",
         "_ctx",
         "_definition",
+        "_gate",
         "_param_docs",
         "_rate_limit",
         "_raw_schema",
@@ -154,6 +155,7 @@ class Tool:
         self._rate_limit = parse_rate_limit(rate_limit) if rate_limit is not None else None
         # Per-loop runtime state of the policies (token bucket, semaphore), created on first call.
         self._state: Any = None
+        self._gate: WorkerGate | None = None
         self._raw_schema = parameters is not None
         self.function = function
         self.name = name or getattr(function, "__name__", "tool")
@@ -298,7 +300,16 @@ class Tool:
             return self.function(**kwargs)
         # Not asyncio.to_thread: a sync tool stuck past its timeout would keep asyncio.run() (and
         # so run_sync) waiting for the default executor; see _threads.py.
-        return run_in_worker(self.function, kwargs)
+        gate = self._gate
+        if gate is None:
+            gate = self._gate = WorkerGate(self.name)
+        return run_in_worker(self.function, kwargs, gate)
+
+    @property
+    def hung_calls(self) -> int:
+        """Calls of this (sync) tool still running in a worker thread after their caller gave up (timed out)."""
+        gate = self._gate
+        return gate.hung if gate is not None else 0
 
     def invoke_ctx(self, ctx: RunContext[Any], kwargs: dict[str, Any]) -> Awaitable[Any]:
         """Run a function that takes a `RunContext` first with that context and validated arguments."""
@@ -317,7 +328,7 @@ class Tool:
         qualname = getattr(self.function, "__qualname__", None)
         if module and qualname and "<" not in qualname and _lookup(module, qualname) is self:
             return (_lookup, (module, qualname))
-        state = {s: getattr(self, s) for s in self.__slots__ if s not in ("__weakref__", "_adapter", "_state")}
+        state = {s: getattr(self, s) for s in self.__slots__ if s not in ("__weakref__", "_adapter", "_gate", "_state")}
         return (_rebuild, (state,))
 
     def __repr__(self) -> str:
@@ -375,6 +386,7 @@ def _rebuild(state: dict[str, Any]) -> Tool:
         setattr(t, k, v)
     t._adapter = None  # pyright: ignore[reportPrivateUsage]
     t._state = None  # pyright: ignore[reportPrivateUsage]
+    t._gate = None  # pyright: ignore[reportPrivateUsage]
     return t
 
 
