@@ -30,7 +30,7 @@ from . import _util
 
 
 def _suites() -> list[tuple[str, Callable[[], Any]]]:
-    from . import claims, core, guide, over_http, rag, telemetry
+    from . import claims, core, guide, over_http, rag, stores, telemetry
 
     return [
         ("core.construction", core.construction),
@@ -59,6 +59,12 @@ def _suites() -> list[tuple[str, Callable[[], Any]]]:
         ("guide.table", guide.guide_table),
         ("telemetry.cost", telemetry.cost),
         ("rag.recall", rag.recall),
+        ("stores.append", stores.append),
+        ("stores.run_overhead", stores.run_overhead),
+        ("stores.peers", stores.peers),
+        ("stores.exact_search", stores.exact_search),
+        ("stores.pgvector", stores.pgvector),
+        ("stores.history_limit", stores.history_limit),
     ]
 
 

@@ -189,10 +189,6 @@ class PgVector:
                     f"table {table} holds vectors of {have} dimensions, this embedder makes {dim}; "
                     "use the same embedder or another collection"
                 )
-            await conn.execute(
-                f"CREATE INDEX IF NOT EXISTS {table}_hnsw ON {table} USING hnsw (embedding vector_cosine_ops) "
-                f"WITH (m = {self.m}, ef_construction = {self.ef_construction})"
-            )
         self._tables[table] = dim
         return table
 
@@ -209,24 +205,42 @@ class PgVector:
     ) -> None:
         """Insert (or replace, by id) chunks with their normalised vectors."""
         table = await self._ensure(collection, int(vectors.shape[1]))
+        rows = [
+            (i, t, orjson.dumps(dict(m)).decode(), model, v)
+            for i, t, m, v in zip(ids, texts, metas, vectors, strict=True)
+        ]
         pool = await self._get_pool()
-        async with pool.acquire() as conn:
-            models = await conn.fetch(f"SELECT DISTINCT model FROM (SELECT model FROM {table} LIMIT 1) m")
-            if models and models[0][0] != model:
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"agentickit:{table}")
+            have = await conn.fetchval(f"SELECT model FROM {table} LIMIT 1")
+            if have is not None and have != model:
                 raise UserError(
-                    f"collection {collection!r} holds vectors of {models[0][0]!r}, but this memory embeds with "
+                    f"collection {collection!r} holds vectors of {have!r}, but this memory embeds with "
                     f"{model!r}; use the same embedder or another collection"
                 )
-            rows = [
-                (i, t, orjson.dumps(dict(m)).decode(), model, v)
-                for i, t, m, v in zip(ids, texts, metas, vectors, strict=True)
-            ]
-            await conn.executemany(
-                f"INSERT INTO {table} (id, text, meta, model, embedding) VALUES ($1, $2, $3::jsonb, $4, $5) "
-                "ON CONFLICT (id) DO UPDATE SET text = EXCLUDED.text, meta = EXCLUDED.meta, "
-                "model = EXCLUDED.model, embedding = EXCLUDED.embedding",
-                rows,
+            # COPY into a scratch table, then one upsert: far faster than a statement per row, and a
+            # re-added id replaces its chunk (the last copy of an id within one batch wins).
+            await conn.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS ak_vec_load (n BIGSERIAL, id TEXT, text TEXT, meta JSONB, "
+                "model TEXT, embedding vector) ON COMMIT DELETE ROWS"
             )
+            await conn.copy_records_to_table(
+                "ak_vec_load", records=rows, columns=["id", "text", "meta", "model", "embedding"]
+            )
+            await conn.execute(
+                f"INSERT INTO {table} (id, text, meta, model, embedding) "
+                "SELECT DISTINCT ON (id) id, text, meta, model, embedding FROM ak_vec_load ORDER BY id, n DESC "
+                "ON CONFLICT (id) DO UPDATE SET text = EXCLUDED.text, meta = EXCLUDED.meta, "
+                "model = EXCLUDED.model, embedding = EXCLUDED.embedding"
+            )
+            if have is None:
+                # The first load builds the index over all its rows at once (much faster than growing it
+                # row by row); later adds update it as they insert.
+                await conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
+                await conn.execute(
+                    f"CREATE INDEX IF NOT EXISTS {table}_hnsw ON {table} USING hnsw (embedding vector_cosine_ops) "
+                    f"WITH (m = {self.m}, ef_construction = {self.ef_construction})"
+                )
 
     async def count(self, collection: str) -> int:
         """How many chunks the collection holds (0 if its table does not exist yet)."""
