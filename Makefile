@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install install-embeddings demo test lint format typecheck bench check clean
+.PHONY: install install-embeddings demo test test-ray test-slow lint format typecheck bench check clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,8 +24,14 @@ install-embeddings: install  ## the `embeddings` extra (sentence-transformers + 
 demo: install  ## the end-to-end demo on the embedded simulated model (no API key)
 	$(BIN)/agentickit demo
 
-test: install  ## the whole test suite
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+test: install  ## the test suite, without the Ray clusters (test-ray, test-slow)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not ray and not slow"
+
+test-ray: install  ## RayExecutor on a single-node Ray cluster on 127.0.0.1
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m ray
+
+test-slow: install  ## two Ray nodes inside a network namespace of their own (needs root and unshare)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m slow
 
 lint: install
 	$(BIN)/ruff check src tests bench examples
@@ -41,7 +47,7 @@ typecheck: install
 bench: install  ## benchmarks; writes bench/results/latest.json and REPORT.md
 	$(BIN)/python -m bench
 
-check: lint typecheck test
+check: lint typecheck test test-ray
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache dist build
