@@ -30,7 +30,7 @@ from . import _util
 
 
 def _suites() -> list[tuple[str, Callable[[], Any]]]:
-    from . import claims, core, guide, over_http, rag, stores, telemetry
+    from . import claims, core, guide, over_http, rag, ray_scale, stores, telemetry
 
     return [
         ("core.construction", core.construction),
@@ -65,6 +65,7 @@ def _suites() -> list[tuple[str, Callable[[], Any]]]:
         ("stores.exact_search", stores.exact_search),
         ("stores.pgvector", stores.pgvector),
         ("stores.history_limit", stores.history_limit),
+        ("ray.scale", ray_scale.scale),
     ]
 
 
