@@ -30,7 +30,7 @@ from . import _util
 
 
 def _suites() -> list[tuple[str, Callable[[], Any]]]:
-    from . import claims, core, guide, output, over_http, run_context, serve, telemetry
+    from . import claims, core, guide, output, over_http, rag, ray_scale, run_context, serve, stores, telemetry
 
     return [
         ("core.construction", core.construction),
@@ -64,6 +64,14 @@ def _suites() -> list[tuple[str, Callable[[], Any]]]:
         ("serve.ttfb", serve.ttfb),
         ("serve.sse_chunk", serve.sse_chunk),
         ("serve.rps", serve.rps),
+        ("rag.recall", rag.recall),
+        ("stores.append", stores.append),
+        ("stores.run_overhead", stores.run_overhead),
+        ("stores.peers", stores.peers),
+        ("stores.exact_search", stores.exact_search),
+        ("stores.pgvector", stores.pgvector),
+        ("stores.history_limit", stores.history_limit),
+        ("ray.scale", ray_scale.scale),
     ]
 
 

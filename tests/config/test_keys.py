@@ -1217,12 +1217,40 @@ async def _(tmp_path: Path) -> None:
     assert type(_mem("embedder = 'hash'").embedder).__name__ == "HashEmbedder"
     remote = "embedder = 'openai'\nembedding_model = 'e'\nembedding_base_url = 'http://127.0.0.1:9/v1'"
     assert type(_mem(remote).embedder).__name__ == "OpenAIEmbedder"
+    assert type(_mem("embedder = 'sentence-transformers'").embedder).__name__ == "SentenceTransformerEmbedder"
+
+
+@effect("memory.vectors")
+async def _(tmp_path: Path) -> None:
+    require_service("postgres")
+    base = f"provider = 'postgres'\ndsn = 'postgresql://postgres@127.0.0.1:5432/test'\nprefix = 'k{next(_ids)}x{time.time_ns()}'\n"
+    assert _mem(base + "vectors = 'exact'").vectors is None
+    memory = _mem(base + "vectors = 'pgvector'")
+    try:
+        await memory.add_documents(["refunds take five days", "shipping is free"])
+        # The documents went to the pgvector table, not to the store's records.
+        assert await memory.vectors.count("default") == 2
+        assert (await memory.query("refunds", k=1))[0].id == "doc-0#0"
+    finally:
+        await memory.vectors.clear("default")
+        await memory.backend.drop_tables()
+        await memory.aclose()
+
+
+@effect("memory.ef_search")
+async def _(tmp_path: Path) -> None:
+    base = "provider = 'postgres'\ndsn = 'postgresql://postgres@127.0.0.1:5432/test'\nvectors = 'pgvector'\n"
+    assert _mem(base + "ef_search = 7").vectors.ef_search == 7
+    assert _mem(base + "ef_search = 300").vectors.ef_search == 300
+    # What the value does to recall is measured in tests/stores/test_pgvector.py::test_ef_search_trades_recall.
 
 
 @effect("memory.embedding_model")
 async def _(tmp_path: Path) -> None:
     remote = "embedder = 'openai'\nembedding_base_url = 'http://127.0.0.1:9/v1'\nembedding_model = 'mini'"
     assert _mem(remote).embedder.model == "mini"
+    local = _mem("embedder = 'sentence-transformers'\nembedding_model = '/models/minilm'").embedder
+    assert (local.model, local.name) == ("/models/minilm", "st:minilm")
 
 
 @effect("memory.embedding_base_url")

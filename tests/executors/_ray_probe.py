@@ -10,7 +10,8 @@ import agentickit as ak
 
 
 async def probe(text: str, caps: Any) -> str:
-    """`"<command>:<arg>|<tag>"`: `sleep:0.2`, `fail:msg`, `log:/path`, `hang:`, or `pid:` (answers the PID)."""
+    """`"<command>:<arg>|<tag>"`: `sleep:0.2`, `fail:msg`, `log:/path`, `hang:`, `node:` (answers the PID and
+    the Ray node id), or `pid:` (answers the PID)."""
     command, _, rest = text.partition(":")
     arg, _, _tag = rest.partition("|")
     if command == "sleep":
@@ -24,6 +25,11 @@ async def probe(text: str, caps: Any) -> str:
         await asyncio.sleep(0.3)
     elif command == "hang":
         await asyncio.sleep(3600)
+    elif command == "node":
+        import ray
+
+        await asyncio.sleep(float(arg or 0))
+        return f"{os.getpid()}:{ray.get_runtime_context().get_node_id()}:{text}"
     return f"{os.getpid()}:{text}"
 
 

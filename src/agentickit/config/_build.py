@@ -274,7 +274,7 @@ _MCP_FIELDS = (
 def memory_from_section(section: MemorySection, root: Config) -> Memory:
     """The `Memory` a `[memory]` section describes (the store is connected on first use)."""
     from .. import stores
-    from ..memory import HashEmbedder, OpenAIEmbedder
+    from ..memory import HashEmbedder, OpenAIEmbedder, SentenceTransformerEmbedder
 
     extra: dict[str, Any] = {} if section.prefix is None else {"prefix": section.prefix}
     store: stores.Store | None = None
@@ -296,6 +296,12 @@ def memory_from_section(section: MemorySection, root: Config) -> Memory:
             api_key=os.environ.get("OPENAI_API_KEY"),
             dim=section.embedding_dim or 384,
         )
+    elif section.embedder == "sentence-transformers":
+        model: Any = section.embedding_model
+        if model is not None and root.source_dir is not None and not Path(model).is_absolute():
+            candidate = root.source_dir / model
+            model = candidate if candidate.exists() else model  # a directory beside the file, or a cached hub name
+        embedder = SentenceTransformerEmbedder(model)
     elif section.embedding_dim is not None:
         embedder = HashEmbedder(section.embedding_dim)
     opt = {
@@ -311,6 +317,14 @@ def memory_from_section(section: MemorySection, root: Config) -> Memory:
         )
         if (v := getattr(section, k)) is not None
     }
+    if section.vectors == "pgvector":
+        vec_opts: dict[str, Any] = dict(extra)
+        if section.ef_search is not None:
+            vec_opts["ef_search"] = section.ef_search
+        try:
+            opt["vectors"] = stores.PgVector(section.dsn or "", **vec_opts)
+        except UserError as exc:
+            raise ConfigFileError(f"{_source(root)}: memory: {exc}", path=_source(root), key="memory") from None
     try:
         return Memory(
             history_limit=section.history_limit,

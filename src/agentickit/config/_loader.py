@@ -43,6 +43,8 @@ Environment overrides (applied after expansion, before validation; an empty valu
 | `AGENTICKIT_MEMORY_RAG_MAX_TOKENS` | `memory.rag_max_tokens` |
 | `AGENTICKIT_MEMORY_HISTORY_WEIGHT` | `memory.history_weight` |
 | `AGENTICKIT_MEMORY_KNOWLEDGE_WEIGHT` | `memory.knowledge_weight` |
+| `AGENTICKIT_MEMORY_VECTORS` | `memory.vectors` |
+| `AGENTICKIT_MEMORY_EF_SEARCH` | `memory.ef_search` |
 | `AGENTICKIT_STREAMING_BUFFER_SIZE` | `streaming.buffer_size` |
 | `AGENTICKIT_STREAMING_FLUSH_INTERVAL` | `streaming.flush_interval` |
 | `AGENTICKIT_STREAMING_TEXT_ONLY` | `streaming.text_only` |

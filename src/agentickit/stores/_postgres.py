@@ -8,13 +8,13 @@ PgBouncer in transaction pooling mode cannot carry across transactions.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import UserError
 from ._base import (
     SCHEMA_VERSION,
+    Lazy,
     Page,
     Record,
     StoreConnectionError,
@@ -69,7 +69,7 @@ class Postgres:
 
     """
 
-    __slots__ = ("_lock", "_pool", "connect_timeout", "dsn", "pgbouncer", "pool_size", "prefix")
+    __slots__ = ("_pool", "connect_timeout", "dsn", "pgbouncer", "pool_size", "prefix")
 
     def __init__(
         self,
@@ -87,18 +87,10 @@ class Postgres:
         self.pool_size = pool
         self.pgbouncer = pgbouncer
         self.connect_timeout = connect_timeout
-        self._pool: Any = None
-        self._lock: asyncio.Lock | None = None
+        self._pool = Lazy()
 
     async def _get_pool(self) -> Any:
-        if self._pool is not None:
-            return self._pool
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            if self._pool is None:
-                self._pool = await self._connect()
-        return self._pool
+        return await self._pool.get(self._connect)
 
     async def _connect(self) -> Any:
         asyncpg = _import_asyncpg()
@@ -320,7 +312,7 @@ class Postgres:
 
     async def aclose(self) -> None:
         """Close the pool. Idempotent."""
-        pool, self._pool = self._pool, None
+        pool = self._pool.take()
         if pool is not None:
             await pool.close()
 
