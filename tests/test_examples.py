@@ -21,6 +21,7 @@ HELPERS = {"example_tools.py"}  # imported by the TOML examples, not run on its 
 # shows what it says fails too.
 EXPECT = {
     "handler_early_exit.py": "order A123 shipped yesterday",
+    "run_context.py": "answered by: backup | fallbacks: 1",
     "streaming.py": "hello from a plain for loop",
     "tools_and_mcp.py": "1 timeouts, 2 retries",
     "workflow_dag.py": "dependency cycle: b -> c -> a -> b",
