@@ -159,6 +159,12 @@ class LLMStream:
     async def _deltas(self) -> AsyncGenerator[str, None]:
         caps = self._caps
         model = caps.model
+        budget = caps._budget  # pyright: ignore[reportPrivateUsage]
+        if budget is not None:
+            try:
+                budget.before_request()
+            except UsageLimitExceeded as exc:
+                raise caps._partial(exc) from None  # pyright: ignore[reportPrivateUsage]
         attempt = 0
         while True:
             emitted = False
@@ -173,6 +179,11 @@ class LLMStream:
                             yield event.text
                     self.response = response = stream.response()
                 caps.usage.add(response.usage)
+                if budget is not None:
+                    try:
+                        budget.after_response(response, model.model_name)
+                    except UsageLimitExceeded as exc:
+                        raise caps._partial(exc) from None  # pyright: ignore[reportPrivateUsage]
                 return
             except ProviderError as exc:
                 if not await retry_unstarted(exc, attempt, model.max_retries, emitted):

@@ -376,6 +376,8 @@ class WorkflowSection(_Section):
     until_contains: str | None = None
     """`loop`: stop when the output contains this text."""
     steps: list[StepSection] = Field(min_length=1)
+    limits: LimitsSection | None = None
+    """`[workflow.limits]`: ONE budget for all the steps of each run (a top-level `[limits]` is each step agent's own)."""
 
     @model_validator(mode="after")
     def _graph(self) -> Self:
