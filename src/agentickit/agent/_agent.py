@@ -286,7 +286,8 @@ class Agent:
         """Run the agent once and return its `Result`.
 
         Options may be given as keywords (`max_tokens=100`) or as `options=RunOptions(...)`;
-        keywords win, then the agent's own `options`.
+        keywords win, then the agent's own `options`. `deps=` reaches tools that take an
+        `ak.RunContext` (`ctx.deps`); `usage_limits=` replaces the agent's budget for this run.
 
         Raises:
             RunError: a typed subclass: `ProviderError` (auth, rate limit, server, bad response),

@@ -300,7 +300,11 @@ class Tool:
 
     def invoke(self, kwargs: dict[str, Any]) -> Awaitable[Any]:
         """Run the function with already validated arguments (outside a run: an empty `RunContext`)."""
-        if self.takes_ctx:
+        # A slot read, not the property: this is every tool call's path (the chain calls it).
+        takes = self._ctx
+        if takes is None:
+            takes = self.takes_ctx
+        if takes:
             return self.invoke_ctx(EMPTY_CONTEXT, kwargs)
         if self.is_async:
             return self.function(**kwargs)
