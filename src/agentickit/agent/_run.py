@@ -226,7 +226,7 @@ async def run_loop(agent: Agent, query: str | Message, opts: RunOptions, sink: C
     rounds = 0
     fallbacks = 0
     budget = run_budget(agent, opts)  # None without usage limits
-    ctx = RunContext(opts.deps, run_id, session_id, usage, agent.name)
+    ctx: RunContext | None = None  # made at the first tool round: a run without tools pays nothing
     while True:
         if budget is not None:
             check_budget(budget, None, agent, run_id, start, messages, usage, records)
@@ -261,6 +261,8 @@ async def run_loop(agent: Agent, query: str | Message, opts: RunOptions, sink: C
                 result=partial_result(agent, run_id, start, messages, usage, records, response),
             )
         rounds += 1
+        if ctx is None:
+            ctx = RunContext(opts.deps, run_id, session_id, usage, agent.name)
         for message, record in await execute_tool_calls(response.tool_calls, tools, agent.tool_timeout, sink, ctx):
             messages.append(message)
             records.append(record)
