@@ -95,7 +95,7 @@ class LLMSection(_Section):
     def _fallbacks_valid(cls, value: list[str | dict[str, Any]]) -> list[str | dict[str, Any]]:
         for item in value:
             if isinstance(item, str):
-                _llm_spec_table(item)
+                LLMSection.model_validate(_llm_spec_table(item))  # a known provider, a model where needed
             else:
                 LLMSection.model_validate(item)  # the same keys and checks as [llm]
         return value
@@ -124,9 +124,9 @@ class LLMSection(_Section):
 def _llm_spec_table(spec: str) -> dict[str, Any]:
     """`"provider:model"` as the `[llm]` keys it stands for."""
     provider, sep, model = spec.partition(":")
-    if not sep or not provider or not model:
+    if not provider or (sep and not model):
         raise ValueError(f"expected a model as 'provider:model' (e.g. 'openai:gpt-4o-mini'), got {spec!r}")
-    return {"provider": provider, "model": model}
+    return {"provider": provider, "model": model} if model else {"provider": provider}
 
 
 class LimitsSection(_Section):
