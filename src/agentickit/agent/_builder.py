@@ -11,6 +11,7 @@ from ..memory import Memory
 from ..options import RunOptions, RunOptionsDict
 from ..providers._base import Model
 from ..providers._registry import LLMConfig, LLMSpec
+from ..streaming._options import StreamOptions
 from ..tools._cache import ToolCache
 from ._agent import Agent, ToolLike
 from ._handler import Handler, check_handler
@@ -123,6 +124,28 @@ class AgentBuilder:
         if limits is not None and settings:
             raise UserError("with_usage_limits(): pass an ak.UsageLimits or its fields as keywords, not both")
         self._kwargs["usage_limits"] = limits if limits is not None else UsageLimits(**settings)
+        return self
+
+    def with_stream_options(self, options: StreamOptions | None = None, **settings: Any) -> Self:
+        """Default `StreamOptions` of `run_stream`: `with_stream_options(buffer_size=50, text_only=True)`.
+
+        `settings` are `StreamOptions` fields; they replace those of `options`. A stream's own
+        keywords still win.
+
+        Raises:
+            UserError: a setting is not a `StreamOptions` field, or its value is out of range.
+
+        """
+        if options is not None and not isinstance(options, StreamOptions):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise UserError(f"with_stream_options() takes an ak.StreamOptions, got {type(options).__name__}")
+        valid = {f.name for f in fields(StreamOptions)}
+        unknown = sorted(settings.keys() - valid)
+        if unknown:
+            raise UserError(
+                f"with_stream_options(): unknown setting {unknown[0]!r}; StreamOptions fields are: {', '.join(sorted(valid))}"
+            )
+        base = options if options is not None else self._kwargs.get("stream_options", StreamOptions())
+        self._kwargs["stream_options"] = replace(base, **settings) if settings else base
         return self
 
     def with_description(self, description: str) -> Self:
