@@ -188,3 +188,10 @@ async def test_cache_scope_keys_a_cached_tool_by_its_deps() -> None:
     assert again.tool_calls[0].cache_hit and again.tool_calls[0].result == "one:x"
     with pytest.raises(ak.errors.UserError, match="cache_scope"):
         ak.Tool(scoped.function, cache_scope=lambda ctx: "x")  # no cache_ttl
+
+
+async def test_agent_default_deps_and_a_runs_own_win() -> None:
+    model = ak.SimulatedModel(script=[call("whoami", greeting="hi"), "done"])
+    agent = ak.Agent("svc", llm=model, tools=[whoami], options=ak.RunOptions(deps=Deps("default", [])))
+    assert (await agent.run("go")).tool_calls[0].result == "hi, default"  # e.g. an agent behind ak.serve
+    assert (await agent.run("go", deps=Deps("mine", []))).tool_calls[0].result == "hi, mine"
