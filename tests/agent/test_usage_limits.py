@@ -213,3 +213,11 @@ async def test_request_limit_over_http() -> None:
             with pytest.raises(UsageLimitExceeded, match="total_tokens_limit") as info:
                 await agent.run("several words in this prompt")
         assert info.value.result.usage.input_tokens > 0
+
+
+async def test_max_tool_rounds_also_carries_the_partial_result() -> None:
+    async with ak.Agent("a", llm=loops(), tools=[ping]) as agent:
+        with pytest.raises(UsageLimitExceeded, match="max_tool_rounds=2") as info:
+            await agent.run("go", max_tool_rounds=2)
+    assert info.value.limit is None and info.value.result is not None
+    assert len(info.value.result.tool_calls) == 2 and info.value.result.usage.requests == 3
