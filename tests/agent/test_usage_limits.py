@@ -123,6 +123,20 @@ async def test_handlers_caps_llm_draws_on_the_budget() -> None:
     assert info.value.result.usage.requests == 3
 
 
+async def test_handlers_llm_stream_draws_on_the_budget_too() -> None:
+    async def handler(text: str, caps: ak.Capabilities) -> str:
+        async for _ in caps.llm_stream(None, text):
+            pass
+        async for _ in caps.llm_stream(None, text):  # the second stream would pass the output budget
+            pass
+        return "never"
+
+    agent = ak.Agent("h", llm="simulated:echo", handler=handler, usage_limits=ak.UsageLimits(output_tokens_limit=5))
+    with pytest.raises(UsageLimitExceeded, match="output_tokens_limit=5") as info:
+        await agent.run("a b c")
+    assert info.value.result.usage.output_tokens == 6 and info.value.result.usage.requests == 2
+
+
 async def test_a_workflow_spends_one_budget_across_its_steps() -> None:
     wf = ak.SequentialWorkflow("wf")
     for i in range(4):
@@ -139,6 +153,24 @@ async def test_a_workflow_spends_one_budget_across_its_steps() -> None:
     assert cause.limit == "request_limit" and "workflow 'wf'" in str(cause)
     # The same limit in `options` applies to each step's run on its own: one request each is fine.
     assert (await wf.run("x", options=ak.RunOptions(usage_limits=ak.UsageLimits(request_limit=1)))).error is None
+
+
+async def test_a_workflows_own_limits_and_the_run_override() -> None:
+    wf = ak.SequentialWorkflow("wf", usage_limits=ak.UsageLimits(request_limit=1))
+    wf.add_step("a", ak.Agent("a", llm="simulated:echo")).add_step("b", ak.Agent("b", llm="simulated:echo"))
+    with pytest.raises(WorkflowError, match="UsageLimitExceeded"):
+        await wf.run("x")
+    assert (await wf.run("x", usage_limits=ak.UsageLimits(request_limit=2))).error is None
+    # Nested: the inner workflow's budget is drawn on inside the outer one's.
+    outer = ak.SequentialWorkflow("outer", usage_limits=ak.UsageLimits(request_limit=2))
+    outer.add_step("inner", ak.SequentialWorkflow("inner").add_step("c", ak.Agent("c", llm="simulated:echo")))
+    outer.add_step("d", ak.Agent("d", llm="simulated:echo")).add_step("e", ak.Agent("e", llm="simulated:echo"))
+    with pytest.raises(WorkflowError) as info:
+        await outer.run("x")
+    err = info.value.result.steps["e"].error
+    assert isinstance(err, UsageLimitExceeded) and "workflow 'outer'" in str(err)
+    with pytest.raises(WorkflowError, match="usage_limits must be an ak.UsageLimits"):
+        ak.ParallelWorkflow("p", usage_limits=5)  # type: ignore[arg-type]
 
 
 async def test_a_parallel_workflows_steps_share_the_budget() -> None:
@@ -181,3 +213,11 @@ async def test_request_limit_over_http() -> None:
             with pytest.raises(UsageLimitExceeded, match="total_tokens_limit") as info:
                 await agent.run("several words in this prompt")
         assert info.value.result.usage.input_tokens > 0
+
+
+async def test_max_tool_rounds_also_carries_the_partial_result() -> None:
+    async with ak.Agent("a", llm=loops(), tools=[ping]) as agent:
+        with pytest.raises(UsageLimitExceeded, match="max_tool_rounds=2") as info:
+            await agent.run("go", max_tool_rounds=2)
+    assert info.value.limit is None and info.value.result is not None
+    assert len(info.value.result.tool_calls) == 2 and info.value.result.usage.requests == 3

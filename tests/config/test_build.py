@@ -315,3 +315,28 @@ async def test_tools_section_defaults_keep_what_a_tool_declares_itself(tmp_path:
     result = await agent.run("q", max_tool_rounds=2)
     assert result.tool_calls[0].result == "done " + result.tool_calls[0].args["q"]
     assert len(sys.modules[mod].calls) == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("llm = ['simulated']", "needs at least two models"),
+        ("llm = ['simulated', 'bogus:x']", "expected one of"),
+        ("llm = ['simulated', 'openai']", "`model` is required for provider 'openai'"),
+        ("llm = ['simulated', 'x:']", "expected a model as 'provider:model'"),
+        ("[limits]\nrequest_limit = -1", "limits.request_limit"),
+        ("[llm]\nmax_concurrency = 0", "llm.max_concurrency"),
+    ],
+)
+def test_fallback_chains_and_limits_are_checked_when_loaded(text: str, message: str) -> None:
+    with pytest.raises(ConfigFileError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        loads_config(text, env={})
+
+
+def test_a_fallback_chain_from_config_builds_lazily_and_names_its_models() -> None:
+    agent = ak.Agent.from_config(loads_config("llm = ['simulated:echo', 'openai:gpt-4o-mini']", env={}))
+    assert isinstance(agent.llm, ak.FallbackModel)  # no key needed until the second model is asked
+    assert [s if isinstance(s, str) else getattr(s, "model", None) for s in agent.llm.specs] == [
+        "echo",
+        "openai:gpt-4o-mini",
+    ]

@@ -1082,6 +1082,43 @@ async def _(tmp_path: Path) -> None:
     assert (unstopped.iterations, unstopped.stop_reason) == (3, "max_iterations")
 
 
+def _workflow_limit_key(key: str, value: str, tools: bool = False) -> None:
+    # Two steps; each alone stays within the limit, the two together do not: one budget for the run.
+    async def check(tmp_path: Path) -> None:
+        from agentickit.errors import UsageLimitExceeded, WorkflowError
+        from agentickit.metrics import PRICES, set_price
+
+        set_price("echo", input_per_mtok=1e6, output_per_mtok=1e6)  # $1 a token
+        try:
+            base = "[llm]\nmodel = 'echo'\n"
+            if tools:
+                base = "[tools]\nfunctions = ['tests.config.test_keys:lookup']\n"
+            steps = "[[workflow.steps]]\nname = 'a'\n[[workflow.steps]]\nname = 'b'\n"
+            limited = build(f"{base}[workflow]\n{steps}[workflow.limits]\n{key} = {value}")
+            assert limited.usage_limits is not None
+            with pytest.raises(WorkflowError) as info:
+                await limited.run("one two three")
+            error = info.value.result.steps["b"].error
+            assert isinstance(error, UsageLimitExceeded) and error.limit == key
+            assert info.value.result.steps["a"].status is ak.StepStatus.OK
+            assert (await build(f"{base}[workflow]\n{steps}").run("one two three")).error is None
+        finally:
+            PRICES.pop("echo", None)
+
+    effect(f"workflow.limits.{key}")(check)
+
+
+for _key, _value, _tools in (
+    ("request_limit", "1", False),
+    ("input_tokens_limit", "10", False),
+    ("output_tokens_limit", "4", False),
+    ("total_tokens_limit", "15", False),
+    ("tool_calls_limit", "1", True),
+    ("cost_limit", "15", False),
+):
+    _workflow_limit_key(_key, _value, _tools)
+
+
 @effect("workflow.steps[].name")
 async def _(tmp_path: Path) -> None:
     assert set((await build("[[workflow.steps]]\nname = 'first'").run("q")).steps) == {"first"}

@@ -375,3 +375,20 @@ def test_configuration_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     assert model.provider == "anthropic" and model.model_name == "claude-sonnet-4-5"
     copy = pickle.loads(pickle.dumps(model))
     assert copy.describe() == model.describe()
+
+
+async def test_a_tools_image_goes_inside_the_tool_result_over_http(fake: FakeAnthropic) -> None:
+    png = ak.BinaryContent(b"\x89PNG\r\n\x1a\n" + b"\x00" * 16, media_type="image/png")
+
+    @ak.tool
+    async def city_map(city: str) -> ak.BinaryContent:
+        """A map of a city."""
+        return png
+
+    async with ak.Agent("a", llm(fake), tools=[city_map]) as agent:
+        result = await agent.run("show me Paris")
+    assert result.tool_calls[0].result == png
+    block = fake.requests[-1]["messages"][-1]["content"][0]
+    assert block["type"] == "tool_result" and block["tool_use_id"] == "toolu_01"
+    assert [b["type"] for b in block["content"]] == ["text", "image"]
+    assert block["content"][1]["source"] == {"type": "base64", "media_type": "image/png", "data": png.base64}

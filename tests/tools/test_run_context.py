@@ -168,3 +168,30 @@ async def test_any_value_is_a_valid_deps(deps: Any) -> None:
     model = ak.SimulatedModel(script=[call("echo_deps"), "done"])
     result = await ak.Agent("a", llm=model, tools=[echo_deps]).run("go", deps=deps)
     assert result.tool_calls[0].result == deps
+
+
+async def test_cache_scope_keys_a_cached_tool_by_its_deps() -> None:
+    runs: list[str] = []
+
+    @ak.tool(cache_ttl=60, cache_scope=lambda ctx: ctx.deps.tenant)
+    async def scoped(ctx: ak.RunContext[Deps], q: str) -> str:
+        runs.append(ctx.deps.tenant)
+        return f"{ctx.deps.tenant}:{q}"
+
+    model = ak.SimulatedModel(script=[call("scoped", q="x"), "done"])
+    async with ak.Agent("a", llm=model, tools=[scoped]) as agent:
+        one = await agent.run("go", deps=Deps("one", []))
+        two = await agent.run("go", deps=Deps("two", []))
+        again = await agent.run("go", deps=Deps("one", []))
+    assert runs == ["one", "two"]  # tenant "one" the second time came from the cache
+    assert (one.tool_calls[0].result, two.tool_calls[0].result) == ("one:x", "two:x")
+    assert again.tool_calls[0].cache_hit and again.tool_calls[0].result == "one:x"
+    with pytest.raises(ak.errors.UserError, match="cache_scope"):
+        ak.Tool(scoped.function, cache_scope=lambda ctx: "x")  # no cache_ttl
+
+
+async def test_agent_default_deps_and_a_runs_own_win() -> None:
+    model = ak.SimulatedModel(script=[call("whoami", greeting="hi"), "done"])
+    agent = ak.Agent("svc", llm=model, tools=[whoami], options=ak.RunOptions(deps=Deps("default", [])))
+    assert (await agent.run("go")).tool_calls[0].result == "hi, default"  # e.g. an agent behind ak.serve
+    assert (await agent.run("go", deps=Deps("mine", []))).tool_calls[0].result == "hi, mine"

@@ -40,6 +40,9 @@ def test_result_message_puts_binaries_on_parts() -> None:
     mixed = result_message("c2", "x", ["caption", png, {"n": 1}])
     assert mixed.parts == (png,) and mixed.content == 'caption\n[image/png attached]\n{"n":1}'
     assert result_message("c3", "x", [1, 2]).parts == () and result_message("c3", "x", [1, 2]).content == "[1,2]"
+    url = ak.ImageUrl("https://example.com/a.png")
+    linked = result_message("c4", "x", url)
+    assert linked.parts == (url,) and linked.content == "[image-url https://example.com/a.png attached]"
 
 
 async def test_the_model_sees_the_tools_image_in_process() -> None:

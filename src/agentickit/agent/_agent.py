@@ -438,6 +438,8 @@ class Agent(Generic[OutputT]):
         Options may be given as keywords (`max_tokens=100`) or as `options=RunOptions(...)`;
         keywords win, then the agent's own `options`. `output_type` asks for a typed answer for
         this run only (see the class docs); `Result.output` then has that type.
+        `deps=` reaches tools that take an `ak.RunContext` (`ctx.deps`); `usage_limits=` replaces the
+        agent's budget for this run.
 
         Raises:
             RunError: a typed subclass: `ProviderError` (auth, rate limit, server, bad response),

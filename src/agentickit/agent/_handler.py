@@ -159,6 +159,12 @@ class LLMStream:
     async def _deltas(self) -> AsyncGenerator[str, None]:
         caps = self._caps
         model = caps.model
+        budget = caps._budget  # pyright: ignore[reportPrivateUsage]
+        if budget is not None:
+            try:
+                budget.before_request()
+            except UsageLimitExceeded as exc:
+                raise caps._partial(exc) from None  # pyright: ignore[reportPrivateUsage]
         # The chat span is not made current: this generator's frames run in its consumer's context.
         chat = (
             None
@@ -185,6 +191,11 @@ class LLMStream:
                     if chat is not None:
                         chat.chat_end(response)
                         chat = None
+                    if budget is not None:
+                        try:
+                            budget.after_response(response, model.model_name)
+                        except UsageLimitExceeded as exc:
+                            raise caps._partial(exc) from None  # pyright: ignore[reportPrivateUsage]
                     return
                 except ProviderError as exc:
                     if not await retry_unstarted(exc, attempt, model.max_retries, emitted):

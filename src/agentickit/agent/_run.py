@@ -302,7 +302,7 @@ async def run_loop(
     rounds = 0
     fallbacks = 0
     budget = run_budget(agent, opts)  # None without usage limits
-    ctx = RunContext(opts.deps, run_id, session_id, usage, agent.name)
+    ctx: RunContext | None = None  # made at the first tool round: a run without tools pays nothing
     _PROGRESS.set((messages, records, usage, run_id))
     while True:
         if budget is not None:
@@ -346,6 +346,8 @@ async def run_loop(
                 result=partial_result(agent, run_id, start, messages, usage, records, response),
             )
         rounds += 1
+        if ctx is None:
+            ctx = RunContext(opts.deps, run_id, session_id, usage, agent.name)
         for message, record in await execute_tool_calls(calls, tools, agent.tool_timeout, sink, ctx):
             messages.append(message)
             records.append(record)

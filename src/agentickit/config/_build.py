@@ -459,6 +459,8 @@ def workflow_from_config(cfg: Config) -> Workflow:
         raise ConfigFileError(f"{_source(cfg)}: this config declares no [workflow]", path=_source(cfg), key="workflow")
     name = wf.name or cfg.name or "workflow"
     common: dict[str, Any] = {"timeout": wf.timeout, "description": wf.description or ""}
+    if wf.limits is not None:
+        common["usage_limits"] = UsageLimits(**wf.limits.model_dump(exclude_none=True))
     workflow: Workflow
     if wf.mode == "sequential":
         workflow = SequentialWorkflow(name, **common)

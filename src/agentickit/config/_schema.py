@@ -99,7 +99,7 @@ class LLMSection(_Section):
     def _fallbacks_valid(cls, value: list[str | dict[str, Any]]) -> list[str | dict[str, Any]]:
         for item in value:
             if isinstance(item, str):
-                _llm_spec_table(item)
+                LLMSection.model_validate(_llm_spec_table(item))  # a known provider, a model where needed
             else:
                 LLMSection.model_validate(item)  # the same keys and checks as [llm]
         return value
@@ -132,9 +132,9 @@ class LLMSection(_Section):
 def _llm_spec_table(spec: str) -> dict[str, Any]:
     """`"provider:model"` as the `[llm]` keys it stands for."""
     provider, sep, model = spec.partition(":")
-    if not sep or not provider or not model:
+    if not provider or (sep and not model):
         raise ValueError(f"expected a model as 'provider:model' (e.g. 'openai:gpt-4o-mini'), got {spec!r}")
-    return {"provider": provider, "model": model}
+    return {"provider": provider, "model": model} if model else {"provider": provider}
 
 
 class LimitsSection(_Section):
@@ -465,6 +465,8 @@ class WorkflowSection(_Section):
     until_contains: str | None = None
     """`loop`: stop when the output contains this text."""
     steps: list[StepSection] = Field(min_length=1)
+    limits: LimitsSection | None = None
+    """`[workflow.limits]`: ONE budget for all the steps of each run (a top-level `[limits]` is each step agent's own)."""
 
     @model_validator(mode="after")
     def _graph(self) -> Self:

@@ -19,7 +19,7 @@ from typing import Any, cast
 
 from .._cancel import UserCancelledItself, UserExit
 from .._utils import first_leaf
-from ..content import BinaryContent
+from ..content import AudioUrl, BinaryContent, ContentPart, DocumentUrl, ImageUrl
 from ..errors import ModelRetry, ToolArgumentsError, ToolError, ToolTimeoutError, UserError
 from ..messages import Message, ToolCall, ToolCallRecord, ToolDefinition
 from ..streaming._chunk import Chunk, ChunkType
@@ -309,21 +309,29 @@ async def _run_one(
 def result_message(call_id: str, name: str, value: Any) -> Message:
     """The tool message that carries a tool's value to the model.
 
-    A `BinaryContent` (an image, audio, a PDF), or a list of them with text, rides on the message's
-    `parts`; each provider sends them the way its API allows (Anthropic inside the tool result,
-    OpenAI in a user message after the turn's tool messages).
+    A content part (`BinaryContent` with an image, audio or a PDF; an `ImageUrl`, ...), or a list of
+    them with text, rides on the message's `parts`; each provider sends them the way its API allows
+    (Anthropic inside the tool result, OpenAI in a user message after the turn's tool messages).
     """
     if type(value) is str:
         return Message.tool(call_id, name, value)
-    if isinstance(value, BinaryContent):
-        return Message("tool", f"[{value.media_type} attached]", (), call_id, name, (value,))
+    if isinstance(value, _PARTS):
+        return Message("tool", _attached(value), (), call_id, name, (value,))
     if isinstance(value, list | tuple):
         items = cast("Sequence[Any]", value)
-        parts = tuple(v for v in items if isinstance(v, BinaryContent))
+        parts: tuple[ContentPart, ...] = tuple(v for v in items if isinstance(v, _PARTS))
         if parts:
-            texts = [f"[{v.media_type} attached]" if isinstance(v, BinaryContent) else result_text(v) for v in items]
+            texts = [_attached(v) if isinstance(v, _PARTS) else result_text(v) for v in items]
             return Message("tool", "\n".join(texts), (), call_id, name, parts)
     return Message.tool(call_id, name, result_text(value))
+
+
+_PARTS = (BinaryContent, ImageUrl, DocumentUrl, AudioUrl)
+
+
+def _attached(part: ContentPart) -> str:
+    # What the tool message's text says in the part's place (the part itself follows as a part).
+    return f"[{part.media_type} attached]" if isinstance(part, BinaryContent) else f"[{part.kind} {part.url} attached]"
 
 
 async def execute_tool_calls(

@@ -201,9 +201,13 @@ def compile_chain(
         inner_c = layer
         # Calls in flight by cache key, for the running loop (futures cannot cross loops).
         inflight: LoopBound[dict[bytes, asyncio.Future[Any]]] = LoopBound(dict)
+        scope = tool.cache_scope
 
         async def caching(args: dict[str, Any], info: CallInfo) -> Any:
             key = cache_key(name, args)
+            if scope is not None:
+                # The scope's value (say the tenant in deps) keys the entry beside the arguments.
+                key += b"\x00" + scope(info.ctx or EMPTY_CONTEXT).encode()
             try:
                 value = await store.get(key)
             except Exception as exc:  # a cache outage must not fail the tool: run it uncached

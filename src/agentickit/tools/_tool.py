@@ -89,6 +89,9 @@ class Tool:
             to retry attempts that ran past `timeout`.
         cache_ttl: seconds to reuse a result for the same arguments; `None` disables caching.
             Identical calls in flight at the same time share one execution.
+        cache_scope: `scope(ctx) -> str`, given the run's `ak.RunContext`, becomes part of the cache
+            key (e.g. `lambda ctx: ctx.deps.tenant`), so runs with different deps do not share
+            results. Without it the run's deps are not part of the key.
         rate_limit: a token bucket, e.g. `"10/s"`, `"100/m"`, `"5/10s"`, or a `RateLimit`; calls
             wait (without polling) for their slot.
         max_concurrency: at most this many calls of this tool run at once (shared by every agent
@@ -111,6 +114,7 @@ class Tool:
         "_rate_limit",
         "_raw_schema",
         "_state",
+        "cache_scope",
         "cache_ttl",
         "description",
         "function",
@@ -138,6 +142,7 @@ class Tool:
         rate_limit: str | RateLimit | None = None,
         max_concurrency: int | None = None,
         parameters: dict[str, Any] | None = None,
+        cache_scope: Callable[[RunContext[Any]], str] | None = None,
     ) -> None:
         if not callable(function):
             raise UserError(f"a tool needs a function, got {function!r}")
@@ -151,6 +156,8 @@ class Tool:
             raise UserError(f"tool cache_ttl must be > 0 seconds (or None for no caching), got {cache_ttl}")
         if max_concurrency is not None and max_concurrency < 1:
             raise UserError(f"tool max_concurrency must be >= 1 (or None for no cap), got {max_concurrency}")
+        if cache_scope is not None and (not callable(cache_scope) or cache_ttl is None):
+            raise UserError("tool cache_scope must be a function `scope(ctx) -> str`, and needs cache_ttl set")
         # Parsed here so a bad "10/x" fails when the tool is defined, not on its first call.
         self._rate_limit = parse_rate_limit(rate_limit) if rate_limit is not None else None
         # Per-loop runtime state of the policies (token bucket, semaphore), created on first call.
@@ -169,6 +176,7 @@ class Tool:
         self.retry_backoff = retry_backoff
         self.retry_on = retry_on
         self.cache_ttl = cache_ttl
+        self.cache_scope = cache_scope
         self.rate_limit = rate_limit
         self.max_concurrency = max_concurrency
         self._adapter: type[BaseModel] | None = None
@@ -294,7 +302,11 @@ class Tool:
 
     def invoke(self, kwargs: dict[str, Any]) -> Awaitable[Any]:
         """Run the function with already validated arguments (outside a run: an empty `RunContext`)."""
-        if self.takes_ctx:
+        # A slot read, not the property: this is every tool call's path (the chain calls it).
+        takes = self._ctx
+        if takes is None:
+            takes = self.takes_ctx
+        if takes:
             return self.invoke_ctx(EMPTY_CONTEXT, kwargs)
         if self.is_async:
             return self.function(**kwargs)
@@ -476,6 +488,7 @@ def tool(
     rate_limit: str | RateLimit | None = None,
     max_concurrency: int | None = None,
     parameters: dict[str, Any] | None = None,
+    cache_scope: Callable[[RunContext[Any]], str] | None = None,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 def tool(
     function: Callable[..., Any] | None = None,
@@ -491,6 +504,7 @@ def tool(
     rate_limit: str | RateLimit | None = None,
     max_concurrency: int | None = None,
     parameters: dict[str, Any] | None = None,
+    cache_scope: Callable[[RunContext[Any]], str] | None = None,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Turn a sync or async function into a `Tool`; use bare (`@tool`) or with options (`@tool(timeout=5)`).
 
@@ -522,6 +536,7 @@ def tool(
             rate_limit=rate_limit,
             max_concurrency=max_concurrency,
             parameters=parameters,
+            cache_scope=cache_scope,
         )
         return t
 

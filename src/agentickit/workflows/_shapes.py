@@ -21,6 +21,7 @@ from ._step import Step, check_signature
 from ._workflow import Workflow, not_run
 
 if TYPE_CHECKING:
+    from .._usage_limits import UsageLimits
     from ..options import RunOptions
     from ..streaming._sink import ChunkSink
 
@@ -58,12 +59,13 @@ class _Concurrent(Workflow):
         timeout: float | None = None,
         steps: Iterable[Step] = (),
         description: str = "",
+        usage_limits: UsageLimits | None = None,
     ) -> None:
         if max_concurrency is not None and max_concurrency < 1:
             raise WorkflowError(f"workflow {name!r}: max_concurrency must be >= 1 or None, got {max_concurrency}")
         self.max_concurrency = max_concurrency
         self.fail_fast = fail_fast
-        super().__init__(name, timeout=timeout, steps=steps, description=description)
+        super().__init__(name, timeout=timeout, steps=steps, description=description, usage_limits=usage_limits)
 
     def _limits(self) -> tuple[int | None, bool]:
         return self.max_concurrency, self.fail_fast
@@ -146,6 +148,7 @@ class LoopWorkflow(Workflow):
         timeout: float | None = None,
         steps: Iterable[Step] = (),
         description: str = "",
+        usage_limits: UsageLimits | None = None,
     ) -> None:
         if max_iterations < 1:
             raise WorkflowError(f"workflow {name!r}: max_iterations must be >= 1, got {max_iterations}")
@@ -153,7 +156,7 @@ class LoopWorkflow(Workflow):
             check_signature(until, 1, f"workflow {name!r}: until", "until(result: WorkflowResult) -> bool")
         self.max_iterations = max_iterations
         self.until = until
-        super().__init__(name, timeout=timeout, steps=steps, description=description)
+        super().__init__(name, timeout=timeout, steps=steps, description=description, usage_limits=usage_limits)
 
     async def _execute(
         self,

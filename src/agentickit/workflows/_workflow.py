@@ -47,22 +47,33 @@ class Workflow:
 
     A workflow is usable wherever an agent is: it has a `name`, `async run(query) -> Result`
     (a `WorkflowResult`), `run_stream`, `run_batch`, and it can be a step of another workflow
-    (directly, or through `as_agent` to name it and bound its nesting).
+    (directly, or through `as_agent` to name it and bound its nesting). Every shape takes
+    `usage_limits=`: one `ak.UsageLimits` budget shared by all the steps of each run (see `run`).
     """
 
-    __slots__ = ("_metrics", "_plan", "_steps", "description", "name", "timeout")
+    __slots__ = ("_metrics", "_plan", "_steps", "description", "name", "timeout", "usage_limits")
 
     _accepts_depends_on: ClassVar[bool] = False
 
     def __init__(
-        self, name: str, *, timeout: float | None = None, steps: Iterable[Step] = (), description: str = ""
+        self,
+        name: str,
+        *,
+        timeout: float | None = None,
+        steps: Iterable[Step] = (),
+        description: str = "",
+        usage_limits: UsageLimits | None = None,
     ) -> None:
         if not isinstance(name, str) or not name or "/" in name:  # pyright: ignore[reportUnnecessaryIsInstance]
             raise WorkflowError(f"a workflow name must be a non-empty string without '/', got {name!r}")
         if timeout is not None and not is_seconds(timeout):
             raise WorkflowError(f"workflow {name!r}: timeout must be > 0 seconds (a number, not NaN), got {timeout!r}")
+        if usage_limits is not None and not isinstance(usage_limits, UsageLimits):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise WorkflowError(f"workflow {name!r}: usage_limits must be an ak.UsageLimits, got {usage_limits!r}")
         self.name = name
         self.timeout = timeout
+        self.usage_limits = usage_limits
+        """One budget for all the steps of each run (a run's own `usage_limits=` replaces it)."""
         self.description = description
         self._steps: list[Step] = []
         self._plan: Plan | None = None
@@ -279,16 +290,20 @@ class Workflow:
         max_depth: int = DEFAULT_MAX_DEPTH,
         deps: Any = None,
         usage_limits: UsageLimits | None = None,
+        scoped: bool = False,
     ) -> WorkflowResult:
         """Run inside an enclosing workflow (or at the top): the single entry of every run."""
         check_run_options(options)
         if deps is not None:
             options = replace(options, deps=deps) if options is not None else RunOptions(deps=deps)
-        if usage_limits is not None:
-            if not isinstance(usage_limits, UsageLimits):  # pyright: ignore[reportUnnecessaryIsInstance]
-                raise UserError(f"usage_limits= takes an ak.UsageLimits, got {type(usage_limits).__name__}")
-            with budget_scope(usage_limits, f"workflow {self.name!r}"):
-                return await self._run_in(query, options=options, sink=sink, tag=tag, state=state, max_depth=max_depth)
+        limits = usage_limits if usage_limits is not None else self.usage_limits
+        if limits is not None and not scoped:
+            if not isinstance(limits, UsageLimits):  # pyright: ignore[reportUnnecessaryIsInstance]
+                raise UserError(f"usage_limits= takes an ak.UsageLimits, got {type(limits).__name__}")
+            with budget_scope(limits, f"workflow {self.name!r}"):
+                return await self._run_in(
+                    query, options=options, sink=sink, tag=tag, state=state, max_depth=max_depth, scoped=True
+                )
         plan = self._compiled()
         path = _PATH.get()
         depth = len(path) + 1
