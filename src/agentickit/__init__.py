@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from . import errors, stores, telemetry
+from . import durable, errors, stores, telemetry
 from ._result import Source
 from ._usage_limits import UsageLimits
 from ._version import __version__
@@ -29,6 +29,7 @@ from .agent import (
     research_agent,
 )
 from .content import AudioUrl, BinaryContent, DocumentUrl, ImageUrl
+from .durable import ApprovalRequest, Edit, RunInfo
 from .executors import BatchItem, BatchResult, Executor, LocalExecutor
 from .memory import Document, InMemoryStore, Memory, MemoryStore
 from .messages import Message, ToolCall, ToolCallRecord, Usage
@@ -37,6 +38,7 @@ from .options import RunOptions
 from .providers import FallbackModel, LLMConfig, Model, SimulatedModel
 from .streaming import Chunk, ChunkType, Stream, StreamOptions
 from .tools import Tool, tool
+from .tools._context import ToolCallContext, current_tool_call
 
 if TYPE_CHECKING:
     from . import serve
@@ -59,6 +61,7 @@ if TYPE_CHECKING:
 __all__ = (
     "Agent",
     "AgentBuilder",
+    "ApprovalRequest",
     "AudioUrl",
     "BatchItem",
     "BatchResult",
@@ -70,6 +73,7 @@ __all__ = (
     "DAGWorkflow",
     "Document",
     "DocumentUrl",
+    "Edit",
     "Executor",
     "FallbackModel",
     "ImageUrl",
@@ -87,6 +91,7 @@ __all__ = (
     "ParallelWorkflow",
     "Result",
     "RunContext",
+    "RunInfo",
     "RunOptions",
     "SequentialWorkflow",
     "SimulatedModel",
@@ -99,6 +104,7 @@ __all__ = (
     "Tool",
     "ToolCache",
     "ToolCall",
+    "ToolCallContext",
     "ToolCallRecord",
     "ToolOutput",
     "ToolRegistry",
@@ -108,7 +114,9 @@ __all__ = (
     "WorkflowResult",
     "__version__",
     "chat_agent",
+    "current_tool_call",
     "data_agent",
+    "durable",
     "errors",
     "load_config",
     "research_agent",

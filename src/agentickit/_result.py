@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .durable._types import ApprovalRequest
 from .messages import Message, ToolCallRecord, Usage
 
 __all__ = ("Result", "Source")
@@ -57,6 +58,10 @@ class Result:
     """Reasoning text the provider returned alongside the answer, if any."""
     sources: list[Source] = field(default_factory=list[Source])
     """What memory retrieval injected into the prompt (ids, scores, metadata), best first."""
+    status: str = "finished"
+    """`finished`, or `paused`: the run waits for a person (see `pending`; continue with `resume`)."""
+    pending: list[ApprovalRequest] = field(default_factory=list[ApprovalRequest])
+    """What a paused run waits for: tool calls to approve, uncertain calls, workflow inputs."""
 
     def __str__(self) -> str:
         return self.content

@@ -49,6 +49,8 @@ class RunOptions:
     """Free-form data copied into `Result.metadata`."""
     message_history: Sequence[Any] | None = None
     """Explicit history (`ak.Message`s) to send instead of the session's stored history (limits still apply)."""
+    durability: Literal["off", "exit", "step"] | None = None
+    """Journal this run (`exit`: when it ends; `step`: as it happens) so `agent.resume(run_id)` can continue it."""
 
     def __post_init__(self) -> None:
         # Cheap checks (a handful of comparisons per run) so a wrong value fails here, naming the
@@ -76,6 +78,8 @@ class RunOptions:
             _is_str(self.message_history) or not all(isinstance(m, Message) for m in self.message_history)
         ):
             problems.append("message_history must be a list of ak.Message, e.g. [ak.Message.user('hi')]")
+        if self.durability is not None and self.durability not in ("off", "exit", "step"):
+            problems.append(f"durability must be 'off', 'exit' or 'step', got {self.durability!r}")
         if problems:
             raise UserError("invalid run options: " + "; ".join(problems))
 
@@ -112,6 +116,7 @@ class RunOptionsDict(TypedDict, total=False):
     tool_choice: ToolChoice | None
     metadata: Mapping[str, Any] | None
     message_history: Sequence[Any] | None
+    durability: Literal["off", "exit", "step"] | None
 
 
 class StreamRunOptionsDict(TypedDict, total=False):
@@ -130,6 +135,7 @@ class StreamRunOptionsDict(TypedDict, total=False):
     tool_choice: ToolChoice | None
     metadata: Mapping[str, Any] | None
     message_history: Sequence[Any] | None
+    durability: Literal["off", "exit", "step"] | None
 
 
 def _is_str(value: object) -> bool:

@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Any, Self, Unpack
 from .._result import Result
 from .._utils import is_seconds, run_coroutine
 from ..content import UserContent, split_user_content
+from ..durable._agent import has_approvals
+from ..durable._runs import check_store
+from ..durable._types import Durability, Edit, RunInfo, RunStatus, check_durability
 from ..errors import UserError
 from ..memory import Memory
 from ..messages import Message
@@ -33,6 +36,7 @@ from ._run import run_agent
 if TYPE_CHECKING:
     from ..config import Config
     from ..executors import BatchResult, Executor, ProgressCallback
+    from ..stores._base import Store
 
 __all__ = ("Agent", "ToolLike")
 
@@ -87,6 +91,10 @@ class Agent:
         middleware: `ak.Middleware` objects whose `before_run`/`after_run` hooks wrap every run, in order.
         stream_options: default `StreamOptions` of `run_stream` (its own keywords win), e.g. from a
             config file's `[streaming]` section.
+        durability: `off` (default), `exit` or `step`: journal runs so `resume(run_id)` continues them
+            after a failure or a crash (see `agentickit.durable`); a run option can override it.
+        store: where journals go (an `ak.stores` store); defaults to the memory's store, else an
+            in-process one (resumable in this process only).
 
     Raises:
         UnknownProviderError: `llm` names a provider that does not exist.
@@ -96,11 +104,13 @@ class Agent:
 
     __slots__ = (
         "__weakref__",
+        "_approvals",
         "_metrics",
         "_model",
         "_tool_map",
         "_tools_state",
         "description",
+        "durability",
         "handler",
         "llm",
         "max_concurrent_tools",
@@ -108,6 +118,7 @@ class Agent:
         "middleware",
         "name",
         "options",
+        "store",
         "stream_options",
         "system_prompt",
         "tool_cache",
@@ -131,6 +142,8 @@ class Agent:
         handler: Handler | None = None,
         middleware: Sequence[Middleware] = (),
         stream_options: StreamOptions | None = None,
+        durability: Durability = "off",
+        store: Store | None = None,
     ) -> None:
         if llm.__class__ is str:
             parse_llm(llm)  # type: ignore[arg-type]  # fails fast on an unknown provider; cached
@@ -167,6 +180,9 @@ class Agent:
         self.handler = handler
         self.middleware = check_middleware(middleware) if middleware else ()
         self.stream_options = stream_options
+        self.durability: Durability = check_durability(durability, f"agent {name!r}: durability")
+        self.store = check_store(store, f"agent {name!r}")
+        self._approvals = has_approvals(self.tools)
         self._model: Model | None = None
         self._tool_map: dict[str, Tool] | None = None
         self._tools_state: AgentTools | None = None
@@ -285,7 +301,63 @@ class Agent:
         """
         prompt = _check_query(query)
         opts = self._options(options, kwargs)
-        return await run_agent(self, prompt, opts)
+        return await self._start(prompt, opts, None)
+
+    def _start(self, prompt: str | Message, opts: RunOptions, sink: ChunkSink | None) -> Awaitable[Result]:
+        mode = opts.durability if opts.durability is not None else self.durability
+        if mode == "off" and not self._approvals:
+            return run_agent(self, prompt, opts, sink)
+        from ..durable._agent import run_durable
+
+        return run_durable(self, prompt, opts, sink, mode)
+
+    async def resume(
+        self,
+        run_id: str,
+        *,
+        approvals: Mapping[str, bool | Edit | str] | None = None,
+        options: RunOptions | None = None,
+    ) -> Result:
+        """Continue a journaled run (paused, failed, cancelled or crashed), in this process or another.
+
+        Model responses and tool results in the journal are replayed, not asked or run again. A paused
+        run needs answers to its `pending` requests: `approvals={id: True | False | ak.Edit(args=...)}`.
+        The agent must be built the same way (name and tools) and on the same `store`.
+
+        Raises:
+            RunNotFoundError: no journal for `run_id` in the store.
+            RunFinishedError: the run already finished.
+            ApprovalError: `approvals` names ids that are not pending.
+            JournalMismatchError: another agent (or other tools) wrote the journal.
+
+        """
+        from ..durable._agent import resume_agent
+
+        return await resume_agent(self, run_id, approvals, options, None)
+
+    def resume_stream(
+        self,
+        run_id: str,
+        *,
+        approvals: Mapping[str, bool | Edit | str] | None = None,
+        options: RunOptions | None = None,
+        stream_options: StreamOptions | None = None,
+    ) -> Stream[Result]:
+        """`resume()` as a stream (replayed turns arrive as TEXT chunks; then the run streams live)."""
+        from ..durable._agent import resume_agent
+
+        sopts = resolve_stream_options(stream_options if stream_options is not None else self.stream_options)
+
+        def produce(sink: ChunkSink) -> Awaitable[Result]:
+            return resume_agent(self, run_id, approvals, options, sink)
+
+        return Stream(produce, sopts, {"agent_name": self.name})
+
+    async def runs(self, *, status: RunStatus | None = None, limit: int = 100) -> list[RunInfo]:
+        """This agent's journaled runs in its store, most recent first; `status` filters them."""
+        from ..durable._agent import agent_runs
+
+        return await agent_runs(self, status, limit)
 
     def run_sync(
         self, query: UserContent, *, options: RunOptions | None = None, **kwargs: Unpack[RunOptionsDict]
@@ -307,7 +379,7 @@ class Agent:
 
         async def main() -> Result:
             try:
-                return await run_agent(self, prompt, opts)
+                return await self._start(prompt, opts, None)
             finally:
                 # Connection pools belong to this short-lived loop; the next call opens new ones.
                 await self._close_model()
@@ -362,7 +434,7 @@ class Agent:
         )
 
         def produce(sink: ChunkSink) -> Awaitable[Result]:
-            return run_agent(self, prompt, opts, sink)
+            return self._start(prompt, opts, sink)
 
         async def close_loop_bound() -> None:
             # `for chunk in stream` runs on a private loop: what the run opened there dies with it (as in run_sync).
@@ -447,6 +519,8 @@ class Agent:
             "handler": self.handler,
             "middleware": self.middleware,
             "stream_options": self.stream_options,
+            "durability": self.durability,
+            "store": self.store,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:

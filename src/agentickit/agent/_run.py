@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from .._result import Result, Source
 from .._utils import new_id
+from ..durable._journal import take_scope
 from ..errors import ProviderError, RunTimeoutError, UsageLimitExceeded, UserError, is_retryable
 from ..memory._memory import trim_history
 from ..messages import Message, ModelResponse, ToolCallRecord, ToolDefinition, Usage
@@ -192,6 +193,10 @@ def _dispatch(agent: Agent, query: str | Message, opts: RunOptions, sink: ChunkS
 async def run_loop(agent: Agent, query: str | Message, opts: RunOptions, sink: ChunkSink | None, run_id: str) -> Result:
     """The default loop: model, tools, model... until the model answers without asking for tools."""
     start = time.perf_counter()
+    # A durable run (or a durable workflow's step) left its journal scope for this run to take.
+    scope = take_scope()
+    if scope is not None and not scope.name:
+        run_id = scope.journal.run_id
     model = agent.model
     memory = agent.memory
     messages: list[Message] = []
@@ -238,7 +243,10 @@ async def run_loop(agent: Agent, query: str | Message, opts: RunOptions, sink: C
             else _tel.active.chat_start(model, messages, definitions, settings, sink is not None)
         )
         try:
-            response = await _ask(model, messages, definitions, settings, sink, max_retries)
+            if scope is None:
+                response = await _ask(model, messages, definitions, settings, sink, max_retries)
+            else:  # replayed from the journal, or asked and recorded
+                response = await scope.ask(_ask, model, messages, definitions, settings, sink, max_retries)
         except BaseException as exc:
             if chat is not None:
                 chat.fail(exc)
@@ -259,7 +267,8 @@ async def run_loop(agent: Agent, query: str | Message, opts: RunOptions, sink: C
                 f"({', '.join(c.name for c in response.tool_calls)}); raise max_tool_rounds or check the tools' results"
             )
         rounds += 1
-        for message, record in await execute_tool_calls(response.tool_calls, tools, agent.tool_timeout, sink):
+        run_tools = execute_tool_calls if scope is None else scope.tool_calls
+        for message, record in await run_tools(response.tool_calls, tools, agent.tool_timeout, sink):
             messages.append(message)
             records.append(record)
         if settings.tool_choice not in (None, "auto", "none"):

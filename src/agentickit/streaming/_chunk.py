@@ -36,6 +36,8 @@ class ChunkType(enum.Enum):
     """A workflow step started (`step_name`)."""
     AGENT_COMPLETE = "agent_complete"
     """A workflow step finished (`step_name`; `metadata` has status and duration)."""
+    APPROVAL_REQUIRED = "approval_required"
+    """A durable run paused for a person (`metadata`: `run_id`, `pending` requests as dicts); DONE follows."""
     IMAGE = "image"
     """Reserved."""
     AUDIO = "audio"

@@ -25,6 +25,7 @@ from ..streaming._sink import ChunkSink
 from ..telemetry import _hooks as _tel
 from ._cache import MemoryToolCache, ToolCache
 from ._chain import CallChain, CallInfo, LoopSemaphore, compile_chain
+from ._context import bind_call, call_context, unbind_call
 from ._metrics import ToolMetrics
 from ._source import ToolSource
 from ._tool import Tool, result_text
@@ -245,7 +246,15 @@ async def _run_one(
             args = chain.tool.validate(call.arguments)
         except ToolArgumentsError as exc:
             error = str(exc)
-    record, _ = await call_tool(call.id, call.name, args, chain, sink=sink, metrics=metrics, error=error)
+    if error is None and chain is not None and chain.tool.side_effect:
+        # Outside a journaled run the tool still gets its call context (and idempotency key).
+        token = bind_call(call_context(chain.tool, call.id, args, None, False))
+        try:
+            record, _ = await call_tool(call.id, call.name, args, chain, sink=sink, metrics=metrics, error=error)
+        finally:
+            unbind_call(token)
+    else:
+        record, _ = await call_tool(call.id, call.name, args, chain, sink=sink, metrics=metrics, error=error)
     text = f"Error: {record.error}" if record.error is not None else result_text(record.result)
     return Message.tool(call.id, call.name, text), record
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from .._utils import is_seconds, new_id
+from ..durable._journal import bind_scope, current_scope, reset_scope
+from ..durable._runs import check_store
+from ..durable._types import Durability, Edit, RunInfo, RunStatus, check_durability
 from ..errors import UserError, WorkflowDepthError, WorkflowError, WorkflowTimeoutError
 from ..messages import Usage
 from ..metrics import Metrics, MetricsSnapshot, metrics_for, record_failure, record_result
@@ -25,8 +28,10 @@ from ._result import StepResult, StepStatus, WorkflowResult
 from ._step import Step, check_signature
 
 if TYPE_CHECKING:
+    from ..durable._journal import Journal
     from ..executors import BatchResult, Executor, ProgressCallback
     from ..options import RunOptions
+    from ..stores._base import Store
     from ..streaming import ChunkCallback
     from ..streaming._sink import ChunkSink
 
@@ -58,12 +63,19 @@ class Workflow:
     (directly, or through `as_agent` to name it and bound its nesting).
     """
 
-    __slots__ = ("_metrics", "_plan", "_steps", "description", "name", "timeout")
+    __slots__ = ("_metrics", "_plan", "_steps", "description", "durability", "name", "store", "timeout")
 
     _accepts_depends_on: ClassVar[bool] = False
 
     def __init__(
-        self, name: str, *, timeout: float | None = None, steps: Iterable[Step] = (), description: str = ""
+        self,
+        name: str,
+        *,
+        timeout: float | None = None,
+        steps: Iterable[Step] = (),
+        description: str = "",
+        durability: Durability = "off",
+        store: Store | None = None,
     ) -> None:
         if not isinstance(name, str) or not name or "/" in name:  # pyright: ignore[reportUnnecessaryIsInstance]
             raise WorkflowError(f"a workflow name must be a non-empty string without '/', got {name!r}")
@@ -72,6 +84,8 @@ class Workflow:
         self.name = name
         self.timeout = timeout
         self.description = description
+        self.durability: Durability = check_durability(durability, f"workflow {name!r}: durability")
+        self.store = check_store(store, f"workflow {name!r}")
         self._steps: list[Step] = []
         self._plan: Plan | None = None
         self._metrics: Metrics | None = None
@@ -145,6 +159,7 @@ class Workflow:
         options: RunOptions | None = None,
         state: dict[str, Any] | None = None,
         raise_on_error: bool = True,
+        durability: Durability | None = None,
     ) -> WorkflowResult:
         """Run the workflow on `query` and return every step's outcome.
 
@@ -152,6 +167,8 @@ class Workflow:
         is the partial `WorkflowResult` (every step's status and output: nothing finished is lost).
         With `raise_on_error=False` that result is returned instead, its `error` set.
         `options` go to every agent step; `state` seeds the shared key/value store (`context.state`).
+        `durability` (default: the workflow's) journals the run in `store` so `resume(run_id)` can continue it;
+        a durable run whose step calls `ctx.request_input()` returns `status="paused"` with `pending`.
 
         Raises:
             WorkflowTimeoutError: the workflow's timeout ran out (also a `RunTimeoutError`).
@@ -160,10 +177,76 @@ class Workflow:
                 dependencies, a cycle).
 
         """
-        result = await self._run_in(query, options=options, sink=None, tag="", state=state)
+        mode = self._mode(durability)
+        if mode == "off":
+            result = await self._run_in(query, options=options, sink=None, tag="", state=state)
+        else:
+            from ..durable._workflow import run_workflow
+
+            result = await run_workflow(self, query, options, None, state, DEFAULT_MAX_DEPTH, mode)
         if raise_on_error and result.error is not None:
             raise result.error
         return result
+
+    def _mode(self, durability: Durability | None) -> Durability:
+        if durability is None:
+            return self.durability
+        return check_durability(durability)
+
+    async def resume(
+        self,
+        run_id: str,
+        *,
+        approvals: Mapping[str, bool | Edit | str] | None = None,
+        options: RunOptions | None = None,
+        raise_on_error: bool = True,
+        durability: Durability | None = None,
+    ) -> WorkflowResult:
+        """Continue a journaled run (paused, failed, cancelled or crashed), in this process or another.
+
+        Steps the journal has finished are not run again (their outputs are replayed), nor are the model
+        responses and tool results of agent steps. `approvals` answers the run's `pending` requests:
+        `{id: "text"}` for `ctx.request_input`, `{id: True | False | ak.Edit(args=...)}` for tool approvals.
+
+        Raises:
+            RunNotFoundError: no journal for `run_id` in the workflow's store.
+            RunFinishedError: the run already finished.
+            ApprovalError: `approvals` names ids that are not pending.
+            JournalMismatchError: the journal was written by a different definition (steps renamed, ...).
+            WorkflowError: a step failed (as `run()`).
+
+        """
+        from ..durable._workflow import resume_workflow
+
+        mode = None if durability is None else check_durability(durability)
+        result = await resume_workflow(self, run_id, approvals, options, None, DEFAULT_MAX_DEPTH, mode)
+        if raise_on_error and result.error is not None:
+            raise result.error
+        return result
+
+    def resume_stream(
+        self,
+        run_id: str,
+        *,
+        approvals: Mapping[str, bool | Edit | str] | None = None,
+        options: RunOptions | None = None,
+        stream_options: StreamOptions | None = None,
+    ) -> Stream[WorkflowResult]:
+        """`resume()` as a stream: replayed steps send their AGENT_COMPLETE, then the run streams live."""
+        from ..durable._workflow import resume_workflow
+
+        sopts = _stream_options(stream_options)
+
+        async def produce(sink: ChunkSink) -> WorkflowResult:
+            return _raise_error(await resume_workflow(self, run_id, approvals, options, sink, DEFAULT_MAX_DEPTH, None))
+
+        return Stream(produce, sopts, {"agent_name": self.name, "workflow_name": self.name})
+
+    async def runs(self, *, status: RunStatus | None = None, limit: int = 100) -> list[RunInfo]:
+        """This workflow's journaled runs in its store, most recent first; `status` filters them."""
+        from ..durable._workflow import workflow_runs
+
+        return await workflow_runs(self, status, limit)
 
     def run_stream(
         self,
@@ -180,6 +263,7 @@ class Workflow:
         timeout: float | None = None,
         on_chunk: ChunkCallback | None = None,
         stream_options: StreamOptions | None = None,
+        durability: Durability | None = None,
     ) -> Stream[WorkflowResult]:
         """Run the workflow and stream it: AGENT_START / AGENT_COMPLETE per step and every step's chunks.
 
@@ -212,7 +296,7 @@ class Workflow:
             timeout=timeout,
             on_chunk=on_chunk,
         )
-        return _stream(self, self.name, query, options, state, DEFAULT_MAX_DEPTH, sopts)
+        return _stream(self, self.name, query, options, state, DEFAULT_MAX_DEPTH, sopts, self._mode(durability))
 
     def run_sync(
         self,
@@ -289,13 +373,14 @@ class Workflow:
         tag: str,
         state: dict[str, Any] | None = None,
         max_depth: int = DEFAULT_MAX_DEPTH,
+        journal: Journal | None = None,
     ) -> WorkflowResult:
         """Run inside an enclosing workflow (or at the top): the single entry of every run."""
         check_run_options(options)
         plan = self._compiled()
         path = _PATH.get()
         depth = len(path) + 1
-        run_id = new_id("wf")
+        run_id = new_id("wf") if journal is None else journal.run_id
         if depth > max_depth:
             chain = " > ".join((*path, self.name))
             err = WorkflowDepthError(
@@ -306,8 +391,11 @@ class Workflow:
             record_failure(self, err, 0.0)
             return err.result
         ctx = WorkflowContext(self.name, run_id, query, state)
+        ctx.journal = journal
         path_token = _PATH.set((*path, self.name))
         ctx_token = bind_context(ctx)
+        # A workflow nested in a durable step has no journal of its own: its agents must not take the step's.
+        scope_token = bind_scope(None) if journal is None and current_scope() is not None else None
         start = time.perf_counter()
         span = None if _tel.active is None else _tel.active.workflow_start(self)
         try:
@@ -318,6 +406,8 @@ class Workflow:
                 span.fail(exc)
             raise
         finally:
+            if scope_token is not None:
+                reset_scope(scope_token)
             unbind_context(ctx_token)
             _PATH.reset(path_token)
         if span is not None:
@@ -440,12 +530,16 @@ class _Concurrent(Workflow):
         timeout: float | None = None,
         steps: Iterable[Step] = (),
         description: str = "",
+        durability: Durability = "off",
+        store: Store | None = None,
     ) -> None:
         if max_concurrency is not None and max_concurrency < 1:
             raise WorkflowError(f"workflow {name!r}: max_concurrency must be >= 1 or None, got {max_concurrency}")
         self.max_concurrency = max_concurrency
         self.fail_fast = fail_fast
-        super().__init__(name, timeout=timeout, steps=steps, description=description)
+        super().__init__(
+            name, timeout=timeout, steps=steps, description=description, durability=durability, store=store
+        )
 
     def _limits(self) -> tuple[int | None, bool]:
         return self.max_concurrency, self.fail_fast
@@ -528,6 +622,8 @@ class LoopWorkflow(Workflow):
         timeout: float | None = None,
         steps: Iterable[Step] = (),
         description: str = "",
+        durability: Durability = "off",
+        store: Store | None = None,
     ) -> None:
         if max_iterations < 1:
             raise WorkflowError(f"workflow {name!r}: max_iterations must be >= 1, got {max_iterations}")
@@ -535,7 +631,9 @@ class LoopWorkflow(Workflow):
             check_signature(until, 1, f"workflow {name!r}: until", "until(result: WorkflowResult) -> bool")
         self.max_iterations = max_iterations
         self.until = until
-        super().__init__(name, timeout=timeout, steps=steps, description=description)
+        super().__init__(
+            name, timeout=timeout, steps=steps, description=description, durability=durability, store=store
+        )
 
     async def _execute(
         self,
@@ -749,9 +847,14 @@ def _stream(
     state: dict[str, Any] | None,
     max_depth: int,
     sopts: StreamOptions,
+    mode: Durability = "off",
 ) -> Stream[WorkflowResult]:
     async def produce(sink: ChunkSink) -> WorkflowResult:
         # A failure raises: the stream turns it into its single ERROR before DONE, and `wait()` raises it.
+        if mode != "off":
+            from ..durable._workflow import run_workflow
+
+            return _raise_error(await run_workflow(workflow, query, options, sink, state, max_depth, mode))
         return _raise_error(
             await workflow._run_in(query, options=options, sink=sink, tag="", state=state, max_depth=max_depth)  # pyright: ignore[reportPrivateUsage]
         )
