@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import fields, replace
 from typing import Any, Self, Unpack
 
+from ..durable._types import Durability
 from ..errors import UserError
 from ..memory import Memory
 from ..options import RunOptions, RunOptionsDict
 from ..providers._base import Model
+from ..stores._base import Store
 from ..providers._registry import LLMConfig, LLMSpec
 from ..tools._cache import ToolCache
 from ._agent import Agent, ToolLike
@@ -136,6 +138,13 @@ class AgentBuilder:
 
         """
         self._kwargs["middleware"] = (*self._kwargs.get("middleware", ()), *check_middleware(middleware))
+        return self
+
+    def with_durability(self, durability: Durability, store: Store | None = None) -> Self:
+        """Journal runs (`"exit"` or `"step"`, or `"off"`) in `store`, so `agent.resume(run_id)` continues them."""
+        self._kwargs["durability"] = durability
+        if store is not None:
+            self._kwargs["store"] = store
         return self
 
     def build(self) -> Agent:
