@@ -10,8 +10,8 @@ from ..errors import UserError
 from ..memory import Memory
 from ..options import RunOptions, RunOptionsDict
 from ..providers._base import Model
-from ..stores._base import Store
 from ..providers._registry import LLMConfig, LLMSpec
+from ..stores._base import Store
 from ..tools._cache import ToolCache
 from ._agent import Agent, ToolLike
 from ._handler import Handler, check_handler
