@@ -178,13 +178,15 @@ async def test_exit_writes_the_journal_only_when_the_run_ends(store: Store) -> N
 
 async def test_timeout_and_cancel_leave_the_run_resumable(store: Store) -> None:
     calls: list[str] = []
-    slow = [True, True]
+    slow = [True]
+    stuck = asyncio.Event()
 
     @ak.tool
     async def fetch(what: str) -> str:
         calls.append(what)
         if what == "second" and slow[0]:
             slow[0] = False
+            stuck.set()
             await asyncio.sleep(30)
         return f"got {what}"
 
@@ -207,9 +209,10 @@ async def test_timeout_and_cancel_leave_the_run_resumable(store: Store) -> None:
     # cancelled from outside: the same
     calls.clear()
     slow[0] = True
+    stuck.clear()
     task = asyncio.ensure_future(agent.run("fetch"))
-    while len(calls) < 2:
-        await asyncio.sleep(0.01)
+    async with asyncio.timeout(5):
+        await stuck.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
