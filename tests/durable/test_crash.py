@@ -12,8 +12,12 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 import agentickit as ak
+from agentickit.durable import ApprovalError
 from agentickit.durable._journal import NS
+from agentickit.testing import FunctionModel, SimRequest, SimTurn
 
 from ._crash_worker import STEPS, build, counts
 
@@ -136,5 +140,68 @@ asyncio.run(main(sys.argv[2]))
     try:
         info = await store.info(NS, run_id)
         assert info is not None and info.meta["status"] == "finished"
+    finally:
+        await store.aclose()
+
+
+async def test_side_effect_without_key_interrupted_is_uncertain(tmp_path: Path) -> None:
+    script = tmp_path / "uncertain.py"
+    script.write_text(
+        """
+import asyncio, os, signal, sys
+import agentickit as ak
+from agentickit.testing import FunctionModel, call
+
+@ak.tool(side_effect=True)
+def send(to: str) -> str:
+    with open(sys.argv[2], "a") as f:
+        f.write(to + "\\n")
+    os.kill(os.getpid(), signal.SIGKILL)
+
+def fn(req):
+    return call("send", to="ann")
+
+agent = ak.Agent("mailer", FunctionModel(fn), tools=[send], durability="step", store=ak.stores.SQLite(sys.argv[1]))
+asyncio.run(agent.run("mail ann"))
+"""
+    )
+    sent = tmp_path / "sent.txt"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    for _ in range(2):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(script), str(tmp_path / "m.db"), str(sent), env=env
+        )
+        assert await proc.wait() == -signal.SIGKILL
+    assert sent.read_text() == "ann\nann\n"
+
+    sends: list[str] = []
+
+    @ak.tool(side_effect=True)
+    def send(to: str) -> str:
+        sends.append(to)
+        return f"sent to {to}"
+
+    def fn(req: SimRequest) -> str | SimTurn:
+        last = req.messages[-1]
+        return f"model saw: {last.content}"
+
+    store = ak.stores.SQLite(tmp_path / "m.db")
+    agent = ak.Agent("mailer", FunctionModel(fn), tools=[send], store=store)
+    try:
+        first, second = sorted(await agent.runs(status="running"), key=lambda r: r.created_at)
+        for info, answer in ((first, False), (second, True)):
+            paused = await agent.resume(info.run_id)  # never re-run blindly: the run asks
+            [req] = paused.pending
+            assert paused.status == "paused" and req.kind == "uncertain" and req.tool == "send"
+            assert req.id.startswith("uncertain:")
+            with pytest.raises(ApprovalError, match="must be True, False"):
+                await agent.resume(info.run_id, approvals={req.id: ak.Edit(args={"to": "bob"})})
+            result = await agent.resume(info.run_id, approvals={req.id: answer})
+            assert result.status == "finished"
+            if answer:
+                assert result.content == "model saw: sent to ann"
+            else:
+                assert result.content.startswith("model saw: Unknown outcome")
+        assert sends == ["ann"]  # only the one a person chose to retry
     finally:
         await store.aclose()

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .._result import Result
-from ..errors import UserError
+from ..errors import UserError, WorkflowError
 from ..memory._sessions import message_from_dict, message_to_dict
 from ..messages import Message
 from ..options import RunOptions
 from ..streaming._chunk import Chunk, ChunkType
 from ..tools._source import ToolSource
 from ..tools._tool import Tool
+from ..workflows._context import current_context
 from ._journal import Journal, bind_scope, current_scope, reset_scope
 from ._runs import default_store, list_runs, new_journal, open_journal, pause, settle
 from ._types import Durability, RunInfo, RunPaused
@@ -132,6 +133,13 @@ async def _drive(
     try:
         result = await run_agent(agent, prompt, opts, sink)
     except RunPaused as paused:
+        if current_context() is not None:
+            # A step of a workflow that keeps no journal: a silent empty answer would be worse than failing.
+            raise WorkflowError(
+                f"agent {agent.name!r} paused for approval ({', '.join(p.id for p in paused.pending)}) inside "
+                f"workflow {current_context().workflow!r}, which is not durable; give the workflow "  # pyright: ignore[reportOptionalMemberAccess]
+                "durability='exit' or 'step' to pause and resume it"
+            ) from None
         await pause(journal, paused.pending)
         if sink is not None:
             meta = {"run_id": journal.run_id, "pending": [p.to_dict() for p in paused.pending]}
