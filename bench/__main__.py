@@ -30,7 +30,7 @@ from . import _util
 
 
 def _suites() -> list[tuple[str, Callable[[], Any]]]:
-    from . import claims, core, guide, over_http, telemetry
+    from . import claims, core, durable, guide, over_http, telemetry
 
     return [
         ("core.construction", core.construction),
@@ -58,6 +58,7 @@ def _suites() -> list[tuple[str, Callable[[], Any]]]:
         ("load.cli", claims.load_command),
         ("guide.table", guide.guide_table),
         ("telemetry.cost", telemetry.cost),
+        ("durable.journal", durable.journal),
     ]
 
 
