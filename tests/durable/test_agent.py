@@ -247,6 +247,7 @@ async def test_journal_grows_linearly(tmp_path: Path) -> None:
     finally:
         await store.aclose()
     per_step = large / 1000
+    print(f"journal: {per_step:.0f} bytes per tool round")
     assert per_step < 250, f"{per_step:.0f} bytes per step"
     # O(steps), not O(steps^2): ten times the steps, about ten times the bytes
     assert 8 < large / small < 12, (small, large)
