@@ -30,7 +30,7 @@ from . import _util
 
 
 def _suites() -> list[tuple[str, Callable[[], Any]]]:
-    from . import claims, core, durable, guide, over_http, telemetry
+    from . import claims, core, durable, guide, over_http, run_context, telemetry
 
     return [
         ("core.construction", core.construction),
@@ -43,6 +43,7 @@ def _suites() -> list[tuple[str, Callable[[], Any]]]:
         ("http.streaming", over_http.streamed_chunks),
         ("http.live_streams", over_http.live_streams),
         ("stream.inprocess", claims.inprocess_stream),
+        ("stream.workflow", claims.workflow_stream),
         ("stream.ttft", claims.ttft_overhead),
         ("stream.memory", claims.stream_vs_buffer_memory),
         ("stream.text_only", claims.text_only),
@@ -58,6 +59,7 @@ def _suites() -> list[tuple[str, Callable[[], Any]]]:
         ("load.cli", claims.load_command),
         ("guide.table", guide.guide_table),
         ("telemetry.cost", telemetry.cost),
+        ("core.run_context", run_context.run_context),
         ("durable.journal", durable.journal),
     ]
 

@@ -102,6 +102,47 @@ async def inprocess_stream() -> list[Row]:
     ]
 
 
+async def workflow_stream() -> list[Row]:
+    """Chunks/s through a one-step workflow against the bare agent's stream, interleaved in one run."""
+    import agentickit as ak
+    from agentickit.providers.simulated import SimulatedModel
+
+    words = 20_000 if QUICK else 50_000
+    model = SimulatedModel(reply=_words(words), tools_mode="never")
+    agent = ak.Agent("stream", llm=model)
+    wf = ak.SequentialWorkflow("one").add_step("only", agent)
+    delta = ak.ChunkType.DELTA
+
+    async def bare() -> int:
+        return await _drain(agent.run_stream("go", flush_interval=None), delta)
+
+    async def one_step() -> int:
+        return await _drain(wf.run_stream("go", flush_interval=None), delta)
+
+    counts = {"agent": await bare(), "workflow": await one_step()}
+    secs = await interleaved({"agent": bare, "workflow": one_step}, 1, 3 if QUICK else 9, warmup=1)
+    # Seconds per run become chunks/s (the fastest run is the max).
+    a, w = (
+        Stat(counts[k] / secs[k].median, counts[k] / secs[k].max, counts[k] / secs[k].min, secs[k].n)
+        for k in ("agent", "workflow")
+    )
+    ratio = w.median / a.median if a.median else 0.0
+    return [
+        Row(
+            id="stream.workflow_chunks_per_s",
+            group="streaming",
+            title="streamed chunks/s through a one-step workflow (0-latency simulated model)",
+            value=w.median,
+            min=w.min,
+            max=w.max,
+            n=w.n,
+            unit="chunks/s",
+            baseline={"name": "the bare agent's run_stream", "value": a.median, "unit": "chunks/s"},
+            note=f"{words:,}-token answer; workflow/agent = {ratio:.2f}; chunks: {counts}",
+        ).judge(Budget(">=", 0.9 * a.median, ">= 90% of the bare agent"))
+    ]
+
+
 async def ttft_overhead() -> list[Row]:
     import agentickit as ak
     from agentickit.messages import Message

@@ -141,7 +141,7 @@ async def http_part(rounds: int, words: int) -> None:
     import aiohttp
 
     import agentickit as ak
-    from agentickit.providers.openai import OpenAIModel
+    from agentickit.providers.openai import OpenAIEndpoint, OpenAIModel
 
     port = _free_port()
     proc = await _start_server(words, port)
@@ -149,7 +149,7 @@ async def http_part(rounds: int, words: int) -> None:
     try:
         await _wait_up(base, proc)
         session = aiohttp.ClientSession()
-        model = OpenAIModel("sim", base_url=base, api_key="sk-bench")
+        model = OpenAIModel("sim", OpenAIEndpoint(base_url=base, api_key="sk-bench"))
         agent = ak.Agent("bench", llm=ak.LLMConfig(provider="openai", model="sim", base_url=base, api_key="sk-bench"))
         url = base + "/chat/completions"
         fns: dict[str, Callable[[], Awaitable[int]]] = {

@@ -47,7 +47,7 @@ async def support(input: str, caps: ak.Capabilities) -> str:
 class Guardrail(ak.Middleware):
     """Refuses some requests before anything else runs."""
 
-    async def before_run(self, ctx: ak.RunContext) -> str | None:
+    async def before_run(self, ctx: ak.MiddlewareContext) -> str | None:
         if "password" in ctx.input.lower():
             return "I can't help with passwords; please use the reset link."
         return None
@@ -56,10 +56,10 @@ class Guardrail(ak.Middleware):
 class Timing(ak.Middleware):
     """Adds the wall time of every run to its metadata."""
 
-    async def before_run(self, ctx: ak.RunContext) -> None:
+    async def before_run(self, ctx: ak.MiddlewareContext) -> None:
         ctx.state["start"] = time.perf_counter()
 
-    async def after_run(self, ctx: ak.RunContext, result: ak.Result) -> None:
+    async def after_run(self, ctx: ak.MiddlewareContext, result: ak.Result) -> None:
         result.metadata["ms"] = round((time.perf_counter() - ctx.state["start"]) * 1000, 2)
 
 

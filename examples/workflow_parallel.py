@@ -38,11 +38,16 @@ async def main() -> None:
     print(f"wall {result.duration * 1000:.0f} ms, slowest step {slowest * 1000:.0f} ms")
 
     # Without fail_fast a failing step does not stop the others; the result says which failed.
+    # `run()` raises a WorkflowError holding that result; raise_on_error=False returns it instead.
     async def broken(text: str) -> str:
         raise RuntimeError("data source down")
 
     wf.add_step("broken", broken)
-    result = await wf.run("again")
+    try:
+        await wf.run("again")
+    except ak.errors.WorkflowError as exc:
+        print(f"raised {type(exc).__name__}: {exc}")
+    result = await wf.run("again", raise_on_error=False)
     print(
         f"with a failing step: ok={result.ok}, failed={result.steps_with(ak.StepStatus.FAILED)}, "
         f"finished={sorted(result.outputs)}"

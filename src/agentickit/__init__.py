@@ -22,6 +22,7 @@ from .agent import (
     AgentBuilder,
     Capabilities,
     Middleware,
+    MiddlewareContext,
     Result,
     RunContext,
     chat_agent,
@@ -38,7 +39,7 @@ from .options import RunOptions
 from .providers import FallbackModel, LLMConfig, Model, SimulatedModel
 from .streaming import Chunk, ChunkType, Stream, StreamOptions
 from .tools import Tool, tool
-from .tools._context import ToolCallContext, current_tool_call
+from .tools._callctx import ToolCallContext, current_tool_call
 
 if TYPE_CHECKING:
     from . import serve
@@ -87,6 +88,7 @@ __all__ = (
     "Message",
     "MetricsSnapshot",
     "Middleware",
+    "MiddlewareContext",
     "Model",
     "ParallelWorkflow",
     "Result",

@@ -3,17 +3,26 @@
 Checked before each model request (requests so far, tokens so far) and after each response
 (tokens, cost, the tool calls it asks for), so a run stops before it spends past the budget, with
 a `UsageLimitExceeded` that names the limit and the value reached.
+
+A `Budget` is what was spent against one `UsageLimits`. A workflow run with `usage_limits=` opens
+one for all its steps (`budget_scope`); the runs inside find it through a context variable, so
+parallel steps and nested workflows draw on it too.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Generator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, fields
+from typing import Any
 
 from .errors import UsageLimitExceeded, UserError
-from .messages import Usage
+from .messages import ModelResponse, Usage
+from .metrics import price_for
 
-__all__ = ("UsageLimits",)
+__all__ = ("BUDGET", "Budget", "UsageLimits", "budget_scope")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,3 +122,90 @@ def _exceeded(name: str, value: float, limit: float, what: str) -> None:
         limit=name,
         value=value,
     )
+
+
+class Budget:
+    """Usage spent so far against one `UsageLimits` (a run's, or a workflow's shared by its steps)."""
+
+    __slots__ = ("cost", "limits", "owner", "parent", "tool_calls", "usage")
+
+    def __init__(self, limits: UsageLimits, parent: Budget | None = None, owner: str = "") -> None:
+        self.limits = limits
+        self.parent = parent
+        self.owner = owner
+        """`""` for a run's own budget, else what shares it (`workflow 'name'`), for the error message."""
+        self.usage = Usage()
+        self.tool_calls = 0
+        """Tool calls asked for so far (counted when the model asks, before they run)."""
+        self.cost: float | None = 0.0
+        """US dollars so far; None once a response came from a model without a price."""
+
+    def before_request(self) -> None:
+        """Count one more model request, unless it (or the tokens so far) breaks a limit.
+
+        Raises:
+            UsageLimitExceeded: naming the limit and the value.
+
+        """
+        b: Budget | None = self
+        while b is not None:
+            if b.owner:
+                b._guard(b.limits.check_before_request, b.usage)
+            else:  # a run's own budget: its errors need no prefix (the common case, kept direct)
+                b.limits.check_before_request(b.usage)
+            b = b.parent
+        b = self
+        while b is not None:
+            b.usage.requests += 1
+            b = b.parent
+
+    def after_response(self, response: ModelResponse, model_name: str) -> None:
+        """Add a response's tokens, cost and the tool calls it asks for, and check them.
+
+        Args:
+            response: the model's latest response.
+            model_name: the model to price the response with when it does not name one.
+
+        Raises:
+            UsageLimitExceeded: naming the limit and the value.
+
+        """
+        usage = response.usage
+        asked = len(response.tool_calls)
+        b: Budget | None = self
+        while b is not None:
+            b.usage.input_tokens += usage.input_tokens
+            b.usage.output_tokens += usage.output_tokens
+            b.tool_calls += asked
+            if b.limits.cost_limit is not None and b.cost is not None:
+                price = price_for(response.model or model_name)
+                b.cost = None if price is None else b.cost + price.cost(usage.input_tokens, usage.output_tokens)
+            if b.owner:
+                b._guard(b.limits.check_after_response, b.usage, b.tool_calls, b.cost)
+            else:
+                b.limits.check_after_response(b.usage, b.tool_calls, b.cost)
+            b = b.parent
+
+    def _guard(self, check: Any, *args: Any) -> None:
+        try:
+            check(*args)
+        except UsageLimitExceeded as exc:
+            raise UsageLimitExceeded(f"{self.owner}: {exc}", limit=exc.limit, value=exc.value) from None
+
+
+BUDGET: ContextVar[Budget | None] = ContextVar("agentickit_budget", default=None)
+"""The budget that runs started here draw on (set by a workflow run with `usage_limits=`)."""
+
+
+@contextmanager
+def budget_scope(limits: UsageLimits | None, owner: str) -> Generator[Budget | None]:
+    """Every run inside the `with` block draws on one budget of `limits` (a no-op with None)."""
+    if limits is None:
+        yield None
+        return
+    budget = Budget(limits, BUDGET.get(), owner)
+    token = BUDGET.set(budget)
+    try:
+        yield budget
+    finally:
+        BUDGET.reset(token)

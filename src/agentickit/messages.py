@@ -114,6 +114,8 @@ class ModelResponse:
     thoughts: str = ""
     """Reasoning text the provider returned separately (`reasoning_content`, Anthropic thinking)."""
     model: str | None = None
+    fallbacks: int = 0
+    """How many models of a `FallbackModel` chain failed before the one that gave this answer."""
 
 
 @dataclass(slots=True, kw_only=True)

@@ -159,6 +159,8 @@ class MetricsSnapshot:
     unpriced_models: tuple[str, ...] = ()
     window: int = 0
     """How many recent runs the percentiles were computed over."""
+    fallbacks: int = 0
+    """How often a `FallbackModel` moved on to its next model during successful runs."""
 
     @property
     def error_rate(self) -> float:
@@ -204,6 +206,7 @@ class Metrics:
         "_window",
         "cancelled",
         "errors",
+        "fallbacks",
         "name",
         "runs",
         "tool_calls",
@@ -223,6 +226,7 @@ class Metrics:
         self.errors = 0
         self.cancelled = 0
         self.tool_calls = 0
+        self.fallbacks = 0
         self.total_latency = 0.0
         self._errors_by_type: dict[str, int] = {}
         self._by_model: dict[str, list[int]] = {}
@@ -327,6 +331,7 @@ class Metrics:
             cost_usd=cost,
             unpriced_models=tuple(sorted(unpriced)),
             window=len(lat),
+            fallbacks=self.fallbacks,
         )
 
     def __repr__(self) -> str:
@@ -379,6 +384,8 @@ def record_result(owner: Any, result: Any, first_at: float = 0.0, start: float =
             tokens = m._by_model[key] = [0, 0]  # pyright: ignore[reportPrivateUsage]
         tokens[0] += t_in
         tokens[1] += t_out
+    if "fallbacks" in meta:
+        m.fallbacks += meta["fallbacks"]
     if first_at:
         m.record_ttft(first_at - start)
     else:

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal, TypedDict
 
+from ._usage_limits import UsageLimits
 from ._utils import is_seconds
 from .errors import UserError
 from .messages import Message
@@ -49,6 +50,10 @@ class RunOptions:
     """Free-form data copied into `Result.metadata`."""
     message_history: Sequence[Any] | None = None
     """Explicit history (`ak.Message`s) to send instead of the session's stored history (limits still apply)."""
+    deps: Any = None
+    """The run's dependencies (a database pool, a client, settings): tools get them as `ctx.deps`."""
+    usage_limits: UsageLimits | None = None
+    """A budget of requests, tokens, tool calls and cost for this run (wins over the agent's)."""
     durability: Literal["off", "exit", "step"] | None = None
     """Journal this run (`exit`: when it ends; `step`: as it happens) so `agent.resume(run_id)` can continue it."""
 
@@ -78,6 +83,8 @@ class RunOptions:
             _is_str(self.message_history) or not all(isinstance(m, Message) for m in self.message_history)
         ):
             problems.append("message_history must be a list of ak.Message, e.g. [ak.Message.user('hi')]")
+        if self.usage_limits is not None and not isinstance(self.usage_limits, UsageLimits):  # pyright: ignore[reportUnnecessaryIsInstance]
+            problems.append(f"usage_limits must be an ak.UsageLimits(...), got {type(self.usage_limits).__name__}")
         if self.durability is not None and self.durability not in ("off", "exit", "step"):
             problems.append(f"durability must be 'off', 'exit' or 'step', got {self.durability!r}")
         if problems:
@@ -116,6 +123,8 @@ class RunOptionsDict(TypedDict, total=False):
     tool_choice: ToolChoice | None
     metadata: Mapping[str, Any] | None
     message_history: Sequence[Any] | None
+    deps: Any
+    usage_limits: UsageLimits | None
     durability: Literal["off", "exit", "step"] | None
 
 
@@ -135,6 +144,8 @@ class StreamRunOptionsDict(TypedDict, total=False):
     tool_choice: ToolChoice | None
     metadata: Mapping[str, Any] | None
     message_history: Sequence[Any] | None
+    deps: Any
+    usage_limits: UsageLimits | None
     durability: Literal["off", "exit", "step"] | None
 
 

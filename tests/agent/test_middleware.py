@@ -15,11 +15,11 @@ class Recorder(ak.Middleware):
         self.log = log
         self.stop = stop
 
-    async def before_run(self, ctx: ak.RunContext) -> str | ak.Result | None:
+    async def before_run(self, ctx: ak.MiddlewareContext) -> str | ak.Result | None:
         self.log.append(f"before {self.name}")
         return self.stop
 
-    async def after_run(self, ctx: ak.RunContext, result: ak.Result) -> ak.Result | None:
+    async def after_run(self, ctx: ak.MiddlewareContext, result: ak.Result) -> ak.Result | None:
         self.log.append(f"after {self.name}")
         return None
 
@@ -55,10 +55,10 @@ async def test_before_run_short_circuits_with_a_result() -> None:
 
 async def test_after_run_replaces_the_result_and_state_is_shared() -> None:
     class Stamp(ak.Middleware):
-        async def before_run(self, ctx: ak.RunContext) -> None:
+        async def before_run(self, ctx: ak.MiddlewareContext) -> None:
             ctx.state["seen_input"] = ctx.input
 
-        async def after_run(self, ctx: ak.RunContext, result: ak.Result) -> ak.Result:
+        async def after_run(self, ctx: ak.MiddlewareContext, result: ak.Result) -> ak.Result:
             assert ctx.run_id == result.run_id
             return ak.Result(content=f"[{ctx.state['seen_input']}] {result.content}", run_id=result.run_id)
 
@@ -70,7 +70,7 @@ async def test_before_run_can_rewrite_the_input_and_options() -> None:
     import dataclasses
 
     class Redact(ak.Middleware):
-        async def before_run(self, ctx: ak.RunContext) -> None:
+        async def before_run(self, ctx: ak.MiddlewareContext) -> None:
             ctx.input = ctx.input.replace("secret", "*****")
             ctx.options = dataclasses.replace(ctx.options, max_tokens=2)
 
@@ -82,7 +82,7 @@ async def test_before_run_can_rewrite_the_input_and_options() -> None:
 
 async def test_duck_typed_middleware_with_one_hook() -> None:
     class AfterOnly:
-        async def after_run(self, ctx: ak.RunContext, result: ak.Result) -> None:
+        async def after_run(self, ctx: ak.MiddlewareContext, result: ak.Result) -> None:
             result.metadata["audited"] = True
 
     result = await ak.Agent("m", middleware=[AfterOnly()]).run("hi")  # pyright: ignore[reportArgumentType]
@@ -156,11 +156,11 @@ def test_bad_middleware_is_rejected_at_build_time(middleware: Any, match: str) -
 
 async def test_hooks_returning_the_wrong_type_are_typed_errors() -> None:
     class BadBefore(ak.Middleware):
-        async def before_run(self, ctx: ak.RunContext) -> Any:
+        async def before_run(self, ctx: ak.MiddlewareContext) -> Any:
             return 42
 
     class BadAfter(ak.Middleware):
-        async def after_run(self, ctx: ak.RunContext, result: ak.Result) -> Any:
+        async def after_run(self, ctx: ak.MiddlewareContext, result: ak.Result) -> Any:
             return "text"
 
     with pytest.raises(UserError, match=r"BadBefore.before_run returned int; return a str or an ak.Result"):
@@ -171,7 +171,7 @@ async def test_hooks_returning_the_wrong_type_are_typed_errors() -> None:
 
 async def test_hook_errors_propagate() -> None:
     class Guard(ak.Middleware):
-        async def before_run(self, ctx: ak.RunContext) -> None:
+        async def before_run(self, ctx: ak.MiddlewareContext) -> None:
             raise PermissionError("not allowed")
 
     with pytest.raises(PermissionError, match="not allowed"):

@@ -246,6 +246,84 @@ async def _(tmp_path: Path) -> None:
     assert (await build("[llm.options]\nreply = 'configured'").run("q")).content == "configured"
 
 
+@effect("llm.max_concurrency")
+async def _(tmp_path: Path) -> None:
+    # Three runs at once, 60 ms each: a cap of 1 makes them take turns.
+    text = "[llm]\nmax_concurrency = 1\n[llm.options]\nttft = 0.06\nreply = 'ok'"
+    capped = [build(text) for _ in range(3)]  # separate agents share the cap: same model and limit
+    t0 = time.perf_counter()
+    await asyncio.gather(*(a.run("q") for a in capped))
+    assert time.perf_counter() - t0 >= 0.17
+    from agentickit.providers._limit import ConcurrencyLimitedModel
+
+    assert isinstance(capped[0].model, ConcurrencyLimitedModel)
+    assert not isinstance(build("[llm.options]\nreply = 'ok'").model, ConcurrencyLimitedModel)
+
+
+@effect("llm.fallbacks")
+async def _(tmp_path: Path) -> None:
+    down = "provider = 'simulated'\nmax_retries = 0\n[llm.options]\nfailures = ['500']\nreply = 'primary'"
+    with pytest.raises(ServerError):
+        await build(f"[llm]\n{down}").run("q")
+    chain = build(
+        "llm = [{provider = 'simulated', max_retries = 0, options = {failures = ['429'], reply = 'primary'}},"
+        " 'simulated:echo']"
+    )
+    assert isinstance(chain.llm, ak.FallbackModel)
+    result = await chain.run("from the backup")
+    assert result.content == "from the backup" and result.metadata["fallbacks"] == 1
+    assert chain.metrics().fallbacks == 1
+    # The long form: `fallbacks` in [llm].
+    long = build("[llm]\nfallbacks = ['simulated:echo']\n" + down)
+    assert (await long.run("echoed")).content == "echoed"
+
+
+# -- [limits] ------------------------------------------------------------------------------------
+
+
+def _limit_key(key: str, value: str, tools: bool = False) -> None:
+    async def check(tmp_path: Path) -> None:
+        from agentickit.errors import UsageLimitExceeded
+        from agentickit.metrics import PRICES, set_price
+
+        set_price("keys-priced", input_per_mtok=1e6, output_per_mtok=1e6)  # $1 a token
+        try:
+            base = "[llm]\nmodel = 'keys-priced'\n"
+            # With a tool offered the simulated model calls it once, then answers: 2 requests, 1 call.
+            base += (
+                "[tools]\nfunctions = ['tests.config.test_keys:lookup']\n"
+                if tools
+                else "[llm.options]\nreply = 'a b c'\n"
+            )
+            agent = build(base + f"[limits]\n{key} = {value}")
+            assert agent.usage_limits is not None
+            with pytest.raises(UsageLimitExceeded) as info:
+                await agent.run("one two three")
+            assert info.value.limit == key and info.value.result is not None
+            result = await build(base).run("one two three")
+            assert result.usage.requests == (2 if tools else 1)
+        finally:
+            PRICES.pop("keys-priced", None)
+
+    effect(f"limits.{key}")(check)
+
+
+def lookup() -> str:
+    """A tool for the [limits] checks."""
+    return "found"
+
+
+for _key, _value, _tools in (
+    ("request_limit", "1", True),
+    ("input_tokens_limit", "1", False),
+    ("output_tokens_limit", "2", False),
+    ("total_tokens_limit", "4", False),
+    ("tool_calls_limit", "0", True),
+    ("cost_limit", "2.5", False),
+):
+    _limit_key(_key, _value, _tools)
+
+
 # -- [memory] ------------------------------------------------------------------------------------
 
 

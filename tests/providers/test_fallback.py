@@ -218,3 +218,44 @@ def test_bad_max_concurrency_is_rejected() -> None:
     for bad in (0, -1, 1.5, "2"):
         with pytest.raises(UserError, match="max_concurrency"):
             ak.LLMConfig(provider="simulated", max_concurrency=bad)  # type: ignore[arg-type]
+
+
+# -- which model answered, and how often the chain moved on -----------------------------------
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_scripted_429_then_500_over_http_reach_the_third_model(streamed: bool) -> None:
+    async with (
+        SimulatorServer(fail_first_n=99, fail_with="429", retry_after=0.01, model_name="first") as limited,
+        SimulatorServer(fail_first_n=99, fail_with="500", model_name="second") as broken,
+        SimulatorServer(model_name="third") as up,
+    ):
+
+        def cfg(srv: SimulatorServer) -> ak.LLMConfig:
+            return ak.LLMConfig(provider="openai", model="m", base_url=srv.base_url + "/v1", api_key="x", max_retries=0)
+
+        async with ak.Agent("a", llm=[cfg(limited), cfg(broken), cfg(up)]) as agent:
+            if streamed:
+                stream = agent.run_stream("third time lucky")
+                async for _ in stream:
+                    pass
+                result = await stream.wait()
+            else:
+                result = await agent.run("third time lucky")
+            assert result.content == "third time lucky"
+            assert result.metadata["model"] == "third" and result.metadata["fallbacks"] == 2
+            assert agent.metrics().fallbacks == 2
+            fb = agent.model
+            assert isinstance(fb, ak.FallbackModel) and fb.stats["fallbacks"] == 2
+    assert (len(limited.requests), len(broken.requests), len(up.requests)) == (1, 1, 1)
+
+
+async def test_no_fallback_leaves_no_trace_in_metadata_or_metrics() -> None:
+    agent = ak.Agent("a", llm=[sim("primary"), sim("backup")])
+    result = await agent.run("q")
+    assert result.metadata["model"] == "primary" and "fallbacks" not in result.metadata
+    assert agent.metrics().fallbacks == 0
+    tools_agent = ak.Agent("t", llm=[sim("p", failures=["500"], max_retries=0), sim("b")])
+    await tools_agent.run("q")
+    await tools_agent.run("q")  # the primary's one failure is spent: no fallback the second time
+    assert tools_agent.metrics().fallbacks == 1

@@ -22,8 +22,8 @@ from agentickit.errors import (
     UserError,
 )
 from agentickit.providers import infer_model
-from agentickit.providers._http import RETRY_AFTER_CAP, retry_after
-from agentickit.providers._retry import backoff_delay
+from agentickit.providers._http import retry_after
+from agentickit.providers._retry import RETRY_AFTER_CAP, backoff_delay
 from tests.hostile import HostileServer
 
 Transport = Literal["aiohttp", "sdk"]

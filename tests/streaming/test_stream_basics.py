@@ -83,6 +83,24 @@ def test_stream_run_options_dict_is_run_options_without_timeout() -> None:
     assert set(StreamRunOptionsDict.__annotations__) == {f.name for f in fields(ak.RunOptions)} - {"timeout"}
 
 
+def test_stream_keywords_are_the_stream_options_for_agents_and_workflows() -> None:
+    from dataclasses import fields
+
+    from agentickit.streaming._options import StreamOptionsDict
+
+    assert set(StreamOptionsDict.__annotations__) == {f.name for f in fields(StreamOptions)}
+    agent = ak.Agent("a", llm=ak.SimulatedModel(reply="x y"))
+    wf = ak.SequentialWorkflow("w").add_step("a", agent)
+    # The same keywords reach the same StreamOptions through both, next to run options for the agent.
+    a = agent.run_stream("q", buffer_size=7, text_only=True, timeout=3.0, max_tokens=5)
+    w = wf.run_stream("q", buffer_size=7, text_only=True, timeout=3.0)
+    assert a.options == w.options == StreamOptions(buffer_size=7, text_only=True, timeout=3.0)
+    with pytest.raises(UserError, match="buffer_size"):
+        wf.run_stream("q", buffer_size=0)
+    with pytest.raises(UserError, match="unknown"):
+        agent.run_stream("q", bufer_size=3)  # type: ignore[call-arg]
+
+
 def test_stream_options_reject_bad_values() -> None:
     with pytest.raises(UserError, match="buffer_size"):
         StreamOptions(buffer_size=0)

@@ -228,3 +228,24 @@ async def test_a_stopping_step_completes_with_the_final_answer() -> None:
     }
     assert (await stream.wait()).content == "final"
     assert_one_done_last(chunks)
+
+
+async def test_an_agent_step_streams_into_the_workflows_sink_without_a_stream_of_its_own() -> None:
+    # Item 7 of issue 12: the step's loop writes into the workflow's channel; no second Stream, task
+    # or buffer, so the chunk objects the model loop made are the ones the reader gets, tagged.
+    agent = ak.Agent("a", llm=ak.SimulatedModel(reply="one two three", tools_mode="never"))
+    wf = ak.SequentialWorkflow("w").add_step("only", agent)
+    tasks_before = len(asyncio.all_tasks())
+    seen_tasks: list[int] = []
+
+    async def on(chunk: ak.Chunk) -> None:
+        seen_tasks.append(len(asyncio.all_tasks()))
+
+    stream = wf.run_stream("go", on_chunk=on)
+    chunks = await collect(stream)
+    await stream.wait()
+    assert deltas(chunks, "only") == "one two three"
+    # The reader's task and the workflow's one producer task: a per-step stream would add its own.
+    assert max(seen_tasks) <= tasks_before + 1
+    ttft = agent.metrics().ttft_p50
+    assert ttft is not None and ttft >= 0

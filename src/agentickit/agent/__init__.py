@@ -2,12 +2,13 @@
 
 from .._result import Result
 from ..streaming._sink import ChunkSink
+from ..tools._context import RunContext
 from ._agent import Agent, ToolLike
 from ._builder import AgentBuilder
 from ._handler import Capabilities, Handler, LLMStream, MemoryView, ToolBox, check_handler
-from ._middleware import Middleware, RunContext
+from ._middleware import Middleware, MiddlewareContext
 from ._presets import chat_agent, data_agent, research_agent
-from ._run import DEFAULT_MAX_TOOL_ROUNDS, new_run_id
+from ._run import DEFAULT_MAX_TOOL_ROUNDS
 
 __all__ = (
     "Agent",
@@ -19,6 +20,7 @@ __all__ = (
     "LLMStream",
     "MemoryView",
     "Middleware",
+    "MiddlewareContext",
     "Result",
     "RunContext",
     "ToolBox",
@@ -26,6 +28,5 @@ __all__ = (
     "chat_agent",
     "check_handler",
     "data_agent",
-    "new_run_id",
     "research_agent",
 )

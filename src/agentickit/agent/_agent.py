@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, Unpack
 
 from .._result import Result
-from .._utils import is_seconds, run_coroutine
+from .._usage_limits import UsageLimits
+from .._utils import is_seconds, run_blocking
 from ..content import UserContent, split_user_content
 from ..durable._agent import has_approvals
 from ..durable._runs import check_store
@@ -21,8 +21,8 @@ from ..metrics import Metrics, MetricsSnapshot, metrics_for
 from ..options import RunOptions, RunOptionsDict, StreamRunOptionsDict, check_run_options, resolve_run_options
 from ..providers._base import Model
 from ..providers._registry import LLMConfig, LLMSpec, infer_model, parse_llm
-from ..streaming._options import ChunkCallback, StreamOptions, resolve_stream_options
-from ..streaming._sink import ChunkSink
+from ..streaming._options import StreamOptions, StreamOptionsDict, resolve_stream_options, split_stream_options
+from ..streaming._sink import ChunkSink, TaggedSink
 from ..streaming._stream import Stream
 from ..tools._cache import ToolCache
 from ..tools._call import AgentTools, ToolSet
@@ -30,6 +30,7 @@ from ..tools._metrics import ToolMetricsSnapshot
 from ..tools._source import ToolSource
 from ..tools._tool import Tool
 from ._handler import Handler, check_handler
+from ._limits import check_limits
 from ._middleware import Middleware, check_middleware
 from ._run import run_agent
 
@@ -44,6 +45,11 @@ ToolLike = Tool | ToolSource | Callable[..., Any]
 """A `Tool`, a tool source (an MCP server, a `ToolRegistry`), or a plain function (wrapped as a tool)."""
 
 _NO_OPTIONS = RunOptions()
+
+
+class StreamRunKwargs(StreamOptionsDict, StreamRunOptionsDict, total=False):
+    """The keywords of `Agent.run_stream`: the stream's (`StreamOptions`) and the run's (`RunOptions`)."""
+
 
 DEFAULT_TOOL_TIMEOUT = 60.0
 """Seconds a tool call may take when neither the tool nor the agent says otherwise."""
@@ -91,6 +97,8 @@ class Agent:
         middleware: `ak.Middleware` objects whose `before_run`/`after_run` hooks wrap every run, in order.
         stream_options: default `StreamOptions` of `run_stream` (its own keywords win), e.g. from a
             config file's `[streaming]` section.
+        usage_limits: a budget (`ak.UsageLimits`) every run of this agent must stay within; a run's
+            own `usage_limits` option replaces it. Exceeding it raises `UsageLimitExceeded`.
         durability: `off` (default), `exit` or `step`: journal runs so `resume(run_id)` continues them
             after a failure or a crash (see `agentickit.durable`); a run option can override it.
         store: where journals go (an `ak.stores` store); defaults to the memory's store, else an
@@ -124,6 +132,7 @@ class Agent:
         "tool_cache",
         "tool_timeout",
         "tools",
+        "usage_limits",
     )
 
     def __init__(
@@ -142,6 +151,7 @@ class Agent:
         handler: Handler | None = None,
         middleware: Sequence[Middleware] = (),
         stream_options: StreamOptions | None = None,
+        usage_limits: UsageLimits | None = None,
         durability: Durability = "off",
         store: Store | None = None,
     ) -> None:
@@ -180,6 +190,7 @@ class Agent:
         self.handler = handler
         self.middleware = check_middleware(middleware) if middleware else ()
         self.stream_options = stream_options
+        self.usage_limits = check_limits(usage_limits, "usage_limits=")
         self.durability: Durability = check_durability(durability, f"agent {name!r}: durability")
         self.store = check_store(store, f"agent {name!r}")
         self._approvals = has_approvals(self.tools)
@@ -368,41 +379,17 @@ class Agent:
             UserError: called from inside a running event loop (use `await agent.run(...)` there).
 
         """
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
-            raise UserError("run_sync() cannot be called from a running event loop; use `await agent.run(...)`")
         prompt = _check_query(query)
         opts = self._options(options, kwargs)
-
-        async def main() -> Result:
-            try:
-                return await self._start(prompt, opts, None)
-            finally:
-                # Connection pools belong to this short-lived loop; the next call opens new ones.
-                await self._close_model()
-                if self._tools_state is not None:
-                    await self._close_tools()
-
-        return run_coroutine(main())
+        return run_blocking(lambda: self._start(prompt, opts, None), self._close_loop_bound, "agent")
 
     def run_stream(
         self,
         query: UserContent,
         *,
         options: RunOptions | None = None,
-        buffer_size: int = 100,
-        flush_interval: float | None = None,
-        text_only: bool = False,
-        include_thoughts: bool = True,
-        include_tool_calls: bool = True,
-        include_metadata: bool = False,
-        timeout: float | None = None,
-        on_chunk: ChunkCallback | None = None,
         stream_options: StreamOptions | None = None,
-        **kwargs: Unpack[StreamRunOptionsDict],
+        **kwargs: Unpack[StreamRunKwargs],
     ) -> Stream[Result]:
         """Run the agent and stream its chunks; the run starts when the stream is first read.
 
@@ -411,38 +398,40 @@ class Agent:
             ...
         ```
 
-        The stream keywords are those of `StreamOptions` (`stream_options=` gives them as one object;
-        keywords that differ from their defaults win over it); the rest are run options, as for `run()`.
-        `timeout` here is the stream's deadline; `RunOptions.timeout` still bounds the run itself.
+        The stream keywords are those of `StreamOptions` (`buffer_size`, `flush_interval`, `text_only`,
+        `include_thoughts`, `include_tool_calls`, `include_metadata`, `timeout`, `on_chunk`;
+        `stream_options=` gives them as one object, and keywords that differ from their defaults win
+        over it); the rest are run options, as for `run()`. `timeout` here is the stream's deadline;
+        `RunOptions.timeout` still bounds the run itself.
 
         Raises:
             UserError: an unknown run option, or a stream option out of range.
 
         """
         prompt = _check_query(query)
-        opts = self._options(options, kwargs)
-        sopts = resolve_stream_options(
-            stream_options if stream_options is not None else self.stream_options,
-            buffer_size=buffer_size,
-            flush_interval=flush_interval,
-            text_only=text_only,
-            include_thoughts=include_thoughts,
-            include_tool_calls=include_tool_calls,
-            include_metadata=include_metadata,
-            timeout=timeout,
-            on_chunk=on_chunk,
+        sopts, run_kwargs = split_stream_options(
+            stream_options if stream_options is not None else self.stream_options, kwargs
         )
+        opts = self._options(options, run_kwargs)
 
         def produce(sink: ChunkSink) -> Awaitable[Result]:
             return self._start(prompt, opts, sink)
 
-        async def close_loop_bound() -> None:
-            # `for chunk in stream` runs on a private loop: what the run opened there dies with it (as in run_sync).
-            await self._close_model()
-            if self._tools_state is not None:
-                await self._close_tools()
+        # `for chunk in stream` runs on a private loop: what the run opened there dies with it (as in run_sync).
+        return Stream(produce, sopts, {"agent_name": self.name}, on_sync_close=self._close_loop_bound)
 
-        return Stream(produce, sopts, {"agent_name": self.name}, on_sync_close=close_loop_bound)
+    async def run_step(self, query: str, *, options: RunOptions | None, sink: ChunkSink | None, tag: str) -> Result:
+        """Run as a step of a workflow (`AgentLike`): the chunks go straight into the workflow's `sink`.
+
+        Each chunk is tagged with `tag` (the step's path); the workflow's stream options shape them and
+        its stream ends with the one DONE, so the agent runs no stream of its own.
+
+        Raises:
+            RunError: as `run()` (the workflow records it as the step's failure).
+
+        """
+        opts = self._options(options, {})
+        return await self._start(_check_query(query), opts, None if sink is None else TaggedSink(sink, tag))
 
     async def run_batch(
         self,
@@ -487,6 +476,12 @@ class Agent:
         if model is not None:
             await model.aclose()
 
+    async def _close_loop_bound(self) -> None:
+        """Close what runs opened on the running loop (HTTP pools, MCP sessions), before a private loop ends."""
+        await self._close_model()
+        if self._tools_state is not None:
+            await self._close_tools()
+
     async def cleanup(self) -> None:
         """Release HTTP pools, MCP sessions and stores. Idempotent; the agent can run again afterwards."""
         await self._close_model()
@@ -519,6 +514,7 @@ class Agent:
             "handler": self.handler,
             "middleware": self.middleware,
             "stream_options": self.stream_options,
+            "usage_limits": self.usage_limits,
             "durability": self.durability,
             "store": self.store,
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import fields, replace
 from typing import Any, Self, Unpack
 
+from .._usage_limits import UsageLimits
 from ..durable._types import Durability
 from ..errors import UserError
 from ..memory import Memory
@@ -112,6 +113,18 @@ class AgentBuilder:
         if options is not None:
             self._options.update({f.name: v for f in fields(options) if (v := getattr(options, f.name)) is not None})
         self._options.update(kwargs)
+        return self
+
+    def with_usage_limits(self, limits: UsageLimits | None = None, **settings: Any) -> Self:
+        """A budget for every run: `with_usage_limits(request_limit=5, total_tokens_limit=20_000)`.
+
+        Raises:
+            UserError: a limit is out of range, or `limits` is not an `ak.UsageLimits`.
+
+        """
+        if limits is not None and settings:
+            raise UserError("with_usage_limits(): pass an ak.UsageLimits or its fields as keywords, not both")
+        self._kwargs["usage_limits"] = limits if limits is not None else UsageLimits(**settings)
         return self
 
     def with_description(self, description: str) -> Self:

@@ -18,7 +18,6 @@ calls) and, in `run_stream`, reaches the stream.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import re
 import time
@@ -28,17 +27,19 @@ from types import FunctionType, TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypedDict, Unpack
 
 from .._result import Result, Source
-from ..errors import ProviderError, ToolError, UserError, is_retryable
+from ..errors import ProviderError, ToolError, UsageLimitExceeded, UserError
 from ..messages import Message, ModelResponse, ToolCallRecord, Usage
 from ..options import ModelSettings, RunOptions
 from ..providers._base import Model, TextDelta
-from ..providers._retry import backoff_delay, retry_call
+from ..providers._retry import retry_call, retry_unstarted
 from ..streaming._chunk import Chunk, ChunkType
 from ..streaming._sink import ChunkSink, send_answer
 from ..telemetry import _hooks as _tel
 from ..tools._call import call_tool
+from ..tools._context import RunContext
 from ..tools._source import ToolSource
 from ..tools._tool import Tool
+from ._limits import partial_result, run_budget
 
 if TYPE_CHECKING:
     from ._agent import Agent
@@ -174,10 +175,8 @@ class LLMStream:
                 caps.usage.add(response.usage)
                 return
             except ProviderError as exc:
-                # Text already reached the handler (and maybe the caller); a retry would repeat it.
-                if emitted or attempt >= model.max_retries or not is_retryable(exc):
+                if not await retry_unstarted(exc, attempt, model.max_retries, emitted):
                     raise
-                await asyncio.sleep(backoff_delay(attempt, exc))
                 attempt += 1
 
     def __aiter__(self) -> AsyncIterator[str]:
@@ -274,7 +273,7 @@ class ToolBox:
         args = chain.tool.validate(arguments)
         self._count += 1
         record, failure = await call_tool(
-            f"{caps.run_id}_h{self._count}", name, args, chain, sink=caps.sink, metrics=toolset.metrics
+            f"{caps.run_id}_h{self._count}", name, args, chain, sink=caps.sink, metrics=toolset.metrics, ctx=caps.ctx
         )
         caps.tool_calls.append(record)
         if failure is not None:
@@ -370,13 +369,17 @@ class Capabilities:
         usage: tokens used by `llm`/`llm_stream` so far; becomes `Result.usage`.
         tool_calls: tool calls made so far; becomes `Result.tool_calls`.
         sink: the run's chunk sink when streaming, else `None`.
+        ctx: the run's `ak.RunContext` (`ctx.deps` is the run's `deps`), the same one tools get.
 
     """
 
     __slots__ = (
+        "_budget",
         "_deltas",
+        "_start",
         "_streams",
         "agent",
+        "ctx",
         "memory",
         "options",
         "run_id",
@@ -399,6 +402,13 @@ class Capabilities:
         self.memory = MemoryView(agent, options, session_id)
         self._deltas = 0
         self._streams: list[LLMStream] = []
+        self.ctx: RunContext[Any] = RunContext(options.deps, run_id, session_id, self.usage, agent.name)
+        self._budget = run_budget(agent, options)
+        self._start = time.perf_counter()
+
+    def _partial(self, exc: UsageLimitExceeded) -> UsageLimitExceeded:
+        exc.result = partial_result(self.agent, self.run_id, self._start, [], self.usage, self.tool_calls, None)
+        return exc
 
     @property
     def model(self) -> Model:
@@ -429,6 +439,12 @@ class Capabilities:
         messages = self._messages(system, user)
         settings = _settings(self.options, options)
         model = self.model
+        budget = self._budget
+        if budget is not None:
+            try:
+                budget.before_request()
+            except UsageLimitExceeded as exc:
+                raise self._partial(exc) from None
         chat = None if _tel.active is None else _tel.active.chat_start(model, messages, (), settings, False)
         try:
             response = await retry_call(lambda: model.request(messages, (), settings), model.max_retries)
@@ -439,6 +455,11 @@ class Capabilities:
         if chat is not None:
             chat.chat_end(response)
         self.usage.add(response.usage)
+        if budget is not None:
+            try:
+                budget.after_response(response, model.model_name)
+            except UsageLimitExceeded as exc:
+                raise self._partial(exc) from None
         return response.content
 
     def llm_stream(

@@ -22,14 +22,14 @@ from ..streaming._sink import ChunkSink, send_answer
 if TYPE_CHECKING:
     from ._agent import Agent
 
-__all__ = ("Middleware", "RunBody", "RunContext", "check_middleware", "run_middleware")
+__all__ = ("Middleware", "RunBody", "MiddlewareContext", "check_middleware", "run_middleware")
 
 RunBody = Callable[["Agent", str, RunOptions, "ChunkSink | None", str], Awaitable[Result]]
 """What the middleware wraps: the agent's handler or the default loop, `(agent, input, options, sink, run_id)`."""
 
 
 @dataclass(slots=True, kw_only=True)
-class RunContext:
+class MiddlewareContext:
     """What a middleware hook knows about the run it wraps.
 
     Attributes:
@@ -58,7 +58,7 @@ class Middleware(Protocol):
     Example:
         ```python
         class Guard(ak.Middleware):
-            async def before_run(self, ctx: ak.RunContext) -> str | None:
+            async def before_run(self, ctx: ak.MiddlewareContext) -> str | None:
                 if "password" in ctx.input:
                     return "I can't help with that."  # short-circuit: the model is not called
                 return None
@@ -66,11 +66,11 @@ class Middleware(Protocol):
 
     """
 
-    async def before_run(self, ctx: RunContext) -> str | Result | None:
+    async def before_run(self, ctx: MiddlewareContext) -> str | Result | None:
         """Called before the run; return `None` to go on, or a `str`/`Result` to finish the run with it."""
         return None
 
-    async def after_run(self, ctx: RunContext, result: Result) -> Result | None:
+    async def after_run(self, ctx: MiddlewareContext, result: Result) -> Result | None:
         """Called with the run's result; return a replacement `Result`, or `None` to keep it.
 
         In `run_stream` the caller has already seen the run's chunks; a replacement is what the
@@ -125,7 +125,7 @@ async def run_middleware(
     Called only when the agent has middleware, so plain agents pay nothing.
     """
     middleware = agent.middleware
-    ctx = RunContext(agent=agent, input=query, options=opts, run_id=run_id)
+    ctx = MiddlewareContext(agent=agent, input=query, options=opts, run_id=run_id)
     start = time.perf_counter()
     entered = 0
     result: Result | None = None

@@ -20,24 +20,26 @@ from typing import TYPE_CHECKING
 from .._result import Result, Source
 from .._utils import new_id
 from ..durable._journal import take_scope
-from ..errors import ProviderError, RunTimeoutError, UsageLimitExceeded, UserError, is_retryable
+from ..errors import ProviderError, RunTimeoutError, UsageLimitExceeded, UserError
 from ..memory._memory import trim_history
 from ..messages import Message, ModelResponse, ToolCallRecord, ToolDefinition, Usage
 from ..metrics import record_failure, record_result
 from ..options import ModelSettings, RunOptions
 from ..providers._base import Model, ModelStream, TextDelta, ThoughtDelta
-from ..providers._retry import backoff_delay
+from ..providers._retry import retry_unstarted
 from ..streaming._chunk import Chunk, ChunkType, text_chunk, text_chunks
 from ..streaming._sink import ChunkSink
 from ..telemetry import _hooks as _tel
 from ..tools._call import execute_tool_calls
+from ..tools._context import RunContext
 from ._handler import run_handler
+from ._limits import check_budget, partial_result, run_budget
 from ._middleware import run_middleware
 
 if TYPE_CHECKING:
     from ._agent import Agent
 
-__all__ = ("DEFAULT_MAX_TOOL_ROUNDS", "new_run_id", "run_agent", "run_loop")
+__all__ = ("DEFAULT_MAX_TOOL_ROUNDS", "run_agent", "run_loop")
 
 DEFAULT_MAX_TOOL_ROUNDS = 10
 
@@ -46,11 +48,6 @@ _DELTA = ChunkType.DELTA
 _THOUGHT = ChunkType.THOUGHT
 _PART = 64
 _ONE_BY_ONE = ModelStream.batches
-
-
-def new_run_id() -> str:
-    """A unique id for a run."""
-    return new_id("run")
 
 
 async def _ask(
@@ -129,14 +126,10 @@ async def _ask(
                                         await w
                 return stream.response()
         except ProviderError as exc:
-            # Once text reached the caller a retry would repeat it, so only failures before the
-            # first token are retried.
-            if emitted or attempt >= max_retries or not is_retryable(exc):
+            if not await retry_unstarted(
+                exc, attempt, max_retries, emitted, None if _tel.active is None else _tel.active.retry
+            ):
                 raise
-            delay = backoff_delay(attempt, exc)
-            if _tel.active is not None:
-                _tel.active.retry(attempt + 2, exc, delay)
-            await asyncio.sleep(delay)
             attempt += 1
 
 
@@ -236,7 +229,12 @@ async def run_loop(agent: Agent, query: str | Message, opts: RunOptions, sink: C
     usage = Usage()
     records: list[ToolCallRecord] = []
     rounds = 0
+    fallbacks = 0
+    budget = run_budget(agent, opts)  # None without usage limits
+    ctx = RunContext(opts.deps, run_id, session_id, usage, agent.name)
     while True:
+        if budget is not None:
+            check_budget(budget, None, agent, run_id, start, messages, usage, records)
         chat = (
             None
             if _tel.active is None
@@ -254,7 +252,10 @@ async def run_loop(agent: Agent, query: str | Message, opts: RunOptions, sink: C
         if chat is not None:
             chat.chat_end(response)
         usage.add(response.usage)
+        fallbacks += response.fallbacks
         messages.append(Message("assistant", response.content or None, response.tool_calls))
+        if budget is not None:
+            check_budget(budget, response, agent, run_id, start, messages, usage, records)
         if sink is not None and response.content:
             w = sink.send(Chunk(ChunkType.TEXT, content=response.content))
             if w is not None:
@@ -264,11 +265,12 @@ async def run_loop(agent: Agent, query: str | Message, opts: RunOptions, sink: C
         if rounds >= max_rounds:
             raise UsageLimitExceeded(
                 f"agent {agent.name!r} reached max_tool_rounds={max_rounds} and the model still asks for tools "
-                f"({', '.join(c.name for c in response.tool_calls)}); raise max_tool_rounds or check the tools' results"
+                f"({', '.join(c.name for c in response.tool_calls)}); raise max_tool_rounds or check the tools' results",
+                result=partial_result(agent, run_id, start, messages, usage, records, response),
             )
         rounds += 1
         run_tools = execute_tool_calls if scope is None else scope.tool_calls
-        for message, record in await run_tools(response.tool_calls, tools, agent.tool_timeout, sink):
+        for message, record in await run_tools(response.tool_calls, tools, agent.tool_timeout, sink, ctx):
             messages.append(message)
             records.append(record)
         if settings.tool_choice not in (None, "auto", "none"):
@@ -287,6 +289,8 @@ async def run_loop(agent: Agent, query: str | Message, opts: RunOptions, sink: C
     metadata["model"] = response.model or model.model_name
     metadata["finish_reason"] = response.finish_reason
     metadata["tool_rounds"] = rounds
+    if fallbacks:
+        metadata["fallbacks"] = fallbacks
     if session_id is not None:
         metadata["session_id"] = session_id
     return Result(

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._usage_limits import UsageLimits
 from ..agent import Agent, chat_agent, check_handler, data_agent, research_agent
 from ..errors import ConfigFileError, UserError
 from ..memory import Memory
@@ -56,7 +57,18 @@ def _import(spec: str, key: str, cfg: Config) -> Any:
     return obj
 
 
-def _llm(section: LLMSection) -> tuple[LLMConfig, RunOptions | None]:
+def _llm(section: LLMSection) -> tuple[LLMConfig | list[str | LLMConfig], RunOptions | None]:
+    primary, run = _llm_config(section)
+    if not section.fallbacks:
+        return primary, run
+    # A fallback chain: the Agent turns the list into a FallbackModel (built lazily).
+    chain: list[str | LLMConfig] = [primary]
+    for item in section.fallbacks:
+        chain.append(item if isinstance(item, str) else _llm_config(LLMSection.model_validate(item))[0])
+    return chain, run
+
+
+def _llm_config(section: LLMSection) -> tuple[LLMConfig, RunOptions | None]:
     model = section.model or parse_llm(section.provider).model
     options = dict(section.options)
     llm = LLMConfig(
@@ -70,6 +82,7 @@ def _llm(section: LLMSection) -> tuple[LLMConfig, RunOptions | None]:
         request_timeout=section.request_timeout,
         max_retries=section.max_retries,
         options=options,
+        max_concurrency=section.max_concurrency,
     )
     run = None
     if section.temperature is not None or section.max_tokens is not None:
@@ -203,6 +216,9 @@ def build_agent(section: AgentSection, root: Config, *, name: str, key: str = ""
             cache_cls: Any = importlib.import_module("agentickit.tools._cache").ToolCache
             kwargs["tool_cache"] = cache_cls.redis(cache.url) if cache.backend == "redis" else cache_cls.memory()
     tools.extend(_mcp_servers(section, root))
+    limits = section.limits or root.limits
+    if limits is not None:
+        kwargs["usage_limits"] = UsageLimits(**limits.model_dump(exclude_none=True))
     streaming = section.streaming or root.streaming
     if streaming is not None:
         stream_kwargs = streaming.model_dump(exclude_none=True)

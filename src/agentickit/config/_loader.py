@@ -21,6 +21,7 @@ Environment overrides (applied after expansion, before validation; an empty valu
 | `AGENTICKIT_LLM_TIMEOUT` | `llm.timeout` |
 | `AGENTICKIT_LLM_REQUEST_TIMEOUT` | `llm.request_timeout` |
 | `AGENTICKIT_LLM_MAX_RETRIES` | `llm.max_retries` |
+| `AGENTICKIT_LLM_MAX_CONCURRENCY` | `llm.max_concurrency` |
 | `AGENTICKIT_MEMORY_PROVIDER` | `memory.provider` |
 | `AGENTICKIT_MEMORY_HISTORY_LIMIT` | `memory.history_limit` |
 | `AGENTICKIT_MEMORY_SESSION_ID` | `memory.session_id` |
@@ -54,9 +55,15 @@ Environment overrides (applied after expansion, before validation; an empty valu
 | `AGENTICKIT_TOOLS_CACHE_TTL` | `tools.cache.ttl` |
 | `AGENTICKIT_TOOLS_CACHE_BACKEND` | `tools.cache.backend` |
 | `AGENTICKIT_TOOLS_CACHE_URL` | `tools.cache.url` |
+| `AGENTICKIT_LIMITS_REQUEST_LIMIT` | `limits.request_limit` |
+| `AGENTICKIT_LIMITS_INPUT_TOKENS_LIMIT` | `limits.input_tokens_limit` |
+| `AGENTICKIT_LIMITS_OUTPUT_TOKENS_LIMIT` | `limits.output_tokens_limit` |
+| `AGENTICKIT_LIMITS_TOTAL_TOKENS_LIMIT` | `limits.total_tokens_limit` |
+| `AGENTICKIT_LIMITS_TOOL_CALLS_LIMIT` | `limits.tool_calls_limit` |
+| `AGENTICKIT_LIMITS_COST_LIMIT` | `limits.cost_limit` |
 
 A variable that starts with one of the section prefixes above (`AGENTICKIT_LLM_`, `AGENTICKIT_MEMORY_`,
-`AGENTICKIT_STREAMING_`, `AGENTICKIT_TOOLS_`) but names no key is an error (it is probably a typo);
+`AGENTICKIT_STREAMING_`, `AGENTICKIT_TOOLS_`, `AGENTICKIT_LIMITS_`) but names no key is an error (it is probably a typo);
 other `AGENTICKIT_*` variables belong to other parts of agentickit and are left alone.
 """
 
@@ -85,7 +92,7 @@ def _override_table() -> dict[str, tuple[str, ...]]:
     for name in ("name", "system_prompt", "preset", "handler"):
         table[f"AGENTICKIT_{name.upper()}"] = (name,)
     sections: list[tuple[tuple[str, ...], type[BaseModel]]] = []
-    from ._schema import LLMSection, MemorySection, StreamingSection, ToolCacheSection, ToolsSection
+    from ._schema import LimitsSection, LLMSection, MemorySection, StreamingSection, ToolCacheSection, ToolsSection
 
     sections = [
         (("llm",), LLMSection),
@@ -93,6 +100,7 @@ def _override_table() -> dict[str, tuple[str, ...]]:
         (("streaming",), StreamingSection),
         (("tools",), ToolsSection),
         (("tools", "cache"), ToolCacheSection),
+        (("limits",), LimitsSection),
     ]
     for prefix, model in sections:
         for field, info in model.model_fields.items():
@@ -125,7 +133,13 @@ def _flatten(annotation: Any) -> list[Any]:
 ENV_OVERRIDES: dict[str, tuple[str, ...]] = _override_table()
 """`AGENTICKIT_*` variable -> the key path it overrides (see the module docstring)."""
 
-_SECTION_PREFIXES = ("AGENTICKIT_LLM_", "AGENTICKIT_MEMORY_", "AGENTICKIT_STREAMING_", "AGENTICKIT_TOOLS_")
+_SECTION_PREFIXES = (
+    "AGENTICKIT_LLM_",
+    "AGENTICKIT_MEMORY_",
+    "AGENTICKIT_STREAMING_",
+    "AGENTICKIT_TOOLS_",
+    "AGENTICKIT_LIMITS_",
+)
 _VAR = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")

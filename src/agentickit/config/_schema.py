@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, cast
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
@@ -24,6 +24,7 @@ __all__ = (
     "DurableSection",
     "ExecutorSection",
     "LLMSection",
+    "LimitsSection",
     "MCPSection",
     "MCPServerSection",
     "MemorySection",
@@ -84,6 +85,21 @@ class LLMSection(_Section):
     """Retries on 429, 5xx, timeouts and connection errors."""
     options: dict[str, Any] = Field(default_factory=dict[str, Any])
     """Provider-specific settings, e.g. `ttft`, `tokens_per_s`, `reply` for `simulated`."""
+    max_concurrency: int | None = Field(default=None, gt=0)
+    """At most this many requests to this model in flight at once in the process (shared by every agent using it)."""
+    fallbacks: list[str | dict[str, Any]] = Field(default_factory=list[str | dict[str, Any]])
+    """Models tried in turn when this one is rate limited or down: `"provider:model"` strings or
+    tables of `[llm]` keys. `llm = ["openai:gpt-4o-mini", "anthropic:claude-haiku-4-5"]` is shorthand."""
+
+    @field_validator("fallbacks")
+    @classmethod
+    def _fallbacks_valid(cls, value: list[str | dict[str, Any]]) -> list[str | dict[str, Any]]:
+        for item in value:
+            if isinstance(item, str):
+                _llm_spec_table(item)
+            else:
+                LLMSection.model_validate(item)  # the same keys and checks as [llm]
+        return value
 
     @field_validator("provider")
     @classmethod
@@ -104,6 +120,27 @@ class LLMSection(_Section):
         if self.model is None and self.provider not in ("simulated", "ollama"):
             raise ValueError(f'`model` is required for provider {self.provider!r} (e.g. model = "gpt-4o-mini")')
         return self
+
+
+def _llm_spec_table(spec: str) -> dict[str, Any]:
+    """`"provider:model"` as the `[llm]` keys it stands for."""
+    provider, sep, model = spec.partition(":")
+    if not sep or not provider or not model:
+        raise ValueError(f"expected a model as 'provider:model' (e.g. 'openai:gpt-4o-mini'), got {spec!r}")
+    return {"provider": provider, "model": model}
+
+
+class LimitsSection(_Section):
+    """`[limits]`: the usage budget of every run of the agent (`ak.UsageLimits`); unset keys are no limit."""
+
+    request_limit: int | None = Field(default=None, ge=0)
+    """Model requests per run."""
+    input_tokens_limit: int | None = Field(default=None, ge=0)
+    output_tokens_limit: int | None = Field(default=None, ge=0)
+    total_tokens_limit: int | None = Field(default=None, ge=0)
+    tool_calls_limit: int | None = Field(default=None, ge=0)
+    cost_limit: float | None = Field(default=None, ge=0)
+    """US dollars per run, priced with `agentickit.metrics.PRICES` (a model without a price is an error)."""
 
 
 class MemorySection(_Section):
@@ -289,6 +326,25 @@ class AgentSection(_Section):
     streaming: StreamingSection | None = None
     tools: ToolsSection | None = None
     mcp: MCPSection | None = None
+    limits: LimitsSection | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _llm_list(cls, data: Any) -> Any:
+        # `llm = ["a:x", "b:y"]` (or a list of tables) is a fallback chain: the first model, the rest as `fallbacks`.
+        if not isinstance(data, dict):
+            return data
+        fields = cast("dict[str, Any]", data)
+        chain = fields.get("llm")
+        if not isinstance(chain, list):
+            return fields
+        models = cast("list[Any]", chain)
+        if len(models) < 2:
+            raise ValueError("`llm = [...]` is a fallback chain and needs at least two models")
+        first = models[0]
+        table: dict[str, Any] = _llm_spec_table(first) if isinstance(first, str) else dict(first)
+        table["fallbacks"] = [*table.get("fallbacks", ()), *models[1:]]
+        return {**fields, "llm": table}
 
 
 class StepSection(_Section):

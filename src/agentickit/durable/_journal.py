@@ -205,12 +205,17 @@ class Scope:
         return response
 
     async def tool_calls(
-        self, calls: Sequence[ToolCall], tools: Mapping[str, Any], default_timeout: float | None, sink: Any
+        self,
+        calls: Sequence[ToolCall],
+        tools: Mapping[str, Any],
+        default_timeout: float | None,
+        sink: Any,
+        ctx: Any = None,
     ) -> list[tuple[Message, ToolCallRecord]]:
-        """Run one turn's tool calls the durable way (see `_tools.run_turn`)."""
+        """Run one turn's tool calls the durable way (see `_tools.run_turn`); `ctx` is the run's `RunContext`."""
         from ._tools import run_turn
 
-        return await run_turn(self, self.turn - 1, calls, tools, default_timeout, sink)
+        return await run_turn(self, self.turn - 1, calls, tools, default_timeout, sink, ctx)
 
     def request_input(self, question: str) -> str:
         """A workflow step's question: the recorded answer, or pause the run for it.

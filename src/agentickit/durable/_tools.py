@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ToolArgumentsError
 from ..messages import Message, ToolCall, ToolCallRecord
-from ..tools._call import ToolSet, call_tool, execute_tool_calls
-from ..tools._context import bind_call, call_context, unbind_call
-from ..tools._tool import Tool, result_text
+from ..tools._call import ToolSet, call_tool, execute_tool_calls, result_message
+from ..tools._callctx import bind_call, call_context, unbind_call
+from ..tools._tool import Tool
 from ._types import ApprovalRequest, RunPaused
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ async def run_turn(
     tools: Mapping[str, Tool],
     default_timeout: float | None,
     sink: Any,
+    ctx: Any = None,
 ) -> list[tuple[Message, ToolCallRecord]]:
     """Run (or replay) the tool calls of model turn `turn` of `scope`; results in the order of `calls`.
 
@@ -64,7 +65,7 @@ async def run_turn(
 
     """
     if type(tools) is not ToolSet:  # pragma: no cover - the run loop always passes its ToolSet
-        return await execute_tool_calls(calls, tools, default_timeout, sink)
+        return await execute_tool_calls(calls, tools, default_timeout, sink, ctx)
     answers = scope.journal.answers
     out: list[tuple[Message, ToolCallRecord] | None] = [None] * len(calls)
     todo: list[tuple[int, ToolCall, dict[str, Any] | None, bool]] = []
@@ -114,22 +115,24 @@ async def run_turn(
 
     async def one(call: ToolCall, args: dict[str, Any] | None, resumed: bool) -> tuple[Message, ToolCallRecord]:
         if args is None:  # unknown tool or bad arguments: the plain path reports it to the model
-            message, record = (await execute_tool_calls((call,), tools, default_timeout, sink))[0]
+            message, record = (await execute_tool_calls((call,), tools, default_timeout, sink, ctx))[0]
         else:
             chain = tools.chains[call.name]
             token = None
             if chain.tool.side_effect:
-                ctx = call_context(chain.tool, call.id, args, scope.journal.run_id, resumed)
-                if not resumed or ctx.idempotency_key != scope.started[(turn, call.id)].get("key"):
-                    await scope.record_start(turn, call.id, ctx.idempotency_key)
-                token = bind_call(ctx)
+                call_ctx = call_context(chain.tool, call.id, args, scope.journal.run_id, resumed)
+                if not resumed or call_ctx.idempotency_key != scope.started[(turn, call.id)].get("key"):
+                    await scope.record_start(turn, call.id, call_ctx.idempotency_key)
+                token = bind_call(call_ctx)
             try:
-                record, _ = await call_tool(call.id, call.name, args, chain, sink=sink, metrics=tools.metrics)
+                record, _ = await call_tool(call.id, call.name, args, chain, sink=sink, metrics=tools.metrics, ctx=ctx)
             finally:
                 if token is not None:
                     unbind_call(token)
-            text = f"Error: {record.error}" if record.error is not None else result_text(record.result)
-            message = Message.tool(call.id, call.name, text)
+            if record.error is not None:
+                message = Message.tool(call.id, call.name, f"Error: {record.error}")
+            else:
+                message = result_message(call.id, call.name, record.result)
         await scope.record_end(turn, record, message.content or "")
         return message, record
 

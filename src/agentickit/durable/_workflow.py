@@ -60,10 +60,11 @@ async def _drive(
     state: dict[str, Any] | None,
     max_depth: int,
     journal: Journal,
+    **kw: Any,
 ) -> WorkflowResult:
     try:
         result = await wf._run_in(  # pyright: ignore[reportPrivateUsage]
-            query, options=options, sink=sink, tag="", state=state, max_depth=max_depth, journal=journal
+            query, options=options, sink=sink, tag="", state=state, max_depth=max_depth, journal=journal, **kw
         )
     except BaseException as exc:
         try:
@@ -91,8 +92,9 @@ async def run_workflow(
     state: dict[str, Any] | None,
     max_depth: int,
     mode: Durability,
+    **kw: Any,
 ) -> WorkflowResult:
-    """Run `wf` with a journal (a new run)."""
+    """Run `wf` with a journal (a new run); `kw` are `_run_in`'s `deps` and `usage_limits`."""
     if state:
         # Steps may share objects in `state`; only what JSON can hold is kept for a resume.
         try:
@@ -103,7 +105,7 @@ async def run_workflow(
             raise UserError(f"workflow {wf.name!r}: a durable run's state= must be JSON ({exc})") from exc
     start = {"kind": "workflow", "query": query, "state": state or {}}
     journal = await new_journal(store_of(wf), mode, "workflow", wf.name, fingerprint(wf), start, "wf")
-    return await _drive(wf, query, options, sink, state, max_depth, journal)
+    return await _drive(wf, query, options, sink, state, max_depth, journal, **kw)
 
 
 async def resume_workflow(
@@ -114,12 +116,14 @@ async def resume_workflow(
     sink: ChunkSink | None,
     max_depth: int,
     mode: Durability | None,
+    **kw: Any,
 ) -> WorkflowResult:
     """Continue a journaled run of `wf` (see `Workflow.resume`)."""
     mine = fingerprint(wf)
     journal = await open_journal(store_of(wf), run_id, "workflow", wf.name, mine, approvals, mode, _describe(mine))
     start = journal.starts[0]
-    return await _drive(wf, start["query"], options, sink, dict(start.get("state") or {}), max_depth, journal)
+    state = dict(start.get("state") or {})
+    return await _drive(wf, start["query"], options, sink, state, max_depth, journal, **kw)
 
 
 async def workflow_runs(wf: Workflow, status: str | None, limit: int) -> list[RunInfo]:

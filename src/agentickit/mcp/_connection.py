@@ -19,7 +19,7 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
-from .._utils import first_leaf
+from .._utils import LoopBound, first_leaf
 from .._version import __version__
 from ..errors import MCPError, UserError
 from ._transports import Opener, StderrTail
@@ -220,13 +220,7 @@ class Connector:
         self._closing: set[asyncio.Task[None]] = set()
         """Owner tasks of replaced connections, still closing their transport; awaited by `aclose()`."""
         self._failed: tuple[float, MCPError] | None = None
-        self._lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
-
-    def _the_lock(self, loop: asyncio.AbstractEventLoop) -> asyncio.Lock:
-        current = self._lock
-        if current is None or current[0] is not loop:
-            current = self._lock = (loop, asyncio.Lock())
-        return current[1]
+        self._lock: LoopBound[asyncio.Lock] = LoopBound(asyncio.Lock)
 
     async def connection(self, make: Callable[[asyncio.AbstractEventLoop], Connection]) -> Connection:
         """The live connection, or a new one from `make(loop)` (started and ready) when there is none.
@@ -242,7 +236,7 @@ class Connector:
         if conn is not None and conn.usable(loop):
             return conn
         asked = loop.time()
-        async with self._the_lock(loop):
+        async with self._lock.get():
             conn = self.current
             if conn is not None and conn.usable(loop):
                 return conn

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -14,9 +14,12 @@ from ..errors import ProviderTimeoutError
 from ..messages import Message, ModelResponse, ToolCall, ToolDefinition, Usage
 from ..options import ModelSettings
 
+T = TypeVar("T")
+
 __all__ = (
     "TEXT_BLOCK",
     "BatchItem",
+    "EncodedTools",
     "Model",
     "ModelStream",
     "StreamEvent",
@@ -212,6 +215,32 @@ class ModelStream(ABC):
             thoughts="".join(self._thoughts),
             model=self._model_name,
         )
+
+
+class EncodedTools(Generic[T]):
+    """A model's tool schemas in its API's shape, encoded once: agents pass the same tuple on every run.
+
+    Pickles without the encoded value (an orjson fragment is not picklable; the other side encodes again).
+    """
+
+    __slots__ = ("_encode", "_key", "_value")
+
+    def __init__(self, encode: Callable[[Sequence[ToolDefinition]], T]) -> None:
+        self._encode = encode
+        self._key: object = None
+        self._value: T | None = None
+
+    def get(self, tools: Sequence[ToolDefinition]) -> T | None:
+        """The encoded schemas of `tools` (`None` for no tools)."""
+        if not tools:
+            return None
+        if tools is not self._key:
+            self._value = self._encode(tools)
+            self._key = tools
+        return self._value
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (EncodedTools, (self._encode,))
 
 
 class Model(ABC):

@@ -8,17 +8,16 @@ failure after that point is raised as it is.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
-from ..errors import ProviderError, ProviderTimeoutError, RateLimitError, ServerError, UserError, is_retryable
+from ..errors import ProviderError, ProviderTimeoutError, RateLimitError, ServerError, UserError
 from ..messages import Message, ModelResponse, ToolDefinition
 from ..options import ModelSettings
 from ._base import BatchItem, Model, ModelStream, StreamEvent, TextDelta
 from ._registry import LLMConfig, infer_model
-from ._retry import backoff_delay, retry_call
+from ._retry import retry_call, retry_unstarted
 
 __all__ = ("DEFAULT_FALLBACK_ON", "FallbackModel")
 
@@ -89,9 +88,10 @@ class FallbackModel(Model):
         self.stats["fallbacks"] += 1
         log.warning("model %s failed (%s: %s); falling back to the next model", model, type(exc).__name__, exc)
 
-    def _answered(self, model: Model, response: ModelResponse) -> ModelResponse:
+    def _answered(self, model: Model, response: ModelResponse, fallbacks: int) -> ModelResponse:
         if response.model is None:
             response.model = model.model_name
+        response.fallbacks = fallbacks
         key = f"answered:{model.model_name}"
         self.stats[key] = self.stats.get(key, 0) + 1
         return response
@@ -110,7 +110,7 @@ class FallbackModel(Model):
                     raise
                 self._moved_on(model, exc)
                 continue
-            return self._answered(model, response)
+            return self._answered(model, response, i)
         raise AssertionError("unreachable: the last model raises")  # pragma: no cover - loop always returns
 
     def request_stream(
@@ -195,13 +195,12 @@ class _FallbackStream(ModelStream):
                         async for batch in stream.batches():
                             started = True
                             yield batch
-                    self._final = owner._answered(model, stream.response())  # pyright: ignore[reportPrivateUsage]
+                    self._final = owner._answered(model, stream.response(), i)  # pyright: ignore[reportPrivateUsage]
                     return
                 except ProviderError as exc:
                     if started:
                         raise  # text reached the caller: switching now would splice two answers
-                    if attempt < model.max_retries and is_retryable(exc):
-                        await asyncio.sleep(backoff_delay(attempt, exc))
+                    if await retry_unstarted(exc, attempt, model.max_retries, started):
                         attempt += 1
                         continue
                     if i == last or not isinstance(exc, owner.fallback_on):

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 from ..errors import ProviderHTTPError, is_retryable
 
-__all__ = ("backoff_delay", "retry_call")
+__all__ = ("backoff_delay", "retry_call", "retry_unstarted")
 
 T = TypeVar("T")
 
@@ -46,3 +46,27 @@ async def retry_call(fn: Callable[[], Awaitable[T]], max_retries: int) -> T:
                 raise
             await asyncio.sleep(backoff_delay(attempt, exc))
             attempt += 1
+
+
+async def retry_unstarted(
+    exc: BaseException,
+    attempt: int,
+    max_retries: int,
+    started: bool,
+    on_retry: Callable[[int, BaseException, float], object] | None = None,
+) -> bool:
+    """The one rule for retrying a streamed request: only before its first token, then with backoff.
+
+    Once text reached the caller a retry would repeat it (or splice two answers), so a stream that
+    `started` is never retried. Otherwise, when `exc` is retryable and `attempt` (0-based) is below
+    `max_retries`, waits the backoff and returns True (the caller tries again); returns False when
+    the caller should give up (re-raise, or move on to a fallback model). `on_retry(attempt number
+    of the next try, exc, delay)` is told before the wait (telemetry).
+    """
+    if started or attempt >= max_retries or not is_retryable(exc):
+        return False
+    delay = backoff_delay(attempt, exc)
+    if on_retry is not None:
+        on_retry(attempt + 2, exc, delay)
+    await asyncio.sleep(delay)
+    return True

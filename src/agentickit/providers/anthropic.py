@@ -10,13 +10,13 @@ The SDK's own retries are off: the run loop retries, the same way for every prov
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, NoReturn, cast
 
 import orjson
 
+from .._utils import LoopBound
 from ..content import BinaryContent, ContentPart, DocumentUrl, ImageUrl, unsupported
 from ..errors import (
     BadResponseError,
@@ -30,7 +30,17 @@ from ..errors import (
 from ..messages import Message, ModelResponse, ToolCall, ToolDefinition, Usage
 from ..options import ModelSettings
 from ..telemetry import _hooks as _tel
-from ._base import Model, ModelStream, SDKStream, StreamEvent, TextDelta, ThoughtDelta, ToolCallDelta, UsageEvent
+from ._base import (
+    EncodedTools,
+    Model,
+    ModelStream,
+    SDKStream,
+    StreamEvent,
+    TextDelta,
+    ThoughtDelta,
+    ToolCallDelta,
+    UsageEvent,
+)
 from ._http import is_local_url, refused_connection, status_error
 from ._registry import PROVIDER_OPTIONS, LLMConfig
 
@@ -178,6 +188,10 @@ def convert_messages(messages: Sequence[Message]) -> tuple[str, list[dict[str, A
     return "\n\n".join(system), out
 
 
+def _encode_tools(tools: Sequence[ToolDefinition]) -> list[dict[str, Any]]:
+    return [{"name": t.name, "description": t.description, "input_schema": t.parameters} for t in tools]
+
+
 class AnthropicModel(Model):
     """A Claude model through `anthropic.AsyncAnthropic` (on the SDK's aiohttp transport).
 
@@ -212,26 +226,19 @@ class AnthropicModel(Model):
         self.thinking = dict(thinking) if thinking else None
         self.headers = dict(headers or {})
         self.extra_body = dict(extra_body or {})
-        self._client: anthropic.AsyncAnthropic | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._tools_key: object = None
-        self._tools_value: list[dict[str, Any]] = []
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state.update(_client=None, _loop=None, _tools_key=None, _tools_value=[])
-        return state
+        # The SDK client belongs to the loop that made it; a new loop (run_sync) gets a new one.
+        self._client: LoopBound[anthropic.AsyncAnthropic] = LoopBound(self._new_client)
+        self._tools = EncodedTools(_encode_tools)
 
     def describe(self) -> dict[str, Any]:
         """What this model is (the key is left out: the other side reads it from its environment)."""
         return {"provider": "anthropic", "model": self.model_name, "base_url": self.base_url}
 
     def _sdk(self) -> anthropic.AsyncAnthropic:
-        client = self._client
-        loop = asyncio.get_running_loop()
-        if client is not None and self._loop is loop:
-            return client
-        client = anthropic.AsyncAnthropic(
+        return self._client.get()
+
+    def _new_client(self) -> anthropic.AsyncAnthropic:
+        return anthropic.AsyncAnthropic(
             api_key=self.api_key,
             base_url=self.base_url,
             timeout=self.timeout,
@@ -239,13 +246,10 @@ class AnthropicModel(Model):
             default_headers=self.headers or None,
             http_client=anthropic.DefaultAioHttpClient(timeout=self.timeout),
         )
-        self._client, self._loop = client, loop
-        return client
 
     async def aclose(self) -> None:
         """Close the SDK client and its pool. Idempotent."""
-        client, self._client = self._client, None
-        self._loop = None
+        client = self._client.pop()
         if client is not None:
             await client.close()
 
@@ -262,12 +266,7 @@ class AnthropicModel(Model):
         if system:
             fields["system"] = system
         if tools:
-            if tools is not self._tools_key:
-                self._tools_value = [
-                    {"name": t.name, "description": t.description, "input_schema": t.parameters} for t in tools
-                ]
-                self._tools_key = tools
-            fields["tools"] = self._tools_value
+            fields["tools"] = self._tools.get(tools)
             choice = settings.tool_choice
             if choice is not None:
                 fields["tool_choice"] = _TOOL_CHOICE.get(choice) or {"type": "tool", "name": choice}

@@ -81,6 +81,12 @@ def _messages(raw: Any) -> list[Message]:
         # OpenAI's tool messages carry no name; recover it from the call they answer.
         name = m.get("name") or (names.get(call_id) if call_id else None)
         text, parts = _content(m.get("content"))
+        if role == "user" and parts and out and out[-1].role == "tool":
+            # The user message agentickit sends after a turn's tool messages to carry the images its
+            # tools returned (tool messages hold text only): the simulator sees them as tool results.
+            last = out[-1]
+            out[-1] = Message("tool", last.content, (), last.tool_call_id, last.name, (*last.parts, *parts))
+            continue
         out.append(Message(role, text, calls, call_id, name, parts))
     return out
 

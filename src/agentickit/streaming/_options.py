@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypedDict
 
 from ..errors import UserError
 from ._chunk import Chunk
 
-__all__ = ("ChunkCallback", "StreamOptions", "resolve_stream_options")
+__all__ = ("ChunkCallback", "StreamOptions", "StreamOptionsDict", "resolve_stream_options", "split_stream_options")
 
 ChunkCallback = Callable[[Chunk], "bool | None | Awaitable[bool | None]"]
 """`on_chunk`: a plain or `async` function of a `Chunk`; returning `False` stops the stream."""
@@ -71,6 +71,39 @@ def _is_seconds(value: object, minimum: float) -> bool:
 
 
 _DEFAULT = StreamOptions()
+
+
+class StreamOptionsDict(TypedDict, total=False):
+    """Keyword-argument form of `StreamOptions`: the stream keywords every `run_stream()` takes.
+
+    Keep in step with `StreamOptions` (a test checks it).
+    """
+
+    buffer_size: int
+    flush_interval: float | None
+    text_only: bool
+    include_thoughts: bool
+    include_tool_calls: bool
+    include_metadata: bool
+    timeout: float | None
+    on_chunk: ChunkCallback | None
+
+
+_STREAM_KEYS = StreamOptionsDict.__optional_keys__
+
+
+def split_stream_options(base: StreamOptions | None, kwargs: Mapping[str, Any]) -> tuple[StreamOptions, dict[str, Any]]:
+    """The stream keywords of `kwargs` applied over `base` (see `resolve_stream_options`), and the rest.
+
+    `run_stream()` takes stream and run options as one set of keywords; the rest are run options.
+
+    Raises:
+        UserError: a stream option is out of range.
+
+    """
+    stream = {k: v for k, v in kwargs.items() if k in _STREAM_KEYS}
+    rest = {k: v for k, v in kwargs.items() if k not in _STREAM_KEYS} if len(stream) < len(kwargs) else {}
+    return resolve_stream_options(base, **stream), rest
 
 
 def resolve_stream_options(base: StreamOptions | None, **overrides: Any) -> StreamOptions:

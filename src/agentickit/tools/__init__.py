@@ -2,6 +2,7 @@
 
 from ..errors import ToolTimeoutError
 from ._cache import MemoryToolCache, RedisToolCache, ToolCache
+from ._context import RunContext
 from ._metrics import ToolMetrics, ToolMetricsSnapshot, ToolStats
 from ._output import ToolOutput
 from ._policies import RateLimit, TokenBucket, parse_rate_limit
@@ -13,6 +14,7 @@ __all__ = (
     "MemoryToolCache",
     "RateLimit",
     "RedisToolCache",
+    "RunContext",
     "TokenBucket",
     "Tool",
     "ToolCache",

@@ -15,22 +15,24 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from .._utils import first_leaf
+from ..content import BinaryContent
 from ..errors import ToolArgumentsError, ToolError, ToolTimeoutError, UserError
 from ..messages import Message, ToolCall, ToolCallRecord, ToolDefinition
 from ..streaming._chunk import Chunk, ChunkType
 from ..streaming._sink import ChunkSink
 from ..telemetry import _hooks as _tel
 from ._cache import MemoryToolCache, ToolCache
+from ._callctx import bind_call, call_context, unbind_call
 from ._chain import CallChain, CallInfo, LoopSemaphore, compile_chain
-from ._context import bind_call, call_context, unbind_call
+from ._context import RunContext
 from ._metrics import ToolMetrics
 from ._source import ToolSource
 from ._tool import Tool, result_text
 
-__all__ = ("AgentTools", "ToolSet", "call_tool", "execute_tool_calls")
+__all__ = ("AgentTools", "ToolSet", "call_tool", "execute_tool_calls", "result_message")
 
 
 class ToolSet(dict[str, Tool]):
@@ -143,18 +145,20 @@ async def call_tool(
     sink: ChunkSink | None = None,
     metrics: ToolMetrics | None = None,
     error: str | None = None,
+    ctx: RunContext[Any] | None = None,
 ) -> tuple[ToolCallRecord, BaseException | None]:
     """Run one tool call through its chain, streaming TOOL_CALL / TOOL_RESULT and counting it.
 
     `args` are already validated. With `chain=None` or `error` set (an unknown tool, arguments that
-    failed validation) nothing runs and the call is recorded as failed with that error.
+    failed validation) nothing runs and the call is recorded as failed with that error. `ctx` is the
+    run's context, handed (as a copy naming this call) to a tool whose first parameter asks for it.
 
     Returns:
         The call's record, and the exception the tool raised (`None` when it succeeded).
 
     """
     start = time.perf_counter()
-    info = CallInfo()
+    info = CallInfo(ctx, call_id)
     if sink is not None:
         w = sink.send(Chunk(ChunkType.TOOL_CALL, tool_name=name, tool_args=args, tool_call_id=call_id))
         if w is not None:
@@ -234,6 +238,7 @@ async def _run_one(
     chains: Mapping[str, CallChain],
     metrics: ToolMetrics | None,
     sink: ChunkSink | None,
+    ctx: RunContext[Any] | None,
 ) -> tuple[Message, ToolCallRecord]:
     chain = chains.get(call.name)
     args: dict[str, Any] = {}
@@ -250,22 +255,50 @@ async def _run_one(
         # Outside a journaled run the tool still gets its call context (and idempotency key).
         token = bind_call(call_context(chain.tool, call.id, args, None, False))
         try:
-            record, _ = await call_tool(call.id, call.name, args, chain, sink=sink, metrics=metrics, error=error)
+            record, _ = await call_tool(
+                call.id, call.name, args, chain, sink=sink, metrics=metrics, error=error, ctx=ctx
+            )
         finally:
             unbind_call(token)
     else:
-        record, _ = await call_tool(call.id, call.name, args, chain, sink=sink, metrics=metrics, error=error)
-    text = f"Error: {record.error}" if record.error is not None else result_text(record.result)
-    return Message.tool(call.id, call.name, text), record
+        record, _ = await call_tool(call.id, call.name, args, chain, sink=sink, metrics=metrics, error=error, ctx=ctx)
+    if record.error is not None:
+        return Message.tool(call.id, call.name, f"Error: {record.error}"), record
+    return result_message(call.id, call.name, record.result), record
+
+
+def result_message(call_id: str, name: str, value: Any) -> Message:
+    """The tool message that carries a tool's value to the model.
+
+    A `BinaryContent` (an image, audio, a PDF), or a list of them with text, rides on the message's
+    `parts`; each provider sends them the way its API allows (Anthropic inside the tool result,
+    OpenAI in a user message after the turn's tool messages).
+    """
+    if type(value) is str:
+        return Message.tool(call_id, name, value)
+    if isinstance(value, BinaryContent):
+        return Message("tool", f"[{value.media_type} attached]", (), call_id, name, (value,))
+    if isinstance(value, list | tuple):
+        items = cast("Sequence[Any]", value)
+        parts = tuple(v for v in items if isinstance(v, BinaryContent))
+        if parts:
+            texts = [f"[{v.media_type} attached]" if isinstance(v, BinaryContent) else result_text(v) for v in items]
+            return Message("tool", "\n".join(texts), (), call_id, name, parts)
+    return Message.tool(call_id, name, result_text(value))
 
 
 async def execute_tool_calls(
-    calls: Sequence[ToolCall], tools: Mapping[str, Tool], default_timeout: float | None, sink: ChunkSink | None
+    calls: Sequence[ToolCall],
+    tools: Mapping[str, Tool],
+    default_timeout: float | None,
+    sink: ChunkSink | None,
+    ctx: RunContext[Any] | None = None,
 ) -> list[tuple[Message, ToolCallRecord]]:
     """Run every call of one turn concurrently; results come back in the order of `calls`.
 
     `tools` is normally the agent's `ToolSet` (chains compiled once); any other mapping of tools
-    works too, compiled for this turn only and with timeouts but no cache or metrics.
+    works too, compiled for this turn only and with timeouts but no cache or metrics. `ctx` is the
+    run's `RunContext` (see `call_tool`).
     """
     if type(tools) is ToolSet and tools.default_timeout == default_timeout:
         chains = tools.chains
@@ -274,7 +307,7 @@ async def execute_tool_calls(
         chains = {name: compile_chain(t, default_timeout, None, None) for name, t in tools.items()}
         metrics = None
     if len(calls) == 1:
-        return [await _run_one(calls[0], tools, chains, metrics, sink)]
+        return [await _run_one(calls[0], tools, chains, metrics, sink, ctx)]
     async with asyncio.TaskGroup() as tg:
-        tasks = [tg.create_task(_run_one(c, tools, chains, metrics, sink)) for c in calls]
+        tasks = [tg.create_task(_run_one(c, tools, chains, metrics, sink, ctx)) for c in calls]
     return [t.result() for t in tasks]

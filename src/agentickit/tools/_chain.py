@@ -16,13 +16,16 @@ the timeout; each retry attempt gets the full timeout and takes a rate-limit tok
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .._utils import LoopBound
 from ..errors import ToolArgumentsError, ToolTimeoutError
 from ._cache import MISS, ToolCache, cache_key
-from ._policies import TokenBucket, loop_semaphore
+from ._context import EMPTY_CONTEXT, RunContext
+from ._policies import TokenBucket
 from ._tool import Tool
 
 __all__ = ("CallChain", "CallInfo", "Layer", "LoopSemaphore", "ToolRuntime", "compile_chain", "tool_runtime")
@@ -34,43 +37,28 @@ Layer = Callable[[dict[str, Any], "CallInfo"], Awaitable[Any]]
 
 
 class CallInfo:
-    """What the policies learned about one call (attempts, cache hit), filled in as it runs."""
+    """One call's bookkeeping: the run's context and the call's id going in; attempts and cache hit coming out."""
 
-    __slots__ = ("attempts", "cache")
+    __slots__ = ("attempts", "cache", "call_id", "ctx")
 
-    def __init__(self) -> None:
+    def __init__(self, ctx: RunContext[Any] | None = None, call_id: str = "") -> None:
         self.attempts = 1
         self.cache: bool | None = None
+        self.ctx = ctx
+        self.call_id = call_id
 
 
-class LoopSemaphore:
-    """A semaphore re-created for each event loop (asyncio primitives cannot cross loops)."""
+class LoopSemaphore(LoopBound[asyncio.Semaphore]):
+    """A semaphore of `size` slots per event loop (asyncio primitives cannot cross loops)."""
 
-    __slots__ = ("_current", "size")
+    __slots__ = ("size",)
 
     def __init__(self, size: int) -> None:
+        super().__init__(functools.partial(asyncio.Semaphore, size))
         self.size = size
-        self._current: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
-    def get(self) -> asyncio.Semaphore:
-        current = self._current = loop_semaphore(self._current, self.size)
-        return current[1]
-
-
-class _LoopDict:
-    """Calls in flight by cache key, for the running event loop (futures cannot cross loops)."""
-
-    __slots__ = ("_current",)
-
-    def __init__(self) -> None:
-        self._current: tuple[asyncio.AbstractEventLoop, dict[bytes, asyncio.Future[Any]]] | None = None
-
-    def get(self) -> dict[bytes, asyncio.Future[Any]]:
-        loop = asyncio.get_running_loop()
-        current = self._current
-        if current is None or current[0] is not loop:
-            current = self._current = (loop, {})
-        return current[1]
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (LoopSemaphore, (self.size,))
 
 
 class ToolRuntime:
@@ -111,16 +99,26 @@ def compile_chain(
     def direct(args: dict[str, Any], info: CallInfo) -> Awaitable[Any]:
         return invoke(args)
 
+    if tool.takes_ctx:
+        invoke_ctx = tool.invoke_ctx
+
+        # Innermost, so each retry attempt sees its own `retry` count; deps never reach the cache key.
+        def direct(args: dict[str, Any], info: CallInfo) -> Awaitable[Any]:
+            ctx = info.ctx if info.ctx is not None else EMPTY_CONTEXT
+            return invoke_ctx(ctx.for_call(name, info.call_id, info.attempts - 1), args)
+
     layer: Layer = direct
     if timeout is not None:
         limit = timeout
         hint = "" if tool.is_async else "; its worker thread runs on until the function returns"
 
+        call = direct
+
         async def timed(args: dict[str, Any], info: CallInfo) -> Any:
             cm = asyncio.timeout(limit)
             try:
                 async with cm:
-                    return await invoke(args)
+                    return await call(args, info)
             except TimeoutError:
                 if cm.expired():
                     raise ToolTimeoutError(
@@ -190,7 +188,8 @@ def compile_chain(
         ttl: float = tool.cache_ttl  # type: ignore[assignment]
         store: ToolCache = cache  # type: ignore[assignment]
         inner_c = layer
-        inflight = _LoopDict()
+        # Calls in flight by cache key, for the running loop (futures cannot cross loops).
+        inflight: LoopBound[dict[bytes, asyncio.Future[Any]]] = LoopBound(dict)
 
         async def caching(args: dict[str, Any], info: CallInfo) -> Any:
             key = cache_key(name, args)

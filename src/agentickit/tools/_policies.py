@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from ..errors import UserError
 
-__all__ = ("RateLimit", "TokenBucket", "loop_semaphore", "parse_rate_limit")
+__all__ = ("RateLimit", "TokenBucket", "parse_rate_limit")
 
 _RATE = re.compile(
     r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)?\s*(s|sec|second|seconds|m|min|minute|minutes|h|hr|hour|hours)\s*$",
@@ -109,13 +109,3 @@ class TokenBucket:
         wait = self.reserve()
         if wait > 0:
             await self._sleep(wait)
-
-
-def loop_semaphore(
-    current: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None, size: int
-) -> tuple[asyncio.AbstractEventLoop, asyncio.Semaphore]:
-    """The semaphore for the running loop: `current` if it belongs to it, else a new one."""
-    loop = asyncio.get_running_loop()
-    if current is not None and current[0] is loop:
-        return current
-    return (loop, asyncio.Semaphore(size))

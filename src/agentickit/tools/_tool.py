@@ -8,6 +8,7 @@ not at decoration time, so defining tools costs nothing at import.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import re
@@ -19,6 +20,7 @@ import orjson
 from .._utils import is_seconds
 from ..errors import ToolArgumentsError, UserError
 from ..messages import ToolDefinition
+from ._context import EMPTY_CONTEXT, RunContext, takes_context
 from ._output import ToolOutput
 from ._policies import RateLimit, parse_rate_limit
 from ._threads import run_in_worker
@@ -109,6 +111,7 @@ class Tool:
     __slots__ = (
         "__weakref__",
         "_adapter",
+        "_ctx",
         "_definition",
         "_param_docs",
         "_rate_limit",
@@ -187,6 +190,7 @@ class Tool:
         self.rate_limit = rate_limit
         self.max_concurrency = max_concurrency
         self._adapter: type[BaseModel] | None = None
+        self._ctx: bool | None = None  # whether the first parameter is a RunContext; read on first use
         self._definition: ToolDefinition | None = (
             ToolDefinition(self.name, self.description, parameters) if parameters is not None else None
         )
@@ -208,11 +212,19 @@ class Tool:
             state = self._state = factory(self)
         return state
 
+    @property
+    def takes_ctx(self) -> bool:
+        """Whether the function's first parameter is an `ak.RunContext` (it then gets the run's context)."""
+        ctx = self._ctx
+        if ctx is None:
+            ctx = self._ctx = takes_context(self.function)
+        return ctx
+
     # -- schema and validation (built lazily) ----------------------------------------------------
 
     def _model(self) -> type[BaseModel]:
         if self._adapter is None:
-            self._adapter = _arguments_model(self.function, self.name, self._param_docs)
+            self._adapter = _arguments_model(self.function, self.name, self._param_docs, self.takes_ctx)
         return self._adapter
 
     @property
@@ -299,12 +311,20 @@ class Tool:
         return await self.invoke(kwargs)
 
     def invoke(self, kwargs: dict[str, Any]) -> Awaitable[Any]:
-        """Run the function with already validated arguments."""
+        """Run the function with already validated arguments (outside a run: an empty `RunContext`)."""
+        if self.takes_ctx:
+            return self.invoke_ctx(EMPTY_CONTEXT, kwargs)
         if self.is_async:
             return self.function(**kwargs)
         # Not asyncio.to_thread: a sync tool stuck past its timeout would keep asyncio.run() (and
         # so run_sync) waiting for the default executor; see _threads.py.
         return run_in_worker(self.function, kwargs)
+
+    def invoke_ctx(self, ctx: RunContext[Any], kwargs: dict[str, Any]) -> Awaitable[Any]:
+        """Run a function that takes a `RunContext` first with that context and validated arguments."""
+        if self.is_async:
+            return self.function(ctx, **kwargs)
+        return run_in_worker(functools.partial(self.function, ctx), kwargs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the wrapped function directly, as if it were not a tool."""
@@ -370,7 +390,7 @@ _ValidationError: type[ValidationError] = Exception  # pyright: ignore[reportAss
 """pydantic's ValidationError once a schema was built (pydantic is imported lazily; no import per call)."""
 
 
-def _arguments_model(function: ToolFunc, name: str, docs: dict[str, str]) -> type[BaseModel]:
+def _arguments_model(function: ToolFunc, name: str, docs: dict[str, str], skip_first: bool) -> type[BaseModel]:
     global _ValidationError
     from pydantic import ConfigDict, Field, ValidationError, create_model
 
@@ -378,11 +398,13 @@ def _arguments_model(function: ToolFunc, name: str, docs: dict[str, str]) -> typ
 
     try:
         sig = inspect.signature(function)
-        hints = _type_hints(function)
+        hints = _type_hints(function, next(iter(sig.parameters), None) if skip_first else None)
     except (TypeError, ValueError, NameError) as exc:
         raise UserError(f"cannot read the signature of tool {name!r}: {exc}") from exc
     fields: dict[str, Any] = {}
-    for pname, param in sig.parameters.items():
+    params = list(sig.parameters.items())
+    # A RunContext first parameter is the framework's to fill, never the model's: not in the schema.
+    for pname, param in params[1:] if skip_first else params:
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         annotation = hints.get(pname, Any)
@@ -392,11 +414,23 @@ def _arguments_model(function: ToolFunc, name: str, docs: dict[str, str]) -> typ
     return create_model(model_name or "ToolArguments", __config__=ConfigDict(extra="forbid"), **fields)
 
 
-def _type_hints(function: ToolFunc) -> dict[str, Any]:
+def _type_hints(function: ToolFunc, skip: str | None) -> dict[str, Any]:
     import typing
 
     target = function if inspect.isfunction(function) or inspect.ismethod(function) else function.__call__
-    return typing.get_type_hints(target, include_extras=True)
+    if skip is None:
+        return typing.get_type_hints(target, include_extras=True)
+    # The context's own annotation (`RunContext[Deps]`) may name a type local to a function, which
+    # cannot be resolved; only the other parameters' hints are needed.
+    annotations = dict(getattr(target, "__annotations__", {}))
+    annotations.pop(skip, None)
+    shim = _Shim()
+    shim.__annotations__ = annotations
+    return typing.get_type_hints(shim, globalns=getattr(target, "__globals__", None), include_extras=True)
+
+
+class _Shim:
+    """An object whose `__annotations__` are another function's minus the context parameter."""
 
 
 @overload

@@ -13,17 +13,10 @@ result = await wf.run("quantum batteries")     # facts and style run at the same
 from ._context import WorkflowContext, current_context
 from ._invoke import AgentLike, StepTarget
 from ._result import StepResult, StepStatus, WorkflowResult
+from ._shapes import DAGWorkflow, LoopWorkflow, ParallelWorkflow, SequentialWorkflow, Until
 from ._step import Condition, Step, Transform
 from ._stop import StopWorkflow, stop
-from ._workflow import (
-    DAGWorkflow,
-    LoopWorkflow,
-    ParallelWorkflow,
-    SequentialWorkflow,
-    Until,
-    Workflow,
-    WorkflowAgent,
-)
+from ._workflow import Workflow, WorkflowAgent
 
 __all__ = (
     "AgentLike",

@@ -18,10 +18,10 @@ from ..streaming import ChunkType
 from ._stop import StopWorkflow
 
 if TYPE_CHECKING:
+    from .._result import Result
     from ..options import RunOptions
     from ..streaming._sink import ChunkSink
     from ._context import WorkflowContext
-    from ._result import WorkflowResult
 
 __all__ = ("AgentLike", "Invoker", "StepOutput", "StepTarget", "make_invoker")
 
@@ -39,7 +39,7 @@ _ERROR = ChunkType.ERROR
 
 @runtime_checkable
 class AgentLike(Protocol):
-    """What a workflow runs as a step and streams straight into its own sink: a workflow, `wf.as_agent()`.
+    """What a workflow runs as a step and streams straight into its own sink: an `Agent`, a workflow, `wf.as_agent()`.
 
     The workflow hands its sink to the step: the step's chunks go to the workflow's stream, tagged
     with `tag` (the step's path), with no stream of its own in between.
@@ -54,11 +54,11 @@ class AgentLike(Protocol):
         options: RunOptions | None,
         sink: ChunkSink | None,
         tag: str,
-    ) -> WorkflowResult:
+    ) -> Result:
         """Run as a step of an enclosing workflow; chunks go to `sink` tagged under `tag`.
 
         Raises:
-            WorkflowError: the run failed; its `result` holds what finished.
+            RunError: the run failed (a workflow's `WorkflowError` holds what finished in `result`).
 
         """
         ...

@@ -1,58 +1,50 @@
-"""The workflow classes: sequential, parallel, DAG and loop shapes of one scheduler, and `as_agent`."""
+"""`Workflow`, the base every shape shares (definition, the one run entry, streams, sync runs), and `as_agent`.
+
+The shapes themselves (sequential, parallel, DAG, loop) are in `_shapes.py`: each only says how its
+steps depend on each other and, for the loop, how iterations repeat; the scheduler is `_engine.py`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextvars import ContextVar
+from dataclasses import replace
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self, Unpack
 
-from .._utils import is_seconds, new_id
+from .._usage_limits import UsageLimits, budget_scope
+from .._utils import is_seconds, new_id, run_blocking
 from ..durable._journal import bind_scope, current_scope, reset_scope
 from ..durable._runs import check_store
 from ..durable._types import Durability, Edit, RunInfo, RunStatus, check_durability
-from ..errors import UserError, WorkflowDepthError, WorkflowError, WorkflowTimeoutError
-from ..messages import Usage
+from ..errors import UserError, WorkflowDepthError, WorkflowError
 from ..metrics import Metrics, MetricsSnapshot, metrics_for, record_failure, record_result
-from ..options import check_run_options
+from ..options import RunOptions, check_run_options
 from ..streaming import Stream, StreamOptions
-from ..streaming._options import resolve_stream_options
+from ..streaming._options import StreamOptionsDict, resolve_stream_options
 from ..telemetry import _hooks as _tel
 from ._context import WorkflowContext, bind_context, unbind_context
 from ._engine import Plan, Run, compile_plan
 from ._invoke import StepTarget
 from ._result import StepResult, StepStatus, WorkflowResult
-from ._step import Step, check_signature
+from ._step import Step
 
 if TYPE_CHECKING:
     from ..durable._journal import Journal
     from ..executors import BatchResult, Executor, ProgressCallback
-    from ..options import RunOptions
     from ..stores._base import Store
-    from ..streaming import ChunkCallback
     from ..streaming._sink import ChunkSink
 
-__all__ = (
-    "DAGWorkflow",
-    "LoopWorkflow",
-    "ParallelWorkflow",
-    "SequentialWorkflow",
-    "Until",
-    "Workflow",
-    "WorkflowAgent",
-)
+__all__ = ("DEFAULT_MAX_DEPTH", "Workflow", "WorkflowAgent", "not_run")
 
 DEFAULT_MAX_DEPTH = 5
 
 
 # The names of the workflows the current code runs inside, outermost first; nesting depth is its length.
 _PATH: ContextVar[tuple[str, ...]] = ContextVar("agentickit_workflow_path", default=())
-
-Until = Callable[[WorkflowResult], "bool | Awaitable[bool]"]
-"""`until(iteration_result) -> bool`: true ends a loop."""
 
 
 class Workflow:
@@ -159,6 +151,8 @@ class Workflow:
         options: RunOptions | None = None,
         state: dict[str, Any] | None = None,
         raise_on_error: bool = True,
+        deps: Any = None,
+        usage_limits: UsageLimits | None = None,
         durability: Durability | None = None,
     ) -> WorkflowResult:
         """Run the workflow on `query` and return every step's outcome.
@@ -167,6 +161,10 @@ class Workflow:
         is the partial `WorkflowResult` (every step's status and output: nothing finished is lost).
         With `raise_on_error=False` that result is returned instead, its `error` set.
         `options` go to every agent step; `state` seeds the shared key/value store (`context.state`).
+        `deps` reach every agent step's tools (`ctx.deps`, as `agent.run(..., deps=)`). `usage_limits`
+        is ONE budget for all the steps together (nested workflows included); a limit in `options`
+        instead applies to each agent run on its own. A step that breaks it fails with
+        `UsageLimitExceeded` (its `StepResult.error`), which the `WorkflowError` names.
         `durability` (default: the workflow's) journals the run in `store` so `resume(run_id)` can continue it;
         a durable run whose step calls `ctx.request_input()` returns `status="paused"` with `pending`.
 
@@ -179,11 +177,15 @@ class Workflow:
         """
         mode = self._mode(durability)
         if mode == "off":
-            result = await self._run_in(query, options=options, sink=None, tag="", state=state)
+            result = await self._run_in(
+                query, options=options, sink=None, tag="", state=state, deps=deps, usage_limits=usage_limits
+            )
         else:
             from ..durable._workflow import run_workflow
 
-            result = await run_workflow(self, query, options, None, state, DEFAULT_MAX_DEPTH, mode)
+            result = await run_workflow(
+                self, query, options, None, state, DEFAULT_MAX_DEPTH, mode, deps=deps, usage_limits=usage_limits
+            )
         if raise_on_error and result.error is not None:
             raise result.error
         return result
@@ -201,6 +203,7 @@ class Workflow:
         options: RunOptions | None = None,
         raise_on_error: bool = True,
         durability: Durability | None = None,
+        deps: Any = None,
     ) -> WorkflowResult:
         """Continue a journaled run (paused, failed, cancelled or crashed), in this process or another.
 
@@ -219,7 +222,7 @@ class Workflow:
         from ..durable._workflow import resume_workflow
 
         mode = None if durability is None else check_durability(durability)
-        result = await resume_workflow(self, run_id, approvals, options, None, DEFAULT_MAX_DEPTH, mode)
+        result = await resume_workflow(self, run_id, approvals, options, None, DEFAULT_MAX_DEPTH, mode, deps=deps)
         if raise_on_error and result.error is not None:
             raise result.error
         return result
@@ -231,16 +234,24 @@ class Workflow:
         approvals: Mapping[str, bool | Edit | str] | None = None,
         options: RunOptions | None = None,
         stream_options: StreamOptions | None = None,
+        deps: Any = None,
     ) -> Stream[WorkflowResult]:
         """`resume()` as a stream: replayed steps send their AGENT_COMPLETE, then the run streams live."""
         from ..durable._workflow import resume_workflow
 
-        sopts = _stream_options(stream_options)
+        sopts = resolve_stream_options(stream_options)
 
         async def produce(sink: ChunkSink) -> WorkflowResult:
-            return _raise_error(await resume_workflow(self, run_id, approvals, options, sink, DEFAULT_MAX_DEPTH, None))
+            return _raise_error(
+                await resume_workflow(self, run_id, approvals, options, sink, DEFAULT_MAX_DEPTH, None, deps=deps)
+            )
 
-        return Stream(produce, sopts, {"agent_name": self.name, "workflow_name": self.name})
+        return Stream(
+            produce,
+            sopts,
+            {"agent_name": self.name, "workflow_name": self.name},
+            on_sync_close=self._close_loop_bound,
+        )
 
     async def runs(self, *, status: RunStatus | None = None, limit: int = 100) -> list[RunInfo]:
         """This workflow's journaled runs in its store, most recent first; `status` filters them."""
@@ -254,16 +265,11 @@ class Workflow:
         *,
         options: RunOptions | None = None,
         state: dict[str, Any] | None = None,
-        buffer_size: int = 100,
-        flush_interval: float | None = None,
-        text_only: bool = False,
-        include_thoughts: bool = True,
-        include_tool_calls: bool = True,
-        include_metadata: bool = False,
-        timeout: float | None = None,
-        on_chunk: ChunkCallback | None = None,
         stream_options: StreamOptions | None = None,
+        deps: Any = None,
+        usage_limits: UsageLimits | None = None,
         durability: Durability | None = None,
+        **kwargs: Unpack[StreamOptionsDict],
     ) -> Stream[WorkflowResult]:
         """Run the workflow and stream it: AGENT_START / AGENT_COMPLETE per step and every step's chunks.
 
@@ -279,24 +285,18 @@ class Workflow:
         its AGENT_COMPLETE. The stream ends with exactly one DONE, after an ERROR when the workflow
         did not complete; `wait()` then raises its `WorkflowError` (whose `result` has the partial
         results), otherwise it returns the `WorkflowResult`. The stream keywords are those of
-        `Agent.run_stream`; `timeout` is the stream's deadline (the workflow's own `timeout` applies too).
+        `StreamOptions` (as for `Agent.run_stream`); `timeout` is the stream's deadline (the workflow's own `timeout` applies too).
+        `deps`, `usage_limits` and `durability` are those of `run()`; a durable run that pauses sends one
+        APPROVAL_REQUIRED chunk (`metadata`: `run_id`, `pending`) before its DONE.
 
         Raises:
             UserError: a stream option is out of range.
 
         """
-        sopts = _stream_options(
-            stream_options,
-            buffer_size=buffer_size,
-            flush_interval=flush_interval,
-            text_only=text_only,
-            include_thoughts=include_thoughts,
-            include_tool_calls=include_tool_calls,
-            include_metadata=include_metadata,
-            timeout=timeout,
-            on_chunk=on_chunk,
+        sopts = resolve_stream_options(stream_options, **kwargs)
+        return _stream(
+            self, self.name, query, options, state, DEFAULT_MAX_DEPTH, sopts, deps, usage_limits, self._mode(durability)
         )
-        return _stream(self, self.name, query, options, state, DEFAULT_MAX_DEPTH, sopts, self._mode(durability))
 
     def run_sync(
         self,
@@ -305,6 +305,8 @@ class Workflow:
         options: RunOptions | None = None,
         state: dict[str, Any] | None = None,
         raise_on_error: bool = True,
+        deps: Any = None,
+        usage_limits: UsageLimits | None = None,
     ) -> WorkflowResult:
         """Blocking `run()` for scripts without a running event loop.
 
@@ -313,13 +315,13 @@ class Workflow:
             WorkflowError: the run failed (as `run()`; not with `raise_on_error=False`).
 
         """
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
-            raise UserError("run_sync() cannot be called from a running event loop; use `await workflow.run(...)`")
-        return asyncio.run(self.run(query, options=options, state=state, raise_on_error=raise_on_error))
+        return run_blocking(
+            lambda: self.run(
+                query, options=options, state=state, raise_on_error=raise_on_error, deps=deps, usage_limits=usage_limits
+            ),
+            self._close_loop_bound,
+            "workflow",
+        )
 
     async def run_batch(
         self,
@@ -373,10 +375,21 @@ class Workflow:
         tag: str,
         state: dict[str, Any] | None = None,
         max_depth: int = DEFAULT_MAX_DEPTH,
+        deps: Any = None,
+        usage_limits: UsageLimits | None = None,
         journal: Journal | None = None,
     ) -> WorkflowResult:
         """Run inside an enclosing workflow (or at the top): the single entry of every run."""
         check_run_options(options)
+        if deps is not None:
+            options = replace(options, deps=deps) if options is not None else RunOptions(deps=deps)
+        if usage_limits is not None:
+            if not isinstance(usage_limits, UsageLimits):  # pyright: ignore[reportUnnecessaryIsInstance]
+                raise UserError(f"usage_limits= takes an ak.UsageLimits, got {type(usage_limits).__name__}")
+            with budget_scope(usage_limits, f"workflow {self.name!r}"):
+                return await self._run_in(
+                    query, options=options, sink=sink, tag=tag, state=state, max_depth=max_depth, journal=journal
+                )
         plan = self._compiled()
         path = _PATH.get()
         depth = len(path) + 1
@@ -387,7 +400,7 @@ class Workflow:
                 f"workflow {self.name!r} would run {depth} workflows deep ({chain}), over its max_depth={max_depth}; "
                 "check for a workflow that contains itself, or raise max_depth in as_agent()"
             )
-            err.result = _not_run(self.name, run_id, plan, err)
+            err.result = not_run(self.name, run_id, plan, err)
             record_failure(self, err, 0.0)
             return err.result
         ctx = WorkflowContext(self.name, run_id, query, state)
@@ -488,7 +501,11 @@ class Workflow:
 
     async def cleanup(self) -> None:
         """Release what the steps hold: calls `cleanup()` on every step's agent (and nested workflows'). Idempotent."""
-        await _cleanup_targets([s.agent for s in self._steps], {id(self)})
+        await _each_target([s.agent for s in self._steps], {id(self)}, "cleanup")
+
+    async def _close_loop_bound(self) -> None:
+        # What agent steps opened on a private loop (run_sync, `for chunk in stream`): their HTTP pools.
+        await _each_target([s.agent for s in self._steps], {id(self)}, "_close_loop_bound")
 
     async def __aenter__(self) -> Self:
         return self
@@ -500,223 +517,6 @@ class Workflow:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, steps={[s.name for s in self._steps]})"
-
-
-class SequentialWorkflow(Workflow):
-    """Runs its steps one after another, each on the previous step's output (or its `transform` of it).
-
-    Wall time is the sum of the steps. The result's `content` is the last step's output.
-
-    Args:
-        name: the workflow's name.
-        timeout: seconds the whole run may take; what finished by then is kept.
-        steps: initial steps (more with `add_step`).
-        description: what it does.
-
-    """
-
-    __slots__ = ()
-
-
-class _Concurrent(Workflow):
-    __slots__ = ("fail_fast", "max_concurrency")
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        max_concurrency: int | None = None,
-        fail_fast: bool = False,
-        timeout: float | None = None,
-        steps: Iterable[Step] = (),
-        description: str = "",
-        durability: Durability = "off",
-        store: Store | None = None,
-    ) -> None:
-        if max_concurrency is not None and max_concurrency < 1:
-            raise WorkflowError(f"workflow {name!r}: max_concurrency must be >= 1 or None, got {max_concurrency}")
-        self.max_concurrency = max_concurrency
-        self.fail_fast = fail_fast
-        super().__init__(
-            name, timeout=timeout, steps=steps, description=description, durability=durability, store=store
-        )
-
-    def _limits(self) -> tuple[int | None, bool]:
-        return self.max_concurrency, self.fail_fast
-
-
-class ParallelWorkflow(_Concurrent):
-    """Starts every step at once on the same input (at most `max_concurrency` running at a time).
-
-    Wall time is the slowest step. The result's `content` is the steps' outputs, each under a
-    `[step name]` label, in step order.
-
-    Args:
-        name: the workflow's name.
-        max_concurrency: at most this many steps run at once (`None`: all of them).
-        fail_fast: on the first failure, cancel the running steps (status `cancelled`) and skip the rest;
-            otherwise every step finishes and failures are reported per step.
-        timeout: seconds the whole run may take; what finished by then is kept.
-        steps: initial steps (more with `add_step`).
-        description: what it does.
-
-    """
-
-    __slots__ = ()
-
-    def _dependencies(self) -> list[tuple[str, ...]]:
-        return [() for _ in self._steps]
-
-
-class DAGWorkflow(_Concurrent):
-    """Runs each step the moment all of its `depends_on` steps have succeeded; independent branches run at once.
-
-    Wall time is the critical path. A step's input is its dependency's output, or, with several,
-    their outputs each under a `[step name]` label (`transform` to customise); steps without
-    dependencies get the workflow's input. Steps downstream of a failure are skipped with the reason.
-    The result's `content` is the output of the step nothing depends on (labelled outputs if several).
-
-    Args:
-        name: the workflow's name.
-        max_concurrency: at most this many steps run at once (`None`: no limit).
-        fail_fast: on the first failure, cancel the running steps and skip the rest.
-        timeout: seconds the whole run may take; what finished by then is kept.
-        steps: initial steps (more with `add_step`).
-        description: what it does.
-
-    """
-
-    __slots__ = ()
-
-    _accepts_depends_on = True
-
-    def _dependencies(self) -> list[tuple[str, ...]]:
-        return [s.depends_on for s in self._steps]
-
-
-class LoopWorkflow(Workflow):
-    """Runs its steps in sequence, again and again, each iteration on the previous one's output.
-
-    It stops when `until(iteration_result)` is true, after `max_iterations`, when a step fails or calls
-    `stop()`, or on timeout; `result.stop_reason` says which (`until`, `max_iterations`, `failed`,
-    `stopped`, `timeout`) and `result.iterations` how many ran. `steps` hold the last iteration's.
-
-    Args:
-        name: the workflow's name.
-        max_iterations: the most iterations to run (>= 1).
-        until: `until(result) -> bool` (or an awaitable of one), given each iteration's `WorkflowResult`.
-        timeout: seconds the whole loop may take; what finished by then is kept.
-        steps: initial steps (more with `add_step`).
-        description: what it does.
-
-    """
-
-    __slots__ = ("max_iterations", "until")
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        max_iterations: int = 5,
-        until: Until | None = None,
-        timeout: float | None = None,
-        steps: Iterable[Step] = (),
-        description: str = "",
-        durability: Durability = "off",
-        store: Store | None = None,
-    ) -> None:
-        if max_iterations < 1:
-            raise WorkflowError(f"workflow {name!r}: max_iterations must be >= 1, got {max_iterations}")
-        if until is not None:
-            check_signature(until, 1, f"workflow {name!r}: until", "until(result: WorkflowResult) -> bool")
-        self.max_iterations = max_iterations
-        self.until = until
-        super().__init__(
-            name, timeout=timeout, steps=steps, description=description, durability=durability, store=store
-        )
-
-    async def _execute(
-        self,
-        plan: Plan,
-        query: str,
-        ctx: WorkflowContext,
-        options: RunOptions | None,
-        sink: ChunkSink | None,
-        prefix: str,
-    ) -> WorkflowResult:
-        start = time.perf_counter()
-        usage = Usage()
-        state: list[Any] = [None, None, 0]  # the current run, the last result, iterations started
-        reason = "max_iterations"
-        error: BaseException | None = None
-
-        async def iterate() -> None:
-            nonlocal reason, error
-            current = query
-            for iteration in range(1, self.max_iterations + 1):
-                ctx.iteration = iteration
-                state[2] = iteration
-                run = state[0] = self._new_run(plan, current, ctx, options, sink, prefix)
-                t0 = time.perf_counter()
-                await run.execute()
-                result = state[1] = await run.finish(timed_out=False, limit=None, run_id=ctx.run_id, start=t0)
-                state[0] = None
-                usage.add(result.usage)
-                if result.stop_reason != "completed":
-                    reason = result.stop_reason
-                    return
-                if self.until is not None:
-                    try:
-                        done: Any = self.until(result)
-                        if inspect.isawaitable(done):
-                            done = await done
-                    except Exception as exc:
-                        reason = "failed"
-                        error = WorkflowError(f"loop {self.name!r}: until() raised {type(exc).__name__}: {exc}")
-                        error.__cause__ = exc
-                        return
-                    if done:
-                        reason = "until"
-                        return
-                current = result.content
-
-        timeout = self.timeout
-        if timeout is None:
-            await iterate()
-        else:
-            deadline = asyncio.timeout(timeout)
-            try:
-                async with deadline:
-                    await iterate()
-            except TimeoutError:
-                if not deadline.expired():
-                    raise
-                reason = "timeout"
-                run: Run | None = state[0]
-                if run is not None:  # the iteration that was running: keep what it finished
-                    result = await run.finish(timed_out=True, limit=timeout, run_id=ctx.run_id, start=start)
-                    usage.add(result.usage)
-                    state[1] = result
-                    error = result.error
-                if error is None:
-                    # The deadline passed between step runs (inside `until`, say): a timeout all the same.
-                    error = WorkflowTimeoutError(
-                        f"loop {self.name!r} did not finish within its timeout of {timeout:g} s "
-                        f"(in iteration {state[2]}, after its steps had run)"
-                    )
-        result: WorkflowResult | None = state[1]
-        if result is None:  # timed out before the first iteration finished anything (cannot happen today)
-            result = _not_run(self.name, ctx.run_id, plan, error)
-        result.iterations = state[2]
-        result.usage = usage
-        result.duration = time.perf_counter() - start
-        result.stop_reason = reason
-        result.metadata["iterations"] = state[2]
-        if error is not None:
-            result.error = error
-            if isinstance(error, WorkflowError):
-                error.result = result
-        return result
 
 
 class WorkflowAgent:
@@ -763,10 +563,10 @@ class WorkflowAgent:
         *,
         options: RunOptions | None = None,
         stream_options: StreamOptions | None = None,
-        **kwargs: Any,
+        **kwargs: Unpack[StreamOptionsDict],
     ) -> Stream[WorkflowResult]:
         """Stream the workflow (see `Workflow.run_stream`; the same stream keywords)."""
-        sopts = _stream_options(stream_options, **kwargs)
+        sopts = resolve_stream_options(stream_options, **kwargs)
         return _stream(self.workflow, self.name, query, options, None, self.max_depth, sopts)
 
     async def run_batch(
@@ -812,7 +612,7 @@ class WorkflowAgent:
         return f"WorkflowAgent({self.name!r}, {self.workflow!r}, max_depth={self.max_depth})"
 
 
-def _not_run(name: str, run_id: str, plan: Plan, error: BaseException | None) -> WorkflowResult:
+def not_run(name: str, run_id: str, plan: Plan, error: BaseException | None) -> WorkflowResult:
     """The result of a run that never started a step: each step skipped, naming why."""
     why = f"not started: {error}" if error is not None else "not started"
     steps = {n: StepResult(name=n, status=StepStatus.SKIPPED, reason=why) for n in plan.names}
@@ -835,10 +635,6 @@ def _raise_error(result: WorkflowResult) -> WorkflowResult:
     return result
 
 
-def _stream_options(base: StreamOptions | None, **overrides: Any) -> StreamOptions:
-    return resolve_stream_options(base, **overrides)
-
-
 def _stream(
     workflow: Workflow,
     name: str,
@@ -847,6 +643,8 @@ def _stream(
     state: dict[str, Any] | None,
     max_depth: int,
     sopts: StreamOptions,
+    deps: Any = None,
+    usage_limits: UsageLimits | None = None,
     mode: Durability = "off",
 ) -> Stream[WorkflowResult]:
     async def produce(sink: ChunkSink) -> WorkflowResult:
@@ -854,24 +652,43 @@ def _stream(
         if mode != "off":
             from ..durable._workflow import run_workflow
 
-            return _raise_error(await run_workflow(workflow, query, options, sink, state, max_depth, mode))
+            return _raise_error(
+                await run_workflow(
+                    workflow, query, options, sink, state, max_depth, mode, deps=deps, usage_limits=usage_limits
+                )
+            )
         return _raise_error(
-            await workflow._run_in(query, options=options, sink=sink, tag="", state=state, max_depth=max_depth)  # pyright: ignore[reportPrivateUsage]
+            await workflow._run_in(  # pyright: ignore[reportPrivateUsage]
+                query,
+                options=options,
+                sink=sink,
+                tag="",
+                state=state,
+                max_depth=max_depth,
+                deps=deps,
+                usage_limits=usage_limits,
+            )
         )
 
-    return Stream(produce, sopts, {"agent_name": name, "workflow_name": workflow.name})
+    return Stream(
+        produce,
+        sopts,
+        {"agent_name": name, "workflow_name": workflow.name},
+        on_sync_close=workflow._close_loop_bound,  # pyright: ignore[reportPrivateUsage]
+    )
 
 
-async def _cleanup_targets(targets: Sequence[Any], seen: set[int]) -> None:
-    # A workflow can contain itself (through as_agent) or share agents between steps: clean each once.
+async def _each_target(targets: Sequence[Any], seen: set[int], method: str) -> None:
+    """Await `target.<method>()` on every step target, nested workflows' included, each once."""
+    # A workflow can contain itself (through as_agent) or share agents between steps: visit each once.
     for target in targets:
         inner = target.workflow if isinstance(target, WorkflowAgent) else target
         if id(inner) in seen:
             continue
         seen.add(id(inner))
         if isinstance(inner, Workflow):
-            await _cleanup_targets([s.agent for s in inner.steps], seen)
+            await _each_target([s.agent for s in inner.steps], seen, method)
             continue
-        cleanup = getattr(inner, "cleanup", None)
-        if cleanup is not None and inspect.iscoroutinefunction(cleanup):
-            await cleanup()
+        fn = getattr(inner, method, None)
+        if fn is not None and inspect.iscoroutinefunction(fn):
+            await fn()

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from ._aiohttp import OpenAIModel
 from ._config import azure_model, ollama_model, openai_model
+from ._endpoint import OpenAIEndpoint
 
 if TYPE_CHECKING:
     from ._sdk import OpenAISDKModel
 
-__all__ = ("OpenAIModel", "OpenAISDKModel", "azure_model", "ollama_model", "openai_model")
+__all__ = ("OpenAIEndpoint", "OpenAIModel", "OpenAISDKModel", "azure_model", "ollama_model", "openai_model")
 
 
 def __getattr__(name: str) -> Any:

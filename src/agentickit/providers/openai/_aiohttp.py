@@ -9,7 +9,6 @@ with no per-chunk model objects.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import urllib.request
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
@@ -20,6 +19,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
+from ..._utils import LoopBound
 from ..._version import __version__
 from ...errors import (
     ProviderConnectionError,
@@ -34,7 +34,7 @@ from ...telemetry import _hooks as _tel
 from .._base import (
     TEXT_BLOCK,
     BatchItem,
-    Model,
+    EncodedTools,
     ModelStream,
     StreamEvent,
     ThoughtDelta,
@@ -43,7 +43,8 @@ from .._base import (
     flatten_batches,
 )
 from .._http import decode_body, is_local_url, server_message, status_error
-from ._wire import bad_response, call_delta, checked_str, parse_completion, request_fields, tools_json, truncated
+from ._endpoint import OpenAICompatible, OpenAIEndpoint
+from ._wire import bad_response, call_delta, checked_str, parse_completion, tools_json, truncated
 
 __all__ = ("DEFAULT_MAX_RESPONSE_BYTES", "OpenAIModel", "env_proxy")
 
@@ -65,7 +66,11 @@ def env_proxy(url: str) -> str | None:
     return urllib.request.getproxies().get(parts.scheme)
 
 
-class OpenAIModel(Model):
+def _encode_tools(tools: Sequence[ToolDefinition]) -> orjson.Fragment:
+    return orjson.Fragment(orjson.dumps(tools_json(tools)))
+
+
+class OpenAIModel(OpenAICompatible):
     """A model behind any OpenAI-compatible `/chat/completions` endpoint, over our aiohttp client.
 
     Build it through `ak.LLMConfig(provider="openai", ...)` (or `azure`, `ollama`) rather than
@@ -73,162 +78,66 @@ class OpenAIModel(Model):
 
     Args:
         model_name: the model (or Azure deployment) name.
-        base_url: the API root, e.g. `https://api.openai.com/v1`.
-        api_key: the key, sent as `Authorization: Bearer ...` (or `api-key` when `auth="api-key"`).
-        url: the full chat-completions URL, when it is not `base_url + "/chat/completions"`.
-        query: query parameters for every request (Azure's `api-version`).
-        headers: extra headers for every request.
-        auth: how the key is sent.
-        provider: the provider's name in errors and results.
-        key_hint: how to fix a rejected key, for error messages.
-        temperature: default temperature when a run sets none.
-        max_tokens: default output limit when a run sets none.
-        timeout: seconds a request may take (for streams: to connect, and between two reads).
-        request_timeout: seconds a request may take in all, a stream included; `None`: no limit.
-        max_retries: retries the run loop makes on 429, 5xx, timeouts and connection errors.
-        extra_body: fields merged into every request body.
-        stream_usage: ask for the usage chunk of streamed replies (`stream_options.include_usage`).
-        max_connections: the connection pool's size (0 means unbounded).
-        max_tokens_field: `max_completion_tokens` for OpenAI's reasoning models, which reject `max_tokens`.
+        endpoint: where the API is and how to talk to it (`OpenAIEndpoint`).
         max_response_bytes: the largest response body accepted (`None`: no cap); past it the request
             fails with `ResponseTooLargeError` and the connection is dropped.
-        proxy: the HTTP proxy; `None` reads `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` once (as the SDK
-            does, but not per request), `""` means none. Local endpoints never go through a proxy.
 
     """
+
+    transport = "aiohttp"
 
     def __init__(
         self,
         model_name: str,
+        endpoint: OpenAIEndpoint,
         *,
-        base_url: str,
-        api_key: str | None,
-        url: str | None = None,
-        query: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-        auth: str = "bearer",
-        provider: str = "openai",
-        key_hint: str = "set OPENAI_API_KEY or LLMConfig(api_key=...)",
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        timeout: float = 60.0,
-        request_timeout: float | None = 600.0,
-        max_retries: int = 3,
-        extra_body: Mapping[str, Any] | None = None,
-        stream_usage: bool = True,
-        max_connections: int = 1000,
-        max_tokens_field: str = "max_tokens",
-        proxy: str | None = None,
         max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
-        self.model_name = model_name
-        self.provider = provider
-        self.base_url = base_url.rstrip("/")
-        self.api_key = api_key
-        self.url = url or self.base_url + "/chat/completions"
-        self.query = dict(query or {})
-        self.headers = dict(headers or {})
-        self.auth = auth
-        self.key_hint = key_hint
-        self.temperature = temperature
-        self.max_tokens = max_tokens
-        self.timeout = timeout
-        self.request_timeout = request_timeout
-        self.max_retries = max_retries
-        self.extra_body = dict(extra_body or {})
-        self.stream_usage = stream_usage
-        self.max_connections = max_connections
-        self.max_tokens_field = max_tokens_field
-        self.proxy = proxy
+        super().__init__(model_name, endpoint)
         self.max_response_bytes = max_response_bytes
-        self._init_runtime()
-
-    def _init_runtime(self) -> None:
-        self._url = URL(self.url).update_query(self.query) if self.query else URL(self.url)
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._tools_key: object = None
-        self._tools_value: Any = None
-        self._complete_timeout = aiohttp.ClientTimeout(total=self.timeout, sock_connect=self.timeout)
+        self._url = URL(self.url).update_query(endpoint.query) if endpoint.query else URL(self.url)
+        # The pool belongs to the loop that opened it; a new loop (run_sync) gets a new one.
+        self._session: LoopBound[aiohttp.ClientSession] = LoopBound(self._open)
+        self._tools = EncodedTools(_encode_tools)
+        self._complete_timeout = aiohttp.ClientTimeout(total=endpoint.timeout, sock_connect=endpoint.timeout)
         self._stream_timeout = aiohttp.ClientTimeout(
-            total=self.request_timeout, sock_connect=self.timeout, sock_read=self.timeout
+            total=endpoint.request_timeout, sock_connect=endpoint.timeout, sock_read=endpoint.timeout
         )
-
-    # -- pickling: the live session stays behind -----------------------------------------------------
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        for name in ("_url", "_session", "_loop", "_tools_key", "_tools_value", "_complete_timeout", "_stream_timeout"):
-            state.pop(name, None)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        for name, value in state.items():
-            setattr(self, name, value)
-        self._init_runtime()
-
-    def describe(self) -> dict[str, Any]:
-        """What this model is (the key is left out: the other side reads it from its environment)."""
-        return {"provider": self.provider, "model": self.model_name, "base_url": self.base_url, "transport": "aiohttp"}
 
     # -- the pool --------------------------------------------------------------------------------------
 
     def _open(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
+        e = self.endpoint
         headers = {"Content-Type": "application/json", "User-Agent": f"agentickit/{__version__}"}
-        if self.api_key:
-            if self.auth == "api-key":
-                headers["api-key"] = self.api_key
+        if e.api_key:
+            if e.auth == "api-key":
+                headers["api-key"] = e.api_key
             else:
-                headers["Authorization"] = f"Bearer {self.api_key}"
-        headers.update(self.headers)
-        connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0, keepalive_timeout=30.0)
-        proxy = self.proxy if self.proxy is not None else env_proxy(self.url)
-        self._session = aiohttp.ClientSession(connector=connector, headers=headers, proxy=proxy or None)
-        self._loop = loop
-        return self._session
+                headers["Authorization"] = f"Bearer {e.api_key}"
+        headers.update(e.headers)
+        connector = aiohttp.TCPConnector(limit=e.max_connections, limit_per_host=0, keepalive_timeout=30.0)
+        proxy = e.proxy if e.proxy is not None else env_proxy(self.url)
+        return aiohttp.ClientSession(connector=connector, headers=headers, proxy=proxy or None)
 
     def _pool(self) -> aiohttp.ClientSession:
-        session = self._session
-        if session is None or session.closed or self._loop is not asyncio.get_running_loop():
-            # A session is bound to the loop that opened it; a new loop (run_sync) gets a new one.
-            return self._open()
-        return session
+        session = self._session.get()
+        return self._session.renew() if session.closed else session
 
     async def aclose(self) -> None:
         """Close the connection pool. Idempotent; the next request opens a new one."""
-        session, self._session = self._session, None
-        self._loop = None
+        session = self._session.pop()
         if session is not None and not session.closed:
             await session.close()
 
     # -- requests --------------------------------------------------------------------------------------
 
-    def _tools(self, tools: Sequence[ToolDefinition]) -> Any:
-        if not tools:
-            return None
-        if tools is not self._tools_key:
-            # Agents pass the same tuple on every run, so the schemas are encoded once.
-            self._tools_value = orjson.Fragment(orjson.dumps(tools_json(tools)))
-            self._tools_key = tools
-        return self._tools_value
-
     def _body(
         self, messages: Sequence[Message], tools: Sequence[ToolDefinition], settings: ModelSettings, stream: bool
     ) -> bytes:
-        body = request_fields(
-            self.model_name,
-            messages,
-            self._tools(tools),
-            settings,
-            temperature=self.temperature,
-            max_tokens=self.max_tokens,
-            stream=stream,
-            stream_usage=self.stream_usage,
-            max_tokens_field=self.max_tokens_field,
-        )
-        if self.extra_body:
-            body.update(self.extra_body)
+        body = self._request_fields(messages, self._tools.get(tools), settings, stream)
+        extra = self.endpoint.extra_body
+        if extra:
+            body.update(extra)
         return orjson.dumps(body)
 
     def _status_error(self, status: int, raw: bytes, headers: Mapping[str, str]) -> ProviderHTTPError:
@@ -239,11 +148,11 @@ class OpenAIModel(Model):
             provider=self.provider,
             model=self.model_name,
             where=self.url,
-            key_hint=self.key_hint,
+            key_hint=self.endpoint.key_hint,
         )
 
     def _timeout_error(self, timeout: float | None, started: float | None = None) -> ProviderTimeoutError:
-        limit = self.request_timeout
+        limit = self.endpoint.request_timeout
         if started is not None and limit is not None and time.monotonic() - started >= limit * 0.99:
             return ProviderTimeoutError(
                 f"{self.provider} model {self.model_name!r} did not finish its answer within {limit:g} s "
@@ -252,7 +161,7 @@ class OpenAIModel(Model):
                 model=self.model_name,
             )
         return ProviderTimeoutError(
-            f"{self.provider} model {self.model_name!r} did not answer within {timeout or self.timeout:g} s "
+            f"{self.provider} model {self.model_name!r} did not answer within {timeout or self.endpoint.timeout:g} s "
             f"at {self.url}; raise LLMConfig.timeout or check the server",
             provider=self.provider,
             model=self.model_name,
@@ -328,7 +237,7 @@ class OpenAIModel(Model):
             self._stream_timeout
             if settings.timeout is None
             else aiohttp.ClientTimeout(
-                total=self.request_timeout, sock_connect=settings.timeout, sock_read=settings.timeout
+                total=self.endpoint.request_timeout, sock_connect=settings.timeout, sock_read=settings.timeout
             )
         )
         return _OpenAIStream(self, self._body(messages, tools, settings, True), timeout, settings.timeout)

@@ -11,6 +11,7 @@ from .._base import Model
 from .._http import is_local_url
 from .._registry import PROVIDER_OPTIONS, LLMConfig
 from ._aiohttp import DEFAULT_MAX_RESPONSE_BYTES, OpenAIModel
+from ._endpoint import OpenAIEndpoint
 
 __all__ = ("azure_model", "ollama_model", "openai_model")
 
@@ -73,17 +74,22 @@ def _transport_kwargs(cfg: LLMConfig, options: Mapping[str, Any]) -> dict[str, A
     }
 
 
-def _build(cfg: LLMConfig, **kwargs: Any) -> Model:
+def _build(
+    cfg: LLMConfig,
+    *,
+    max_response_bytes: int | None,
+    azure_endpoint: str | None = None,
+    api_version: str | None = None,
+    **endpoint: Any,
+) -> Model:
+    where = OpenAIEndpoint(**endpoint)
     if cfg.transport == "sdk":
         from ._sdk import OpenAISDKModel
 
-        kwargs.pop("max_response_bytes", None)
-        return OpenAISDKModel(cfg.model, **kwargs)
+        return OpenAISDKModel(cfg.model, where, azure_endpoint=azure_endpoint, api_version=api_version)
     if cfg.transport != "aiohttp":
         raise ConfigError(f"unknown transport {cfg.transport!r}; use 'aiohttp' (the default) or 'sdk'")
-    kwargs.pop("azure_endpoint", None)
-    kwargs.pop("api_version", None)
-    return OpenAIModel(cfg.model, **kwargs)
+    return OpenAIModel(cfg.model, where, max_response_bytes=max_response_bytes)
 
 
 def openai_model(cfg: LLMConfig) -> Model:

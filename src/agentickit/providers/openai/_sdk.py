@@ -7,17 +7,18 @@ exceptions are mapped to our typed errors.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, NoReturn, cast
 
+from ..._utils import LoopBound
 from ...errors import ProviderConnectionError, ProviderError, ProviderTimeoutError, UserError
 from ...messages import Message, ModelResponse, ToolCall, ToolDefinition, Usage
 from ...options import ModelSettings
 from ...telemetry import _hooks as _tel
-from .._base import Model, ModelStream, SDKStream, StreamEvent, TextDelta, ThoughtDelta, UsageEvent
+from .._base import EncodedTools, ModelStream, SDKStream, StreamEvent, TextDelta, ThoughtDelta, UsageEvent
 from .._http import refused_connection, status_error
-from ._wire import bad_response, call_delta, checked_str, request_fields, tools_json, truncated
+from ._endpoint import OpenAICompatible, OpenAIEndpoint
+from ._wire import bad_response, call_delta, checked_str, tools_json, truncated
 
 try:
     import httpx2
@@ -32,128 +33,65 @@ except ImportError as _exc:  # pragma: no cover - exercised only on a core-only 
 __all__ = ("OpenAISDKModel",)
 
 
-class OpenAISDKModel(Model):
+class OpenAISDKModel(OpenAICompatible):
     """An OpenAI-compatible model through the official SDK's `AsyncOpenAI` (or `AsyncAzureOpenAI`).
 
-    Takes the same arguments as `OpenAIModel`, plus `azure_endpoint`/`api_version` for Azure.
+    Takes the same `OpenAIEndpoint` as `OpenAIModel`, plus `azure_endpoint`/`api_version` for Azure.
     """
+
+    transport = "sdk"
 
     def __init__(
         self,
         model_name: str,
+        endpoint: OpenAIEndpoint,
         *,
-        base_url: str,
-        api_key: str | None,
-        url: str | None = None,
-        query: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-        auth: str = "bearer",
-        provider: str = "openai",
-        key_hint: str = "set OPENAI_API_KEY or LLMConfig(api_key=...)",
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        timeout: float = 60.0,
-        request_timeout: float | None = 600.0,
-        max_retries: int = 3,
-        extra_body: Mapping[str, Any] | None = None,
-        stream_usage: bool = True,
-        max_connections: int = 1000,
-        max_tokens_field: str = "max_tokens",
-        proxy: str | None = None,
         azure_endpoint: str | None = None,
         api_version: str | None = None,
     ) -> None:
-        self.model_name = model_name
-        self.provider = provider
-        self.base_url = base_url.rstrip("/")
-        self.api_key = api_key
-        self.url = url or self.base_url + "/chat/completions"
-        self.query = dict(query or {})
-        self.headers = dict(headers or {})
-        self.key_hint = key_hint
-        self.temperature = temperature
-        self.max_tokens = max_tokens
-        self.timeout = timeout
-        self.request_timeout = request_timeout
-        self.max_retries = max_retries
-        self.extra_body = dict(extra_body or {})
-        self.stream_usage = stream_usage
-        self.max_connections = max_connections
-        self.max_tokens_field = max_tokens_field
-        self.proxy = proxy
+        super().__init__(model_name, endpoint)
         self.azure_endpoint = azure_endpoint
         self.api_version = api_version
-        self._client: openai.AsyncOpenAI | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._tools_key: object = None
-        self._tools_value: list[dict[str, Any]] = []
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state.update(_client=None, _loop=None, _tools_key=None, _tools_value=[])
-        return state
-
-    def describe(self) -> dict[str, Any]:
-        """What this model is (the key is left out: the other side reads it from its environment)."""
-        return {"provider": self.provider, "model": self.model_name, "base_url": self.base_url, "transport": "sdk"}
+        self._client: LoopBound[openai.AsyncOpenAI] = LoopBound(self._new_client)
+        self._tools = EncodedTools(tools_json)
 
     def _sdk(self) -> openai.AsyncOpenAI:
-        client = self._client
-        loop = asyncio.get_running_loop()
-        if client is not None and self._loop is loop:
-            return client
+        return self._client.get()
+
+    def _new_client(self) -> openai.AsyncOpenAI:
+        e = self.endpoint
         # The SDK's client reads proxies from the environment itself; an explicit one wins.
         http = (
-            openai.DefaultAioHttpClient(timeout=self.timeout, proxy=self.proxy)
-            if self.proxy
-            else openai.DefaultAioHttpClient(timeout=self.timeout)
+            openai.DefaultAioHttpClient(timeout=e.timeout, proxy=e.proxy)
+            if e.proxy
+            else openai.DefaultAioHttpClient(timeout=e.timeout)
         )
         common: dict[str, Any] = {
-            "api_key": self.api_key,
-            "timeout": self.timeout,
+            "api_key": e.api_key,
+            "timeout": e.timeout,
             "max_retries": 0,
-            "default_headers": self.headers or None,
-            "default_query": {k: v for k, v in self.query.items() if k != "api-version"} or None,
+            "default_headers": e.headers or None,
+            "default_query": {k: v for k, v in e.query.items() if k != "api-version"} or None,
             "http_client": http,
         }
         if self.azure_endpoint is not None:
             if self.url.endswith("/openai/v1/chat/completions"):
-                client = openai.AsyncOpenAI(base_url=self.azure_endpoint, **common)
-            else:
-                client = openai.AsyncAzureOpenAI(
-                    azure_endpoint=self.azure_endpoint, api_version=self.api_version, **common
-                )
-        else:
-            client = openai.AsyncOpenAI(base_url=self.base_url, **common)
-        self._client, self._loop = client, loop
-        return client
+                return openai.AsyncOpenAI(base_url=self.azure_endpoint, **common)
+            return openai.AsyncAzureOpenAI(azure_endpoint=self.azure_endpoint, api_version=self.api_version, **common)
+        return openai.AsyncOpenAI(base_url=self.base_url, **common)
 
     async def aclose(self) -> None:
         """Close the SDK client and its pool. Idempotent."""
-        client, self._client = self._client, None
-        self._loop = None
+        client = self._client.pop()
         if client is not None:
             await client.close()
 
     def _fields(
         self, messages: Sequence[Message], tools: Sequence[ToolDefinition], settings: ModelSettings, stream: bool
     ) -> dict[str, Any]:
-        if tools and tools is not self._tools_key:
-            self._tools_value = tools_json(tools)
-            self._tools_key = tools
-        fields = request_fields(
-            self.model_name,
-            messages,
-            self._tools_value if tools else None,
-            settings,
-            temperature=self.temperature,
-            max_tokens=self.max_tokens,
-            stream=stream,
-            stream_usage=self.stream_usage,
-            max_tokens_field=self.max_tokens_field,
-        )
-        if self.extra_body:
-            fields["extra_body"] = self.extra_body
+        fields = self._request_fields(messages, self._tools.get(tools), settings, stream)
+        if self.endpoint.extra_body:
+            fields["extra_body"] = self.endpoint.extra_body
         if settings.timeout is not None:
             fields["timeout"] = settings.timeout
         if _tel.active is not None and (trace_headers := _tel.active.carrier()):
@@ -170,11 +108,11 @@ class OpenAISDKModel(Model):
                 provider=p,
                 model=m,
                 where=self.url,
-                key_hint=self.key_hint,
+                key_hint=self.endpoint.key_hint,
             ) from exc
         if isinstance(exc, openai.APITimeoutError) and not refused_connection(exc):
             raise ProviderTimeoutError(
-                f"{p} model {m!r} did not answer within {timeout or self.timeout:g} s at {self.url}; "
+                f"{p} model {m!r} did not answer within {timeout or self.endpoint.timeout:g} s at {self.url}; "
                 "raise LLMConfig.timeout or check the server",
                 provider=p,
                 model=m,
@@ -285,7 +223,7 @@ class _SDKStream(SDKStream[AsyncStream[ChatCompletionChunk]]):
     __slots__ = ("_model",)
 
     def __init__(self, model: OpenAISDKModel, fields: dict[str, Any], timeout: float | None) -> None:
-        super().__init__(fields, timeout, model.request_timeout, (model.provider, model.model_name))
+        super().__init__(fields, timeout, model.endpoint.request_timeout, (model.provider, model.model_name))
         self._model = model
 
     async def _events(self) -> AsyncIterator[StreamEvent]:

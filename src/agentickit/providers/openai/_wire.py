@@ -65,23 +65,29 @@ def part_json(part: ContentPart, provider: str = "openai") -> dict[str, Any]:
 def messages_json(messages: Sequence[Message], provider: str = "openai") -> list[dict[str, Any]]:
     """The conversation in OpenAI's shape.
 
-    A tool result with images (a tool returned `BinaryContent`) is followed by a user message that
-    carries them: chat-completions tool messages can only hold text.
+    Tool results with images (a tool returned `BinaryContent`) are followed by one user message that
+    carries them: chat-completions tool messages can only hold text, and every tool message of a
+    turn must come right after the assistant message that asked for it, so the user message waits
+    until the turn's last tool message.
     """
     out: list[dict[str, Any]] = []
+    pending: list[dict[str, Any]] = []
     for m in messages:
+        if pending and m.role != "tool":
+            out.append({"role": "user", "content": pending})
+            pending = []
         if not m.parts:
             out.append(message_json(m))
         elif m.role == "tool":
             out.append(message_json(m))
-            out.append(
-                {"role": "user", "content": [{"type": "text", "text": f"The {m.name or 'tool'} tool returned:"}]}
-            )
-            out[-1]["content"].extend(part_json(p, provider) for p in m.parts)
+            pending.append({"type": "text", "text": f"The {m.name or 'tool'} tool returned:"})
+            pending.extend(part_json(p, provider) for p in m.parts)
         else:
             content: list[dict[str, Any]] = [{"type": "text", "text": m.content}] if m.content else []
             content.extend(part_json(p, provider) for p in m.parts)
             out.append({"role": m.role, "content": content})
+    if pending:
+        out.append({"role": "user", "content": pending})
     return out
 
 
