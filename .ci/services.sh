@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make sure the services the tests talk to are up on 127.0.0.1 (Redis, for the shared tool cache).
+# Make sure the services the tests talk to are up on 127.0.0.1 (Redis: the shared tool cache and the Redis store; PostgreSQL: the Postgres store).
 # They run on this machine kind; this starts one that stopped, with the kind's own command.
 set -uo pipefail
 up() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

@@ -30,7 +30,7 @@ from . import _util
 
 
 def _suites() -> list[tuple[str, Callable[[], Any]]]:
-    from . import claims, core, durable, guide, over_http, run_context, telemetry
+    from . import claims, core, durable, guide, output, over_http, run_context, telemetry
 
     return [
         ("core.construction", core.construction),
@@ -60,6 +60,7 @@ def _suites() -> list[tuple[str, Callable[[], Any]]]:
         ("guide.table", guide.guide_table),
         ("telemetry.cost", telemetry.cost),
         ("core.run_context", run_context.run_context),
+        ("output.structured", output.structured),
         ("durable.journal", durable.journal),
     ]
 

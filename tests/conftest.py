@@ -20,6 +20,24 @@ SERVICES = {
 }
 
 
+_SERVICE_FIXTURES = frozenset(("redis_url", "postgres_dsn"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that need PostgreSQL or Redis `services` (so `-m "not services"` runs offline).
+
+    A test needs them when it uses the `redis_url` / `postgres_dsn` fixtures or runs against the
+    `postgres` / `redis` store backend (the `store` fixture's parameter, or a `backend` parameter).
+    """
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        params: dict[str, object] = callspec.params if callspec is not None else {}
+        backend = params.get("store", params.get("backend"))
+        if names & _SERVICE_FIXTURES or backend in SERVICES:
+            item.add_marker(pytest.mark.services)
+
+
 def _reachable(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=1.0):

@@ -22,7 +22,9 @@ HELPERS = {"example_tools.py"}  # imported by the TOML examples, not run on its 
 EXPECT = {
     "durable_approval.py": "finished report on batteries, signed by Ada",
     "handler_early_exit.py": "order A123 shipped yesterday",
+    "run_context.py": "answered by: backup | fallbacks: 1",
     "streaming.py": "hello from a plain for loop",
+    "structured_output.py": "failed after 2 attempts",
     "tools_and_mcp.py": "1 timeouts, 2 retries",
     "workflow_dag.py": "dependency cycle: b -> c -> a -> b",
     "workflow_loop.py": "'APPROVED' after 3 iterations (stop_reason=until)",

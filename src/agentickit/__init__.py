@@ -31,11 +31,13 @@ from .agent import (
 )
 from .content import AudioUrl, BinaryContent, DocumentUrl, ImageUrl
 from .durable import ApprovalRequest, Edit, RunInfo
+from .errors import ModelRetry
 from .executors import BatchItem, BatchResult, Executor, LocalExecutor
 from .memory import Document, InMemoryStore, Memory, MemoryStore
 from .messages import Message, ToolCall, ToolCallRecord, Usage
 from .metrics import MetricsSnapshot
 from .options import RunOptions
+from .output import NativeOutput, PromptedOutput, ToolCallOutput
 from .providers import FallbackModel, LLMConfig, Model, SimulatedModel
 from .streaming import Chunk, ChunkType, Stream, StreamOptions
 from .tools import Tool, tool
@@ -90,7 +92,10 @@ __all__ = (
     "Middleware",
     "MiddlewareContext",
     "Model",
+    "ModelRetry",
+    "NativeOutput",
     "ParallelWorkflow",
+    "PromptedOutput",
     "Result",
     "RunContext",
     "RunInfo",
@@ -107,6 +112,7 @@ __all__ = (
     "ToolCache",
     "ToolCall",
     "ToolCallContext",
+    "ToolCallOutput",
     "ToolCallRecord",
     "ToolOutput",
     "ToolRegistry",

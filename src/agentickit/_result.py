@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic
+
+from typing_extensions import TypeVar
 
 from .durable._types import ApprovalRequest
 from .messages import Message, ToolCallRecord, Usage
 
-__all__ = ("Result", "Source")
+__all__ = ("OutputT", "Result", "Source")
+
+OutputT = TypeVar("OutputT", default=str, covariant=True)
+"""The type of `Result.output`: `str` for plain-text runs, the `output_type` otherwise."""
+
+
+class _Text:
+    """`Result.output`'s default: "the same as `content`" (a plain-text run)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<text>"
+
+
+_TEXT: Any = _Text()
 
 
 @dataclass(slots=True, kw_only=True)
@@ -31,11 +48,13 @@ class Source:
 
 
 @dataclass(slots=True, kw_only=True)
-class Result:
-    """The outcome of one run.
+class Result(Generic[OutputT]):
+    """The outcome of one run; `Result[Invoice]` when the run had `output_type=Invoice`.
 
     Attributes:
-        content: the model's final answer.
+        content: the model's final answer, as raw text (the JSON, for a structured answer).
+        output: the validated answer: an `output_type` instance, or the text itself (`content`)
+            for a plain-text run.
         usage: input and output tokens over every request of the run.
         duration: wall seconds of the run.
         tool_calls: every tool call, in the order the model asked for them.
@@ -62,6 +81,11 @@ class Result:
     """`finished`, or `paused`: the run waits for a person (see `pending`; continue with `resume`)."""
     pending: list[ApprovalRequest] = field(default_factory=list[ApprovalRequest])
     """What a paused run waits for: tool calls to approve, uncertain calls, workflow inputs."""
+    output: OutputT = _TEXT
+
+    def __post_init__(self) -> None:
+        if self.output is _TEXT:
+            self.output = self.content  # type: ignore[assignment]  # a plain-text run: OutputT is str
 
     def __str__(self) -> str:
         return self.content

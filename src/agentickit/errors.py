@@ -32,7 +32,9 @@ AgentickitError
 │   ├── WorkflowError          a workflow is malformed or failed
 │   │   ├── WorkflowTimeoutError   ... because its timeout ran out (also a RunTimeoutError)
 │   │   └── WorkflowDepthError     ... because workflows nested deeper than max_depth
-│   └── MCPError               an MCP server failed (start, connect, call)
+│   ├── MCPError               an MCP server failed (start, connect, call)
+│   └── OutputValidationError  the answer did not fit `output_type`, after `output_retries` corrections
+└── ModelRetry                 raised by a tool or output validator: "tell the model why, let it try again"
 ```
 """
 
@@ -49,6 +51,8 @@ __all__ = (
     "ConfigFileError",
     "MCPError",
     "MissingAPIKeyError",
+    "ModelRetry",
+    "OutputValidationError",
     "ProviderConnectionError",
     "ProviderError",
     "ProviderHTTPError",
@@ -311,6 +315,47 @@ class WorkflowDepthError(WorkflowError):
 
 class MCPError(RunError):
     """An MCP server could not be started, reached or called."""
+
+
+class OutputValidationError(RunError):
+    """The model's answer did not validate as the run's `output_type`, after every correction it was sent.
+
+    No default-filled object is made up: the caller gets this error, with what the model last said.
+
+    Attributes:
+        raw: the model's last answer as raw text (the JSON it sent, or its prose).
+        errors: why each attempt failed, oldest first (validation errors as text, `ModelRetry` reasons).
+        attempts: how many answers were checked (1 + the corrections sent).
+        output_type: the type the answer had to fit.
+        result: the partial `Result` (messages, usage and tool calls so far), `output` unset.
+
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        raw: str = "",
+        errors: list[str] | None = None,
+        attempts: int = 0,
+        output_type: Any = None,
+        result: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.raw = raw
+        self.errors = errors if errors is not None else []
+        self.attempts = attempts
+        self.output_type = output_type
+        self.result = result
+
+
+class ModelRetry(AgentickitError):
+    """Raised by a tool or an output validator to send the model a correction: `raise ModelRetry("why")`.
+
+    Not a run failure: the message goes back to the model (as the tool's result, or as a correction
+    of its answer) and the model tries again. For an answer this counts against `output_retries`;
+    once they are used up the run raises `OutputValidationError`.
+    """
 
 
 def is_retryable(exc: BaseException) -> bool:

@@ -54,6 +54,11 @@ class RunOptions:
     """The run's dependencies (a database pool, a client, settings): tools get them as `ctx.deps`."""
     usage_limits: UsageLimits | None = None
     """A budget of requests, tokens, tool calls and cost for this run (wins over the agent's)."""
+    output_type: Any = None
+    """The answer's type for this run (a pydantic model, dataclass, `list[...]`, `ak.NativeOutput(T)`, ...),
+    instead of the agent's; `str` asks for plain text."""
+    output_retries: int | None = None
+    """Corrections sent to the model for an invalid structured answer before `OutputValidationError` (default 1)."""
     durability: Literal["off", "exit", "step"] | None = None
     """Journal this run (`exit`: when it ends; `step`: as it happens) so `agent.resume(run_id)` can continue it."""
 
@@ -85,6 +90,8 @@ class RunOptions:
             problems.append("message_history must be a list of ak.Message, e.g. [ak.Message.user('hi')]")
         if self.usage_limits is not None and not isinstance(self.usage_limits, UsageLimits):  # pyright: ignore[reportUnnecessaryIsInstance]
             problems.append(f"usage_limits must be an ak.UsageLimits(...), got {type(self.usage_limits).__name__}")
+        if self.output_retries is not None and (not _is_int(self.output_retries) or self.output_retries < 0):
+            problems.append(f"output_retries must be an int >= 0, got {self.output_retries!r}")
         if self.durability is not None and self.durability not in ("off", "exit", "step"):
             problems.append(f"durability must be 'off', 'exit' or 'step', got {self.durability!r}")
         if problems:
@@ -125,6 +132,7 @@ class RunOptionsDict(TypedDict, total=False):
     message_history: Sequence[Any] | None
     deps: Any
     usage_limits: UsageLimits | None
+    output_retries: int | None
     durability: Literal["off", "exit", "step"] | None
 
 
@@ -146,6 +154,7 @@ class StreamRunOptionsDict(TypedDict, total=False):
     message_history: Sequence[Any] | None
     deps: Any
     usage_limits: UsageLimits | None
+    output_retries: int | None
     durability: Literal["off", "exit", "step"] | None
 
 
@@ -222,3 +231,5 @@ class ModelSettings:
     stop: Sequence[str] | None = None
     tool_choice: ToolChoice | None = None
     timeout: float | None = None
+    response_format: dict[str, Any] | None = None
+    """OpenAI's `response_format` (`{"type": "json_schema", "json_schema": {...}}`) for native structured output."""

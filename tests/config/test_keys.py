@@ -241,6 +241,31 @@ async def _(tmp_path: Path) -> None:
     ).content == "ok"
 
 
+@effect("llm.transport")
+async def _(tmp_path: Path) -> None:
+    async with SimulatorServer(reply="hi") as srv:
+        base = f"[llm]\nprovider = 'openai'\nmodel = 'sim'\napi_key = 'k'\nbase_url = '{srv.base_url}/v1'\n"
+        for transport, agent_prefix in (("sdk", "AsyncOpenAI/"), ("aiohttp", "agentickit/")):
+            async with build(base + f"transport = '{transport}'") as agent:
+                assert (await agent.run("q")).content == "hi"
+            assert srv.requests[-1].headers["User-Agent"].startswith(agent_prefix)
+    with pytest.raises(ak.errors.ConfigError, match='transport = "sdk" applies to providers openai'):
+        cfg("[llm]\nprovider = 'simulated'\ntransport = 'sdk'")
+
+
+@effect("llm.max_concurrency")
+async def _(tmp_path: Path) -> None:
+    async def three_at_once(text: str) -> float:
+        agent = build(text + "\n[llm.options]\nttft = 0.3\nreply = 'ok'")
+        start = time.perf_counter()
+        await asyncio.gather(*(agent.run(f"q{i}") for i in range(3)))
+        return time.perf_counter() - start
+
+    capped = await three_at_once(f"[llm]\nmodel = 'cap{next(_ids)}'\nmax_concurrency = 1")
+    free = await three_at_once("[llm]\nmodel = 'free'")
+    assert capped >= 0.85 and free < capped - 0.3, (capped, free)
+
+
 @effect("llm.options")
 async def _(tmp_path: Path) -> None:
     assert (await build("[llm.options]\nreply = 'configured'").run("q")).content == "configured"
@@ -358,6 +383,48 @@ async def _(tmp_path: Path) -> None:
     assert await _history_sizes("[memory]\nsession_id = 's'\nmax_history_tokens = 10000") == 5
 
 
+# -- [output] ------------------------------------------------------------------------------------
+
+_OUTPUT_MODEL = """
+from pydantic import BaseModel
+
+class Invoice(BaseModel):
+    number: str
+    total: float
+"""
+
+
+@effect("output.type")
+async def _(tmp_path: Path) -> None:
+    mod = py_module(tmp_path, _OUTPUT_MODEL)
+    result = await build(f"[output]\ntype = '{mod}:Invoice'").run("q")
+    assert type(result.output).__name__ == "Invoice"
+    assert result.output.number == "example number"
+    assert isinstance((await build("").run("q")).output, str)
+
+
+@effect("output.mode")
+async def _(tmp_path: Path) -> None:
+    mod = py_module(tmp_path, _OUTPUT_MODEL)
+    native = await build(f"[output]\ntype = '{mod}:Invoice'\nmode = 'native'").run("q")
+    prompted = await build(f"[output]\ntype = '{mod}:Invoice'\nmode = 'prompted'").run("q")
+    default = await build(f"[output]\ntype = '{mod}:Invoice'").run("q")
+    assert (native.metadata["output_mode"], prompted.metadata["output_mode"]) == ("native", "prompted")
+    assert default.metadata["output_mode"] == "tool"
+
+
+@effect("output.retries")
+async def _(tmp_path: Path) -> None:
+    mod = py_module(tmp_path, _OUTPUT_MODEL)
+    bad = "[llm]\n[llm.options]\nreply = 'not json'\n"
+    text = f"{bad}[output]\ntype = '{mod}:Invoice'\nmode = 'native'\nretries = "
+    with pytest.raises(ak.errors.OutputValidationError) as zero:
+        await build(text + "0").run("q")
+    with pytest.raises(ak.errors.OutputValidationError) as three:
+        await build(text + "3").run("q")
+    assert (zero.value.attempts, three.value.attempts) == (1, 4)
+
+
 # -- [streaming] ---------------------------------------------------------------------------------
 
 
@@ -403,6 +470,35 @@ async def _(tmp_path: Path) -> None:
     ]
     assert len(fast) == 20
     assert len(slow) < 20 and "".join(c.delta or "" for c in slow) == "".join(c.delta or "" for c in fast)
+
+
+@effect("streaming.include_metadata")
+async def _(tmp_path: Path) -> None:
+    on = {c.type for c in await chunks_of(build("[streaming]\ninclude_metadata = true").run_stream("q"))}
+    off = {c.type for c in await chunks_of(build("[streaming]\ninclude_metadata = false").run_stream("q"))}
+    assert ak.ChunkType.METADATA in on and ak.ChunkType.METADATA not in off
+
+
+@effect("streaming.timeout")
+async def _(tmp_path: Path) -> None:
+    slow = "[llm.options]\nttft = 0.5\n"
+    stream = build(slow + "[streaming]\ntimeout = '50ms'").run_stream("q")
+    types = [c.type for c in await chunks_of_failing(stream)]
+    assert ak.ChunkType.ERROR in types
+    assert ak.ChunkType.ERROR not in {c.type for c in await chunks_of(build(slow).run_stream("q"))}
+
+
+async def chunks_of_failing(stream: Any) -> list[ak.Chunk]:
+    out = [c async for c in stream]
+    with pytest.raises(TimeoutError):
+        await stream.wait()
+    return out
+
+
+@effect("description")
+async def _(tmp_path: Path) -> None:
+    assert build("description = 'Answers travel questions.'").description == "Answers travel questions."
+    assert build("").description == ""
 
 
 @effect("streaming.text_only")
@@ -517,6 +613,11 @@ async def _(tmp_path: Path) -> None:
     m.calls["peak"] = 0
     await build(base + "max_concurrent = 1").run("x")
     assert m.calls["peak"] == 1
+    # One limit for the agent, shared by all of its runs (not a limit per run).
+    m.calls["peak"] = 0
+    shared = build(base + "max_concurrent = 2")
+    await asyncio.gather(*(shared.run(f"x{i}") for i in range(3)))
+    assert m.calls["peak"] == 2
 
 
 @effect("tools.rate_limit")
@@ -593,7 +694,38 @@ async def listed(input, caps):
     names = await caps.tools.resolve()
     assert sorted(caps.tools.available()) == sorted(names) and before == []
     return ",".join(sorted(names))
+
+async def named(input, caps):
+    tool, _, arg = input.partition(" ")
+    return (await caps.tools.call(tool, **({"name": arg} if arg else {}))).text
+
+async def grow(input, caps):
+    if input.startswith("add "):
+        return (await caps.tools.call("grow", name=input[4:])).text
+    return ",".join(sorted(await caps.tools.resolve()))
+
+async def flaky(input, caps):
+    return (await caps.tools.call("flaky", key="k", failures=1)).text
+
+async def twice(input, caps):
+    first = (await caps.tools.call("count", key="k")).data["result"]
+    second = (await caps.tools.call("count", key="k")).data["result"]
+    return f"{first},{second}"
+
+async def overlap(input, caps):
+    import asyncio
+    peaks = await asyncio.gather(*(caps.tools.call("overlap", seconds=0.2 + i / 100) for i in range(3)))
+    return str(max(p.data["result"] for p in peaks))
+
+async def stamps(input, caps):
+    import asyncio
+    got = sorted([s.data["result"] for s in await asyncio.gather(*(caps.tools.call("stamp") for _ in range(3)))])
+    return f"{min(b - a for a, b in zip(got, got[1:])):.3f}"
 """
+
+
+SAY_TOOLS = "cwd,env,grow,header,say,slow"
+POLICIES = str(Path(__file__).parents[1] / "mcp" / "servers" / "policies.py")
 
 
 def mcp_agent(tmp_path: Path, handler: str, servers: str) -> ak.Agent:
@@ -609,7 +741,7 @@ def stdio(name: str = "s", args: str = "'hello'", extra: str = "") -> str:
 @effect("mcp.servers[].command")
 async def _(tmp_path: Path) -> None:
     async with mcp_agent(tmp_path, "listed", stdio()) as agent:
-        assert (await agent.run("x")).content == "say,slow"
+        assert (await agent.run("x")).content == SAY_TOOLS
     async with mcp_agent(
         tmp_path, "listed", stdio().replace(sys.executable.replace("\\", "/"), "ak-no-such-cmd")
     ) as agent:
@@ -639,6 +771,116 @@ async def _(tmp_path: Path) -> None:
             await agent.run("1.0")
     async with mcp_agent(tmp_path, "slow", stdio(extra="timeout = '20s'")) as agent:
         assert (await agent.run("0.2")).content == "slow done"
+
+
+@effect("mcp.servers[].connect_timeout")
+async def _(tmp_path: Path) -> None:
+    silent = stdio().replace(f"'{SAY}', 'hello'", f"'{SERVERS.parent.parent / 'mcp' / 'servers' / 'silent.py'}'")
+    for limit in ("300ms", "0.5s"):
+        async with mcp_agent(tmp_path, "listed", silent + f"connect_timeout = '{limit}'") as agent:
+            seconds = f"{float(limit.rstrip('ms')) / (1000 if limit.endswith('ms') else 1):g}"
+            with pytest.raises(ak.errors.MCPError, match=f"handshake within {seconds} s \\(connect_timeout\\)"):
+                await agent.run("x")
+    async with mcp_agent(tmp_path, "say", stdio(extra="connect_timeout = '20s'")) as agent:
+        assert (await agent.run("x")).content == "hello"
+
+
+@effect("mcp.servers[].env")
+async def _(tmp_path: Path) -> None:
+    async with mcp_agent(tmp_path, "named", stdio(extra="env = { AK_KEYS_WORD = 'from-env' }")) as agent:
+        assert (await agent.run("env AK_KEYS_WORD")).content == "from-env"
+    async with mcp_agent(tmp_path, "named", stdio()) as agent:
+        assert (await agent.run("env AK_KEYS_WORD")).content == "<unset>"
+
+
+@effect("mcp.servers[].cwd")
+async def _(tmp_path: Path) -> None:
+    where = str(tmp_path)  # pytest's tmp_path is already resolved, as os.getcwd() reports it
+    async with mcp_agent(tmp_path, "named", stdio(extra=f"cwd = '{tmp_path.as_posix()}'")) as agent:
+        assert (await agent.run("cwd")).content == where
+    async with mcp_agent(tmp_path, "named", stdio()) as agent:
+        assert (await agent.run("cwd")).content != where
+
+
+@effect("mcp.servers[].prefix")
+async def _(tmp_path: Path) -> None:
+    async with mcp_agent(tmp_path, "listed", stdio(extra="prefix = 'sv'")) as agent:
+        assert (await agent.run("x")).content == ",".join(f"sv_{t}" for t in SAY_TOOLS.split(","))
+
+
+@effect("mcp.servers[].tool_filter")
+async def _(tmp_path: Path) -> None:
+    async with mcp_agent(tmp_path, "listed", stdio(extra="tool_filter = ['say', 'env']")) as agent:
+        assert (await agent.run("x")).content == "env,say"
+
+
+@effect("mcp.servers[].cache_tools_list")
+async def _(tmp_path: Path) -> None:
+    for cached, expected in (("true", SAY_TOOLS), ("false", "cwd,env,fresh,grow,header,say,slow")):
+        async with mcp_agent(tmp_path, "grow", stdio(extra=f"cache_tools_list = {cached}")) as agent:
+            assert (await agent.run("list")).content == SAY_TOOLS
+            assert (await agent.run("add fresh")).content == "added fresh"
+            assert (await agent.run("list")).content == expected
+
+
+def policies_server(extra: str = "") -> str:
+    py = sys.executable.replace("\\", "/")
+    return f"[[mcp.servers]]\nname = 'p'\ncommand = '{py}'\nargs = ['{POLICIES}']\n{extra}"
+
+
+@effect("mcp.servers[].retries")
+async def _(tmp_path: Path) -> None:
+    async with mcp_agent(tmp_path, "flaky", policies_server("retries = 1")) as agent:
+        assert (await agent.run("x")).content == "ok after 2"
+    async with mcp_agent(tmp_path, "flaky", policies_server("retries = 0")) as agent:
+        with pytest.raises(ToolError, match="attempt 1 failed"):
+            await agent.run("x")
+
+
+@effect("mcp.servers[].retry_backoff")
+async def _(tmp_path: Path) -> None:
+    times: list[float] = []
+    for backoff in ("0", "400ms"):
+        async with mcp_agent(tmp_path, "flaky", policies_server(f"retries = 1\nretry_backoff = '{backoff}'")) as agent:
+            await agent.resolve_tools()
+            start = time.perf_counter()
+            assert (await agent.run("x")).content == "ok after 2"
+            times.append(time.perf_counter() - start)
+    assert times[1] >= 0.4 and times[1] > times[0] + 0.2, times
+
+
+@effect("mcp.servers[].cache_ttl")
+async def _(tmp_path: Path) -> None:
+    async with mcp_agent(tmp_path, "twice", policies_server("cache_ttl = '1m'")) as agent:
+        assert (await agent.run("x")).content == "1,1"
+    async with mcp_agent(tmp_path, "twice", policies_server()) as agent:
+        assert (await agent.run("x")).content == "1,2"
+
+
+@effect("mcp.servers[].rate_limit")
+async def _(tmp_path: Path) -> None:
+    async with mcp_agent(tmp_path, "stamps", policies_server("rate_limit = '4/s'")) as agent:
+        assert float((await agent.run("x")).content) >= 0.2
+    async with mcp_agent(tmp_path, "stamps", policies_server()) as agent:
+        assert float((await agent.run("x")).content) < 0.2
+
+
+@effect("mcp.servers[].max_concurrency")
+async def _(tmp_path: Path) -> None:
+    async with mcp_agent(tmp_path, "overlap", policies_server("max_concurrency = 1")) as agent:
+        assert (await agent.run("x")).content == "1"
+    async with mcp_agent(tmp_path, "overlap", policies_server()) as agent:
+        assert (await agent.run("x")).content == "3"
+
+
+@effect("mcp.servers[].tool_policies")
+async def _(tmp_path: Path) -> None:
+    per_tool = "[mcp.servers.tool_policies.count]\ncache_ttl = '1m'"
+    async with mcp_agent(tmp_path, "twice", policies_server(per_tool)) as agent:
+        assert (await agent.run("x")).content == "1,1"
+    other = "[mcp.servers.tool_policies.stamp]\ncache_ttl = '1m'"
+    async with mcp_agent(tmp_path, "twice", policies_server(other)) as agent:
+        assert (await agent.run("x")).content == "1,2"
 
 
 def _free_port() -> int:
@@ -671,9 +913,6 @@ async def http_say() -> AsyncIterator[str]:
         await proc.wait()
 
 
-HTTP_KEYS = ("mcp.servers[].transport", "mcp.servers[].url")
-
-
 async def _http_check(tmp_path: Path, url: str) -> None:
     servers = f"[[mcp.servers]]\nname = 'h'\ntransport = 'http'\nurl = '{url}'"
     async with mcp_agent(tmp_path, "say", servers) as agent:
@@ -684,6 +923,27 @@ async def _http_check(tmp_path: Path, url: str) -> None:
     async with mcp_agent(tmp_path, "say", dead) as agent:
         with pytest.raises(ak.errors.MCPError):
             await agent.run("x")
+
+
+async def _http_headers(tmp_path: Path, url: str) -> None:
+    servers = f"[[mcp.servers]]\nname = 'h'\ntransport = 'http'\nurl = '{url}'\n"
+    async with mcp_agent(tmp_path, "named", servers + "headers = { X-Ak-Token = 'tok-1' }") as agent:
+        assert (await agent.run("header X-Ak-Token")).content == "tok-1"
+    async with mcp_agent(tmp_path, "named", servers) as agent:
+        assert (await agent.run("header X-Ak-Token")).content == "<none>"
+    # a header value is a secret: an error about it names the key, never the value
+    with pytest.raises(ak.errors.ConfigError) as info:
+        cfg(servers + "headers = { Authorization = 123456789 }")
+    assert "headers.Authorization" in str(info.value) and "123456789" not in str(info.value)
+
+
+HTTP_EFFECTS: dict[str, Callable[[Path, str], Awaitable[None]]] = {
+    "mcp.servers[].transport": _http_check,
+    "mcp.servers[].url": _http_check,
+    "mcp.servers[].headers": _http_headers,
+}
+"""Keys checked against a streamable-HTTP server (the `http_say` fixture)."""
+HTTP_KEYS = tuple(HTTP_EFFECTS)
 
 
 # -- agents and [workflow] -----------------------------------------------------------------------
@@ -715,6 +975,50 @@ async def _(tmp_path: Path) -> None:
     result = await build("[workflow]\ntimeout = '50ms'\n" + steps).run("q", raise_on_error=False)
     assert result.stop_reason == "timeout"
     assert (await build(steps).run("q")).stop_reason == "completed"
+
+
+@effect("workflow.description")
+async def _(tmp_path: Path) -> None:
+    steps = "[[workflow.steps]]\nname = 'a'\n"
+    assert build("[workflow]\ndescription = 'Plans trips.'\n" + steps).as_agent().description == "Plans trips."
+    assert build(steps).as_agent().description == ""
+
+
+_STEP = "[[workflow.steps]]\nname = 'a'\n"
+
+
+@effect("workflow.steps[].description")
+async def _(tmp_path: Path) -> None:
+    assert build(_STEP + "description = 'First.'").steps[0].description == "First."
+    assert build(_STEP).steps[0].description == ""
+
+
+@effect("workflow.steps[].timeout")
+async def _(tmp_path: Path) -> None:
+    slow = "[llm.options]\nttft = 0.5\n"
+    result = await build(slow + _STEP + "timeout = '50ms'").run("q", raise_on_error=False)
+    assert result.steps["a"].status.value == "timed_out"
+    assert (await build(slow + _STEP + "timeout = '20s'").run("q")).steps["a"].status.value == "ok"
+
+
+@effect("workflow.steps[].retries")
+async def _(tmp_path: Path) -> None:
+    failing = "[llm]\nmax_retries = 0\n[llm.options]\nfailures = ['500']\nreply = 'ok'\n"
+    retried = await build(failing + _STEP + "retries = 1").run("q")
+    assert retried.content == "ok" and retried.steps["a"].attempts == 2
+    once = await build(failing + _STEP).run("q", raise_on_error=False)
+    assert once.steps["a"].status.value == "failed" and once.steps["a"].attempts == 1
+
+
+@effect("workflow.steps[].retry_delay")
+async def _(tmp_path: Path) -> None:
+    failing = "[llm]\nmax_retries = 0\n[llm.options]\nfailures = ['500']\nreply = 'ok'\n"
+    times: list[float] = []
+    for delay in ("0", "400ms"):
+        start = time.perf_counter()
+        await build(failing + _STEP + f"retries = 1\nretry_delay = '{delay}'").run("q")
+        times.append(time.perf_counter() - start)
+    assert times[1] >= 0.4 and times[1] > times[0] + 0.2, times
 
 
 @effect("workflow.max_concurrency")
@@ -1055,4 +1359,4 @@ async def test_key_changes_behaviour(key: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("key", HTTP_KEYS)
 async def test_mcp_http_keys_change_behaviour(key: str, tmp_path: Path, http_say: str) -> None:
     async with asyncio.timeout(30):
-        await _http_check(tmp_path, http_say)
+        await HTTP_EFFECTS[key](tmp_path, http_say)

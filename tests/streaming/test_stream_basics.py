@@ -80,7 +80,9 @@ def test_stream_run_options_dict_is_run_options_without_timeout() -> None:
 
     from agentickit.options import StreamRunOptionsDict
 
-    assert set(StreamRunOptionsDict.__annotations__) == {f.name for f in fields(ak.RunOptions)} - {"timeout"}
+    # `output_type` is an explicit keyword of run()/run_stream() (its overloads type `Result.output`).
+    expected = {f.name for f in fields(ak.RunOptions)} - {"timeout", "output_type"}
+    assert set(StreamRunOptionsDict.__annotations__) == expected
 
 
 def test_stream_keywords_are_the_stream_options_for_agents_and_workflows() -> None:

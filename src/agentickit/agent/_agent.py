@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, Unpack
+from typing import TYPE_CHECKING, Any, Generic, Self, Unpack, overload
 
-from .._result import Result
+from typing_extensions import TypeVar
+
+from .._result import OutputT, Result
 from .._usage_limits import UsageLimits
 from .._utils import is_seconds, run_blocking
 from ..content import UserContent, split_user_content
@@ -19,6 +21,7 @@ from ..memory import Memory
 from ..messages import Message
 from ..metrics import Metrics, MetricsSnapshot, metrics_for
 from ..options import RunOptions, RunOptionsDict, StreamRunOptionsDict, check_run_options, resolve_run_options
+from ..output._modes import DEFAULT_OUTPUT_RETRIES, NativeOutput, PromptedOutput, ToolCallOutput
 from ..providers._base import Model
 from ..providers._registry import LLMConfig, LLMSpec, infer_model, parse_llm
 from ..streaming._options import StreamOptions, StreamOptionsDict, resolve_stream_options, split_stream_options
@@ -37,7 +40,14 @@ from ._run import run_agent
 if TYPE_CHECKING:
     from ..config import Config
     from ..executors import BatchResult, Executor, ProgressCallback
+    from ..output._run import OutputValidator
     from ..stores._base import Store
+
+T = TypeVar("T")
+V = TypeVar("V", bound="Callable[..., Any]")
+
+OutputType = type[T] | NativeOutput[T] | ToolCallOutput[T] | PromptedOutput[T]
+"""What `output_type=` takes: a type, or a type in a mode (`ak.NativeOutput(Invoice)`)."""
 
 __all__ = ("Agent", "ToolLike")
 
@@ -70,8 +80,17 @@ def _check_memory(memory: object) -> None:
         raise UserError(f"memory must be an ak.Memory, e.g. ak.Memory(history_limit=10), got {memory!r}")
 
 
-class Agent:
-    """An LLM agent: a model, a system prompt, tools and memory.
+def _check_output(output_type: object, where: str) -> None:
+    """Build (and cache) the output type's schema now, so a type without one fails here, naming it."""
+    if output_type is None or output_type is str:
+        return
+    from ..output._schema import output_plan  # pydantic, only for agents that ask for structured output
+
+    output_plan(output_type)
+
+
+class Agent(Generic[OutputT]):
+    """An LLM agent: a model, a system prompt, tools and memory; `Agent[Invoice]` answers `Invoice`s.
 
     Construction is cheap (no I/O, no schema work): the model client, tool schemas and
     connections are created on the first run, inside the running loop, and released by
@@ -99,6 +118,12 @@ class Agent:
             config file's `[streaming]` section.
         usage_limits: a budget (`ak.UsageLimits`) every run of this agent must stay within; a run's
             own `usage_limits` option replaces it. Exceeding it raises `UsageLimitExceeded`.
+        output_type: the answer's type (a pydantic model, dataclass, TypedDict, `int`, `list[str]`,
+            `Literal`/`Enum`, a union of models), or one in a mode: `ak.NativeOutput(T)`,
+            `ak.ToolCallOutput(T)`, `ak.PromptedOutput(T)`. `Result.output` then holds the validated
+            object. Default: plain text.
+        output_retries: corrections sent to the model for an invalid answer before
+            `OutputValidationError` (default 1).
         durability: `off` (default), `exit` or `step`: journal runs so `resume(run_id)` continues them
             after a failure or a crash (see `agentickit.durable`); a run option can override it.
         store: where journals go (an `ak.stores` store); defaults to the memory's store, else an
@@ -126,6 +151,9 @@ class Agent:
         "middleware",
         "name",
         "options",
+        "output_retries",
+        "output_type",
+        "output_validators",
         "store",
         "stream_options",
         "system_prompt",
@@ -134,6 +162,54 @@ class Agent:
         "tools",
         "usage_limits",
     )
+
+    @overload
+    def __init__(
+        self,
+        name: str,
+        llm: LLMSpec = "simulated",
+        *,
+        system_prompt: str = "",
+        tools: Sequence[ToolLike] = (),
+        memory: Memory | None = None,
+        tool_timeout: float | None = DEFAULT_TOOL_TIMEOUT,
+        max_concurrent_tools: int | None = None,
+        tool_cache: ToolCache | None = None,
+        options: RunOptions | None = None,
+        description: str = "",
+        handler: Handler | None = None,
+        middleware: Sequence[Middleware] = (),
+        stream_options: StreamOptions | None = None,
+        usage_limits: UsageLimits | None = None,
+        output_type: OutputType[OutputT] | None = None,
+        output_retries: int = DEFAULT_OUTPUT_RETRIES,
+        durability: Durability = "off",
+        store: Store | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: Agent[Any],
+        name: str,
+        llm: LLMSpec = "simulated",
+        *,
+        system_prompt: str = "",
+        tools: Sequence[ToolLike] = (),
+        memory: Memory | None = None,
+        tool_timeout: float | None = DEFAULT_TOOL_TIMEOUT,
+        max_concurrent_tools: int | None = None,
+        tool_cache: ToolCache | None = None,
+        options: RunOptions | None = None,
+        description: str = "",
+        handler: Handler | None = None,
+        middleware: Sequence[Middleware] = (),
+        stream_options: StreamOptions | None = None,
+        usage_limits: UsageLimits | None = None,
+        output_type: object,
+        output_retries: int = DEFAULT_OUTPUT_RETRIES,
+        durability: Durability = "off",
+        store: Store | None = None,
+    ) -> None: ...
 
     def __init__(
         self,
@@ -152,6 +228,8 @@ class Agent:
         middleware: Sequence[Middleware] = (),
         stream_options: StreamOptions | None = None,
         usage_limits: UsageLimits | None = None,
+        output_type: Any = None,
+        output_retries: int = DEFAULT_OUTPUT_RETRIES,
         durability: Durability = "off",
         store: Store | None = None,
     ) -> None:
@@ -191,6 +269,20 @@ class Agent:
         self.middleware = check_middleware(middleware) if middleware else ()
         self.stream_options = stream_options
         self.usage_limits = check_limits(usage_limits, "usage_limits=")
+        if output_type is not None and output_type is not str:
+            _check_output(output_type, "output_type")
+            if handler is not None:
+                raise UserError(
+                    f"agent {name!r}: output_type needs the default loop, and this agent has a custom handler; "
+                    "validate in the handler, or drop one of them"
+                )
+        if output_retries.__class__ is not int or output_retries < 0:
+            raise UserError(f"output_retries must be an int >= 0, got {output_retries!r}")
+        self.output_type = output_type
+        """The answer's type (or mode object) given, `None` for plain text."""
+        self.output_retries = output_retries
+        self.output_validators: list[OutputValidator] = []
+        """Functions `@agent.output_validator` registered, run in order on every valid answer."""
         self.durability: Durability = check_durability(durability, f"agent {name!r}: durability")
         self.store = check_store(store, f"agent {name!r}")
         self._approvals = has_approvals(self.tools)
@@ -290,31 +382,88 @@ class Agent:
         if state is not None and state.cache is not None:
             await state.cache.aclose()
 
+    def output_validator(self, fn: V) -> V:
+        """Register a check of every structured answer (a decorator); sync or async.
+
+        It takes the validated output; it may return a replacement (or `None` to keep it) and may
+        `raise ak.ModelRetry("why")` to send the model a correction (counted against `output_retries`).
+        Sync functions run in a worker thread, so they never block the loop. Validators apply to
+        runs that use the agent's own `output_type`.
+
+        Raises:
+            UserError: `fn` is not a function of one argument.
+
+        """
+        from ..output._run import check_validator
+
+        self.output_validators.append(check_validator(fn))
+        return fn
+
     # -- running ------------------------------------------------------------------------------------
 
-    def _options(self, options: RunOptions | None, overrides: Mapping[str, Any]) -> RunOptions:
+    def _options(self, options: RunOptions | None, overrides: Mapping[str, Any], output_type: Any = None) -> RunOptions:
+        if output_type is not None:
+            _check_output(output_type, "output_type")
+            overrides = {**overrides, "output_type": output_type}
         opts = resolve_run_options(options, overrides)
         return opts.over(self.options) if self.options is not _NO_OPTIONS else opts
 
+    @overload
     async def run(
-        self, query: UserContent, *, options: RunOptions | None = None, **kwargs: Unpack[RunOptionsDict]
-    ) -> Result:
+        self,
+        query: UserContent,
+        *,
+        output_type: None = None,
+        options: RunOptions | None = None,
+        **kwargs: Unpack[RunOptionsDict],
+    ) -> Result[OutputT]: ...
+
+    @overload
+    async def run(
+        self,
+        query: UserContent,
+        *,
+        output_type: OutputType[T],
+        options: RunOptions | None = None,
+        **kwargs: Unpack[RunOptionsDict],
+    ) -> Result[T]: ...
+
+    @overload
+    async def run(
+        self,
+        query: UserContent,
+        *,
+        output_type: object,
+        options: RunOptions | None = None,
+        **kwargs: Unpack[RunOptionsDict],
+    ) -> Result[Any]: ...
+
+    async def run(
+        self,
+        query: UserContent,
+        *,
+        output_type: Any = None,
+        options: RunOptions | None = None,
+        **kwargs: Unpack[RunOptionsDict],
+    ) -> Result[Any]:
         """Run the agent once and return its `Result`.
 
         Options may be given as keywords (`max_tokens=100`) or as `options=RunOptions(...)`;
-        keywords win, then the agent's own `options`.
+        keywords win, then the agent's own `options`. `output_type` asks for a typed answer for
+        this run only (see the class docs); `Result.output` then has that type.
 
         Raises:
             RunError: a typed subclass: `ProviderError` (auth, rate limit, server, bad response),
                 `RunTimeoutError`, `UsageLimitExceeded`, ...
             UserError: an unknown option name.
+            OutputValidationError: the answer did not fit `output_type` after `output_retries` corrections.
 
         """
         prompt = _check_query(query)
-        opts = self._options(options, kwargs)
+        opts = self._options(options, kwargs, output_type)
         return await self._start(prompt, opts, None)
 
-    def _start(self, prompt: str | Message, opts: RunOptions, sink: ChunkSink | None) -> Awaitable[Result]:
+    def _start(self, prompt: str | Message, opts: RunOptions, sink: ChunkSink | None) -> Awaitable[Result[Any]]:
         mode = opts.durability if opts.durability is not None else self.durability
         if mode == "off" and not self._approvals:
             return run_agent(self, prompt, opts, sink)
@@ -370,9 +519,44 @@ class Agent:
 
         return await agent_runs(self, status, limit)
 
+    @overload
     def run_sync(
-        self, query: UserContent, *, options: RunOptions | None = None, **kwargs: Unpack[RunOptionsDict]
-    ) -> Result:
+        self,
+        query: UserContent,
+        *,
+        output_type: None = None,
+        options: RunOptions | None = None,
+        **kwargs: Unpack[RunOptionsDict],
+    ) -> Result[OutputT]: ...
+
+    @overload
+    def run_sync(
+        self,
+        query: UserContent,
+        *,
+        output_type: OutputType[T],
+        options: RunOptions | None = None,
+        **kwargs: Unpack[RunOptionsDict],
+    ) -> Result[T]: ...
+
+    @overload
+    def run_sync(
+        self,
+        query: UserContent,
+        *,
+        output_type: object,
+        options: RunOptions | None = None,
+        **kwargs: Unpack[RunOptionsDict],
+    ) -> Result[Any]: ...
+
+    def run_sync(
+        self,
+        query: UserContent,
+        *,
+        output_type: Any = None,
+        options: RunOptions | None = None,
+        **kwargs: Unpack[RunOptionsDict],
+    ) -> Result[Any]:
         """Blocking `run()` for scripts and notebooks without a running event loop.
 
         Raises:
@@ -380,17 +564,51 @@ class Agent:
 
         """
         prompt = _check_query(query)
-        opts = self._options(options, kwargs)
+        opts = self._options(options, kwargs, output_type)
         return run_blocking(lambda: self._start(prompt, opts, None), self._close_loop_bound, "agent")
+
+    @overload
+    def run_stream(
+        self,
+        query: UserContent,
+        *,
+        output_type: None = None,
+        options: RunOptions | None = None,
+        stream_options: StreamOptions | None = None,
+        **kwargs: Unpack[StreamRunKwargs],
+    ) -> Stream[Result[OutputT]]: ...
+
+    @overload
+    def run_stream(
+        self,
+        query: UserContent,
+        *,
+        output_type: OutputType[T],
+        options: RunOptions | None = None,
+        stream_options: StreamOptions | None = None,
+        **kwargs: Unpack[StreamRunKwargs],
+    ) -> Stream[Result[T]]: ...
+
+    @overload
+    def run_stream(
+        self,
+        query: UserContent,
+        *,
+        output_type: object,
+        options: RunOptions | None = None,
+        stream_options: StreamOptions | None = None,
+        **kwargs: Unpack[StreamRunKwargs],
+    ) -> Stream[Result[Any]]: ...
 
     def run_stream(
         self,
         query: UserContent,
         *,
+        output_type: Any = None,
         options: RunOptions | None = None,
         stream_options: StreamOptions | None = None,
         **kwargs: Unpack[StreamRunKwargs],
-    ) -> Stream[Result]:
+    ) -> Stream[Result[Any]]:
         """Run the agent and stream its chunks; the run starts when the stream is first read.
 
         ```python
@@ -403,6 +621,8 @@ class Agent:
         `stream_options=` gives them as one object, and keywords that differ from their defaults win
         over it); the rest are run options, as for `run()`. `timeout` here is the stream's deadline;
         `RunOptions.timeout` still bounds the run itself.
+        With an `output_type`, `OUTPUT` chunks carry the answer as a partial object while it streams
+        (`chunk.output`), then the validated one; `wait()` returns the `Result` with `output` set.
 
         Raises:
             UserError: an unknown run option, or a stream option out of range.
@@ -412,9 +632,9 @@ class Agent:
         sopts, run_kwargs = split_stream_options(
             stream_options if stream_options is not None else self.stream_options, kwargs
         )
-        opts = self._options(options, run_kwargs)
+        opts = self._options(options, run_kwargs, output_type)
 
-        def produce(sink: ChunkSink) -> Awaitable[Result]:
+        def produce(sink: ChunkSink) -> Awaitable[Result[Any]]:
             return self._start(prompt, opts, sink)
 
         # `for chunk in stream` runs on a private loop: what the run opened there dies with it (as in run_sync).
@@ -515,12 +735,17 @@ class Agent:
             "middleware": self.middleware,
             "stream_options": self.stream_options,
             "usage_limits": self.usage_limits,
+            "output_type": self.output_type,
+            "output_retries": self.output_retries,
+            "output_validators": self.output_validators,
             "durability": self.durability,
             "store": self.store,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        Agent.__init__(self, **state)
+        validators = state.pop("output_validators", [])
+        self.__init__(**state)
+        self.output_validators.extend(validators)
 
     def __repr__(self) -> str:
         llm = self.llm if isinstance(self.llm, str) else repr(self.llm)

@@ -13,6 +13,7 @@ from ..options import RunOptions, RunOptionsDict
 from ..providers._base import Model
 from ..providers._registry import LLMConfig, LLMSpec
 from ..stores._base import Store
+from ..streaming._options import StreamOptions
 from ..tools._cache import ToolCache
 from ._agent import Agent, ToolLike
 from ._handler import Handler, check_handler
@@ -127,6 +128,28 @@ class AgentBuilder:
         self._kwargs["usage_limits"] = limits if limits is not None else UsageLimits(**settings)
         return self
 
+    def with_stream_options(self, options: StreamOptions | None = None, **settings: Any) -> Self:
+        """Default `StreamOptions` of `run_stream`: `with_stream_options(buffer_size=50, text_only=True)`.
+
+        `settings` are `StreamOptions` fields; they replace those of `options`. A stream's own
+        keywords still win.
+
+        Raises:
+            UserError: a setting is not a `StreamOptions` field, or its value is out of range.
+
+        """
+        if options is not None and not isinstance(options, StreamOptions):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise UserError(f"with_stream_options() takes an ak.StreamOptions, got {type(options).__name__}")
+        valid = {f.name for f in fields(StreamOptions)}
+        unknown = sorted(settings.keys() - valid)
+        if unknown:
+            raise UserError(
+                f"with_stream_options(): unknown setting {unknown[0]!r}; StreamOptions fields are: {', '.join(sorted(valid))}"
+            )
+        base = options if options is not None else self._kwargs.get("stream_options", StreamOptions())
+        self._kwargs["stream_options"] = replace(base, **settings) if settings else base
+        return self
+
     def with_description(self, description: str) -> Self:
         """What the agent does (used when it becomes a tool or a workflow step)."""
         self._kwargs["description"] = description
@@ -153,6 +176,20 @@ class AgentBuilder:
         self._kwargs["middleware"] = (*self._kwargs.get("middleware", ()), *check_middleware(middleware))
         return self
 
+    def with_output(self, output_type: Any, *, retries: int | None = None) -> Self:
+        """Answer with a validated `output_type` (a type, or `ak.NativeOutput(T)`, ...); see `Agent`.
+
+        `retries` is `output_retries`: corrections sent for an invalid answer (default 1).
+
+        Raises:
+            UserError: the type cannot be turned into a JSON schema (checked at `build()`).
+
+        """
+        self._kwargs["output_type"] = output_type
+        if retries is not None:
+            self._kwargs["output_retries"] = retries
+        return self
+
     def with_durability(self, durability: Durability, store: Store | None = None) -> Self:
         """Journal runs (`"exit"` or `"step"`, or `"off"`) in `store`, so `agent.resume(run_id)` continues them."""
         self._kwargs["durability"] = durability
@@ -160,7 +197,7 @@ class AgentBuilder:
             self._kwargs["store"] = store
         return self
 
-    def build(self) -> Agent:
+    def build(self) -> Agent[Any]:
         """Build the agent.
 
         Raises:
@@ -170,4 +207,4 @@ class AgentBuilder:
         kwargs = dict(self._kwargs)
         if self._options:
             kwargs["options"] = RunOptions(**self._options)
-        return Agent(self._name, tools=tuple(self._tools), **kwargs)
+        return Agent[Any](self._name, tools=tuple(self._tools), **kwargs)

@@ -295,7 +295,7 @@ class MemoryView:
 
     __slots__ = ("_agent", "_opts", "session_id")
 
-    def __init__(self, agent: Agent, opts: RunOptions, session_id: str | None) -> None:
+    def __init__(self, agent: Agent[Any], opts: RunOptions, session_id: str | None) -> None:
         self._agent = agent
         self._opts = opts
         self.session_id = session_id
@@ -390,7 +390,7 @@ class Capabilities:
     )
 
     def __init__(
-        self, agent: Agent, options: RunOptions, run_id: str, sink: ChunkSink | None, session_id: str | None
+        self, agent: Agent[Any], options: RunOptions, run_id: str, sink: ChunkSink | None, session_id: str | None
     ) -> None:
         self.agent = agent
         self.options = options
@@ -499,7 +499,9 @@ class Capabilities:
             await s.aclose()
 
 
-async def run_handler(agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | None, run_id: str) -> Result:
+async def run_handler(
+    agent: Agent[Any], query: str, opts: RunOptions, sink: ChunkSink | None, run_id: str
+) -> Result[Any]:
     """Run the agent's custom handler instead of the default loop (the agent has one)."""
     start = time.perf_counter()
     handler: Handler = agent.handler  # type: ignore[assignment]  # only called when one is set

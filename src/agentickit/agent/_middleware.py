@@ -12,7 +12,7 @@ import inspect
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 from .._result import Result
 from ..errors import UserError
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ("Middleware", "RunBody", "MiddlewareContext", "check_middleware", "run_middleware")
 
-RunBody = Callable[["Agent", str, RunOptions, "ChunkSink | None", str], Awaitable[Result]]
+RunBody = Callable[["Agent[Any]", str, RunOptions, "ChunkSink | None", str], Awaitable[Result[Any]]]
 """What the middleware wraps: the agent's handler or the default loop, `(agent, input, options, sink, run_id)`."""
 
 
@@ -41,7 +41,7 @@ class MiddlewareContext:
 
     """
 
-    agent: Agent
+    agent: Agent[Any]
     input: str
     options: RunOptions
     run_id: str
@@ -105,7 +105,7 @@ def check_middleware(items: Sequence[Any]) -> tuple[Any, ...]:
     return out
 
 
-def _result_from(value: str | Result, agent: Agent, run_id: str, source: str) -> Result:
+def _result_from(value: str | Result[Any], agent: Agent[Any], run_id: str, source: str) -> Result[Any]:
     if isinstance(value, Result):
         if not value.run_id:
             value.run_id = run_id
@@ -118,7 +118,7 @@ def _result_from(value: str | Result, agent: Agent, run_id: str, source: str) ->
 
 
 async def run_middleware(
-    agent: Agent, query: str, opts: RunOptions, sink: ChunkSink | None, run_id: str, body: RunBody
+    agent: Agent[Any], query: str, opts: RunOptions, sink: ChunkSink | None, run_id: str, body: RunBody
 ) -> Result:
     """Run `body` (the handler or the default loop) inside the agent's middleware.
 
@@ -153,5 +153,5 @@ async def run_middleware(
                 raise UserError(
                     f"{type(mw).__name__}.after_run returned {type(replaced).__name__}; return an ak.Result or None"
                 )
-            result = replaced
+            result = cast("Result[Any]", replaced)
     return result

@@ -15,7 +15,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Sequence
 from contextlib import aclosing
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._result import Result, Source
 from .._utils import new_id
@@ -25,7 +25,7 @@ from ..memory._memory import trim_history
 from ..messages import Message, ModelResponse, ToolCallRecord, ToolDefinition, Usage
 from ..metrics import record_failure, record_result
 from ..options import ModelSettings, RunOptions
-from ..providers._base import Model, ModelStream, TextDelta, ThoughtDelta
+from ..providers._base import Model, ModelStream, TextDelta, ThoughtDelta, ToolCallDelta
 from ..providers._retry import retry_unstarted
 from ..streaming._chunk import Chunk, ChunkType, text_chunk, text_chunks
 from ..streaming._sink import ChunkSink
@@ -37,6 +37,7 @@ from ._limits import check_budget, partial_result, run_budget
 from ._middleware import run_middleware
 
 if TYPE_CHECKING:
+    from ..output._run import OutputRun
     from ._agent import Agent
 
 __all__ = ("DEFAULT_MAX_TOOL_ROUNDS", "run_agent", "run_loop")
@@ -48,6 +49,13 @@ _DELTA = ChunkType.DELTA
 _THOUGHT = ChunkType.THOUGHT
 _PART = 64
 _ONE_BY_ONE = ModelStream.batches
+
+
+def _output_for_run(agent: Agent[Any], spec: object, opts: RunOptions, model: Model) -> OutputRun:
+    # Imported on the first structured run: pydantic stays out of `import agentickit`.
+    from ..output._run import output_for_run
+
+    return output_for_run(agent, spec, opts, model)
 
 
 async def _ask(
@@ -69,6 +77,8 @@ async def _ask(
             # Before, two async-generator hops, a Chunk.__init__ and a send per token added ~1.5 us
             # a token to the transport's ~2.7 us (bench/stream_hot_path.py).
             send_many = getattr(sink, "send_many", None)
+            # Structured output streams its final-answer tool's arguments as partial objects.
+            tool_delta = getattr(sink, "tool_delta", None)
             async with model.request_stream(messages, tools, settings) as stream:
                 if type(stream).batches is _ONE_BY_ONE:
                     # A provider without batches of its own (events only): its events one by one,
@@ -84,6 +94,10 @@ async def _ask(
                         elif isinstance(event, ThoughtDelta):
                             emitted = True
                             w = sink.send(text_chunk(_THOUGHT, event.text, _now()))
+                            if w is not None:
+                                await w
+                        elif tool_delta is not None and type(event) is ToolCallDelta:
+                            w = tool_delta(event)
                             if w is not None:
                                 await w
                     return stream.response()
@@ -110,6 +124,10 @@ async def _ask(
                                         add(text_chunk(_DELTA, item.text, now))
                                     elif isinstance(item, ThoughtDelta):
                                         add(text_chunk(_THOUGHT, item.text, now))
+                                    elif tool_delta is not None and type(item) is ToolCallDelta:
+                                        w = tool_delta(item)
+                                        if w is not None:
+                                            await w
                                 if not chunks:
                                     continue
                             if not emitted and _tel.active is not None:
@@ -133,7 +151,9 @@ async def _ask(
             attempt += 1
 
 
-async def run_agent(agent: Agent, query: str | Message, opts: RunOptions, sink: ChunkSink | None = None) -> Result:
+async def run_agent(
+    agent: Agent[Any], query: str | Message, opts: RunOptions, sink: ChunkSink | None = None
+) -> Result[Any]:
     """Run `agent` on `query` with fully merged options; see `Agent.run`."""
     start = time.perf_counter()
     span = None if _tel.active is None else _tel.active.run_start(agent, opts)
@@ -165,7 +185,9 @@ async def run_agent(agent: Agent, query: str | Message, opts: RunOptions, sink: 
     return result
 
 
-def _dispatch(agent: Agent, query: str | Message, opts: RunOptions, sink: ChunkSink | None) -> Awaitable[Result]:
+def _dispatch(
+    agent: Agent[Any], query: str | Message, opts: RunOptions, sink: ChunkSink | None
+) -> Awaitable[Result[Any]]:
     """The one decision of a run: middleware or not, then the handler or the default loop."""
     run_id = new_id("run")
     if _tel.active is not None:
@@ -183,7 +205,9 @@ def _dispatch(agent: Agent, query: str | Message, opts: RunOptions, sink: ChunkS
     return body(agent, query, opts, sink, run_id)
 
 
-async def run_loop(agent: Agent, query: str | Message, opts: RunOptions, sink: ChunkSink | None, run_id: str) -> Result:
+async def run_loop(
+    agent: Agent[Any], query: str | Message, opts: RunOptions, sink: ChunkSink | None, run_id: str
+) -> Result[Any]:
     """The default loop: model, tools, model... until the model answers without asking for tools."""
     start = time.perf_counter()
     # A durable run (or a durable workflow's step) left its journal scope for this run to take.
@@ -224,6 +248,16 @@ async def run_loop(agent: Agent, query: str | Message, opts: RunOptions, sink: C
     )
     tools = await agent.resolve_tools()
     definitions = tools.definitions
+    # Structured output (agentickit/output): a plain-text run pays these two comparisons, nothing more.
+    spec = opts.output_type if opts.output_type is not None else agent.output_type
+    out = None
+    if spec is not None and spec is not str:
+        out = _output_for_run(agent, spec, opts, model)
+        n = len(messages)
+        definitions, settings = out.prepare(messages, definitions, settings)
+        first_new += len(messages) - n
+        if sink is not None:
+            sink = out.wrap_sink(sink)
     max_rounds = opts.max_tool_rounds if opts.max_tool_rounds is not None else DEFAULT_MAX_TOOL_ROUNDS
     max_retries = model.max_retries
     usage = Usage()
@@ -260,17 +294,25 @@ async def run_loop(agent: Agent, query: str | Message, opts: RunOptions, sink: C
             w = sink.send(Chunk(ChunkType.TEXT, content=response.content))
             if w is not None:
                 await w
-        if not response.tool_calls:
+        calls = response.tool_calls
+        if out is not None:
+            checked = await out.check(response, messages)
+            if checked is None:
+                break
+            if not checked:
+                continue  # a correction was sent; the retries bound these rounds
+            calls = checked
+        elif not calls:
             break
         if rounds >= max_rounds:
             raise UsageLimitExceeded(
                 f"agent {agent.name!r} reached max_tool_rounds={max_rounds} and the model still asks for tools "
-                f"({', '.join(c.name for c in response.tool_calls)}); raise max_tool_rounds or check the tools' results",
+                f"({', '.join(c.name for c in calls)}); raise max_tool_rounds or check the tools' results",
                 result=partial_result(agent, run_id, start, messages, usage, records, response),
             )
         rounds += 1
         run_tools = execute_tool_calls if scope is None else scope.tool_calls
-        for message, record in await run_tools(response.tool_calls, tools, agent.tool_timeout, sink, ctx):
+        for message, record in await run_tools(calls, tools, agent.tool_timeout, sink, ctx):
             messages.append(message)
             records.append(record)
         if settings.tool_choice not in (None, "auto", "none"):
@@ -293,8 +335,12 @@ async def run_loop(agent: Agent, query: str | Message, opts: RunOptions, sink: C
         metadata["fallbacks"] = fallbacks
     if session_id is not None:
         metadata["session_id"] = session_id
+    if out is not None:
+        metadata["output_mode"] = out.mode
+        metadata["output_attempts"] = out.attempts
     return Result(
-        content=response.content,
+        content=response.content if out is None else out.raw,
+        output=response.content if out is None else out.output,
         usage=usage,
         duration=time.perf_counter() - start,
         tool_calls=records,

@@ -18,7 +18,7 @@ from ..providers._registry import LLMConfig, parse_llm
 from ..streaming._options import StreamOptions
 from ..tools._tool import Tool
 from ._loader import load_config
-from ._schema import AgentSection, Config, LLMSection, MemorySection, ToolsSection
+from ._schema import AgentSection, Config, LLMSection, MemorySection, OutputSection, ToolsSection
 
 if TYPE_CHECKING:
     from ..executors import Executor
@@ -82,6 +82,7 @@ def _llm_config(section: LLMSection) -> tuple[LLMConfig, RunOptions | None]:
         request_timeout=section.request_timeout,
         max_retries=section.max_retries,
         options=options,
+        transport=section.transport or "aiohttp",
         max_concurrency=section.max_concurrency,
     )
     run = None
@@ -115,23 +116,65 @@ def _tools(section: ToolsSection, key: str, cfg: Config) -> list[Any]:
     return out
 
 
-def _mcp_servers(section: AgentSection, root: Config) -> list[Any]:
+def _mcp_servers(section: AgentSection, root: Config, tools: ToolsSection | None, key: str) -> list[Any]:
     mcp = section.mcp if section.mcp is not None else root.mcp
     if mcp is None or not mcp.servers:
         return []
     server_cls: Any = importlib.import_module("agentickit.mcp").MCPServer
+    # `[tools]` policies are defaults for MCP tools too; what a server entry sets itself wins.
+    defaults: dict[str, Any] = {}
+    if tools is not None:
+        cache = tools.cache
+        defaults = {
+            "retries": tools.max_retries,
+            "rate_limit": tools.rate_limit,
+            "cache_ttl": (cache.ttl or 300.0) if cache is not None and cache.enabled else None,
+        }
     servers: list[Any] = []
-    for s in mcp.servers:
+    for i, s in enumerate(mcp.servers):
         options: dict[str, Any] = {"name": s.name}
-        if s.timeout is not None:
-            options["timeout"] = s.timeout
-        if s.transport == "stdio":
-            servers.append(server_cls.stdio(s.command, s.args, **options))
-        elif s.transport == "http":
-            servers.append(server_cls.http(s.url, **options))
-        else:
-            servers.append(server_cls.sse(s.url, **options))
+        for field in _MCP_FIELDS:
+            value = getattr(s, field)
+            if value is None:
+                value = defaults.get(field)
+            if value is not None:
+                options[field] = value
+        if s.tool_policies:
+            options["tool_policies"] = {
+                tool: policy.model_dump(exclude_none=True) for tool, policy in s.tool_policies.items()
+            }
+        if s.cwd is not None:
+            cwd = Path(s.cwd)
+            base = root.source_dir
+            options["cwd"] = base / cwd if not cwd.is_absolute() and base is not None else cwd
+        try:
+            if s.transport == "stdio":
+                servers.append(server_cls.stdio(s.command, s.args, **options))
+            elif s.transport == "http":
+                servers.append(server_cls.http(s.url, **options))
+            else:
+                servers.append(server_cls.sse(s.url, **options))
+        except UserError as exc:
+            where = f"{key}mcp.servers[{i}]"
+            raise ConfigFileError(f"{_source(root)}: {where}: {exc}", path=_source(root), key=where) from exc
     return servers
+
+
+_MCP_FIELDS = (
+    "timeout",
+    "connect_timeout",
+    "env",
+    "headers",
+    "prefix",
+    "tool_filter",
+    "cache_tools_list",
+    "retries",
+    "retry_backoff",
+    "cache_ttl",
+    "rate_limit",
+    "max_concurrency",
+)
+"""`[[mcp.servers]]` keys passed to `MCPServer` as they are (unset ones keep its defaults)."""
 
 
 def memory_from_section(section: MemorySection, root: Config) -> Memory:
@@ -200,6 +243,8 @@ def build_agent(section: AgentSection, root: Config, *, name: str, key: str = ""
     kwargs: dict[str, Any] = {}
     if section.system_prompt is not None:
         kwargs["system_prompt"] = section.system_prompt
+    if section.description is not None:
+        kwargs["description"] = section.description
     memory = section.memory if section.memory is not None else root.memory
     if memory is not None:
         kwargs["memory"] = None if memory.provider == "none" else memory_from_section(memory, root)
@@ -215,7 +260,7 @@ def build_agent(section: AgentSection, root: Config, *, name: str, key: str = ""
         if cache is not None and cache.enabled:
             cache_cls: Any = importlib.import_module("agentickit.tools._cache").ToolCache
             kwargs["tool_cache"] = cache_cls.redis(cache.url) if cache.backend == "redis" else cache_cls.memory()
-    tools.extend(_mcp_servers(section, root))
+    tools.extend(_mcp_servers(section, root, tools_section, prefix))
     limits = section.limits or root.limits
     if limits is not None:
         kwargs["usage_limits"] = UsageLimits(**limits.model_dump(exclude_none=True))
@@ -238,6 +283,9 @@ def build_agent(section: AgentSection, root: Config, *, name: str, key: str = ""
                 key=f"{prefix}handler",
             ) from exc
         kwargs["handler"] = handler
+    output = section.output or root.output
+    if output is not None:
+        kwargs.update(_output(output, f"{prefix}output", root))
     agent_name = section.name or name
     try:
         if section.preset is not None:
@@ -249,6 +297,18 @@ def build_agent(section: AgentSection, root: Config, *, name: str, key: str = ""
     except UserError as exc:
         raise ConfigFileError(f"{_source(root)}: {key or 'agent'}: {exc}", path=_source(root), key=key or None) from exc
     return agent
+
+
+def _output(section: OutputSection, key: str, root: Config) -> dict[str, Any]:
+    """`output_type` (in its mode, if one is named) and `output_retries` from an `[output]` section."""
+    from .. import output as modes
+
+    output_type: Any = _import(section.type, f"{key}.type", root)
+    wrap = {"native": modes.NativeOutput, "tool": modes.ToolCallOutput, "prompted": modes.PromptedOutput}
+    out: dict[str, Any] = {"output_type": wrap[section.mode](output_type) if section.mode else output_type}
+    if section.retries is not None:
+        out["output_retries"] = section.retries
+    return out
 
 
 def _durable(cfg: Config, memory: Any) -> dict[str, Any]:
@@ -317,7 +377,7 @@ def workflow_from_config(cfg: Config) -> Workflow:
     if wf is None:
         raise ConfigFileError(f"{_source(cfg)}: this config declares no [workflow]", path=_source(cfg), key="workflow")
     name = wf.name or cfg.name or "workflow"
-    common: dict[str, Any] = {"timeout": wf.timeout, **_durable(cfg, None)}
+    common: dict[str, Any] = {"timeout": wf.timeout, "description": wf.description or "", **_durable(cfg, None)}
     workflow: Workflow
     if wf.mode == "sequential":
         workflow = SequentialWorkflow(name, **common)
@@ -343,7 +403,10 @@ def workflow_from_config(cfg: Config) -> Workflow:
             agent = load_runnable(sub)
         else:
             agent = build_agent(cfg.agents[ref], cfg, name=ref, key=f"agents.{ref}")
-        workflow.add_step(Step(step.name, agent, depends_on=step.depends_on))
+        step_options = {
+            k: v for k in ("timeout", "retries", "retry_delay", "description") if (v := getattr(step, k)) is not None
+        }
+        workflow.add_step(Step(step.name, agent, depends_on=step.depends_on, **step_options))
     return workflow
 
 

@@ -21,6 +21,7 @@ Environment overrides (applied after expansion, before validation; an empty valu
 | `AGENTICKIT_LLM_TIMEOUT` | `llm.timeout` |
 | `AGENTICKIT_LLM_REQUEST_TIMEOUT` | `llm.request_timeout` |
 | `AGENTICKIT_LLM_MAX_RETRIES` | `llm.max_retries` |
+| `AGENTICKIT_LLM_TRANSPORT` | `llm.transport` |
 | `AGENTICKIT_LLM_MAX_CONCURRENCY` | `llm.max_concurrency` |
 | `AGENTICKIT_MEMORY_PROVIDER` | `memory.provider` |
 | `AGENTICKIT_MEMORY_HISTORY_LIMIT` | `memory.history_limit` |
@@ -47,6 +48,8 @@ Environment overrides (applied after expansion, before validation; an empty valu
 | `AGENTICKIT_STREAMING_TEXT_ONLY` | `streaming.text_only` |
 | `AGENTICKIT_STREAMING_INCLUDE_THOUGHTS` | `streaming.include_thoughts` |
 | `AGENTICKIT_STREAMING_INCLUDE_TOOL_CALLS` | `streaming.include_tool_calls` |
+| `AGENTICKIT_STREAMING_INCLUDE_METADATA` | `streaming.include_metadata` |
+| `AGENTICKIT_STREAMING_TIMEOUT` | `streaming.timeout` |
 | `AGENTICKIT_TOOLS_TIMEOUT` | `tools.timeout` |
 | `AGENTICKIT_TOOLS_MAX_RETRIES` | `tools.max_retries` |
 | `AGENTICKIT_TOOLS_MAX_CONCURRENT` | `tools.max_concurrent` |
@@ -142,6 +145,8 @@ _SECTION_PREFIXES = (
 )
 _VAR = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SECRET_KEYS = frozenset(("api_key", "headers", "env"))
+"""Keys whose values are secrets: a validation error names the key, never the value."""
 _TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 
@@ -253,8 +258,12 @@ def _walk_loc(data: Any, loc: tuple[int | str, ...]) -> tuple[str | int, ...]:
 def _model_at(path: tuple[str | int, ...]) -> type[BaseModel] | None:
     """The schema model that holds the keys at `path` (for "valid keys" and "did you mean")."""
     model: Any = Config
+    skip_key = False
     for part in path:
         if isinstance(part, int):
+            continue
+        if skip_key:  # the user's own name in a table of tables (`tool_policies.NAME`)
+            skip_key = False
             continue
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             return None
@@ -272,6 +281,10 @@ def _model_at(path: tuple[str | int, ...]) -> type[BaseModel] | None:
             origin = typing.get_origin(c)
             if origin is list:
                 c = typing.get_args(c)[0]
+            elif origin is dict:
+                value = typing.get_args(c)[1]
+                if isinstance(value, type) and issubclass(value, BaseModel):
+                    c, skip_key = value, True
             if isinstance(c, type) and issubclass(c, BaseModel):
                 nxt = c
         model = nxt
@@ -311,7 +324,8 @@ def _error_from_validation(exc: ValidationError, data: dict[str, Any], source: s
         else:
             got = err.get("input")
             expected = _expected(err)
-            shown = "" if isinstance(got, dict | list) or "got " in expected else f", got {got!r}"
+            secret = any(part in _SECRET_KEYS for part in path)
+            shown = "" if secret or isinstance(got, dict | list) or "got " in expected else f", got {got!r}"
             lines.append(f"{key}{origin}: {expected}{shown}")
     text = lines[0] if len(lines) == 1 else f"{len(lines)} problems:\n  " + "\n  ".join(lines)
     return f"{source}: {text}"

@@ -1,7 +1,7 @@
 """The config file schema: pydantic models, `extra="forbid"`, used only at this boundary.
 
 Sections of an agent (at the top level of a file, in `[agents.NAME]`, or inline in a workflow step):
-`name`, `system_prompt`, `preset`, `handler`, `[llm]`, `[memory]`, `[streaming]`,
+`name`, `system_prompt`, `preset`, `handler`, `[llm]`, `[memory]`, `[streaming]`, `[output]`,
 `[tools]` (+ `[tools.cache]`), `[[mcp.servers]]`. A file may also hold `[agents.NAME]` tables and a
 `[workflow]` with `[[workflow.steps]]`. A section a step agent leaves out is inherited from the
 top level of the file.
@@ -27,7 +27,9 @@ __all__ = (
     "LimitsSection",
     "MCPSection",
     "MCPServerSection",
+    "MCPToolPolicySection",
     "MemorySection",
+    "OutputSection",
     "StepSection",
     "StreamingSection",
     "TelemetrySection",
@@ -85,6 +87,8 @@ class LLMSection(_Section):
     """Retries on 429, 5xx, timeouts and connection errors."""
     options: dict[str, Any] = Field(default_factory=dict[str, Any])
     """Provider-specific settings, e.g. `ttft`, `tokens_per_s`, `reply` for `simulated`."""
+    transport: Literal["aiohttp", "sdk"] | None = None
+    """OpenAI-compatible providers: `aiohttp` (our lean client, the default) or `sdk` (the official `openai` SDK)."""
     max_concurrency: int | None = Field(default=None, gt=0)
     """At most this many requests to this model in flight at once in the process (shared by every agent using it)."""
     fallbacks: list[str | dict[str, Any]] = Field(default_factory=list[str | dict[str, Any]])
@@ -119,6 +123,10 @@ class LLMSection(_Section):
     def _model_known(self) -> Self:
         if self.model is None and self.provider not in ("simulated", "ollama"):
             raise ValueError(f'`model` is required for provider {self.provider!r} (e.g. model = "gpt-4o-mini")')
+        if self.transport == "sdk" and self.provider not in ("openai", "azure", "ollama"):
+            raise ValueError(
+                f'transport = "sdk" applies to providers openai, azure and ollama, not {self.provider!r}: leave it unset'
+            )
         return self
 
 
@@ -214,6 +222,21 @@ class StreamingSection(_Section):
     """Deliver THOUGHT chunks."""
     include_tool_calls: bool | None = None
     """Deliver TOOL_CALL and TOOL_RESULT chunks."""
+    include_metadata: bool | None = None
+    """Deliver METADATA chunks (usage, time to first token)."""
+    timeout: Duration | None = Field(default=None, gt=0)
+    """How long a stream may run before it ends with a timeout ERROR."""
+
+
+class OutputSection(_Section):
+    """`[output]`: a typed, validated answer (`Agent(output_type=...)`)."""
+
+    type: Annotated[str, BeforeValidator(_check_import_path)]
+    """The output type as an import path: `"my_pkg.models:Invoice"` (a pydantic model, dataclass, ...)."""
+    mode: Literal["native", "tool", "prompted"] | None = None
+    """`native` (`response_format`), `tool` (a final-answer tool) or `prompted`; default: the provider's."""
+    retries: int | None = Field(default=None, ge=0)
+    """Corrections sent to the model for an invalid answer before `OutputValidationError` (default 1)."""
 
 
 class ToolCacheSection(_Section):
@@ -235,6 +258,21 @@ class ToolCacheSection(_Section):
         return self
 
 
+def _check_rate(value: str | None) -> str | None:
+    if value is not None:
+        from ..errors import UserError
+        from ..tools._policies import parse_rate_limit
+
+        try:
+            parse_rate_limit(value)
+        except UserError:
+            raise ValueError(f'expected a rate such as "10/s", "100/m", "1000/h" or "5/10s", got {value!r}') from None
+    return value
+
+
+Rate = Annotated[str, BeforeValidator(_check_rate)]
+
+
 class ToolsSection(_Section):
     """`[tools]`: the agent's Python tools and the policies every tool call runs under."""
 
@@ -247,24 +285,21 @@ class ToolsSection(_Section):
     max_concurrent: int | None = Field(default=None, gt=0)
     """At most this many tool calls of the agent at once: one limit shared by all of its runs
     (the agent's `max_concurrent_tools`)."""
-    rate_limit: str | None = None
+    rate_limit: Rate | None = None
     """Token-bucket limit for each tool that sets none itself, e.g. "10/s", "100/m"."""
     cache: ToolCacheSection | None = None
 
-    @field_validator("rate_limit")
-    @classmethod
-    def _rate(cls, value: str | None) -> str | None:
-        if value is not None:
-            from ..errors import UserError
-            from ..tools._policies import parse_rate_limit
 
-            try:
-                parse_rate_limit(value)
-            except UserError:
-                raise ValueError(
-                    f'expected a rate such as "10/s", "100/m", "1000/h" or "5/10s", got {value!r}'
-                ) from None
-        return value
+class MCPToolPolicySection(_Section):
+    """`[mcp.servers.tool_policies.NAME]`: the policies of one MCP tool (its server-side name); they replace the server's."""
+
+    timeout: Duration | None = Field(default=None, gt=0)
+    """How long the server may take to answer one call of this tool."""
+    retries: int | None = Field(default=None, ge=0)
+    retry_backoff: Duration | None = Field(default=None, ge=0)
+    cache_ttl: Duration | None = Field(default=None, gt=0)
+    rate_limit: Rate | None = None
+    max_concurrency: int | None = Field(default=None, gt=0)
 
 
 class MCPServerSection(_Section):
@@ -279,7 +314,33 @@ class MCPServerSection(_Section):
     url: str | None = None
     """For `http` and `sse`: the server's URL."""
     timeout: Duration | None = Field(default=None, gt=0)
-    """How long connecting and each call may take."""
+    """How long the server may take to answer one tool call (default 30 s); connecting is `connect_timeout`."""
+    connect_timeout: Duration | None = Field(default=None, gt=0)
+    """How long starting or reaching the server and the MCP handshake may take (default 10 s)."""
+    env: dict[str, str] | None = Field(default=None, repr=False)
+    """For `stdio`: extra environment variables (secrets: never shown in errors)."""
+    cwd: str | None = None
+    """For `stdio`: the working directory (relative to the config file)."""
+    headers: dict[str, str] | None = Field(default=None, repr=False)
+    """For `http` and `sse`: HTTP headers, e.g. `Authorization = "Bearer ${TOKEN}"` (secrets: never shown in errors)."""
+    prefix: str | None = None
+    """Put `"<prefix>_"` before every tool name of this server."""
+    tool_filter: list[str] | None = None
+    """Offer only these tools (server-side names)."""
+    cache_tools_list: bool | None = None
+    """List the tools once and keep the list (default: every run asks again)."""
+    retries: int | None = Field(default=None, ge=0)
+    """Retries of a failing call of each tool (default: `[tools] max_retries`)."""
+    retry_backoff: Duration | None = Field(default=None, ge=0)
+    """Seconds before the first retry; doubles each time."""
+    cache_ttl: Duration | None = Field(default=None, gt=0)
+    """Reuse each tool's results this long (default: `[tools.cache]` when enabled)."""
+    rate_limit: Rate | None = None
+    """A token bucket for each tool of the server, e.g. "10/s" (default: `[tools] rate_limit`)."""
+    max_concurrency: int | None = Field(default=None, gt=0)
+    """At most this many calls of each tool at once."""
+    tool_policies: dict[str, MCPToolPolicySection] = Field(default_factory=dict[str, MCPToolPolicySection])
+    """Per tool: `[mcp.servers.tool_policies.search]` with `cache_ttl = "60s"`, `timeout = "5s"`, ..."""
 
     @model_validator(mode="after")
     def _transport_fields(self) -> Self:
@@ -288,11 +349,13 @@ class MCPServerSection(_Section):
                 raise ValueError('transport "stdio" needs `command` (and optionally `args`)')
             if self.url:
                 raise ValueError('`url` is for transport "http" or "sse"; stdio servers take `command` and `args`')
+            if self.headers is not None:
+                raise ValueError('`headers` are for transport "http" or "sse"; stdio servers take `env`')
         else:
             if not self.url:
                 raise ValueError(f'transport "{self.transport}" needs `url`')
-            if self.command or self.args:
-                raise ValueError(f'`command`/`args` are for transport "stdio", not "{self.transport}"')
+            if self.command or self.args or self.env is not None or self.cwd is not None:
+                raise ValueError(f'`command`/`args`/`env`/`cwd` are for transport "stdio", not "{self.transport}"')
         return self
 
 
@@ -316,6 +379,8 @@ class AgentSection(_Section):
 
     name: str | None = None
     """The agent's name (default: the step's name, or "agent")."""
+    description: str | None = None
+    """What the agent does (shown when it is served as a tool or used as a workflow step)."""
     system_prompt: str | None = None
     preset: Literal["chat", "research", "data"] | None = None
     """Start from `ak.chat_agent`, `research_agent` or `data_agent`; the file's settings win."""
@@ -327,6 +392,7 @@ class AgentSection(_Section):
     tools: ToolsSection | None = None
     mcp: MCPSection | None = None
     limits: LimitsSection | None = None
+    output: OutputSection | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -356,6 +422,14 @@ class StepSection(_Section):
     (relative to this file). Default: an agent built from the file's top-level settings."""
     depends_on: list[str] = Field(default_factory=list[str])
     """Steps that must finish first (`mode = "dag"` only)."""
+    description: str | None = None
+    """What the step does."""
+    timeout: Duration | None = Field(default=None, gt=0)
+    """How long each attempt of the step may take (then it is cancelled: status `timed_out`)."""
+    retries: int | None = Field(default=None, ge=0)
+    """Extra attempts after a failure or a timeout."""
+    retry_delay: Duration | None = Field(default=None, ge=0)
+    """Seconds before the first retry, doubling for each further one."""
 
 
 _ModeName = Literal["sequential", "parallel", "dag", "loop"]
@@ -365,6 +439,8 @@ class WorkflowSection(_Section):
     """`[workflow]`: a workflow of agents, declared in the same file."""
 
     name: str | None = None
+    description: str | None = None
+    """What the workflow does (shown when it is served or nested)."""
     mode: _ModeName = "sequential"
     timeout: Duration | None = Field(default=None, gt=0)
     """How long the whole workflow may take; finished steps are kept in the partial result."""

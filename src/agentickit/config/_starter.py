@@ -46,7 +46,7 @@ include_tool_calls = true
 # functions = ["my_pkg.tools:weather"] # Python tools by import path (files next to this one work too)
 timeout = "30s"                        # fast tools 5s, standard 30s, slow 60s+
 max_retries = 1
-max_concurrent = 8                     # tool calls of this agent at once
+max_concurrent = 8                     # tool calls of this agent at once, all its runs together
 # rate_limit = "10/s"                  # per tool: "10/s", "100/m", "1000/h"
 
 [tools.cache]
@@ -60,12 +60,16 @@ backend = "memory"                     # memory | redis
 # transport = "stdio"                  # stdio | http | sse
 # command = "python"
 # args = ["my_mcp_server.py"]
-# timeout = "30s"
+# timeout = "30s"                      # per tool call; starting + handshake: connect_timeout (10s)
+# retries = 1                          # and cache_ttl, rate_limit, max_concurrency, as in [tools]
+# [mcp.servers.tool_policies.search]   # per tool (server-side name): replaces the server's
+# cache_ttl = "5m"
 #
 # [[mcp.servers]]
 # name = "search"
 # transport = "http"
 # url = "http://127.0.0.1:8000/mcp"
+# headers = { Authorization = "Bearer ${SEARCH_TOKEN}" }
 """
 
 STARTER_WORKFLOW = """\

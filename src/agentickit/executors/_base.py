@@ -19,7 +19,7 @@ class BatchRunnable(Protocol):
 
     name: str
 
-    async def run(self, query: str, *, options: RunOptions | None = None) -> Result:
+    async def run(self, query: str, *, options: RunOptions | None = None) -> Result[Any]:
         """Run one input."""
         ...
 

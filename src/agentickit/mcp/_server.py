@@ -7,6 +7,12 @@ connection itself is `_connection.Connection` (one session and its owner task) k
 Lifecycle. Nothing happens when the object is built: the server is started (stdio) or reached
 (streamable HTTP, SSE) when an agent first needs its tools. Each request is bounded by a timeout.
 
+Policies. The tool policies of `@ak.tool` (`retries`, `retry_backoff`, `retry_on`, `cache_ttl`,
+`rate_limit`, `max_concurrency`) apply to every tool of the server, and `tool_policies` sets them
+(and a per-call `timeout`) per tool name. They become the policies of the `Tool` objects the
+server lists, so an agent runs MCP calls through the same policy chain as its Python tools
+(`tools/_chain.py`); nothing here re-implements them.
+
 Failures. A call that finds the connection closed, or a transport error, marks the connection
 broken and raises `MCPError`; the next call starts a new connection (stdio respawns the process,
 HTTP reconnects). A call that times out asks the owner to probe the server: if it does not answer
@@ -29,8 +35,9 @@ from ..errors import MCPError, ToolError, ToolTimeoutError, UserError
 from ..messages import ToolDefinition
 from ..telemetry import _hooks as _tel
 from ..tools._output import ToolOutput
+from ..tools._policies import RateLimit
 from ..tools._source import ToolSource
-from ..tools._tool import Tool
+from ..tools._tool import Tool, check_policies
 from ._connection import Connection, Connector
 from ._results import to_output
 from ._transports import HTTPOpener, Opener, SSEOpener, StdioOpener
@@ -39,12 +46,16 @@ if TYPE_CHECKING:
     from mcp import Client
     from mcp_types import RequestParamsMeta
 
-__all__ = ("MCPServer", "ToolFilter")
+__all__ = ("MCPServer", "ToolFilter", "ToolPolicy")
 
 _log = logging.getLogger("agentickit.mcp")
 
 ToolFilter = Collection[str] | Callable[[ToolDefinition], bool]
 """Which server tools to offer: a collection of (unprefixed) names, or a predicate on their definitions."""
+
+ToolPolicy = Mapping[str, Any]
+"""The policies of one MCP tool: any of `timeout` (its per-call timeout), `retries`, `retry_backoff`,
+`retry_on`, `cache_ttl`, `rate_limit`, `max_concurrency` (as for `@ak.tool`)."""
 
 Transport = Literal["stdio", "http", "sse"]
 
@@ -66,13 +77,26 @@ class MCPServer(ToolSource):
         cwd: its working directory (stdio).
         url: the server's endpoint (http, sse).
         headers: HTTP headers to send (http, sse), e.g. for authentication.
-        timeout: seconds one tool call may take (also the tools' timeout in an agent).
+        timeout: seconds the server may take to answer one tool call (the request is then
+            cancelled); connecting is bounded by `connect_timeout`, not by this.
         connect_timeout: seconds to start or reach the server and finish the MCP handshake.
         tool_filter: offer only some tools: names, or a predicate on their `ToolDefinition`.
         prefix: put `"<prefix>_"` before every tool name (to avoid clashes between servers).
         cache_tools_list: list the tools once and keep the list; otherwise every run asks again
             (and sees tools the server added or removed).
         name: a label for errors and logs (defaults to the command or URL).
+        retries: extra attempts of a failing call, for every tool of the server (as `@ak.tool`).
+        retry_backoff: seconds before the first retry; doubles each time.
+        retry_on: the exception types worth retrying (default: any `Exception`).
+        cache_ttl: seconds to reuse a tool's result for the same arguments (`None`: no caching).
+        rate_limit: a token bucket for each tool of the server, e.g. `"10/s"`.
+        max_concurrency: at most this many calls of each tool at once.
+        tool_policies: per tool (its unprefixed server-side name), policies that replace the
+            server's: `{"search": {"cache_ttl": 60, "timeout": 5}}`; `timeout` there replaces
+            `timeout` for that tool's calls. A name the server does not offer is an error when
+            the tools are listed.
+
+    Header and environment values are secrets: they never appear in `repr()` or in errors.
 
     Raises:
         UserError: a setting is missing or invalid.
@@ -84,6 +108,8 @@ class MCPServer(ToolSource):
         "_tools",
         "args",
         "cache_tools_list",
+        "policies",
+        "tool_policies",
         "command",
         "connect_timeout",
         "cwd",
@@ -113,6 +139,13 @@ class MCPServer(ToolSource):
         prefix: str | None = None,
         cache_tools_list: bool = False,
         name: str | None = None,
+        retries: int = 0,
+        retry_backoff: float = 0.1,
+        retry_on: tuple[type[BaseException], ...] = (Exception,),
+        cache_ttl: float | None = None,
+        rate_limit: str | RateLimit | None = None,
+        max_concurrency: int | None = None,
+        tool_policies: Mapping[str, ToolPolicy] | None = None,
     ) -> None:
         if transport not in ("stdio", "http", "sse"):
             raise UserError(f"unknown MCP transport {transport!r}; use 'stdio', 'http' or 'sse'")
@@ -132,6 +165,28 @@ class MCPServer(ToolSource):
             raise UserError(
                 f"tool_filter must be a collection of names or a predicate, not a string: use [{tool_filter!r}]"
             )
+        label = name or (command if transport == "stdio" else url) or "?"
+        self.policies: dict[str, Any] = check_policies(
+            f"MCP server {label!r}",
+            {
+                "retries": retries,
+                "retry_backoff": retry_backoff,
+                "retry_on": retry_on,
+                "cache_ttl": cache_ttl,
+                "rate_limit": rate_limit,
+                "max_concurrency": max_concurrency,
+            },
+        )
+        """The server-wide tool policies (validated), applied to each of its tools."""
+        if tool_policies is not None and not isinstance(tool_policies, Mapping):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise UserError(
+                f"MCP server {label!r}: tool_policies must map tool names to policies, e.g. "
+                f'{{"search": {{"cache_ttl": 60}}}}, got {type(tool_policies).__name__}'
+            )
+        self.tool_policies: dict[str, dict[str, Any]] = {
+            tool: check_policies(f"MCP server {label!r}, tool_policies[{tool!r}]", p, timeout=True)
+            for tool, p in (tool_policies or {}).items()
+        }
         self.transport: Transport = transport
         self.command = command
         self.args = tuple(args)
@@ -162,7 +217,9 @@ class MCPServer(ToolSource):
     ) -> MCPServer:
         """A server run as a subprocess, spoken to over its stdin/stdout: `MCPServer.stdio("python", ["srv.py"])`.
 
-        `options` are `timeout`, `connect_timeout`, `tool_filter`, `prefix`, `cache_tools_list`, `name`.
+        `options` are the other settings of `MCPServer`: `timeout`, `connect_timeout`, `tool_filter`,
+        `prefix`, `cache_tools_list`, `name`, and the tool policies (`retries`, `cache_ttl`,
+        `rate_limit`, `max_concurrency`, `tool_policies`, ...).
         """
         return cls("stdio", command=command, args=args, env=env, cwd=cwd, **options)
 
@@ -199,6 +256,15 @@ class MCPServer(ToolSource):
         if self.cache_tools_list and self._tools is not None:
             return [tool for _, tool in self._tools.values()]
         listed = await self._request("tools/list", self._list_remote, None)
+        if self.tool_policies:
+            offered = {remote.name for remote in listed}
+            unknown = sorted(set(self.tool_policies) - offered)
+            if unknown:
+                raise UserError(
+                    f"MCP server {self.name!r}: tool_policies names {', '.join(map(repr, unknown))}, which the "
+                    f"server does not offer; its tools are: {', '.join(sorted(offered)) or 'none'} "
+                    "(use the server-side names, without the prefix)"
+                )
         previous = self._tools or {}
         tools: dict[str, tuple[Any, Tool]] = {}
         for remote in listed:
@@ -222,16 +288,25 @@ class MCPServer(ToolSource):
 
     def _make_tool(self, definition: ToolDefinition) -> Tool:
         remote_name = definition.name
+        policies = {**self.policies, **self.tool_policies.get(remote_name, {})}
+        request_timeout: float | None = policies.pop("timeout", None)
 
         async def call_remote(**arguments: Any) -> ToolOutput:
-            return await self._call(remote_name, arguments)
+            return await self._call(remote_name, arguments, request_timeout)
 
         name = f"{self.prefix}_{remote_name}" if self.prefix else remote_name
         call_remote.__name__ = name
         # No executor timeout on the tool itself: the server applies `timeout` to the request only,
         # while (re)connecting is bounded by `connect_timeout` (an agent's `tool_timeout`, if
-        # set, still bounds the whole call).
-        return Tool(call_remote, name=name, description=definition.description, parameters=definition.parameters)
+        # set, still bounds the whole call). The other policies are the Tool's, run by the agent's
+        # policy chain like any Python tool's.
+        return Tool(
+            call_remote,
+            name=name,
+            description=definition.description,
+            parameters=definition.parameters,
+            **policies,
+        )
 
     async def call_tool(self, name: str, arguments: Mapping[str, Any] | None = None) -> ToolOutput:
         """Call a tool by its server-side (unprefixed) name: connect if needed, then wait at most `timeout`.
@@ -244,18 +319,23 @@ class MCPServer(ToolSource):
         """
         return await self._call(name, dict(arguments or {}))
 
-    async def _call(self, name: str, arguments: dict[str, Any]) -> ToolOutput:
+    async def _call(self, name: str, arguments: dict[str, Any], limit: float | None = None) -> ToolOutput:
         # The W3C trace context of the calling tool's span, for the server (`_meta.traceparent`).
         meta = None if _tel.active is None else _tel.active.carrier()
 
         async def send(client: Client) -> Any:
             return await client.call_tool(name, arguments, meta=cast("RequestParamsMeta | None", meta))
 
-        result = await self._request(f"tool {name!r}", send, name)
+        if limit is None:
+            limit = self._policy_timeout(name)
+        result = await self._request(f"tool {name!r}", send, name, limit)
         output = to_output(result)
         if result.is_error:
             raise ToolError(output.text or "the MCP server reported an error without a message", tool_name=name)
         return output
+
+    def _policy_timeout(self, name: str) -> float | None:
+        return self.tool_policies.get(name, {}).get("timeout")
 
     @staticmethod
     async def _list_remote(client: Client) -> list[Any]:
@@ -271,7 +351,9 @@ class MCPServer(ToolSource):
 
     # -- requests ---------------------------------------------------------------------------------------
 
-    async def _request(self, what: str, send: Callable[[Client], Any], tool: str | None) -> Any:
+    async def _request(
+        self, what: str, send: Callable[[Client], Any], tool: str | None, per_call: float | None = None
+    ) -> Any:
         """Send one request on the live connection, turning transport failures into `MCPError`s."""
         from mcp.shared.exceptions import MCPError as SDKError
         from mcp_types import CONNECTION_CLOSED
@@ -280,7 +362,8 @@ class MCPServer(ToolSource):
         conn = await self._connector.connection(self._new_connection)
         client = conn.client
         assert client is not None  # published before `ready` resolves
-        deadline = asyncio.timeout(self.timeout)
+        limit = self.timeout if per_call is None else per_call
+        deadline = asyncio.timeout(limit)
         try:
             async with deadline:
                 return await send(client)
@@ -293,10 +376,10 @@ class MCPServer(ToolSource):
             if not deadline.expired():
                 raise MCPError(f"MCP server {self.name!r} failed during {what}: TimeoutError: {exc}") from exc
             conn.request_probe()
-            message = f"MCP server {self.name!r} did not answer {what} within {self.timeout:g} s (its timeout); the request was cancelled"
+            message = f"MCP server {self.name!r} did not answer {what} within {limit:g} s (its timeout); the request was cancelled"
             if tool is None:
                 raise MCPError(message) from None
-            raise ToolTimeoutError(message, tool_name=tool, timeout=self.timeout) from None
+            raise ToolTimeoutError(message, tool_name=tool, timeout=limit) from None
         except SDKError as exc:
             if exc.code == CONNECTION_CLOSED:
                 conn.mark_broken()

@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Generic, Literal, Protocol, Self, TypeVar
+from typing import Any, ClassVar, Generic, Literal, Protocol, Self, TypeVar
 
 from ..errors import ProviderTimeoutError
 from ..messages import Message, ModelResponse, ToolCall, ToolDefinition, Usage
@@ -257,6 +257,10 @@ class Model(ABC):
     """The model's name, e.g. `gpt-4o-mini`."""
     max_retries: int = 3
     """Retries on 429, 5xx, timeouts and connection errors, with backoff (see `providers._retry`)."""
+    supports_native_output: ClassVar[bool] = False
+    """Whether `ModelSettings.response_format` (native structured output) reaches the model."""
+    default_output_mode: Literal["native", "tool", "prompted"] = "tool"
+    """How a structured answer is asked for when the output spec names no mode: a final-answer tool."""
 
     @abstractmethod
     async def request(

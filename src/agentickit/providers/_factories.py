@@ -6,14 +6,9 @@ from typing import Any
 
 from ._base import Model
 from ._registry import LLMConfig
-from .simulated import SimRequest, SimulatedModel
+from .simulated import SimulatedModel, default_reply
 
 __all__ = ("anthropic", "azure", "ollama", "openai", "simulated")
-
-
-def _default_reply(request: SimRequest) -> str:
-    question = request.last_user.strip() or "nothing"
-    return f"This is the simulated model answering: {question}"
 
 
 def simulated(cfg: LLMConfig) -> Model:
@@ -25,7 +20,7 @@ def simulated(cfg: LLMConfig) -> Model:
     options["temperature"] = cfg.temperature
     options["max_tokens"] = cfg.max_tokens
     if "reply" not in options:
-        options["reply"] = "echo" if cfg.model == "echo" else _default_reply
+        options["reply"] = "echo" if cfg.model == "echo" else default_reply
     return SimulatedModel(model_name=cfg.model, **options)
 
 

@@ -48,6 +48,8 @@ Kept here, not in the provider modules, so checking a config never imports a ven
 """
 _CONFIG_FIELDS = frozenset(("timeout", "max_retries", "temperature", "max_tokens", "model", "base_url", "api_key"))
 _TRANSPORTS = ("aiohttp", "sdk")
+_SDK_TRANSPORT = ("openai", "azure", "ollama")
+"""Providers whose `transport` chooses the client; the others have one way to send requests."""
 
 DEFAULT_REQUEST_TIMEOUT = 600.0
 """Seconds one model request may take in all, streams included, unless `LLMConfig.request_timeout` says otherwise."""
@@ -72,7 +74,8 @@ class LLMConfig:
             `None` removes the limit (the run's own `timeout` still applies).
         max_retries: retries on 429, 5xx, timeouts and connection errors (exponential backoff with
             jitter, honouring `Retry-After`).
-        transport: `"aiohttp"` (our lean client, the default) or `"sdk"` (the official SDK).
+        transport: `"aiohttp"` (our lean client, the default) or `"sdk"` (the official `openai` SDK),
+            for the OpenAI-compatible providers; others reject `"sdk"`.
         options: provider-specific settings, e.g. `ttft` for `simulated`, `api_version` for `azure`.
         max_concurrency: at most this many requests to this model in flight at once in the process,
             shared by every agent whose config names the same provider, model, endpoint and limit
@@ -98,6 +101,12 @@ class LLMConfig:
             raise UnknownProviderError(_unknown_provider_message(self.provider))
         if self.transport not in _TRANSPORTS:
             raise ConfigError(f"unknown transport {self.transport!r}; use 'aiohttp' (the default) or 'sdk'")
+        if self.transport == "sdk" and self.provider not in _SDK_TRANSPORT:
+            why = "always uses its official SDK" if self.provider == "anthropic" else "makes no HTTP requests"
+            raise ConfigError(
+                f"transport='sdk' applies to the OpenAI-compatible providers ({', '.join(_SDK_TRANSPORT)}); "
+                f"provider {self.provider!r} {why}: leave transport unset"
+            )
         if not isinstance(self.options, Mapping):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise ConfigError(f"LLMConfig.options must be a mapping of option names, got {type(self.options).__name__}")
         valid = PROVIDER_OPTIONS.get(self.provider)

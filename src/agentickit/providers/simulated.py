@@ -14,18 +14,25 @@ What it answers (first match wins):
 4. `reply`: a fixed string, `"echo"` (the last user message), or a function of the request;
 5. `"auto"` tools: with tools offered and no tool result yet, call the first tool, filling each
    required argument from the user's words; after tool results, answer with them.
+
+Structured output: with a final-answer tool offered (a name starting `final_`), the other tools are
+called first as above, then the final tool, with arguments generated from its schema. With a
+`response_format` JSON schema (or `PromptedOutput`'s schema in the system prompt) and the default
+`"echo"` reply, the answer is a deterministic instance of the schema (see `_sample.py`); a script
+entry or another reply wins, so tests can send invalid JSON to exercise the corrections.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import re
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, cast
+from typing import Any, ClassVar, Literal, cast
 
 import orjson
 
@@ -51,6 +58,7 @@ from ._base import (
     UsageEvent,
     flatten_batches,
 )
+from ._sample import CORRECTION_PREFIX, prompted_schema, sample, schema_of_response_format
 
 __all__ = ("Failure", "SimFailure", "SimRequest", "SimTurn", "SimulatedModel", "call", "plan_turn", "tokenize")
 
@@ -220,6 +228,12 @@ def _auto_arguments(tool: ToolDefinition, text: str) -> dict[str, Any]:
     return args
 
 
+def default_reply(request: SimRequest) -> str:
+    """The `simulated` provider's answer when none is configured (a schema asked for wins over it)."""
+    question = request.last_user.strip() or "nothing"
+    return f"This is the simulated model answering: {question}"
+
+
 def plan_turn(
     request: SimRequest,
     *,
@@ -231,7 +245,7 @@ def plan_turn(
     if script:
         round_no = 0
         for m in reversed(request.messages):
-            if m.role == "user":
+            if m.role == "user" and not (m.content or "").startswith(CORRECTION_PREFIX):
                 break
             if m.role == "assistant":
                 round_no += 1
@@ -239,20 +253,40 @@ def plan_turn(
             entry = script[round_no]
             return SimTurn(text=entry) if isinstance(entry, str) else entry
     results = request.tool_results
+    schema = _answer_schema(request) if reply == "echo" or reply is default_reply else None
     if tools_mode == "auto" and request.tools and request.settings.tool_choice != "none":
-        if not results:
-            forced = request.settings.tool_choice
-            tool = next((t for t in request.tools if t.name == forced), request.tools[0])
+        forced = request.settings.tool_choice
+        final = next((t for t in request.tools if t.name.startswith("final_")), None)
+        plain = [t for t in request.tools if t is not final]
+        if not results and plain and (final is None or forced != final.name):
+            tool = next((t for t in plain if t.name == forced), plain[0])
             args = _auto_arguments(tool, request.last_user)
             return SimTurn(tool_calls=(ToolCall(f"call_{tool.name}_1", tool.name, orjson.dumps(args).decode()),))
-        summary = "; ".join(f"{m.name} returned {m.content}" for m in results)
-        return SimTurn(text=f"Based on the tools: {summary}.")
+        if final is not None:
+            args_json = orjson.dumps(sample(final.parameters)).decode()
+            return SimTurn(tool_calls=(ToolCall(f"call_{final.name}_1", final.name, args_json),))
+        if schema is None:
+            summary = "; ".join(f"{m.name} returned {m.content}" for m in results)
+            return SimTurn(text=f"Based on the tools: {summary}.")
+    if schema is not None:
+        return SimTurn(text=json.dumps(sample(schema)))  # spaced, so it streams as many tokens
     if callable(reply):
         out = reply(request)
         return SimTurn(text=out) if isinstance(out, str) else out
     if reply == "echo":
         return SimTurn(text=request.last_user)
     return SimTurn(text=reply)
+
+
+def _answer_schema(request: SimRequest) -> dict[str, Any] | None:
+    """The JSON schema the request asks the answer to fit: `response_format`, or prompted instructions."""
+    schema = schema_of_response_format(request.settings.response_format)
+    if schema is not None:
+        return schema
+    for m in request.messages:
+        if m.role == "system" and m.content and "{" in m.content:
+            return prompted_schema(m.content)
+    return None
 
 
 def failure_for(request_text: str) -> str | None:
@@ -286,6 +320,8 @@ class SimulatedModel(Model):
             the answer is cut after that many tokens, with `finish_reason="length"`.
 
     """
+
+    supports_native_output: ClassVar[bool] = True
 
     reply: Reply = "echo"
     script: Sequence[ScriptEntry] = ()

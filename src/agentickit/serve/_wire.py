@@ -65,7 +65,14 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def result_data(result: Result) -> dict[str, Any]:
+def _output_data(value: Any) -> Any:
+    # A structured output (a pydantic model, a dataclass, lists of them) as plain JSON data.
+    from pydantic_core import to_jsonable_python
+
+    return to_jsonable_python(value, fallback=str)
+
+
+def result_data(result: Result[Any]) -> dict[str, Any]:
     """A `Result` (or `WorkflowResult`) as JSON-ready data; messages are left out (they can be large)."""
     out: dict[str, Any] = {
         "content": result.content,
@@ -86,10 +93,18 @@ def result_data(result: Result) -> dict[str, Any]:
         "agent_name": result.agent_name,
         "metadata": _jsonable(result.metadata),
     }
+    output: Any = result.output
+    if output is not result.content:
+        out["output"] = _output_data(output)
     steps = getattr(result, "steps", None)
     if steps is not None:
         out["steps"] = {
-            name: {"status": str(s.status), "output": s.output, "duration": s.duration, "usage": _usage(s.usage)}
+            name: {
+                "status": str(s.status),
+                "output": s.output if s.output is None or type(s.output) is str else _output_data(s.output),
+                "duration": s.duration,
+                "usage": _usage(s.usage),
+            }
             for name, s in steps.items()
         }
         out["stop_reason"] = getattr(result, "stop_reason", None)
@@ -126,4 +141,6 @@ def chunk_data(chunk: Chunk) -> dict[str, Any]:
         out["error"] = error_body(error_type(chunk.error), public_message(chunk.error))["error"]
     if chunk.metadata is not None:
         out["metadata"] = _jsonable(chunk.metadata)
+    if chunk.output is not None:
+        out["output"] = _output_data(chunk.output)
     return out

@@ -114,6 +114,17 @@ def _tool_choice(raw: Any) -> str | None:
         raise WireError("tool_choice must be a string or {'type': 'function', 'function': {'name': ...}}") from exc
 
 
+def _response_format(raw: Any) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or cast(dict[str, Any], raw).get("type") not in ("text", "json_object", "json_schema"):
+        raise WireError("response_format must be {'type': 'text' | 'json_object' | 'json_schema', ...}")
+    fmt = cast(dict[str, Any], raw)
+    if fmt["type"] == "json_schema" and not isinstance(fmt.get("json_schema", {}).get("schema"), dict):
+        raise WireError("response_format json_schema needs {'json_schema': {'name': ..., 'schema': {...}}}")
+    return fmt
+
+
 def parse_request(data: Any) -> SimRequest:
     """Turn a decoded request body into what the simulated model plans from.
 
@@ -134,6 +145,7 @@ def parse_request(data: Any) -> SimRequest:
         top_p=body.get("top_p"),
         stop=[stop] if isinstance(stop, str) else stop,
         tool_choice=_tool_choice(body.get("tool_choice")),
+        response_format=_response_format(body.get("response_format")),
     )
     return SimRequest(_messages(body.get("messages")), _tools(body.get("tools")), settings)
 

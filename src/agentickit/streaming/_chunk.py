@@ -36,6 +36,9 @@ class ChunkType(enum.Enum):
     """A workflow step started (`step_name`)."""
     AGENT_COMPLETE = "agent_complete"
     """A workflow step finished (`step_name`; `metadata` has status and duration)."""
+    OUTPUT = "output"
+    """The structured answer so far (`output`): a partial object as its JSON streams in
+    (`metadata["partial"]` True), then the validated one (False). Only for runs with an `output_type`."""
     APPROVAL_REQUIRED = "approval_required"
     """A durable run paused for a person (`metadata`: `run_id`, `pending` requests as dicts); DONE follows."""
     IMAGE = "image"
@@ -62,6 +65,7 @@ class Chunk:
         "error",
         "index",
         "metadata",
+        "output",
         "step_name",
         "timestamp",
         "tool_args",
@@ -86,6 +90,7 @@ class Chunk:
         metadata: dict[str, Any] | None = None,
         index: int = 0,
         timestamp: float | None = None,
+        output: Any = None,
     ) -> None:
         self.type = type
         self.delta = delta
@@ -99,6 +104,7 @@ class Chunk:
         self.metadata = metadata
         self.index = index
         self.timestamp = time.time() if timestamp is None else timestamp
+        self.output = output
 
     def __repr__(self) -> str:
         fields = ", ".join(
@@ -131,6 +137,7 @@ def text_chunk(type: ChunkType, text: str, timestamp: float) -> Chunk:
     c.metadata = None
     c.index = 0
     c.timestamp = timestamp
+    c.output = None
     return c
 
 
@@ -162,5 +169,6 @@ def text_chunks(texts: list[Any], timestamp: float) -> list[Chunk] | None:
         c.metadata = None
         c.index = 0
         c.timestamp = timestamp
+        c.output = None
         add(c)
     return out

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, ClassVar, cast
+
+import orjson
 
 from ..errors import UserError
-from ..messages import Message, ModelResponse, ToolDefinition, Usage
+from ..messages import Message, ModelResponse, ToolCall, ToolDefinition, Usage
 from ..options import ModelSettings
 from ..providers._base import (
     BatchItem,
@@ -25,16 +28,39 @@ from ..providers.simulated import SimRequest, SimTurn, SimulatedModel, _token_bl
 
 __all__ = ("FunctionModel", "ModelFunction", "ScriptedModel", "StreamFunction")
 
-ModelFunction = Callable[[SimRequest], "str | SimTurn | ModelResponse | Awaitable[str | SimTurn | ModelResponse]"]
+ModelFunction = Callable[[SimRequest], Any]
+"""`fn(request)` (sync or async) returning text, a `SimTurn`, a `ModelResponse`, or an object (a pydantic
+model, dataclass, dict, list...) that is sent as the structured answer."""
 
 StreamFunction = Callable[[SimRequest], AsyncIterator["str | ToolCallDelta | ThoughtDelta"]]
 """An async generator of a `SimRequest` yielding answer text (`str`), `ToolCallDelta`s and `ThoughtDelta`s."""
 
 
-def _as_response(out: str | SimTurn | ModelResponse, name: str) -> ModelResponse:
+def _object_turn(out: Any, request: SimRequest) -> SimTurn:
+    """An object the function returned (a model, dataclass, dict, list, number) as the structured answer.
+
+    It becomes the final-answer tool's arguments when that tool is offered, else the answer's JSON text.
+    """
+    dump = getattr(out, "model_dump", None)
+    data: Any = dump(mode="json") if callable(dump) else out
+    if dataclasses.is_dataclass(data) and not isinstance(data, type):
+        fields: Any = dataclasses.asdict(data)
+        data = fields
+    final = next((t for t in request.tools if t.name.startswith("final_")), None)
+    if final is not None:
+        props = final.parameters.get("properties", {})
+        if not isinstance(data, dict) or set(props) == {"response"}:
+            data = {"response": cast(Any, data)}  # the schema of a non-object output is wrapped (see ak.output)
+        return SimTurn(tool_calls=(ToolCall(f"call_{final.name}_1", final.name, orjson.dumps(data).decode()),))
+    return SimTurn(text=orjson.dumps(data).decode())
+
+
+def _as_response(out: Any, name: str, request: SimRequest | None = None) -> ModelResponse:
     if isinstance(out, ModelResponse):
         return out
-    turn = SimTurn(text=out) if isinstance(out, str) else out
+    if not isinstance(out, str | SimTurn) and request is not None:
+        out = _object_turn(out, request)
+    turn = SimTurn(text=out) if isinstance(out, str) else cast(SimTurn, out)
     return ModelResponse(
         content=turn.text,
         tool_calls=turn.tool_calls,
@@ -76,6 +102,8 @@ class FunctionModel(Model):
 
     """
 
+    supports_native_output: ClassVar[bool] = True  # the function sees `settings.response_format`
+
     function: ModelFunction | None = None
     model_name: str = "function"
     provider: str = "function"
@@ -103,10 +131,11 @@ class FunctionModel(Model):
                 async for _ in stream:
                     pass
             return stream.response()
-        out: Any = self.function(SimRequest(messages, tools, settings))
+        request = SimRequest(messages, tools, settings)
+        out: Any = self.function(request)
         if inspect.isawaitable(out):
             out = await out
-        return _as_response(out, self.model_name)
+        return _as_response(out, self.model_name, request)
 
     def request_stream(
         self, messages: Sequence[Message], tools: Sequence[ToolDefinition], settings: ModelSettings
@@ -194,10 +223,11 @@ class _FunctionStream(_ModelFnStream):
         model = self._model
         fn = model.function
         assert fn is not None
-        out: Any = fn(SimRequest(*self._args))
+        request = SimRequest(*self._args)
+        out: Any = fn(request)
         if inspect.isawaitable(out):
             out = await out
-        response = _as_response(out, model.model_name)
+        response = _as_response(out, model.model_name, request)
         for block, _ in _token_blocks(response.thoughts):
             self._thoughts.extend(block)
             yield [ThoughtDelta(tok) for tok in block]

@@ -19,7 +19,7 @@ from typing import Any, cast
 
 from .._utils import first_leaf
 from ..content import BinaryContent
-from ..errors import ToolArgumentsError, ToolError, ToolTimeoutError, UserError
+from ..errors import ModelRetry, ToolArgumentsError, ToolError, ToolTimeoutError, UserError
 from ..messages import Message, ToolCall, ToolCallRecord, ToolDefinition
 from ..streaming._chunk import Chunk, ChunkType
 from ..streaming._sink import ChunkSink
@@ -180,6 +180,10 @@ async def call_tool(
             timed_out = True
         except ToolError as exc:
             error = f"tool {name!r} failed: {exc}"
+            failure = exc
+        except ModelRetry as exc:
+            # The tool's correction for the model (wrong arguments, try another value): its own words.
+            error = f"tool {name!r} asks you to try again: {exc}"
             failure = exc
         except Exception as exc:
             error = f"tool {name!r} failed: {type(exc).__name__}: {exc}"

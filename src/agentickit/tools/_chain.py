@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .._utils import LoopBound
-from ..errors import ToolArgumentsError, ToolTimeoutError
+from ..errors import ModelRetry, ToolArgumentsError, ToolTimeoutError
 from ._cache import MISS, ToolCache, cache_key
 from ._context import EMPTY_CONTEXT, RunContext
 from ._policies import TokenBucket
@@ -153,7 +153,8 @@ def compile_chain(
                 try:
                     return await inner_rt(args, info)
                 except retry_on as exc:
-                    if attempt > retries or isinstance(exc, asyncio.CancelledError | ToolArgumentsError):
+                    # ModelRetry is a message for the model, not a failure to retry here.
+                    if attempt > retries or isinstance(exc, asyncio.CancelledError | ToolArgumentsError | ModelRetry):
                         raise
                     delay = backoff * (2 ** (attempt - 1))
                     attempt += 1

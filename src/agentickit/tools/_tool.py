@@ -12,7 +12,7 @@ import functools
 import importlib
 import inspect
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import orjson
@@ -28,7 +28,7 @@ from ._threads import run_in_worker
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
 
-__all__ = ("Tool", "ToolFunc", "tool")
+__all__ = ("POLICY_KEYS", "Tool", "ToolFunc", "check_policies", "tool")
 
 ToolFunc = Callable[..., Any]
 
@@ -342,6 +342,42 @@ class Tool:
 
     def __repr__(self) -> str:
         return f"Tool({self.name!r})"
+
+
+POLICY_KEYS = ("timeout", "retries", "retry_backoff", "retry_on", "cache_ttl", "rate_limit", "max_concurrency")
+"""The policies a `Tool` takes (what `check_policies` accepts)."""
+
+
+def _no_op() -> None:
+    """Stands in for a function while policies are checked."""
+
+
+def check_policies(where: str, policies: Any, *, timeout: bool = False) -> dict[str, Any]:
+    """Validate tool policies given for tools built elsewhere (an MCP server's), as `Tool` would.
+
+    Returns the policies as a dict. `where` starts every error message.
+
+    Raises:
+        UserError: not a mapping, an unknown key (the message lists the valid ones), or a value
+            `Tool` rejects.
+
+    """
+    if not isinstance(policies, dict | Mapping):
+        raise UserError(f"{where}: policies must be a mapping such as {{'cache_ttl': 60}}, got {policies!r}")
+    items: dict[str, Any] = dict(policies)  # pyright: ignore[reportUnknownArgumentType]
+    valid = POLICY_KEYS if timeout else POLICY_KEYS[1:]
+    unknown = sorted(k for k in items if k not in valid)
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], valid, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UserError(f"{where}: unknown tool policy {unknown[0]!r}{hint}; valid: {', '.join(valid)}")
+    try:
+        Tool(_no_op, **items)
+    except (TypeError, UserError) as exc:
+        raise UserError(f"{where}: {exc}") from None
+    return items
 
 
 def _lookup(module: str, qualname: str) -> Any:

@@ -22,7 +22,8 @@ class WorkflowContext:
         workflow: the workflow's name.
         run_id: the run's id.
         input: the workflow's input.
-        outputs: outputs of the steps that finished successfully so far, by name.
+        outputs: outputs of the steps that finished successfully so far, by name (typed objects for
+            steps whose agent has an `output_type`).
         results: `StepResult`s of the steps that finished so far, by name.
         state: a key/value store the caller (`run(..., state=...)`) and the steps share.
         iteration: the current iteration of a loop (1-based; 1 for other workflows).
@@ -35,7 +36,7 @@ class WorkflowContext:
         self.workflow = workflow
         self.run_id = run_id
         self.input = input
-        self.outputs: dict[str, str] = {}
+        self.outputs: dict[str, Any] = {}
         self.results: dict[str, StepResult] = {}
         self.state: dict[str, Any] = state if state is not None else {}
         self.iteration = 1

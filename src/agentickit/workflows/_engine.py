@@ -14,7 +14,7 @@ import inspect
 import sys
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .._result import Result
 from ..durable._journal import scoped_invoker
@@ -142,6 +142,7 @@ class Run:
         "stop_content",
         "stopped_by",
         "tg",
+        "typed",
         "workflow",
     )
 
@@ -170,6 +171,8 @@ class Run:
         self.sem = asyncio.Semaphore(max_concurrency) if max_concurrency else None
         self.remaining = list(plan.indegree)
         self.outputs: list[str | None] = [None] * n
+        self.typed: list[Any] = [None] * n
+        """A step's typed output (its agent's `output_type`), where it has one; `transform` gets it."""
         self.results: list[StepResult | None] = [None] * n
         self.started = [0.0] * n
         self.stopped_by = -1
@@ -263,7 +266,11 @@ class Run:
                     return self._release(i)
             transform = step.transform
             if transform is not None:
-                new: Any = transform(text, ctx)
+                deps = plan.deps[i]
+                previous: Any = text
+                if len(deps) == 1 and (typed := self.typed[deps[0]]) is not None:
+                    previous = typed  # a typed step's object, not its JSON
+                new: Any = transform(previous, ctx)
                 if inspect.isawaitable(new):
                     new = await new
                 if isinstance(new, StopWorkflow):
@@ -333,10 +340,17 @@ class Run:
                 sem.release()
         duration = time.perf_counter() - start
         self.outputs[i] = output
+        value: Any = output
+        if isinstance(raw, Result):
+            structured: Any = cast("Result[Any]", raw).output
+            if structured is not output:
+                # A step whose agent has an output_type: its object is the step's output; its JSON
+                # stays the text the next step reads when no transform picks the object.
+                value = self.typed[i] = structured
         result = StepResult(
             name=step.name,
             status=_OK,
-            output=output,
+            output=value,
             duration=duration,
             usage=usage if usage is not None else Usage(),
             result=raw,
@@ -345,7 +359,7 @@ class Run:
         if journal is not None:
             await journal.step_done(step.name, ctx.iteration, output)
         self._record(i, result)
-        ctx.outputs[step.name] = output
+        ctx.outputs[step.name] = value
         if sink is not None:
             await self._emit(_complete(tag, step.name, _OK, duration, output))
         return self._release(i)
@@ -447,7 +461,8 @@ class Run:
             assert r is not None
             steps[r.name] = r
             usage.add(r.usage)
-            if isinstance(r.result, Result) and (model := r.result.metadata.get("model")):
+            res: Any = r.result
+            if isinstance(res, Result) and (model := cast("Result[Any]", res).metadata.get("model")):
                 models.add(model)
         error: BaseException | None = None
         if stopped:

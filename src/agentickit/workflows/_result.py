@@ -35,7 +35,8 @@ class StepResult:
     Attributes:
         name: the step's name.
         status: how it ended.
-        output: its text output (`None` unless it ran to the end).
+        output: its output (`None` unless it ran to the end): the text, or the validated object of a
+            step whose agent has an `output_type`.
         error: what it raised, or why it timed out or was cancelled.
         reason: why it was skipped or cancelled, in words.
         duration: wall seconds it ran (0 if it never started).
@@ -47,7 +48,7 @@ class StepResult:
 
     name: str
     status: StepStatus
-    output: str | None = None
+    output: Any = None
     error: BaseException | None = None
     reason: str | None = None
     duration: float = 0.0
@@ -88,7 +89,7 @@ class WorkflowResult(Result):
         return self.error is None
 
     @property
-    def outputs(self) -> dict[str, str]:
+    def outputs(self) -> dict[str, Any]:
         """The outputs of the steps that succeeded, by name."""
         return {n: s.output for n, s in self.steps.items() if s.output is not None and s.status is StepStatus.OK}
 

@@ -16,8 +16,11 @@ __all__ = ("Condition", "Step", "Transform", "check_signature")
 Condition = Callable[[WorkflowContext], "bool | Awaitable[bool]"]
 """`condition(context) -> bool` (or an awaitable of one): false skips the step."""
 
-Transform = Callable[[str, WorkflowContext], Any]
-"""`transform(previous, context) -> str` (or an awaitable of one, or `ak.stop(...)`): the step's input."""
+Transform = Callable[[Any, WorkflowContext], Any]
+"""`transform(previous, context) -> str` (or an awaitable of one, or `ak.stop(...)`): the step's input.
+
+`previous` is the default input text, or, after a single step whose agent has an `output_type`,
+that step's validated object."""
 
 
 def check_signature(fn: object, arity: int, what: str, expected: str) -> None:

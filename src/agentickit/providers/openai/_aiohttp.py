@@ -85,6 +85,7 @@ class OpenAIModel(OpenAICompatible):
     """
 
     transport = "aiohttp"
+    supports_native_output = True  # `response_format` with a `json_schema` (strict when the schema allows)
 
     def __init__(
         self,

@@ -40,6 +40,7 @@ class OpenAISDKModel(OpenAICompatible):
     """
 
     transport = "sdk"
+    supports_native_output = True  # `response_format` with a `json_schema` (strict when the schema allows)
 
     def __init__(
         self,

@@ -155,6 +155,8 @@ def request_fields(
         body["top_p"] = settings.top_p
     if settings.stop:
         body["stop"] = list(settings.stop)
+    if settings.response_format is not None:
+        body["response_format"] = settings.response_format
     if stream:
         body["stream"] = True
         if stream_usage:
