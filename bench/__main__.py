@@ -30,7 +30,7 @@ from . import _util
 
 
 def _suites() -> list[tuple[str, Callable[[], Any]]]:
-    from . import claims, core, guide, output, over_http, rag, ray_scale, run_context, serve, stores, telemetry
+    from . import claims, core, durable, guide, output, over_http, rag, ray_scale, run_context, serve, stores, telemetry
 
     return [
         ("core.construction", core.construction),
@@ -72,6 +72,7 @@ def _suites() -> list[tuple[str, Callable[[], Any]]]:
         ("stores.pgvector", stores.pgvector),
         ("stores.history_limit", stores.history_limit),
         ("ray.scale", ray_scale.scale),
+        ("durable.journal", durable.journal),
     ]
 
 

@@ -20,6 +20,7 @@ HELPERS = {"example_tools.py"}  # imported by the TOML examples, not run on its 
 # What each script's output must contain: its main claim, so an example that runs but no longer
 # shows what it says fails too.
 EXPECT = {
+    "durable_approval.py": "finished report on batteries, signed by Ada",
     "handler_early_exit.py": "order A123 shipped yesterday",
     "run_context.py": "answered by: backup | fallbacks: 1",
     "streaming.py": "hello from a plain for loop",

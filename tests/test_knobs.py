@@ -459,6 +459,66 @@ KNOBS: tuple[Knob, ...] = (
         run="RunOptions.usage_limits",
         case=("tests/agent/test_usage_limits.py::test_a_run_option_replaces_the_agents_limits", _usage_limits_builder),
     ),
+    Knob(
+        "Durability (journal off / at exit / every step)",
+        ctor=(
+            "Agent(durability)",
+            *(f"{c}(durability)" for c in ("SequentialWorkflow", "ParallelWorkflow", "DAGWorkflow", "LoopWorkflow")),
+        ),
+        builder="builder.with_durability",
+        config="durable.durability",
+        run="RunOptions.durability",
+        case=(
+            "tests/durable/test_agent.py::test_exit_writes_the_journal_only_when_the_run_ends",
+            "tests/durable/test_agent.py::test_the_run_option_and_the_builder_set_durability",
+            "tests/durable/test_workflow.py::test_failed_step_resumes_without_rerunning_finished_ones",
+        ),
+    ),
+    Knob(
+        "Run journal store",
+        ctor=(
+            "Agent(store)",
+            *(f"{c}(store)" for c in ("SequentialWorkflow", "ParallelWorkflow", "DAGWorkflow", "LoopWorkflow")),
+        ),
+        config="durable.path",
+        case=(
+            "tests/durable/test_agent.py::test_step_journal_replays_model_and_tools_after_a_failure",
+            "tests/durable/test_workflow.py::test_agent_steps_replay_model_and_tools",
+        ),
+        note="`[durable] path` is a SQLite file; other stores from code",
+    ),
+    Knob(
+        "Workflow budget (one for all steps)",
+        ctor=tuple(
+            f"{c}(usage_limits)" for c in ("SequentialWorkflow", "ParallelWorkflow", "DAGWorkflow", "LoopWorkflow")
+        ),
+        case=(
+            "tests/agent/test_usage_limits.py::test_a_workflows_own_limits_and_the_run_override",
+            "tests/agent/test_usage_limits.py::test_a_parallel_workflows_steps_share_the_budget",
+        ),
+        note="config: `[workflow.limits]` keys (checked in tests/config/test_keys.py)",
+    ),
+    Knob(
+        "Side-effect tools (never re-run blindly on resume)",
+        ctor=("tool(side_effect)", "tool(idempotency_key)"),
+        case=(
+            "tests/durable/test_agent.py::test_idempotency_key_reaches_the_tool",
+            "tests/durable/test_crash.py::test_side_effect_without_key_interrupted_is_uncertain",
+        ),
+        note="a property of the tool's code, set where the tool is written",
+    ),
+    Knob(
+        "Human approval before a tool call",
+        ctor="tool(requires_approval)",
+        case="tests/durable/test_agent.py::test_approval_pause_approve_edit_deny",
+        note="a property of the tool's code, set where the tool is written",
+    ),
+    Knob(
+        "Cache key scope from the run context",
+        ctor="tool(cache_scope)",
+        case="tests/tools/test_run_context.py::test_cache_scope_keys_a_cached_tool_by_its_deps",
+        note="a function of the context: code only",
+    ),
     # -- the model -------------------------------------------------------------------------------
     Knob(
         "Endpoint",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from . import errors, stores, telemetry
+from . import durable, errors, stores, telemetry
 from ._result import Source
 from ._usage_limits import UsageLimits
 from ._version import __version__
@@ -30,6 +30,7 @@ from .agent import (
     research_agent,
 )
 from .content import AudioUrl, BinaryContent, DocumentUrl, ImageUrl
+from .durable import ApprovalRequest, Edit, RunInfo
 from .errors import ModelRetry
 from .executors import BatchItem, BatchResult, Executor, LocalExecutor
 from .memory import Document, InMemoryStore, Memory, MemoryStore
@@ -40,6 +41,7 @@ from .output import NativeOutput, PromptedOutput, ToolCallOutput
 from .providers import FallbackModel, LLMConfig, Model, SimulatedModel
 from .streaming import Chunk, ChunkType, Stream, StreamOptions
 from .tools import Tool, tool
+from .tools._callctx import ToolCallContext, current_tool_call
 
 if TYPE_CHECKING:
     from . import serve
@@ -62,6 +64,7 @@ if TYPE_CHECKING:
 __all__ = (
     "Agent",
     "AgentBuilder",
+    "ApprovalRequest",
     "AudioUrl",
     "BatchItem",
     "BatchResult",
@@ -73,6 +76,7 @@ __all__ = (
     "DAGWorkflow",
     "Document",
     "DocumentUrl",
+    "Edit",
     "Executor",
     "FallbackModel",
     "ImageUrl",
@@ -94,6 +98,7 @@ __all__ = (
     "PromptedOutput",
     "Result",
     "RunContext",
+    "RunInfo",
     "RunOptions",
     "SequentialWorkflow",
     "SimulatedModel",
@@ -106,6 +111,7 @@ __all__ = (
     "Tool",
     "ToolCache",
     "ToolCall",
+    "ToolCallContext",
     "ToolCallOutput",
     "ToolCallRecord",
     "ToolOutput",
@@ -116,7 +122,9 @@ __all__ = (
     "WorkflowResult",
     "__version__",
     "chat_agent",
+    "current_tool_call",
     "data_agent",
+    "durable",
     "errors",
     "load_config",
     "research_agent",

@@ -7,6 +7,7 @@ from typing import Any, Generic
 
 from typing_extensions import TypeVar
 
+from .durable._types import ApprovalRequest
 from .messages import Message, ToolCallRecord, Usage
 
 __all__ = ("OutputT", "Result", "Source")
@@ -76,6 +77,10 @@ class Result(Generic[OutputT]):
     """Reasoning text the provider returned alongside the answer, if any."""
     sources: list[Source] = field(default_factory=list[Source])
     """What memory retrieval injected into the prompt (ids, scores, metadata), best first."""
+    status: str = "finished"
+    """`finished`, or `paused`: the run waits for a person (see `pending`; continue with `resume`)."""
+    pending: list[ApprovalRequest] = field(default_factory=list[ApprovalRequest])
+    """What a paused run waits for: tool calls to approve, uncertain calls, workflow inputs."""
     output: OutputT = _TEXT
 
     def __post_init__(self) -> None:

@@ -59,6 +59,8 @@ class RunOptions:
     instead of the agent's; `str` asks for plain text."""
     output_retries: int | None = None
     """Corrections sent to the model for an invalid structured answer before `OutputValidationError` (default 1)."""
+    durability: Literal["off", "exit", "step"] | None = None
+    """Journal this run (`exit`: when it ends; `step`: as it happens) so `agent.resume(run_id)` can continue it."""
 
     def __post_init__(self) -> None:
         # Cheap checks (a handful of comparisons per run) so a wrong value fails here, naming the
@@ -92,6 +94,8 @@ class RunOptions:
             problems.append(f"usage_limits must be an ak.UsageLimits(...), got {type(self.usage_limits).__name__}")
         if self.output_retries is not None and (not _is_int(self.output_retries) or self.output_retries < 0):
             problems.append(f"output_retries must be an int >= 0, got {self.output_retries!r}")
+        if self.durability is not None and self.durability not in ("off", "exit", "step"):
+            problems.append(f"durability must be 'off', 'exit' or 'step', got {self.durability!r}")
         if problems:
             raise UserError("invalid run options: " + "; ".join(problems))
 
@@ -131,6 +135,7 @@ class RunOptionsDict(TypedDict, total=False):
     deps: Any
     usage_limits: UsageLimits | None
     output_retries: int | None
+    durability: Literal["off", "exit", "step"] | None
 
 
 class StreamRunOptionsDict(TypedDict, total=False):
@@ -152,6 +157,7 @@ class StreamRunOptionsDict(TypedDict, total=False):
     deps: Any
     usage_limits: UsageLimits | None
     output_retries: int | None
+    durability: Literal["off", "exit", "step"] | None
 
 
 def _is_str(value: object) -> bool:

@@ -1364,6 +1364,37 @@ for _key, _toml, _attr, _value in (
 
 # -- keys not consumed yet -----------------------------------------------------------------------
 
+# -- [durable] -----------------------------------------------------------------------------------
+
+
+async def _journaled(text: str) -> list[ak.RunInfo]:
+    agent = build(text)
+    try:
+        await agent.run("hello")
+        return await agent.runs()
+    finally:
+        await agent.cleanup()
+        if agent.store is not None:
+            await agent.store.aclose()
+
+
+@effect("durable.durability")
+async def _(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    runs = await _journaled(f"name = 'dur1'\n[durable]\ndurability = 'step'\npath = '{db}'")
+    assert [r.status for r in runs] == ["finished"]
+    assert await _journaled(f"name = 'dur1'\n[durable]\ndurability = 'off'\npath = '{db}'") == runs  # no new run
+
+
+@effect("durable.path")
+async def _(tmp_path: Path) -> None:
+    db = tmp_path / "kept.db"
+    await _journaled(f"name = 'dur2'\n[durable]\npath = '{db}'")
+    assert db.exists()
+    # a new agent on the same file (another process, say) lists the run: the journal survives a restart
+    assert len(await _journaled(f"name = 'dur2'\n[durable]\npath = '{db}'")) == 2
+
+
 PENDING: dict[str, str] = {}
 """Key -> why no runtime part consumes it yet. Empty when every key is wired."""
 

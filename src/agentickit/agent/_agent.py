@@ -13,6 +13,9 @@ from .._result import OutputT, Result
 from .._usage_limits import UsageLimits
 from .._utils import is_seconds, run_blocking
 from ..content import UserContent, split_user_content
+from ..durable._agent import has_approvals
+from ..durable._runs import check_store
+from ..durable._types import Durability, Edit, RunInfo, RunStatus, check_durability
 from ..errors import UserError
 from ..memory import Memory
 from ..messages import Message
@@ -21,7 +24,7 @@ from ..options import RunOptions, RunOptionsDict, StreamRunOptionsDict, check_ru
 from ..output._modes import DEFAULT_OUTPUT_RETRIES, NativeOutput, PromptedOutput, ToolCallOutput
 from ..providers._base import Model
 from ..providers._registry import LLMConfig, LLMSpec, infer_model, parse_llm
-from ..streaming._options import StreamOptions, StreamOptionsDict, split_stream_options
+from ..streaming._options import StreamOptions, StreamOptionsDict, resolve_stream_options, split_stream_options
 from ..streaming._sink import ChunkSink, TaggedSink
 from ..streaming._stream import Stream
 from ..tools._cache import ToolCache
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
     from ..config import Config
     from ..executors import BatchResult, Executor, ProgressCallback
     from ..output._run import OutputValidator
+    from ..stores._base import Store
 
 T = TypeVar("T")
 V = TypeVar("V", bound="Callable[..., Any]")
@@ -120,6 +124,10 @@ class Agent(Generic[OutputT]):
             object. Default: plain text.
         output_retries: corrections sent to the model for an invalid answer before
             `OutputValidationError` (default 1).
+        durability: `off` (default), `exit` or `step`: journal runs so `resume(run_id)` continues them
+            after a failure or a crash (see `agentickit.durable`); a run option can override it.
+        store: where journals go (an `ak.stores` store); defaults to the memory's store, else an
+            in-process one (resumable in this process only).
 
     Raises:
         UnknownProviderError: `llm` names a provider that does not exist.
@@ -129,11 +137,13 @@ class Agent(Generic[OutputT]):
 
     __slots__ = (
         "__weakref__",
+        "_approvals",
         "_metrics",
         "_model",
         "_tool_map",
         "_tools_state",
         "description",
+        "durability",
         "handler",
         "llm",
         "max_concurrent_tools",
@@ -144,6 +154,7 @@ class Agent(Generic[OutputT]):
         "output_retries",
         "output_type",
         "output_validators",
+        "store",
         "stream_options",
         "system_prompt",
         "tool_cache",
@@ -172,6 +183,8 @@ class Agent(Generic[OutputT]):
         usage_limits: UsageLimits | None = None,
         output_type: OutputType[OutputT] | None = None,
         output_retries: int = DEFAULT_OUTPUT_RETRIES,
+        durability: Durability = "off",
+        store: Store | None = None,
     ) -> None: ...
 
     @overload
@@ -194,6 +207,8 @@ class Agent(Generic[OutputT]):
         usage_limits: UsageLimits | None = None,
         output_type: object,
         output_retries: int = DEFAULT_OUTPUT_RETRIES,
+        durability: Durability = "off",
+        store: Store | None = None,
     ) -> None: ...
 
     def __init__(
@@ -215,6 +230,8 @@ class Agent(Generic[OutputT]):
         usage_limits: UsageLimits | None = None,
         output_type: Any = None,
         output_retries: int = DEFAULT_OUTPUT_RETRIES,
+        durability: Durability = "off",
+        store: Store | None = None,
     ) -> None:
         if llm.__class__ is str:
             parse_llm(llm)  # type: ignore[arg-type]  # fails fast on an unknown provider; cached
@@ -266,6 +283,9 @@ class Agent(Generic[OutputT]):
         self.output_retries = output_retries
         self.output_validators: list[OutputValidator] = []
         """Functions `@agent.output_validator` registered, run in order on every valid answer."""
+        self.durability: Durability = check_durability(durability, f"agent {name!r}: durability")
+        self.store = check_store(store, f"agent {name!r}")
+        self._approvals = has_approvals(self.tools)
         self._model: Model | None = None
         self._tool_map: dict[str, Tool] | None = None
         self._tools_state: AgentTools | None = None
@@ -450,7 +470,63 @@ class Agent(Generic[OutputT]):
         """
         prompt = _check_query(query)
         opts = self._options(options, kwargs, output_type)
-        return await run_agent(self, prompt, opts)
+        return await self._start(prompt, opts, None)
+
+    def _start(self, prompt: str | Message, opts: RunOptions, sink: ChunkSink | None) -> Awaitable[Result[Any]]:
+        mode = opts.durability if opts.durability is not None else self.durability
+        if mode == "off" and not self._approvals:
+            return run_agent(self, prompt, opts, sink)
+        from ..durable._agent import run_durable
+
+        return run_durable(self, prompt, opts, sink, mode)
+
+    async def resume(
+        self,
+        run_id: str,
+        *,
+        approvals: Mapping[str, bool | Edit | str] | None = None,
+        options: RunOptions | None = None,
+    ) -> Result:
+        """Continue a journaled run (paused, failed, cancelled or crashed), in this process or another.
+
+        Model responses and tool results in the journal are replayed, not asked or run again. A paused
+        run needs answers to its `pending` requests: `approvals={id: True | False | ak.Edit(args=...)}`.
+        The agent must be built the same way (name and tools) and on the same `store`.
+
+        Raises:
+            RunNotFoundError: no journal for `run_id` in the store.
+            RunFinishedError: the run already finished.
+            ApprovalError: `approvals` names ids that are not pending.
+            JournalMismatchError: another agent (or other tools) wrote the journal.
+
+        """
+        from ..durable._agent import resume_agent
+
+        return await resume_agent(self, run_id, approvals, options, None)
+
+    def resume_stream(
+        self,
+        run_id: str,
+        *,
+        approvals: Mapping[str, bool | Edit | str] | None = None,
+        options: RunOptions | None = None,
+        stream_options: StreamOptions | None = None,
+    ) -> Stream[Result]:
+        """`resume()` as a stream (replayed turns arrive as TEXT chunks; then the run streams live)."""
+        from ..durable._agent import resume_agent
+
+        sopts = resolve_stream_options(stream_options if stream_options is not None else self.stream_options)
+
+        def produce(sink: ChunkSink) -> Awaitable[Result]:
+            return resume_agent(self, run_id, approvals, options, sink)
+
+        return Stream(produce, sopts, {"agent_name": self.name})
+
+    async def runs(self, *, status: RunStatus | None = None, limit: int = 100) -> list[RunInfo]:
+        """This agent's journaled runs in its store, most recent first; `status` filters them."""
+        from ..durable._agent import agent_runs
+
+        return await agent_runs(self, status, limit)
 
     @overload
     def run_sync(
@@ -498,7 +574,7 @@ class Agent(Generic[OutputT]):
         """
         prompt = _check_query(query)
         opts = self._options(options, kwargs, output_type)
-        return run_blocking(lambda: run_agent(self, prompt, opts), self._close_loop_bound, "agent")
+        return run_blocking(lambda: self._start(prompt, opts, None), self._close_loop_bound, "agent")
 
     @overload
     def run_stream(
@@ -568,7 +644,7 @@ class Agent(Generic[OutputT]):
         opts = self._options(options, run_kwargs, output_type)
 
         def produce(sink: ChunkSink) -> Awaitable[Result[Any]]:
-            return run_agent(self, prompt, opts, sink)
+            return self._start(prompt, opts, sink)
 
         # `for chunk in stream` runs on a private loop: what the run opened there dies with it (as in run_sync).
         return Stream(produce, sopts, {"agent_name": self.name}, on_sync_close=self._close_loop_bound)
@@ -584,7 +660,7 @@ class Agent(Generic[OutputT]):
 
         """
         opts = self._options(options, {})
-        return await run_agent(self, _check_query(query), opts, None if sink is None else TaggedSink(sink, tag))
+        return await self._start(_check_query(query), opts, None if sink is None else TaggedSink(sink, tag))
 
     async def run_batch(
         self,
@@ -671,6 +747,8 @@ class Agent(Generic[OutputT]):
             "output_type": self.output_type,
             "output_retries": self.output_retries,
             "output_validators": self.output_validators,
+            "durability": self.durability,
+            "store": self.store,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -6,11 +6,13 @@ from dataclasses import fields, replace
 from typing import Any, Self, Unpack
 
 from .._usage_limits import UsageLimits
+from ..durable._types import Durability
 from ..errors import UserError
 from ..memory import Memory
 from ..options import RunOptions, RunOptionsDict
 from ..providers._base import Model
 from ..providers._registry import LLMConfig, LLMSpec
+from ..stores._base import Store
 from ..streaming._options import StreamOptions
 from ..tools._cache import ToolCache
 from ._agent import Agent, ToolLike
@@ -186,6 +188,13 @@ class AgentBuilder:
         self._kwargs["output_type"] = output_type
         if retries is not None:
             self._kwargs["output_retries"] = retries
+        return self
+
+    def with_durability(self, durability: Durability, store: Store | None = None) -> Self:
+        """Journal runs (`"exit"` or `"step"`, or `"off"`) in `store`, so `agent.resume(run_id)` continues them."""
+        self._kwargs["durability"] = durability
+        if store is not None:
+            self._kwargs["store"] = store
         return self
 
     def build(self) -> Agent[Any]:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._result import Result, Source
 from .._utils import new_id
+from ..durable._journal import take_scope
 from ..errors import ProviderError, RunTimeoutError, UsageLimitExceeded, UserError
 from ..memory._memory import trim_history
 from ..messages import Message, ModelResponse, ToolCallRecord, ToolDefinition, Usage
@@ -251,6 +252,10 @@ async def run_loop(
 ) -> Result[Any]:
     """The default loop: model, tools, model... until the model answers without asking for tools."""
     start = time.perf_counter()
+    # A durable run (or a durable workflow's step) left its journal scope for this run to take.
+    scope = take_scope()
+    if scope is not None and not scope.name:
+        run_id = scope.journal.run_id
     model = agent.model
     memory = agent.memory
     messages: list[Message] = []
@@ -313,7 +318,10 @@ async def run_loop(
             else _tel.active.chat_start(model, messages, definitions, settings, sink is not None)
         )
         try:
-            response = await _ask(model, messages, definitions, settings, sink, max_retries)
+            if scope is None:
+                response = await _ask(model, messages, definitions, settings, sink, max_retries)
+            else:  # replayed from the journal, or asked and recorded
+                response = await scope.ask(_ask, model, messages, definitions, settings, sink, max_retries)
         except BaseException as exc:
             if chat is not None:
                 chat.fail(exc)
@@ -348,7 +356,8 @@ async def run_loop(
         rounds += 1
         if ctx is None:
             ctx = RunContext(opts.deps, run_id, session_id, usage, agent.name)
-        for message, record in await execute_tool_calls(calls, tools, agent.tool_timeout, sink, ctx):
+        run_tools = execute_tool_calls if scope is None else scope.tool_calls
+        for message, record in await run_tools(calls, tools, agent.tool_timeout, sink, ctx):
             messages.append(message)
             records.append(record)
         if settings.tool_choice not in (None, "auto", "none"):

@@ -17,6 +17,7 @@ from ._loader import ENV_OVERRIDES, load_config, loads_config
 from ._schema import (
     AgentSection,
     Config,
+    DurableSection,
     ExecutorSection,
     LLMSection,
     MCPSection,
@@ -35,6 +36,7 @@ __all__ = (
     "AgentSection",
     "Config",
     "ConfigFileError",
+    "DurableSection",
     "ExecutorSection",
     "LLMSection",
     "MCPSection",

@@ -419,6 +419,24 @@ def _output(section: OutputSection, key: str, root: Config) -> dict[str, Any]:
     return out
 
 
+def _durable(cfg: Config, memory: Any) -> dict[str, Any]:
+    """`durability` and `store` keywords from `[durable]` (none without the section)."""
+    section = cfg.durable
+    if section is None:
+        return {}
+    out: dict[str, Any] = {"durability": section.durability}
+    if section.path is not None:
+        from .. import stores
+
+        path = Path(section.path)
+        if not path.is_absolute() and cfg.source_dir is not None:
+            path = cfg.source_dir / path
+        out["store"] = stores.SQLite(path)
+    elif memory is not None and memory.backend is not None:
+        out["store"] = memory.backend
+    return out
+
+
 def _as_config(config: Config | str | os.PathLike[str]) -> Config:
     cfg = config if isinstance(config, Config) else load_config(config)
     if cfg.telemetry is not None:
@@ -442,7 +460,16 @@ def agent_from_config(config: Config | str | os.PathLike[str]) -> Agent:
             path=_source(cfg),
             key="workflow",
         )
-    return build_agent(cfg, cfg, name=cfg.name or "agent")
+    return _top_agent(cfg)
+
+
+def _top_agent(cfg: Config) -> Agent:
+    agent = build_agent(cfg, cfg, name=cfg.name or "agent")
+    durable = _durable(cfg, agent.memory)
+    if durable:
+        agent.durability = durable["durability"]
+        agent.store = durable.get("store", agent.store)
+    return agent
 
 
 def workflow_from_config(cfg: Config) -> Workflow:
@@ -458,7 +485,7 @@ def workflow_from_config(cfg: Config) -> Workflow:
     if wf is None:
         raise ConfigFileError(f"{_source(cfg)}: this config declares no [workflow]", path=_source(cfg), key="workflow")
     name = wf.name or cfg.name or "workflow"
-    common: dict[str, Any] = {"timeout": wf.timeout, "description": wf.description or ""}
+    common: dict[str, Any] = {"timeout": wf.timeout, "description": wf.description or "", **_durable(cfg, None)}
     if wf.limits is not None:
         common["usage_limits"] = UsageLimits(**wf.limits.model_dump(exclude_none=True))
     workflow: Workflow
@@ -553,4 +580,4 @@ def load_runnable(config: Config | str | os.PathLike[str]) -> Agent | Workflow:
     cfg = _as_config(config)
     if cfg.workflow is not None:
         return workflow_from_config(cfg)
-    return build_agent(cfg, cfg, name=cfg.name or "agent")
+    return _top_agent(cfg)

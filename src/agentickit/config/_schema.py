@@ -21,6 +21,7 @@ __all__ = (
     "AgentSection",
     "Config",
     "Duration",
+    "DurableSection",
     "ExecutorSection",
     "LLMSection",
     "LimitsSection",
@@ -535,6 +536,16 @@ class TelemetrySection(_Section):
     """Characters kept of each captured field."""
 
 
+class DurableSection(_Section):
+    """`[durable]`: journal runs of the file's agent or workflow so they can be resumed (see `agentickit.durable`)."""
+
+    durability: Literal["off", "exit", "step"] = "step"
+    """`step` (journal as it happens), `exit` (when a run ends) or `off`."""
+    path: str | None = None
+    """The SQLite file for journals (relative to the config file); default: the `[memory]` store when it
+    persists, else this process's memory (resumable in this process only)."""
+
+
 class ExecutorSection(_Section):
     """`[executor]`: where `run_batch` (and steps that ask for it) run; see `executor_from_config`."""
 
@@ -579,6 +590,8 @@ class Config(AgentSection):
 
     executor: ExecutorSection | None = None
     """Where batches run (`agentickit.config.executor_from_config`)."""
+    durable: DurableSection | None = None
+    """Durable runs of the file's agent or workflow (step agents share the workflow's journal)."""
     _source: str = PrivateAttr(default="<config>")
     _source_dir: Path | None = PrivateAttr(default=None)
 

@@ -39,6 +39,8 @@ class ChunkType(enum.Enum):
     OUTPUT = "output"
     """The structured answer so far (`output`): a partial object as its JSON streams in
     (`metadata["partial"]` True), then the validated one (False). Only for runs with an `output_type`."""
+    APPROVAL_REQUIRED = "approval_required"
+    """A durable run paused for a person (`metadata`: `run_id`, `pending` requests as dicts); DONE follows."""
     IMAGE = "image"
     """Reserved."""
     AUDIO = "audio"

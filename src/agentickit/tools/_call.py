@@ -26,6 +26,7 @@ from ..streaming._chunk import Chunk, ChunkType
 from ..streaming._sink import ChunkSink
 from ..telemetry import _hooks as _tel
 from ._cache import MemoryToolCache, ToolCache
+from ._callctx import bind_call, call_context, unbind_call
 from ._chain import CallChain, CallInfo, LoopSemaphore, compile_chain
 from ._context import RunContext
 from ._metrics import ToolMetrics
@@ -298,9 +299,19 @@ async def _run_one(
         except ToolArgumentsError as exc:
             error = str(exc)
     out: list[Message] = []
-    record, _ = await call_tool(
-        call.id, call.name, args, chain, sink=sink, metrics=metrics, error=error, ctx=ctx, message_out=out
-    )
+    if error is None and chain is not None and chain.tool.side_effect:
+        # Outside a journaled run the tool still gets its call context (and idempotency key).
+        token = bind_call(call_context(chain.tool, call.id, args, None, False))
+        try:
+            record, _ = await call_tool(
+                call.id, call.name, args, chain, sink=sink, metrics=metrics, error=error, ctx=ctx, message_out=out
+            )
+        finally:
+            unbind_call(token)
+    else:
+        record, _ = await call_tool(
+            call.id, call.name, args, chain, sink=sink, metrics=metrics, error=error, ctx=ctx, message_out=out
+        )
     if record.error is not None:
         return Message.tool(call.id, call.name, f"Error: {record.error}"), record
     return out[0], record

@@ -98,6 +98,13 @@ class Tool:
             using it).
         parameters: a hand-written JSON schema; skips the one derived from type hints (arguments are
             then only checked to be an object with the required keys).
+        side_effect: the call changes the world (sends, pays, writes). In a durable run a call that
+            started but was never recorded finished before a crash is not run again blindly: the
+            resumed run pauses with an `uncertain` request, unless the tool has an `idempotency_key`.
+        idempotency_key: `key(args) -> str`; implies `side_effect`. A resumed call runs again with the
+            same key in `ak.current_tool_call().idempotency_key`, so the tool can skip a repeated effect.
+        requires_approval: `True`, or `predicate(args) -> bool`: the run pauses before the call until a
+            person answers (`resume(run_id, approvals={id: True | False | ak.Edit(args=...)})`).
 
     Raises:
         UserError: a setting is out of range, or `rate_limit` cannot be parsed.
@@ -118,13 +125,16 @@ class Tool:
         "cache_ttl",
         "description",
         "function",
+        "idempotency_key",
         "is_async",
         "max_concurrency",
         "name",
         "rate_limit",
+        "requires_approval",
         "retries",
         "retry_backoff",
         "retry_on",
+        "side_effect",
         "timeout",
     )
 
@@ -143,6 +153,9 @@ class Tool:
         max_concurrency: int | None = None,
         parameters: dict[str, Any] | None = None,
         cache_scope: Callable[[RunContext[Any]], str] | None = None,
+        side_effect: bool = False,
+        idempotency_key: Callable[[dict[str, Any]], str] | None = None,
+        requires_approval: bool | Callable[[dict[str, Any]], bool] = False,
     ) -> None:
         if not callable(function):
             raise UserError(f"a tool needs a function, got {function!r}")
@@ -158,6 +171,13 @@ class Tool:
             raise UserError(f"tool max_concurrency must be >= 1 (or None for no cap), got {max_concurrency}")
         if cache_scope is not None and (not callable(cache_scope) or cache_ttl is None):
             raise UserError("tool cache_scope must be a function `scope(ctx) -> str`, and needs cache_ttl set")
+        if idempotency_key is not None and not callable(idempotency_key):
+            raise UserError(f"tool idempotency_key must be a function of the arguments, got {idempotency_key!r}")
+        if not isinstance(requires_approval, bool) and not callable(requires_approval):
+            raise UserError(f"tool requires_approval must be True/False or predicate(args), got {requires_approval!r}")
+        self.side_effect = bool(side_effect) or idempotency_key is not None
+        self.idempotency_key = idempotency_key
+        self.requires_approval = requires_approval
         # Parsed here so a bad "10/x" fails when the tool is defined, not on its first call.
         self._rate_limit = parse_rate_limit(rate_limit) if rate_limit is not None else None
         # Per-loop runtime state of the policies (token bucket, semaphore), created on first call.
@@ -489,6 +509,9 @@ def tool(
     max_concurrency: int | None = None,
     parameters: dict[str, Any] | None = None,
     cache_scope: Callable[[RunContext[Any]], str] | None = None,
+    side_effect: bool = False,
+    idempotency_key: Callable[[dict[str, Any]], str] | None = None,
+    requires_approval: bool | Callable[[dict[str, Any]], bool] = False,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 def tool(
     function: Callable[..., Any] | None = None,
@@ -505,6 +528,9 @@ def tool(
     max_concurrency: int | None = None,
     parameters: dict[str, Any] | None = None,
     cache_scope: Callable[[RunContext[Any]], str] | None = None,
+    side_effect: bool = False,
+    idempotency_key: Callable[[dict[str, Any]], str] | None = None,
+    requires_approval: bool | Callable[[dict[str, Any]], bool] = False,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Turn a sync or async function into a `Tool`; use bare (`@tool`) or with options (`@tool(timeout=5)`).
 
@@ -537,6 +563,9 @@ def tool(
             max_concurrency=max_concurrency,
             parameters=parameters,
             cache_scope=cache_scope,
+            side_effect=side_effect,
+            idempotency_key=idempotency_key,
+            requires_approval=requires_approval,
         )
         return t
 

@@ -6,6 +6,7 @@ from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..durable._journal import Journal
     from ._result import StepResult
 
 __all__ = ("WorkflowContext", "bind_context", "current_context", "unbind_context")
@@ -29,7 +30,7 @@ class WorkflowContext:
 
     """
 
-    __slots__ = ("input", "iteration", "outputs", "results", "run_id", "state", "workflow")
+    __slots__ = ("input", "iteration", "journal", "outputs", "results", "run_id", "state", "workflow")
 
     def __init__(self, workflow: str, run_id: str, input: str, state: dict[str, Any] | None = None) -> None:
         self.workflow = workflow
@@ -39,6 +40,8 @@ class WorkflowContext:
         self.results: dict[str, StepResult] = {}
         self.state: dict[str, Any] = state if state is not None else {}
         self.iteration = 1
+        self.journal: Journal | None = None
+        """The run's journal when the workflow is durable."""
 
     def get(self, key: str, default: Any = None) -> Any:
         """A value from the shared store."""
@@ -47,6 +50,28 @@ class WorkflowContext:
     def set(self, key: str, value: Any) -> None:
         """Put a value into the shared store."""
         self.state[key] = value
+
+    async def request_input(self, question: str) -> str:
+        """Ask a person; the workflow pauses until they answer, then this returns the answer.
+
+        The first time, the run ends with `status="paused"` and a `pending` request of kind `input`;
+        `wf.resume(run_id, approvals={id: "the answer"})` runs the step again and this returns it.
+
+        Raises:
+            WorkflowError: the workflow is not durable (give it `durability="exit"` or `"step"`), or this is
+                not called from inside one of its steps.
+
+        """
+        from ..durable._journal import current_step_scope
+        from ..errors import WorkflowError
+
+        scope = current_step_scope()
+        if self.journal is None or scope is None or scope.journal is not self.journal:
+            raise WorkflowError(
+                f"workflow {self.workflow!r}: request_input() pauses the run until a person answers, which needs a "
+                "journal: give the workflow durability='exit' or 'step' (and call it from inside a step)"
+            )
+        return scope.request_input(question)
 
     def __repr__(self) -> str:
         return f"WorkflowContext({self.workflow!r}, finished={list(self.outputs)}, state={list(self.state)})"

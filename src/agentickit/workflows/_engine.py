@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from .._result import Result
+from ..durable._journal import scoped_invoker
+from ..durable._types import ApprovalRequest, RunPaused
 from ..errors import RunTimeoutError, WorkflowError, WorkflowTimeoutError
 from ..messages import Usage
 from ..streaming import Chunk, ChunkType
@@ -128,6 +130,7 @@ class Run:
         "failed_first",
         "options",
         "outputs",
+        "pending",
         "plan",
         "prefix",
         "query",
@@ -175,6 +178,7 @@ class Run:
         self.stopped_by = -1
         self.stop_content = ""
         self.failed_first = -1
+        self.pending: list[ApprovalRequest] = []
         self.tg: asyncio.TaskGroup | None = None
 
     # -- scheduling ---------------------------------------------------------------------------------
@@ -241,6 +245,11 @@ class Run:
         ctx = self.ctx
         sink = self.sink
         tag = self.prefix + step.name if sink is not None else step.name
+        journal = ctx.journal
+        if journal is not None:
+            done = journal.step_output(step.name, ctx.iteration)
+            if done is not None:  # finished before: its recorded output, not run again
+                return await self._replayed(i, tag, done)
         text = self._input(i)
         try:
             condition = step.condition
@@ -283,6 +292,8 @@ class Run:
         span = None if _tel.active is None else _tel.active.step_start(self.workflow, step.name)
         try:
             invoke = plan.invokers[i]
+            if journal is not None:
+                invoke = scoped_invoker(invoke, journal, step.name, ctx.iteration)
             options = self.options
             timeout = step.timeout
             start = time.perf_counter()
@@ -302,6 +313,12 @@ class Run:
                 except StopWorkflow as stop:
                     await self._stop(i, tag, stop, time.perf_counter() - start, attempts)
                     raise _Abort from None
+                except RunPaused as paused:
+                    # Waits for a person: its dependents wait too; other branches run on.
+                    self.pending.extend(paused.pending)
+                    reason = "paused: waiting for " + ", ".join(p.id for p in paused.pending)
+                    self._record(i, StepResult(name=step.name, status=_SKIPPED, reason=reason))
+                    return _NONE
                 except Exception as exc:
                     if attempts > step.retries:
                         if isinstance(exc, TimeoutError):
@@ -339,10 +356,21 @@ class Run:
             result=raw,
             attempts=attempts,
         )
+        if journal is not None:
+            await journal.step_done(step.name, ctx.iteration, output)
         self._record(i, result)
         ctx.outputs[step.name] = value
         if sink is not None:
             await self._emit(_complete(tag, step.name, _OK, duration, output))
+        return self._release(i)
+
+    async def _replayed(self, i: int, tag: str, output: str) -> Sequence[int]:
+        name = self.plan.names[i]
+        self.outputs[i] = output
+        self._record(i, StepResult(name=name, status=_OK, output=output, reason="replayed from the journal"))
+        self.ctx.outputs[name] = output
+        if self.sink is not None:
+            await self._emit(_complete(tag, name, _OK, 0.0, output))
         return self._release(i)
 
     def _record(self, i: int, result: StepResult) -> None:
@@ -401,6 +429,8 @@ class Run:
             why = f"step {names[self.stopped_by]!r} stopped the workflow early"
         elif self.failed_first >= 0:
             why = f"step {names[self.failed_first]!r} failed and fail_fast is on"
+        elif self.pending:
+            why = "the workflow paused for a person"
         else:
             why = "the workflow ended before it could run"
         late: list[StepResult] = []
@@ -463,8 +493,13 @@ class Run:
             error=error,
             stop_reason=reason,
         )
-        if isinstance(error, WorkflowError):
-            error.result = result
+        if self.pending and not timed_out and not stopped:
+            result.status = "paused"
+            result.pending = list(self.pending)
+            result.stop_reason = "paused"
+            result.error = None
+        if isinstance(result.error, WorkflowError):
+            result.error.result = result
         return result
 
     def _skip_reason(self, i: int, why: str) -> str:

@@ -22,7 +22,9 @@ from ._workflow import Workflow, not_run
 
 if TYPE_CHECKING:
     from .._usage_limits import UsageLimits
+    from ..durable._types import Durability
     from ..options import RunOptions
+    from ..stores._base import Store
     from ..streaming._sink import ChunkSink
 
 __all__ = ("DAGWorkflow", "LoopWorkflow", "ParallelWorkflow", "SequentialWorkflow", "Until")
@@ -60,12 +62,22 @@ class _Concurrent(Workflow):
         steps: Iterable[Step] = (),
         description: str = "",
         usage_limits: UsageLimits | None = None,
+        durability: Durability = "off",
+        store: Store | None = None,
     ) -> None:
         if max_concurrency is not None and max_concurrency < 1:
             raise WorkflowError(f"workflow {name!r}: max_concurrency must be >= 1 or None, got {max_concurrency}")
         self.max_concurrency = max_concurrency
         self.fail_fast = fail_fast
-        super().__init__(name, timeout=timeout, steps=steps, description=description, usage_limits=usage_limits)
+        super().__init__(
+            name,
+            timeout=timeout,
+            steps=steps,
+            description=description,
+            usage_limits=usage_limits,
+            durability=durability,
+            store=store,
+        )
 
     def _limits(self) -> tuple[int | None, bool]:
         return self.max_concurrency, self.fail_fast
@@ -149,6 +161,8 @@ class LoopWorkflow(Workflow):
         steps: Iterable[Step] = (),
         description: str = "",
         usage_limits: UsageLimits | None = None,
+        durability: Durability = "off",
+        store: Store | None = None,
     ) -> None:
         if max_iterations < 1:
             raise WorkflowError(f"workflow {name!r}: max_iterations must be >= 1, got {max_iterations}")
@@ -156,7 +170,15 @@ class LoopWorkflow(Workflow):
             check_signature(until, 1, f"workflow {name!r}: until", "until(result: WorkflowResult) -> bool")
         self.max_iterations = max_iterations
         self.until = until
-        super().__init__(name, timeout=timeout, steps=steps, description=description, usage_limits=usage_limits)
+        super().__init__(
+            name,
+            timeout=timeout,
+            steps=steps,
+            description=description,
+            usage_limits=usage_limits,
+            durability=durability,
+            store=store,
+        )
 
     async def _execute(
         self,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import replace
 from types import TracebackType
@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self, Unpack
 
 from .._usage_limits import UsageLimits, budget_scope
 from .._utils import is_seconds, new_id, run_blocking
+from ..durable._journal import bind_scope, current_scope, reset_scope
+from ..durable._runs import check_store
+from ..durable._types import Durability, Edit, RunInfo, RunStatus, check_durability
 from ..errors import UserError, WorkflowDepthError, WorkflowError
 from ..metrics import Metrics, MetricsSnapshot, metrics_for, record_failure, record_result
 from ..options import RunOptions, check_run_options
@@ -30,7 +33,9 @@ from ._result import StepResult, StepStatus, WorkflowResult
 from ._step import Step
 
 if TYPE_CHECKING:
+    from ..durable._journal import Journal
     from ..executors import BatchResult, Executor, ProgressCallback
+    from ..stores._base import Store
     from ..streaming._sink import ChunkSink
 
 __all__ = ("DEFAULT_MAX_DEPTH", "Workflow", "WorkflowAgent", "not_run")
@@ -51,7 +56,7 @@ class Workflow:
     `usage_limits=`: one `ak.UsageLimits` budget shared by all the steps of each run (see `run`).
     """
 
-    __slots__ = ("_metrics", "_plan", "_steps", "description", "name", "timeout", "usage_limits")
+    __slots__ = ("_metrics", "_plan", "_steps", "description", "durability", "name", "store", "timeout", "usage_limits")
 
     _accepts_depends_on: ClassVar[bool] = False
 
@@ -63,6 +68,8 @@ class Workflow:
         steps: Iterable[Step] = (),
         description: str = "",
         usage_limits: UsageLimits | None = None,
+        durability: Durability = "off",
+        store: Store | None = None,
     ) -> None:
         if not isinstance(name, str) or not name or "/" in name:  # pyright: ignore[reportUnnecessaryIsInstance]
             raise WorkflowError(f"a workflow name must be a non-empty string without '/', got {name!r}")
@@ -75,6 +82,8 @@ class Workflow:
         self.usage_limits = usage_limits
         """One budget for all the steps of each run (a run's own `usage_limits=` replaces it)."""
         self.description = description
+        self.durability: Durability = check_durability(durability, f"workflow {name!r}: durability")
+        self.store = check_store(store, f"workflow {name!r}")
         self._steps: list[Step] = []
         self._plan: Plan | None = None
         self._metrics: Metrics | None = None
@@ -150,6 +159,7 @@ class Workflow:
         raise_on_error: bool = True,
         deps: Any = None,
         usage_limits: UsageLimits | None = None,
+        durability: Durability | None = None,
     ) -> WorkflowResult:
         """Run the workflow on `query` and return every step's outcome.
 
@@ -161,6 +171,8 @@ class Workflow:
         is ONE budget for all the steps together (nested workflows included); a limit in `options`
         instead applies to each agent run on its own. A step that breaks it fails with
         `UsageLimitExceeded` (its `StepResult.error`), which the `WorkflowError` names.
+        `durability` (default: the workflow's) journals the run in `store` so `resume(run_id)` can continue it;
+        a durable run whose step calls `ctx.request_input()` returns `status="paused"` with `pending`.
 
         Raises:
             WorkflowTimeoutError: the workflow's timeout ran out (also a `RunTimeoutError`).
@@ -169,12 +181,89 @@ class Workflow:
                 dependencies, a cycle).
 
         """
-        result = await self._run_in(
-            query, options=options, sink=None, tag="", state=state, deps=deps, usage_limits=usage_limits
-        )
+        mode = self._mode(durability)
+        if mode == "off":
+            result = await self._run_in(
+                query, options=options, sink=None, tag="", state=state, deps=deps, usage_limits=usage_limits
+            )
+        else:
+            from ..durable._workflow import run_workflow
+
+            result = await run_workflow(
+                self, query, options, None, state, DEFAULT_MAX_DEPTH, mode, deps=deps, usage_limits=usage_limits
+            )
         if raise_on_error and result.error is not None:
             raise result.error
         return result
+
+    def _mode(self, durability: Durability | None) -> Durability:
+        if durability is None:
+            return self.durability
+        return check_durability(durability)
+
+    async def resume(
+        self,
+        run_id: str,
+        *,
+        approvals: Mapping[str, bool | Edit | str] | None = None,
+        options: RunOptions | None = None,
+        raise_on_error: bool = True,
+        durability: Durability | None = None,
+        deps: Any = None,
+    ) -> WorkflowResult:
+        """Continue a journaled run (paused, failed, cancelled or crashed), in this process or another.
+
+        Steps the journal has finished are not run again (their outputs are replayed), nor are the model
+        responses and tool results of agent steps. `approvals` answers the run's `pending` requests:
+        `{id: "text"}` for `ctx.request_input`, `{id: True | False | ak.Edit(args=...)}` for tool approvals.
+
+        Raises:
+            RunNotFoundError: no journal for `run_id` in the workflow's store.
+            RunFinishedError: the run already finished.
+            ApprovalError: `approvals` names ids that are not pending.
+            JournalMismatchError: the journal was written by a different definition (steps renamed, ...).
+            WorkflowError: a step failed (as `run()`).
+
+        """
+        from ..durable._workflow import resume_workflow
+
+        mode = None if durability is None else check_durability(durability)
+        result = await resume_workflow(self, run_id, approvals, options, None, DEFAULT_MAX_DEPTH, mode, deps=deps)
+        if raise_on_error and result.error is not None:
+            raise result.error
+        return result
+
+    def resume_stream(
+        self,
+        run_id: str,
+        *,
+        approvals: Mapping[str, bool | Edit | str] | None = None,
+        options: RunOptions | None = None,
+        stream_options: StreamOptions | None = None,
+        deps: Any = None,
+    ) -> Stream[WorkflowResult]:
+        """`resume()` as a stream: replayed steps send their AGENT_COMPLETE, then the run streams live."""
+        from ..durable._workflow import resume_workflow
+
+        sopts = resolve_stream_options(stream_options)
+
+        async def produce(sink: ChunkSink) -> WorkflowResult:
+            return _raise_error(
+                await resume_workflow(self, run_id, approvals, options, sink, DEFAULT_MAX_DEPTH, None, deps=deps)
+            )
+
+        return Stream(
+            produce,
+            sopts,
+            {"agent_name": self.name, "workflow_name": self.name},
+            on_sync_close=self._close_loop_bound,
+        )
+
+    async def runs(self, *, status: RunStatus | None = None, limit: int = 100) -> list[RunInfo]:
+        """This workflow's journaled runs in its store, most recent first; `status` filters them."""
+        from ..durable._workflow import workflow_runs
+
+        return await workflow_runs(self, status, limit)
 
     def run_stream(
         self,
@@ -185,6 +274,7 @@ class Workflow:
         stream_options: StreamOptions | None = None,
         deps: Any = None,
         usage_limits: UsageLimits | None = None,
+        durability: Durability | None = None,
         **kwargs: Unpack[StreamOptionsDict],
     ) -> Stream[WorkflowResult]:
         """Run the workflow and stream it: AGENT_START / AGENT_COMPLETE per step and every step's chunks.
@@ -202,14 +292,17 @@ class Workflow:
         did not complete; `wait()` then raises its `WorkflowError` (whose `result` has the partial
         results), otherwise it returns the `WorkflowResult`. The stream keywords are those of
         `StreamOptions` (as for `Agent.run_stream`); `timeout` is the stream's deadline (the workflow's own `timeout` applies too).
-        `deps` and `usage_limits` are those of `run()`.
+        `deps`, `usage_limits` and `durability` are those of `run()`; a durable run that pauses sends one
+        APPROVAL_REQUIRED chunk (`metadata`: `run_id`, `pending`) before its DONE.
 
         Raises:
             UserError: a stream option is out of range.
 
         """
         sopts = resolve_stream_options(stream_options, **kwargs)
-        return _stream(self, self.name, query, options, state, DEFAULT_MAX_DEPTH, sopts, deps, usage_limits)
+        return _stream(
+            self, self.name, query, options, state, DEFAULT_MAX_DEPTH, sopts, deps, usage_limits, self._mode(durability)
+        )
 
     def run_sync(
         self,
@@ -291,6 +384,7 @@ class Workflow:
         deps: Any = None,
         usage_limits: UsageLimits | None = None,
         scoped: bool = False,
+        journal: Journal | None = None,
     ) -> WorkflowResult:
         """Run inside an enclosing workflow (or at the top): the single entry of every run."""
         check_run_options(options)
@@ -302,12 +396,19 @@ class Workflow:
                 raise UserError(f"usage_limits= takes an ak.UsageLimits, got {type(limits).__name__}")
             with budget_scope(limits, f"workflow {self.name!r}"):
                 return await self._run_in(
-                    query, options=options, sink=sink, tag=tag, state=state, max_depth=max_depth, scoped=True
+                    query,
+                    options=options,
+                    sink=sink,
+                    tag=tag,
+                    state=state,
+                    max_depth=max_depth,
+                    scoped=True,
+                    journal=journal,
                 )
         plan = self._compiled()
         path = _PATH.get()
         depth = len(path) + 1
-        run_id = new_id("wf")
+        run_id = new_id("wf") if journal is None else journal.run_id
         if depth > max_depth:
             chain = " > ".join((*path, self.name))
             err = WorkflowDepthError(
@@ -318,8 +419,11 @@ class Workflow:
             record_failure(self, err, 0.0)
             return err.result
         ctx = WorkflowContext(self.name, run_id, query, state)
+        ctx.journal = journal
         path_token = _PATH.set((*path, self.name))
         ctx_token = bind_context(ctx)
+        # A workflow nested in a durable step has no journal of its own: its agents must not take the step's.
+        scope_token = bind_scope(None) if journal is None and current_scope() is not None else None
         start = time.perf_counter()
         span = None if _tel.active is None else _tel.active.workflow_start(self)
         try:
@@ -330,6 +434,8 @@ class Workflow:
                 span.fail(exc)
             raise
         finally:
+            if scope_token is not None:
+                reset_scope(scope_token)
             unbind_context(ctx_token)
             _PATH.reset(path_token)
         if span is not None:
@@ -554,9 +660,18 @@ def _stream(
     sopts: StreamOptions,
     deps: Any = None,
     usage_limits: UsageLimits | None = None,
+    mode: Durability = "off",
 ) -> Stream[WorkflowResult]:
     async def produce(sink: ChunkSink) -> WorkflowResult:
         # A failure raises: the stream turns it into its single ERROR before DONE, and `wait()` raises it.
+        if mode != "off":
+            from ..durable._workflow import run_workflow
+
+            return _raise_error(
+                await run_workflow(
+                    workflow, query, options, sink, state, max_depth, mode, deps=deps, usage_limits=usage_limits
+                )
+            )
         return _raise_error(
             await workflow._run_in(  # pyright: ignore[reportPrivateUsage]
                 query,
