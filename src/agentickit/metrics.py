@@ -263,7 +263,7 @@ class Metrics:
             key = model or "unknown"
             tokens = self._by_model.get(key)
             if tokens is None:
-                tokens = self._by_model[key] = [0, 0]
+                tokens = self._by_model.setdefault(_capped(self._by_model, key), [0, 0])
             tokens[0] += tokens_in
             tokens[1] += tokens_out
         if ttft is not None:
@@ -346,6 +346,19 @@ def metrics_for(owner: Any) -> Metrics:
     return m
 
 
+MAX_MODEL_LABELS = 32
+"""Model names counted apart per agent; runs of further names are counted under `OTHER_MODELS`.
+
+The names are the ones the server reports (`gpt-4o-mini-2024-07-18`, for the price), so a server
+could otherwise grow the table without bound by reporting a new name with every reply.
+"""
+OTHER_MODELS = "(other models)"
+
+
+def _capped(by_model: dict[str, list[int]], key: str) -> str:
+    return key if len(by_model) < MAX_MODEL_LABELS - 1 else OTHER_MODELS
+
+
 def record_result(owner: Any, result: Any, first_at: float = 0.0, start: float = 0.0) -> None:
     """Count one successful run of `owner` from its `Result` (duck-typed, so workflows can use it too).
 
@@ -379,9 +392,10 @@ def record_result(owner: Any, result: Any, first_at: float = 0.0, start: float =
     meta: dict[str, Any] = result.metadata
     if t_in or t_out:
         key: str = meta.get("model") or "unknown"
-        tokens = m._by_model.get(key)  # pyright: ignore[reportPrivateUsage]
+        by_model = m._by_model  # pyright: ignore[reportPrivateUsage]
+        tokens = by_model.get(key)
         if tokens is None:
-            tokens = m._by_model[key] = [0, 0]  # pyright: ignore[reportPrivateUsage]
+            tokens = by_model.setdefault(_capped(by_model, key), [0, 0])
         tokens[0] += t_in
         tokens[1] += t_out
     if "fallbacks" in meta:

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from ..errors import UserError
 from ._base import (
     Page,
     Record,
@@ -22,7 +23,10 @@ from ._base import (
     window,
 )
 
-__all__ = ("InMemory",)
+__all__ = ("DEFAULT_MAX_BYTES", "InMemory")
+
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+"""What `InMemory()` holds at most by default: 256 MiB of record JSON text, over all its streams."""
 
 
 @dataclass(slots=True)
@@ -36,15 +40,33 @@ class _Stream:
     # (seq, ts, encoded JSON): bytes are ~3x smaller than the decoded dicts, and a long-lived
     # process with thousands of sessions holds every one of them.
     records: deque[tuple[int, float, str]] = field(default_factory=deque[tuple[int, float, str]])
+    size: int = 0
+    """Characters of JSON text in `records` (what `max_bytes` counts)."""
 
 
 class InMemory:
-    """Streams in a dict of this process. Records are copied in (through JSON), so callers cannot mutate them."""
+    """Streams in a dict of this process. Records are copied in (through JSON), so callers cannot mutate them.
 
-    __slots__ = ("_streams",)
+    The store is bounded by size as well as by each stream's `max_records`: past `max_bytes` of
+    record JSON text (default `DEFAULT_MAX_BYTES`, 256 MiB; `None` for no bound) the streams
+    written least recently are evicted whole, oldest first, and a single stream larger than the
+    bound loses its oldest records. 300 sessions holding a 1 MB answer each cannot grow a process
+    by 300 MB unnoticed.
 
-    def __init__(self) -> None:
+    Args:
+        max_bytes: the most record JSON text (in characters, about bytes) kept over all streams.
+
+    """
+
+    __slots__ = ("_bytes", "_streams", "max_bytes")
+
+    def __init__(self, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> None:
+        if max_bytes is not None and (type(max_bytes) is not int or max_bytes < 1):
+            raise UserError(f"InMemory(max_bytes=...) must be an int >= 1, or None for no bound; got {max_bytes!r}")
+        self.max_bytes = max_bytes
+        # Ordered by last write (a written stream moves to the end), so eviction takes the front.
         self._streams: dict[tuple[str, str], _Stream] = {}
+        self._bytes = 0
 
     def _live(self, namespace: str, stream_id: str) -> _Stream | None:
         s = self._streams.get((namespace, stream_id))
@@ -68,21 +90,58 @@ class InMemory:
         # (Kept as str: orjson's bytes keep a ~4 KiB buffer each, a str is sized to its text.)
         copies = [encode_record(r).decode() for r in records]
         t = now()
+        key = (namespace, stream_id)
         s = self._live(namespace, stream_id)
         if s is None:
-            s = self._streams[(namespace, stream_id)] = _Stream(created_at=t, updated_at=t)
+            self._drop(key)  # an expired stream of that name
+            s = _Stream(created_at=t, updated_at=t)
+        else:
+            del self._streams[key]  # re-inserted below: the most recently written goes last
+        self._streams[key] = s
         first = s.next_seq
+        added = 0
         for data in copies:
             s.records.append((s.next_seq, t, data))
             s.next_seq += 1
+            added += len(data)
+        s.size += added
+        self._bytes += added
         s.updated_at = t
         if ttl is not None:
             s.expires_at = t + ttl
         new_first = trim_start(s.first_seq, s.next_seq, max_records)
         while s.records and s.records[0][0] < new_first:
-            s.records.popleft()
+            self._pop_oldest(s)
         s.first_seq = new_first
+        if self.max_bytes is not None and self._bytes > self.max_bytes:
+            self._evict(key, s)
         return first
+
+    def _pop_oldest(self, s: _Stream) -> None:
+        gone = len(s.records.popleft()[2])
+        s.size -= gone
+        self._bytes -= gone
+
+    def _drop(self, key: tuple[str, str]) -> bool:
+        s = self._streams.pop(key, None)
+        if s is None:
+            return False
+        self._bytes -= s.size
+        return True
+
+    def _evict(self, current: tuple[str, str], s: _Stream) -> None:
+        """Get back under `max_bytes`: whole streams written least recently first, then `s`'s oldest records."""
+        limit = self.max_bytes
+        assert limit is not None
+        streams = self._streams
+        while self._bytes > limit and len(streams) > 1:
+            oldest = next(iter(streams))
+            if oldest == current:
+                break
+            self._drop(oldest)
+        while self._bytes > limit and len(s.records) > 1:
+            self._pop_oldest(s)
+            s.first_seq += 1
 
     async def read(
         self, namespace: str, stream_id: str, *, start: int = 0, end: int | None = None, last: int | None = None
@@ -142,7 +201,7 @@ class InMemory:
 
     async def delete(self, namespace: str, stream_id: str) -> bool:
         """Delete a stream."""
-        return self._streams.pop((namespace, stream_id), None) is not None
+        return self._drop((namespace, stream_id))
 
     async def sweep(self, namespace: str | None = None) -> int:
         """Delete expired streams."""
@@ -153,11 +212,16 @@ class InMemory:
             if (namespace is None or k[0] == namespace) and s.expires_at is not None and s.expires_at <= t
         ]
         for k in dead:
-            del self._streams[k]
+            self._drop(k)
         return len(dead)
 
     async def aclose(self) -> None:
         """Nothing to release."""
 
+    @property
+    def size(self) -> int:
+        """Characters of record JSON text held now (what `max_bytes` bounds)."""
+        return self._bytes
+
     def __repr__(self) -> str:
-        return f"InMemory(streams={len(self._streams)})"
+        return f"InMemory(streams={len(self._streams)}, size={self._bytes})"

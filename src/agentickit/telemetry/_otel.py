@@ -565,7 +565,9 @@ class Telemetry:
     def metrics_result(self, owner: Any, result: Any, ttft: float | None) -> None:
         """Record one successful run: its duration, tokens and time to first chunk."""
         attrs = self._owner_attrs(owner, result)
-        model = result.metadata.get("model")
+        # The configured model, not the name the server reports: that one is the server's to
+        # choose, and a label set that grows with it has no bound.
+        model = getattr(getattr(owner, "model", None), "model_name", None) or result.metadata.get("model")
         if model:
             attrs[REQUEST_MODEL] = str(model)
         self.duration.record(result.duration, attrs)
