@@ -58,9 +58,8 @@ def partial_result(
     response: ModelResponse | None,
 ) -> Result:
     """What a run had when it stopped early: messages, usage and tool calls so far."""
-    metadata: dict[str, Any] = {"partial": True}
-    if response is not None:
-        metadata["model"] = response.model or agent.model.model_name
+    model = response.model if response is not None else None
+    metadata: dict[str, Any] = {"partial": True, "model": model or agent.model.model_name}
     return Result(
         content=response.content if response is not None else "",
         usage=usage,

@@ -71,16 +71,8 @@ def _partial(agent: Agent[Any], start: float) -> Result[Any] | None:
     if progress is None:
         return None
     messages, records, usage, run_id = progress
-    return Result(
-        content="",
-        usage=usage,
-        duration=time.perf_counter() - start,
-        tool_calls=list(records),
-        messages=list(messages),
-        metadata={"model": agent.model.model_name, "partial": True},
-        run_id=run_id,
-        agent_name=agent.name,
-    )
+    # Copies: the loop that timed out may still hold (and, detached, even touch) its own lists.
+    return partial_result(agent, run_id, start, list(messages), usage, list(records), None)
 
 
 async def _ask(
