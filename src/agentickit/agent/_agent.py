@@ -268,7 +268,7 @@ class Agent(Generic[OutputT]):
         self.handler = handler
         self.middleware = check_middleware(middleware) if middleware else ()
         self.stream_options = stream_options
-        self.usage_limits = check_limits(usage_limits, "usage_limits=")
+        self.usage_limits = None if usage_limits is None else check_limits(usage_limits, "usage_limits=")
         if output_type is not None and output_type is not str:
             _check_output(output_type, "output_type")
             if handler is not None:
@@ -283,9 +283,12 @@ class Agent(Generic[OutputT]):
         self.output_retries = output_retries
         self.output_validators: list[OutputValidator] = []
         """Functions `@agent.output_validator` registered, run in order on every valid answer."""
-        self.durability: Durability = check_durability(durability, f"agent {name!r}: durability")
-        self.store = check_store(store, f"agent {name!r}")
-        self._approvals = has_approvals(self.tools)
+        # The defaults skip the checks (and their f-string labels): building an agent is a hot path.
+        self.durability: Durability = (
+            durability if durability == "off" else check_durability(durability, f"agent {name!r}: durability")
+        )
+        self.store = store if store is None else check_store(store, f"agent {name!r}")
+        self._approvals: bool | None = None  # whether a tool may need approval: worked out at the first run
         self._model: Model | None = None
         self._tool_map: dict[str, Tool] | None = None
         self._tools_state: AgentTools | None = None
@@ -474,7 +477,10 @@ class Agent(Generic[OutputT]):
 
     def _start(self, prompt: str | Message, opts: RunOptions, sink: ChunkSink | None) -> Awaitable[Result[Any]]:
         mode = opts.durability if opts.durability is not None else self.durability
-        if mode == "off" and not self._approvals:
+        approvals = self._approvals
+        if approvals is None:
+            approvals = self._approvals = has_approvals(self.tools)
+        if mode == "off" and not approvals:
             return run_agent(self, prompt, opts, sink)
         from ..durable._agent import run_durable
 
