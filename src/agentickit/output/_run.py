@@ -110,9 +110,14 @@ def start_output(
     """
     plan = output_plan(spec)
     mode: OutputMode = plan.mode or default_mode(model)
-    if mode == "native" and not getattr(model, "supports_native_output", False):
+    if mode == "native" and not model.supports_native_output:
+        hint = (
+            " (if this model has JSON outputs, say so: LLMConfig(options={'native_output': True}))"
+            if model.provider == "anthropic"
+            else ""
+        )
         raise UserError(
-            f"{model.provider} model {model.model_name!r} has no native structured output here; use "
+            f"{model.provider} model {model.model_name!r} has no native structured output here{hint}; use "
             "ak.ToolCallOutput(T) (a final-answer tool, works with every tool-calling model) or "
             "ak.PromptedOutput(T) (the schema in the prompt)"
         )
