@@ -33,7 +33,7 @@ from agentickit.errors import (
 from agentickit.messages import Message, ToolCall
 from agentickit.options import ModelSettings
 from agentickit.providers import TextDelta, ThoughtDelta, ToolCallDelta, UsageEvent, infer_model
-from agentickit.providers._sample import sample
+from agentickit.providers._sample import PROMPTED_MARK, prompted_schema, sample
 from agentickit.providers.anthropic import convert_messages
 from tests.conftest import free_port
 
@@ -82,6 +82,11 @@ class FakeAnthropic:
         if fmt is not None and (results or not body.get("tools")):
             # JSON outputs: the answer is the text block, JSON for the schema.
             text = self.json_replies.pop(0) if self.json_replies else orjson.dumps(sample(fmt["schema"])).decode()
+            return [*blocks, {"type": "text", "text": text}], "end_turn"
+        prompted = prompted_schema(body.get("system") or "") if PROMPTED_MARK in (body.get("system") or "") else None
+        if prompted is not None and not results:
+            # The schema in the system prompt (PromptedOutput, or a fallback chain's non-native model).
+            text = self.json_replies.pop(0) if self.json_replies else orjson.dumps(sample(prompted)).decode()
             return [*blocks, {"type": "text", "text": text}], "end_turn"
         if results:
             return [*blocks, {"type": "text", "text": f"The tool said: {results[0]['content']}"}], "end_turn"

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from ..errors import ModelRetry, OutputValidationError, UserError
 from ..messages import Message, ModelResponse, ToolCall, ToolDefinition
 from ..options import ModelSettings
-from ..providers._sample import CORRECTION_PREFIX
+from ..providers._sample import CORRECTION_PREFIX, add_system
 from ._modes import DEFAULT_OUTPUT_RETRIES, OutputMode
 from ._schema import OutputPlan, error_lines, output_plan
 
@@ -166,13 +166,7 @@ class OutputRun:
                 # The final-answer tool is the only tool: the answer must come through it.
                 settings = _with(settings, "tool_choice", "required")
             return tools, settings
-        if messages and messages[0].role == "system":
-            first = messages[0]
-            messages[0] = Message(
-                "system", f"{first.content}\n\n{plan.instructions}" if first.content else plan.instructions
-            )
-        else:
-            messages.insert(0, Message("system", plan.instructions))
+        add_system(messages, plan.instructions)
         return definitions, settings
 
     def wrap_sink(self, sink: ChunkSink) -> ChunkSink:
