@@ -60,7 +60,7 @@ try:
 except ImportError as _exc:  # pragma: no cover - exercised only on a core-only install
     raise UserError('the anthropic provider needs the official SDK: pip install "agentickit[anthropic]"') from _exc
 
-__all__ = ("NATIVE_OUTPUT_MODELS", "AnthropicModel", "anthropic_model", "has_native_output")
+__all__ = ("NATIVE_OUTPUT_MODELS", "AnthropicModel", "anthropic_model", "has_native_output", "output_format")
 
 ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 DEFAULT_MAX_TOKENS = 4096
