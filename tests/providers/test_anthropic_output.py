@@ -174,3 +174,16 @@ def test_output_format_needs_a_json_schema() -> None:
         "type": "json_schema",
         "schema": {"type": "object", "properties": {}, "additionalProperties": False},
     }
+
+
+async def test_a_concurrency_cap_keeps_what_the_model_can_do(fake: FakeAnthropic) -> None:
+    cfg = llm(fake)
+    capped = ak.LLMConfig(
+        provider=cfg.provider, model=cfg.model, base_url=cfg.base_url, api_key="ak-test", max_concurrency=2
+    )
+    model = infer_model(capped)
+    assert model.supports_native_output and model.default_output_mode == "native"
+    fake.json_replies = [GOOD]
+    async with ak.Agent("x", capped, output_type=ak.NativeOutput(Line)) as agent:
+        result = await agent.run("q")
+    assert result.output.sku == "A-1" and "output_config" in fake.requests[-1]
