@@ -587,7 +587,11 @@ KNOBS: tuple[Knob, ...] = (
         ctor="LLMConfig.options",
         builder="with_llm(options=)",
         config="llm.options",
-        case="tests/providers/test_config_options.py::test_a_bad_transport_is_rejected_at_construction",
+        case=(
+            "tests/providers/test_config_options.py::test_a_bad_transport_is_rejected_at_construction",
+            "tests/providers/test_anthropic_output.py::test_models_without_json_outputs_refuse_native_and_default_to_the_tool",
+        ),
+        note="per provider; anthropic's `native_output` says whether the model has JSON outputs",
     ),
     Knob(
         "Requests in flight per model (process-wide)",
