@@ -74,7 +74,10 @@ async def _own(coro: Coroutine[Any, Any, T], waiter: asyncio.Future[None]) -> T:
         # Woken from inside the task's last step rather than by a done-callback: one loop iteration
         # fewer per call. The task is done by the time the caller runs (the step ends right after this).
         if not waiter.done():
-            waiter.set_result(None)
+            try:
+                waiter.set_result(None)
+            except RuntimeError:
+                pass  # the loop is closed: this task is being destroyed with it, nobody waits
 
 
 async def guarded(coro: Coroutine[Any, Any, T], what: str, on_detach: Callable[[], None] | None = None) -> T:
