@@ -74,6 +74,9 @@ _PROGRESS: ContextVar[tuple[list[Message], list[ToolCallRecord], Usage, str] | N
 )
 
 
+_NO_SETTINGS = ModelSettings()
+
+
 def _partial(agent: Agent[Any], start: float) -> Result[Any] | None:
     progress = _PROGRESS.get()
     if progress is None:
@@ -281,7 +284,10 @@ async def run_loop(
     first_new = len(messages)
     messages.append(Message("user", query) if query.__class__ is str else query)  # type: ignore[arg-type]
 
-    tools = await agent.resolve_tools()
+    state = agent._tools_state  # pyright: ignore[reportPrivateUsage]
+    toolset = None if state is None else state.toolset
+    # The resolved tools, without a coroutine per run once they are (`resolve_tools` does the rest).
+    tools = toolset if toolset is not None and not toolset.dynamic else await agent.resolve_tools()
     definitions = tools.definitions
     # Structured output (agentickit/output): a plain-text run pays these two comparisons, nothing more.
     spec = opts.output_type if opts.output_type is not None else agent.output_type
@@ -296,14 +302,24 @@ async def run_loop(
         first_new += len(messages) - n
         if sink is not None:
             sink = out.wrap_sink(sink)
-    settings = ModelSettings(
-        max_tokens=opts.max_tokens,
-        temperature=opts.temperature,
-        top_p=opts.top_p,
-        stop=opts.stop,
-        tool_choice=tool_choice,
-        response_format=response_format,
-    )
+    if (
+        opts.max_tokens is None
+        and opts.temperature is None
+        and opts.top_p is None
+        and opts.stop is None
+        and tool_choice is None
+        and response_format is None
+    ):
+        settings = _NO_SETTINGS  # frozen: one for every run that sets none of them
+    else:
+        settings = ModelSettings(
+            max_tokens=opts.max_tokens,
+            temperature=opts.temperature,
+            top_p=opts.top_p,
+            stop=opts.stop,
+            tool_choice=tool_choice,
+            response_format=response_format,
+        )
     max_rounds = opts.max_tool_rounds if opts.max_tool_rounds is not None else DEFAULT_MAX_TOOL_ROUNDS
     max_retries = model.max_retries
     usage = Usage()
@@ -312,7 +328,8 @@ async def run_loop(
     fallbacks = 0
     budget = run_budget(agent, opts)  # None without usage limits
     ctx: RunContext | None = None  # made at the first tool round: a run without tools pays nothing
-    _PROGRESS.set((messages, records, usage, run_id))
+    if opts.timeout is not None:  # only a run with a timeout reads it (run_agent)
+        _PROGRESS.set((messages, records, usage, run_id))
     while True:
         if budget is not None:
             check_budget(budget, None, agent, run_id, start, messages, usage, records)
