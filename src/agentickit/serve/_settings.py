@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -19,8 +20,12 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+@functools.lru_cache(maxsize=1024)
 def is_loopback(host: str) -> bool:
-    """Whether `host` names only this machine (127.0.0.0/8, ::1 or `localhost`)."""
+    """Whether `host` names only this machine (127.0.0.0/8, ::1 or `localhost`).
+
+    Asked for every request without API keys: `ipaddress` parsing costs ~5 us a call, the cache ~50 ns.
+    """
     if host == "localhost":
         return True
     try:
