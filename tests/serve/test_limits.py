@@ -84,3 +84,14 @@ async def test_cors_origins_playground_and_max_runs() -> None:
             assert "access-control-allow-origin" not in r.headers
         async with http.get(f"{url}/") as r:
             assert r.status == 200
+
+
+def test_the_limiter_forgets_clients_whose_budget_is_whole_again() -> None:
+    from agentickit.serve._settings import RateLimiter
+
+    limiter = RateLimiter(ak.serve.ServeSettings(rate_limit="1/h"))
+    assert limiter.check("ip:busy", None) == 0.0
+    limiter._tat.update(dict.fromkeys((f"ip:{i}" for i in range(10_000)), 0.0))  # clients seen long ago
+    assert limiter.check("ip:new", None) == 0.0
+    assert sorted(limiter._tat) == ["ip:busy", "ip:new"]  # the long-past ones are forgotten, the busy kept
+    assert limiter.check("ip:busy", None) > 0

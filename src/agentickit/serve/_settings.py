@@ -199,5 +199,10 @@ class RateLimiter:
         wait = tat - tau - now
         if wait > 0:
             return wait
-        self._tat[client] = tat + interval
+        table = self._tat
+        table[client] = tat + interval
+        if len(table) > 10_000:
+            # Per client address without keys: forget the clients whose budget is whole again.
+            for stale in [c for c, t in table.items() if t <= now]:
+                del table[stale]
         return 0.0
