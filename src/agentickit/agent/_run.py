@@ -267,8 +267,7 @@ async def run_loop(
                 context, sources = await memory.rag_context(text, session_id, messages)
         elif session_id is not None:
             if memory.rag_k:
-                history, context, sources = await memory.recall(text, session_id, limit, messages)
-                messages.extend(history)
+                context, sources = await memory.recall(text, session_id, limit, messages)
             else:
                 messages.extend(await memory.history(session_id, limit))
         elif memory.rag_k:

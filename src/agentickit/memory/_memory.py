@@ -262,21 +262,20 @@ class Memory:
         return trim_history(raw, limit=limit, max_tokens=self.max_history_tokens)
 
     async def recall(
-        self, text: str, session_id: str, limit: int | None, sent: Sequence[Message]
-    ) -> tuple[list[Message], Message | None, list[Source]]:
-        """A run's history (`history()`) and its retrieved context (`rag_context()`, given `sent` + the history).
+        self, text: str, session_id: str, limit: int | None, messages: list[Message]
+    ) -> tuple[Message | None, list[Source]]:
+        """Extend `messages` with the session's history (`history()`); return the retrieved context for them.
 
         Retrieval reads the session only with `history_weight`; without it, and on a store that is not
         in-process, both are asked at once, so their round trips overlap (PostgreSQL: a run pays one
         read's latency instead of two).
         """
         if self.history_weight or self.rag_k <= 0 or self.backend is None or isinstance(self.backend, InMemory):
-            history = await self.history(session_id, limit)
-            context, sources = await self.rag_context(text, session_id, [*sent, *history])
-            return history, context, sources
-        retrieval = asyncio.ensure_future(self.rag_context(text, session_id, sent))
+            messages.extend(await self.history(session_id, limit))
+            return await self.rag_context(text, session_id, messages)
+        retrieval = asyncio.ensure_future(self.rag_context(text, session_id, ()))
         try:
-            history = await self.history(session_id, limit)
+            messages.extend(await self.history(session_id, limit))
         except BaseException as exc:
             if isinstance(exc, asyncio.CancelledError):
                 retrieval.cancel()
@@ -286,8 +285,7 @@ class Memory:
             # Its own outcome is superseded by the history's failure.
             retrieval.add_done_callback(lambda t: t.cancelled() or t.exception())
             raise
-        context, sources = await retrieval
-        return history, context, sources
+        return await retrieval
 
     # -- sessions ------------------------------------------------------------------------------
 
