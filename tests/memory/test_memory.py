@@ -116,7 +116,7 @@ async def test_concurrent_sessions_do_not_mix() -> None:
 async def test_history_and_retrieval_together_on_each_store(
     backend: str, history_weight: float, tmp_path: Path
 ) -> None:
-    # A persistent store asks for the history and the retrieval at once (history_weight 0); both reach the model.
+    # The history and the retrieved context both reach the model, on every store and either weighting.
     store = make_store(backend, tmp_path, unique_prefix())
     try:
         memory = ak.Memory(store=store, history_weight=history_weight, rag_k=2)
@@ -130,7 +130,7 @@ async def test_history_and_retrieval_together_on_each_store(
         assert sent[1][0] == "system" and "[refunds#0]" in (sent[1][1] or "")
         assert sent[2:] == [("user", "hello there"), ("assistant", "ok"), ("user", "how long do refunds take?")]
         assert "refunds#0" in [s.id for s in result.sources]
-        # A history that cannot be read fails the run with its own error, and the retrieval does not linger.
+        # A history that cannot be read fails the run with its own error and leaves no task behind.
         await store.append("session", "bad", [{"role": "nobody"}])
         with pytest.raises(CorruptRecordError, match="'bad' at position 0"):
             await agent.run("refunds?", session_id="bad")

@@ -61,7 +61,7 @@ async def test_each_hot_operation_is_one_statement(pg: Postgres) -> None:
 
 
 async def test_a_run_with_a_session_is_three_statements(pg: Postgres) -> None:
-    # The history read and the knowledge base's freshness check (overlapped), then one append of both messages.
+    # The history read, the knowledge base's freshness check, then one append of both messages.
     agent = ak.Agent("m", llm=SimulatedModel(reply="ok", tools_mode="never"), memory=ak.Memory(store=pg))
     try:
         assert await _statements(pg, lambda: agent.run("question", session_id="s")) == 3

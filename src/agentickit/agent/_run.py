@@ -259,21 +259,15 @@ async def run_loop(
         if session_id is None:
             session_id = memory.session_id
         limit = opts.history_limit if opts.history_limit is not None else memory.history_limit
-        text = (query if isinstance(query, str) else (query.content or "")) if memory.rag_k else ""
-        context = None
         if opts.message_history is not None:
             messages.extend(trim_history(list(opts.message_history), limit=limit, max_tokens=memory.max_history_tokens))
-            if memory.rag_k:
-                context, sources = await memory.rag_context(text, session_id, messages)
         elif session_id is not None:
-            if memory.rag_k:
-                context, sources = await memory.recall(text, session_id, limit, messages)
-            else:
-                messages.extend(await memory.history(session_id, limit))
-        elif memory.rag_k:
+            messages.extend(await memory.history(session_id, limit))
+        if memory.rag_k:
+            text = query if isinstance(query, str) else (query.content or "")
             context, sources = await memory.rag_context(text, session_id, messages)
-        if context is not None:
-            messages.insert(1 if agent.system_prompt else 0, context)
+            if context is not None:
+                messages.insert(1 if agent.system_prompt else 0, context)
     elif opts.message_history is not None:
         messages.extend(trim_history(list(opts.message_history), limit=opts.history_limit))
     first_new = len(messages)

@@ -261,32 +261,6 @@ class Memory:
         raw = await self.store.get(session_id, None if fetch is None else fetch + 8)
         return trim_history(raw, limit=limit, max_tokens=self.max_history_tokens)
 
-    async def recall(
-        self, text: str, session_id: str, limit: int | None, messages: list[Message]
-    ) -> tuple[Message | None, list[Source]]:
-        """Extend `messages` with the session's history (`history()`); return the retrieved context for them.
-
-        Retrieval reads the session only with `history_weight`; without it, and on a store that is not
-        in-process, both are asked at once, so their round trips overlap (PostgreSQL: a run pays one
-        read's latency instead of two).
-        """
-        if self.history_weight or self.rag_k <= 0 or self.backend is None or isinstance(self.backend, InMemory):
-            messages.extend(await self.history(session_id, limit))
-            return await self.rag_context(text, session_id, messages)
-        retrieval = asyncio.ensure_future(self.rag_context(text, session_id, ()))
-        try:
-            messages.extend(await self.history(session_id, limit))
-        except BaseException as exc:
-            if isinstance(exc, asyncio.CancelledError):
-                retrieval.cancel()
-            else:
-                # Let it finish (cancelling a query in flight costs a driver a cancel request and the connection).
-                await asyncio.wait((retrieval,))
-            # Its own outcome is superseded by the history's failure.
-            retrieval.add_done_callback(lambda t: t.cancelled() or t.exception())
-            raise
-        return await retrieval
-
     # -- sessions ------------------------------------------------------------------------------
 
     async def sessions(self, *, limit: int = 50, cursor: str | None = None) -> Page:
