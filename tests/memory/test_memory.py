@@ -2,10 +2,16 @@ from __future__ import annotations
 
 import asyncio
 import tracemalloc
+from pathlib import Path
+
+import pytest
 
 import agentickit as ak
 from agentickit.memory import InMemoryStore, trim_history
 from agentickit.messages import Message, ToolCall
+from agentickit.stores import CorruptRecordError
+
+from ..stores.conftest import drop, make_store, unique_prefix
 
 
 async def test_history_is_per_session_and_bounded_by_history_limit() -> None:
@@ -103,3 +109,33 @@ async def test_concurrent_sessions_do_not_mix() -> None:
     assert agent.memory is not None
     for s in ("s0", "s1", "s2"):
         assert len(await agent.memory.store.get(s)) == 6
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"])
+@pytest.mark.parametrize("history_weight", [0.0, 1.0])
+async def test_history_and_retrieval_together_on_each_store(
+    backend: str, history_weight: float, tmp_path: Path
+) -> None:
+    # The history and the retrieved context both reach the model, on every store and either weighting.
+    store = make_store(backend, tmp_path, unique_prefix())
+    try:
+        memory = ak.Memory(store=store, history_weight=history_weight, rag_k=2)
+        await memory.add_documents([ak.Document(text="Refunds are paid back within five working days.", id="refunds")])
+        model = ak.SimulatedModel(record=True, reply="ok")
+        agent = ak.Agent("m", model, system_prompt="be brief", memory=memory)
+        await agent.run("hello there", session_id="s")
+        result = await agent.run("how long do refunds take?", session_id="s")
+        sent = [(m.role, m.content) for m in model.requests[-1].messages]
+        assert sent[0] == ("system", "be brief")
+        assert sent[1][0] == "system" and "[refunds#0]" in (sent[1][1] or "")
+        assert sent[2:] == [("user", "hello there"), ("assistant", "ok"), ("user", "how long do refunds take?")]
+        assert "refunds#0" in [s.id for s in result.sources]
+        # A history that cannot be read fails the run with its own error and leaves no task behind.
+        await store.append("session", "bad", [{"role": "nobody"}])
+        with pytest.raises(CorruptRecordError, match="'bad' at position 0"):
+            await agent.run("refunds?", session_id="bad")
+        await asyncio.sleep(0)
+        assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+    finally:
+        await drop(store)
+        await store.aclose()

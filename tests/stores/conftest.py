@@ -15,7 +15,8 @@ from agentickit.stores._sqlite import SQLite
 
 from ..conftest import require_service
 
-BACKENDS = ("memory", "sqlite", "postgres", "redis")
+# "pgbouncer": the PostgreSQL store without server-side prepared statements (every statement unnamed).
+BACKENDS = ("memory", "sqlite", "postgres", "pgbouncer", "redis")
 PG_DSN = os.environ.get("AGENTICKIT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -37,9 +38,9 @@ def make_store(backend: str, tmp_path: Path, prefix: str) -> Store:
         return InMemory()
     if backend == "sqlite":
         return SQLite(tmp_path / "store.db", prefix=prefix)
-    if backend == "postgres":
+    if backend in ("postgres", "pgbouncer"):
         require_service("postgres")
-        return Postgres(PG_DSN, prefix=prefix)
+        return Postgres(PG_DSN, prefix=prefix, pgbouncer=backend == "pgbouncer")
     require_service("redis")
     return Redis(REDIS_URL, prefix=prefix)
 

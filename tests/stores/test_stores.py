@@ -43,6 +43,46 @@ async def test_max_records_trims_oldest_keeps_positions(store: Store) -> None:
     assert [r.seq for r in await store.read("s", "t", start=0, end=4)] == [2, 3]
 
 
+async def test_max_records_below_the_batch_keeps_its_newest(store: Store) -> None:
+    await store.append("s", "b", [{"i": 0}])
+    assert await store.append("s", "b", [{"i": i} for i in range(1, 6)], max_records=3) == 1
+    assert [(r.seq, r.data["i"]) for r in await store.read("s", "b")] == [(3, 3), (4, 4), (5, 5)]
+    assert await store.append("s", "new", [{"i": i} for i in range(4)], max_records=2) == 0
+    assert [r.seq for r in await store.read("s", "new")] == [2, 3]
+    info = await store.info("s", "new")
+    assert info is not None and (info.first_seq, info.next_seq) == (2, 4)
+    assert [r.seq for r in await store.read("s", "new", last=1)] == [3]
+    assert [r.seq for r in await store.read("s", "new", last=0)] == []
+    assert [r.seq for r in await store.read("s", "new", start=3, end=9)] == [3]
+
+
+async def test_ttl_is_renewed_by_appends_and_kept_without_one(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [_base.now()]
+    monkeypatch.setattr(_base, "_time", lambda: clock[0])
+    await store.append("session", "t", [{"i": 0}], ttl=60)
+    first = await store.info("session", "t")
+    assert first is not None and first.expires_at == pytest.approx(clock[0] + 60)
+    clock[0] += 50
+    await store.append("session", "t", [{"i": 1}], ttl=60)
+    await store.append("session", "t", [{"i": 2}])  # no ttl: the expiry stays as it was
+    await store.put_meta("session", "t", {"title": "kept"})
+    info = await store.info("session", "t")
+    assert info is not None and info.expires_at == pytest.approx(clock[0] + 60)
+    assert (info.count, info.meta, info.updated_at) == (3, {"title": "kept"}, pytest.approx(clock[0]))
+    clock[0] += 61
+    # Metadata for an expired stream starts a new, empty one (its old records are gone).
+    await store.put_meta("session", "t", {"title": "new"})
+    info = await store.info("session", "t")
+    assert info is not None and (info.count, info.first_seq, info.meta, info.expires_at) == (
+        0,
+        0,
+        {"title": "new"},
+        None,
+    )
+    assert await store.read("session", "t") == []
+    assert await store.append("session", "t", [{"again": 1}]) == 0
+
+
 async def test_list_newest_first_paged(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [1000.0]
     monkeypatch.setattr(_base, "_time", lambda: clock[0])
@@ -96,6 +136,20 @@ async def test_ttl_expires_and_sweep_frees(store: Store, monkeypatch: pytest.Mon
     clock[0] += 100
     assert await store.append("session", "fresh", [{"new": 1}]) == 0
     assert [r.data for r in await store.read("session", "fresh")] == [{"new": 1}]
+
+
+async def test_sweep_spares_a_stream_made_again_after_it_expired(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [_base.now()]
+    monkeypatch.setattr(_base, "_time", lambda: clock[0])
+    await store.append("session", "a", [{"i": 0}], ttl=10)
+    await store.append("run", "m", [{"i": 0}], ttl=10)
+    clock[0] += 11
+    await store.append("session", "a", [{"again": 1}])  # a new stream, without a ttl
+    await store.put_meta("run", "m", {"status": "new"})
+    assert await store.sweep() == 0
+    assert [r.data for r in await store.read("session", "a")] == [{"again": 1}]
+    info = await store.info("run", "m")
+    assert info is not None and (info.meta, info.count) == ({"status": "new"}, 0)
 
 
 async def test_concurrent_appends_in_one_process_get_one_order(store: Store) -> None:

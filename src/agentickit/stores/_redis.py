@@ -42,6 +42,7 @@ local first = tonumber(h[2])
 local exp = tonumber(h[3])
 if nxt == nil or (exp ~= nil and exp <= t) then
   redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('ZREM', KEYS[4], ARGV[4])
   nxt = 0
   first = 0
   redis.call('HSET', KEYS[1], 'created', ARGV[1])
@@ -72,6 +73,22 @@ end
 return base
 """
 
+# Metadata on an expired stream starts a new, empty one, as an append does.
+_PUT_META = """
+local t = tonumber(ARGV[1])
+local exp = tonumber(redis.call('HGET', KEYS[1], 'expires'))
+if exp ~= nil and exp <= t then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('ZREM', KEYS[4], ARGV[3])
+end
+redis.call('HSETNX', KEYS[1], 'created', ARGV[1])
+redis.call('HSETNX', KEYS[1], 'next', '0')
+redis.call('HSETNX', KEYS[1], 'first', '0')
+redis.call('HSET', KEYS[1], 'meta', ARGV[2], 'updated', ARGV[1])
+redis.call('ZADD', KEYS[3], t, ARGV[4])
+return 0
+"""
+
 _READ = """
 local h = redis.call('HMGET', KEYS[1], 'first', 'next', 'expires')
 if not h[2] then return {} end
@@ -91,6 +108,11 @@ _SWEEP_ONE = """
 local e = tonumber(redis.call('HGET', KEYS[1], 'expires'))
 if e ~= nil and e > tonumber(ARGV[1]) then
   redis.call('ZADD', KEYS[4], e, ARGV[3])
+  return 0
+end
+if e == nil and redis.call('EXISTS', KEYS[1]) == 1 then
+  -- Made again without a ttl after it expired: it no longer expires.
+  redis.call('ZREM', KEYS[4], ARGV[3])
   return 0
 end
 local existed = redis.call('DEL', KEYS[1], KEYS[2])
@@ -146,7 +168,7 @@ class Redis:
             self._client = aioredis.from_url(self.url, socket_connect_timeout=10.0)
             self._scripts = {
                 name: self._client.register_script(src)
-                for name, src in (("append", _APPEND), ("read", _READ), ("sweep", _SWEEP_ONE))
+                for name, src in (("append", _APPEND), ("put_meta", _PUT_META), ("read", _READ), ("sweep", _SWEEP_ONE))
             }
         return self._client
 
@@ -268,17 +290,10 @@ class Redis:
         """Replace the stream's metadata."""
         check_ns_id(namespace, stream_id)
         blob = encode_meta(meta)
-        client = await self._ready()
-        h, _, idx, _ = self._keys(namespace, stream_id)
-        t = repr(now())
+        await self._ready()
+        args = [repr(now()), blob, f"{namespace}\x00{stream_id}", stream_id]
         with self._guard():
-            pipe = client.pipeline(transaction=True)
-            pipe.hsetnx(h, "created", t)
-            pipe.hsetnx(h, "next", "0")
-            pipe.hsetnx(h, "first", "0")
-            pipe.hset(h, mapping={"meta": blob, "updated": t})
-            pipe.zadd(idx, {stream_id: float(t)})
-            await pipe.execute()
+            await self._scripts["put_meta"](keys=list(self._keys(namespace, stream_id)), args=args)
 
     async def delete(self, namespace: str, stream_id: str) -> bool:
         """Delete a stream and its records."""
