@@ -34,6 +34,7 @@ Environment overrides (applied after expansion, before validation; an empty valu
 | `AGENTICKIT_MEMORY_PGBOUNCER` | `memory.pgbouncer` |
 | `AGENTICKIT_MEMORY_TTL` | `memory.ttl` |
 | `AGENTICKIT_MEMORY_MAX_MESSAGES` | `memory.max_messages` |
+| `AGENTICKIT_MEMORY_MAX_BYTES` | `memory.max_bytes` |
 | `AGENTICKIT_MEMORY_SWEEP_INTERVAL` | `memory.sweep_interval` |
 | `AGENTICKIT_MEMORY_EMBEDDER` | `memory.embedder` |
 | `AGENTICKIT_MEMORY_EMBEDDING_MODEL` | `memory.embedding_model` |

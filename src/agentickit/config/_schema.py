@@ -177,6 +177,9 @@ class MemorySection(_Section):
     """A session expires this long after its last message."""
     max_messages: int | None = Field(default=None, ge=1)
     """The most messages kept per session."""
+    max_bytes: int | None = Field(default=None, ge=1)
+    """`provider = "memory"`: the most history (JSON text, about bytes) kept over all sessions; past it the
+    sessions written least recently are evicted first (default 256 MiB, `InMemory()`'s own bound)."""
     sweep_interval: Duration | None = Field(default=None, gt=0)
     """How often expired sessions are deleted in the background (needs `ttl`)."""
     embedder: Literal["hash", "openai", "sentence-transformers"] | None = None
@@ -209,6 +212,8 @@ class MemorySection(_Section):
                 raise ValueError(f'`{key}` is only used with provider = "{provider}"')
         if self.pgbouncer is not None and self.provider != "postgres":
             raise ValueError('`pgbouncer` is only used with provider = "postgres"')
+        if self.max_bytes is not None and self.provider != "memory":
+            raise ValueError('`max_bytes` bounds the in-process store: it is only used with provider = "memory"')
         if self.prefix is not None and self.provider in ("memory", "none"):
             raise ValueError("`prefix` is only used with provider sqlite, postgres or redis")
         if self.embedder != "openai" and self.embedding_base_url:
