@@ -1,4 +1,4 @@
-"""The sync-tool worker pool (`tools/_threads.py`): timed-out calls never start, hung calls are counted
+"""The sync-tool worker pool (`agentickit/_threads.py`): timed-out calls never start, hung calls are counted
 and bounded per tool, so one tool that hangs cannot starve the others."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from collections.abc import Callable
 import pytest
 
 import agentickit as ak
+from agentickit import _threads
+from agentickit._threads import HUNG_LIMIT, MAX_THREADS, run_in_worker
 from agentickit.errors import ToolError
 from agentickit.providers.simulated import call
-from agentickit.tools import _threads
-from agentickit.tools._threads import HUNG_LIMIT, MAX_THREADS, run_in_worker
 
 
 async def _until(cond: Callable[[], bool], within: float = 5.0) -> None:
