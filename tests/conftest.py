@@ -6,7 +6,7 @@ import asyncio
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
@@ -36,6 +36,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         backend = params.get("store", params.get("backend"))
         if names & _SERVICE_FIXTURES or backend in SERVICES:
             item.add_marker(pytest.mark.services)
+
+
+async def wait_until(cond: Callable[[], bool], within: float = 5.0) -> None:
+    """Poll a state another thread changes (a worker thread returning), for which there is no event to wait on."""
+    deadline = time.monotonic() + within
+    while not cond() and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
 
 
 def _reachable(host: str, port: int) -> bool:

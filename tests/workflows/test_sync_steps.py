@@ -8,7 +8,6 @@ import asyncio
 import contextvars
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
 
@@ -16,15 +15,9 @@ import agentickit as ak
 from agentickit import _threads
 from agentickit._threads import HUNG_LIMIT, MAX_THREADS, run_in_worker
 from agentickit.errors import WorkflowError
+from tests.conftest import wait_until
 
 _VAR: contextvars.ContextVar[str] = contextvars.ContextVar("step_var", default="unset")
-
-
-async def _until(cond: Callable[[], bool], within: float = 5.0) -> None:
-    # Polls a state another thread changes (a worker returning); there is no event to wait on.
-    deadline = time.monotonic() + within
-    while not cond() and time.monotonic() < deadline:  # noqa: ASYNC110
-        await asyncio.sleep(0.01)
 
 
 async def test_a_sync_step_runs_in_a_pool_thread_off_the_loop() -> None:
@@ -86,7 +79,7 @@ async def test_a_sync_step_that_timed_out_before_a_thread_took_it_never_starts()
     finally:
         release.set()
     await asyncio.gather(*busy)
-    await _until(lambda: workers._idle >= MAX_THREADS)  # the freed workers drained the queue
+    await wait_until(lambda: workers._idle >= MAX_THREADS)  # the freed workers drained the queue
     assert not ran.is_set()
     assert wf.steps[0].hung_calls == 0  # it never ran, so it never hung either
 
@@ -105,7 +98,7 @@ async def test_hung_sync_steps_are_counted_and_refused_past_the_limit() -> None:
         async with asyncio.timeout(10):
             result = await wf.run("go", raise_on_error=False)
         assert result.steps["stuck"].status is ak.StepStatus.TIMED_OUT
-        await _until(lambda: step.hung_calls == HUNG_LIMIT)
+        await wait_until(lambda: step.hung_calls == HUNG_LIMIT)
         assert step.hung_calls == HUNG_LIMIT
         # The next run is refused at once, with a clear error, instead of taking yet another thread.
         started = time.monotonic()
@@ -118,7 +111,7 @@ async def test_hung_sync_steps_are_counted_and_refused_past_the_limit() -> None:
         assert (await other.run("x")).content == "fine"
     finally:
         release.set()
-    await _until(lambda: step.hung_calls == 0)
+    await wait_until(lambda: step.hung_calls == 0)
     assert step.hung_calls == 0
     fast = ak.SequentialWorkflow("f").add_step("stuck", stuck)
     assert (await fast.run("x")).content == "late"  # accepted again once they returned
