@@ -1,4 +1,4 @@
-"""Shared fixtures: the services guard, a loop-lag watchdog, and a free-port helper."""
+"""Shared fixtures: the services guard, a loop-lag watchdog, a free-port helper, the hypothesis CI profile."""
 
 from __future__ import annotations
 
@@ -9,10 +9,17 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
+from hypothesis import settings
 
 from tests.hostile import HostileServer
 
 REQUIRE_SERVICES = os.environ.get("AGENTICKIT_REQUIRE_SERVICES") == "1"
+
+# The fuzz tests (hypothesis) draw new inputs on every local run, which is how they find bugs; in CI
+# they draw the same ones every time (and keep no example database), so CI cannot flake on them.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 SERVICES = {
     "redis": ("127.0.0.1", 6379),

@@ -201,6 +201,15 @@ async def test_truncated_stream_is_retried_when_nothing_reached_the_caller(
     assert result.content == "ok" and hostile.hits["no_done/empty"] == 2
 
 
+async def test_an_error_event_read_with_a_malformed_line_is_a_retried_server_error(hostile: HostileServer) -> None:
+    # Found by tests/providers/test_sse_fuzz.py: read together, the malformed line was reported
+    # first (a BadResponseError, not retried) although the server had said it was overloaded.
+    async with ak.Agent("a", llm(hostile, "error_then_junk", max_retries=2)) as agent:
+        async with asyncio.timeout(5):
+            result = await drain(agent.run_stream("q"))
+    assert result.content == "ok" and hostile.hits["error_then_junk/-"] == 2
+
+
 async def test_truncated_stream_after_text_is_not_retried(hostile: HostileServer, transport: Transport) -> None:
     async with ak.Agent("a", llm(hostile, "no_done", "text", transport, max_retries=3)) as agent:
         stream = agent.run_stream("q")
