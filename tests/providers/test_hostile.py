@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import os
 import re
+import sys
 import time
 from typing import Any, Literal
 
@@ -190,6 +192,27 @@ async def test_bad_replies_are_typed_errors_on_both_transports(
         async with asyncio.timeout(5):
             with pytest.raises(error, match=re.escape(words)):
                 await (drain(agent.run_stream("q")) if streamed else agent.run("q"))
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_the_cli_reports_a_wrong_typed_reply_without_a_traceback(hostile: HostileServer, stream: bool) -> None:
+    # A real `agentickit run` process against the hostile server (issue 11, item 8: it printed a traceback).
+    args = ["run", "--llm", "openai:m", "--base-url", hostile.base_url("content", "int"), *(["--stream"] * stream), "q"]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "agentickit.cli",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "OPENAI_API_KEY": "k", "AGENTICKIT_LLM_MAX_RETRIES": "0"},
+    )
+    async with asyncio.timeout(30):
+        _, err = await proc.communicate()
+    text = err.decode()
+    assert proc.returncode == 1, text
+    assert "BadResponseError" in text and "choices[0]" in text and "content" in text
+    assert "Traceback" not in text
 
 
 async def test_truncated_stream_is_retried_when_nothing_reached_the_caller(

@@ -262,3 +262,17 @@ def test_the_recorded_types_are_the_stream_event_types() -> None:
     assert kind == "ok"
     assert [type(e) for e in events] == [ThoughtDelta, ToolCallDelta, UsageEvent, str]
     assert response.thoughts == "think" and response.content == "x" and response.tool_calls[0].name == "f"
+
+
+def test_a_line_longer_than_a_read_is_joined_once() -> None:
+    # Issue 11, item 18: `tail + data` per read made one 50 MB line quadratic. The pieces of a long
+    # line are kept as they came and joined once, when its end arrives.
+    stream = _stream()
+    head = b'data: {"choices":[{"index":0,"delta":{"content":"'
+    assert stream.feed(head) is None
+    for _ in range(128):
+        assert stream.feed(b"x" * 1024) is None
+    assert len(stream._pending) == 129 and stream._tail == b""
+    assert stream.feed(b'"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n') == ["x" * 128 * 1024]
+    assert stream._pending == []
+    stream.end()
