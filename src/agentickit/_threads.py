@@ -32,6 +32,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ._cancel import UserExit
 from .errors import ToolError
 
 __all__ = ("HUNG_LIMIT", "MAX_THREADS", "WorkerGate", "run_in_worker")
@@ -176,6 +177,12 @@ def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None)
     if isinstance(exc, StopIteration):
         # A future cannot hold StopIteration (it would end the awaiting coroutine's frame).
         exc = RuntimeError(f"the tool raised StopIteration: {exc}")
+    elif isinstance(exc, SystemExit | GeneratorExit):
+        # `sys.exit()` in a sync step or callback: raised in the awaiting task it would end the
+        # run (or the program) instead of failing the one call; an error like any other instead.
+        cause = exc
+        exc = UserExit(f"{type(cause).__name__}: {cause}")
+        exc.__cause__ = cause
     if exc is not None:
         future.set_exception(exc)
     else:

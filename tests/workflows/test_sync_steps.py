@@ -147,3 +147,15 @@ def test_a_step_gate_pickles_without_its_hung_count() -> None:
     assert type(copy) is type(gate) and copy.name == "up" and copy.hung == 0
     with pytest.raises(WorkflowError, match="step 'up' has 0 calls"):
         raise copy.refused()
+
+
+async def test_sys_exit_in_a_sync_step_fails_the_step_not_the_run() -> None:
+    import sys
+
+    def leave(text: str) -> str:
+        sys.exit(3)
+
+    wf = ak.SequentialWorkflow("s").add_step("leave", leave)
+    result = await wf.run("go", raise_on_error=False)  # SystemExit escaped the run before
+    step = result.steps["leave"]
+    assert step.status is ak.StepStatus.FAILED and "SystemExit: 3" in str(step.error)
