@@ -63,6 +63,7 @@ def _suites() -> list[tuple[str, Callable[[], Any]]]:
         ("output.structured", output.structured),
         ("serve.ttfb", serve.ttfb),
         ("serve.sse_chunk", serve.sse_chunk),
+        ("serve.streams_1000", serve.streams_1000),
         ("serve.rps", serve.rps),
         ("rag.recall", rag.recall),
         ("stores.append", stores.append),

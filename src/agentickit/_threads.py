@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import queue
 import threading
 from collections.abc import Callable
@@ -73,7 +74,7 @@ class WorkerGate:
 
 
 class _Call:
-    __slots__ = ("context", "fn", "future", "gate", "kwargs", "loop", "state")
+    __slots__ = ("context", "fn", "future", "gate", "kwargs", "loop", "state", "watch")
 
     def __init__(
         self,
@@ -90,6 +91,7 @@ class _Call:
         self.kwargs = kwargs
         self.gate = gate
         self.state = _PENDING
+        self.watch: Callable[[asyncio.Future[Any]], None] | None = None
 
 
 class _Workers:
@@ -107,7 +109,10 @@ class _Workers:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         call = _Call(loop, future, fn, kwargs, gate)
-        future.add_done_callback(lambda f: self._gave_up(call) if f.cancelled() else None)
+        # Removed again when the result comes (`_settle`): only a cancelled call runs it, and a
+        # completed one does not schedule a callback for nothing.
+        call.watch = functools.partial(self._gave_up, call)
+        future.add_done_callback(call.watch)
         with self._lock:
             if self._idle > 0:
                 self._idle -= 1  # claim an idle worker; it picks the item up from the queue
@@ -121,8 +126,11 @@ class _Workers:
             threading.Thread(target=self._work, name="agentickit-tool", daemon=True).start()
         return future
 
-    def _gave_up(self, call: _Call) -> None:
+    def _gave_up(self, call: _Call, future: asyncio.Future[Any]) -> None:
         # On the loop: the caller timed out or was cancelled. Not started yet: it never will be.
+        call.watch = None  # it referred to the call: no cycle left for the GC
+        if not future.cancelled():
+            return
         with self._lock:
             if call.state == _PENDING:
                 call.state = _ABANDONED
@@ -153,9 +161,10 @@ class _Workers:
                     self._finish(call, None, exc)
                 else:
                     self._finish(call, result, None)
+            else:
+                with self._lock:
+                    self._idle += 1
             del call
-            with self._lock:
-                self._idle += 1
 
     def _finish(self, call: _Call, result: Any, exc: BaseException | None) -> None:
         with self._lock:
@@ -163,17 +172,25 @@ class _Workers:
             call.state = _DONE
             if hung and call.gate is not None:
                 call.gate.hung -= 1
+            # Idle before the result goes back, not after: once the loop is woken this thread only
+            # has to reach its queue.get() (which lets go of the GIL the loop thread then wants).
+            self._idle += 1
         if hung:
             return  # nobody waits for it any more
         try:
-            call.loop.call_soon_threadsafe(_settle, call.future, result, exc)
+            call.loop.call_soon_threadsafe(_settle, call, result, exc)
         except RuntimeError:
             pass  # the loop is closed: the run that wanted this result is long over
 
 
-def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
+def _settle(call: _Call, result: Any, exc: BaseException | None) -> None:
+    future = call.future
     if future.cancelled():
         return  # the call timed out or its run was cancelled
+    watch = call.watch
+    if watch is not None:
+        call.watch = None  # it referred to the call: no cycle left for the GC
+        future.remove_done_callback(watch)
     if isinstance(exc, StopIteration):
         # A future cannot hold StopIteration (it would end the awaiting coroutine's frame).
         exc = RuntimeError(f"the tool raised StopIteration: {exc}")

@@ -211,6 +211,70 @@ async def test_an_outside_cancel_holds_against_an_on_chunk_that_swallows_cancell
         assert time.perf_counter() - t0 < _cancel.CANCEL_GRACE + 0.4
 
 
+async def test_a_tool_whose_own_timeout_unwinds_slowly_is_not_taken_for_one_that_swallows(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # guarded runs the tool in its caller's task, so the tool's own timeout cancels that task too;
+    # unwinding for longer than the grace period under it is the tool's business, not a swallow.
+    @ak.tool
+    async def patient() -> str:
+        try:
+            async with asyncio.timeout(0.05):
+                try:
+                    await asyncio.sleep(10)
+                finally:
+                    await asyncio.sleep(_cancel.CANCEL_GRACE * 3)  # slow cleanup under its own timeout
+        except TimeoutError:
+            return "recovered"
+        return "not reached"
+
+    @ak.tool
+    async def fan_out() -> str:
+        async def fails() -> None:
+            await asyncio.sleep(0.02)
+            raise ValueError("boom")
+
+        async def slow_to_stop() -> None:
+            try:
+                await asyncio.sleep(10)
+            finally:
+                await asyncio.sleep(_cancel.CANCEL_GRACE * 3)
+
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(fails())
+                tg.create_task(slow_to_stop())
+        except ExceptionGroup:
+            return "group failed"
+        return "not reached"
+
+    model = ak.SimulatedModel(script=[call("patient"), call("fan_out"), "done"])
+    async with ak.Agent("a", llm=model, tools=[patient, fan_out]) as agent:
+        with caplog.at_level(logging.WARNING, "agentickit"):
+            result = await agent.run("go", timeout=5)
+    assert result.content == "done"
+    assert [r.result for r in result.tool_calls] == ["recovered", "group failed"]
+    assert not [r for r in caplog.records if "ignored its cancellation" in r.getMessage()]
+
+
+async def test_a_guarded_tool_keeps_its_context_variables_to_itself() -> None:
+    import contextvars
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="outer")
+
+    @ak.tool
+    async def setter() -> str:
+        var.set("inner")
+        await asyncio.sleep(0)
+        return var.get()
+
+    model = ak.SimulatedModel(script=[call("setter"), "done"])
+    async with ak.Agent("a", llm=model, tools=[setter]) as agent:
+        result = await agent.run("go")
+    assert result.tool_calls[0].result == "inner"
+    assert var.get() == "outer"
+
+
 def test_a_stream_timeout_holds_against_a_blocking_sync_on_chunk() -> None:
     # A sync on_chunk ran through asyncio.to_thread with no deadline: blocked 8 s per batch, it
     # held a 0.3 s stream for 32 s, and asyncio.run waited for its thread at exit as well.

@@ -1412,6 +1412,194 @@ async def _(tmp_path: Path) -> None:
     assert len(await _journaled(f"name = 'dur2'\n[durable]\npath = '{db}'")) == 2
 
 
+# -- [serve] (what `agentickit serve FILE` builds; flags win over the file) -------------------------
+
+
+def _served(tmp_path: Path, text: str, *flags: str) -> tuple[Any, str, int, bool]:
+    from agentickit.cli._main import build_parser
+    from agentickit.cli._serve import build_app
+
+    path = tmp_path / f"serve_{next(_ids)}.toml"
+    path.write_text("name = 'assistant'\n[llm]\nmodel = 'echo'\n" + textwrap.dedent(text), encoding="utf-8")
+    return build_app(build_parser().parse_args(["serve", str(path), *flags]))
+
+
+def _state(tmp_path: Path, text: str, *flags: str) -> Any:
+    return _served(tmp_path, "[serve]\n" + text, *flags)[0].state.agentickit
+
+
+_KEY = "k-123"
+_KEYS = f"[[serve.api_keys]]\nname = 'ci'\nsha256 = '{ak.serve.hash_key(_KEY)}'\n"
+
+
+async def _statuses(app: Any, *requests: tuple[str, str, dict[str, Any]]) -> list[int]:
+    import aiohttp
+
+    from tests.serve.conftest import serving
+
+    out: list[int] = []
+    async with serving(app) as (url, _), aiohttp.ClientSession() as http:
+        for method, path, kw in requests:
+            async with http.request(method, url + path, **kw) as r:
+                out.append(r.status)
+    return out
+
+
+_RUN = ("POST", "/v1/agents/assistant/runs", {"json": {"input": "hi"}})
+
+
+def _with_key(key: str = _KEY, **kw: Any) -> tuple[str, str, dict[str, Any]]:
+    return (
+        "POST",
+        "/v1/agents/assistant/runs",
+        {"json": {"input": "hi"}, "headers": {"authorization": f"Bearer {key}"}, **kw},
+    )
+
+
+@effect("serve.host")
+async def _(tmp_path: Path) -> None:
+    app, host, _, _ = _served(tmp_path, "[serve]\nhost = '127.0.0.2'")
+    assert host == "127.0.0.2" and app.state.agentickit.settings.host == "127.0.0.2"
+    assert _served(tmp_path, "[serve]\nhost = '127.0.0.2'", "--host", "127.0.0.3")[1] == "127.0.0.3"
+    # off loopback without keys the server refuses to start, naming the host
+    app, host, _, _ = _served(tmp_path, "[serve]\nhost = '0.0.0.0'")
+    with pytest.raises(ak.errors.UserError, match=r"refusing to serve on 0\.0\.0\.0 without API keys"):
+        ak.serve.Server(app, host=host)
+
+
+@effect("serve.port")
+async def _(tmp_path: Path) -> None:
+    assert _served(tmp_path, "[serve]\nport = 9123")[2] == 9123
+    assert _served(tmp_path, "")[2] == 8080
+    assert _served(tmp_path, "[serve]\nport = 9123", "--port", "9124")[2] == 9124
+    with pytest.raises(ak.errors.ConfigError, match=r"serve\.port"):
+        _served(tmp_path, "[serve]\nport = 70000")
+
+
+async def _keys_check(tmp_path: Path) -> None:
+    app = _served(tmp_path, _KEYS + "scopes = ['other']\n")[0]
+    assert await _statuses(app, _RUN, _with_key("wrong"), _with_key()) == [401, 401, 403]
+    app = _served(tmp_path, _KEYS)[0]
+    assert await _statuses(app, _RUN, _with_key()) == [401, 200]
+    with pytest.raises(ak.errors.ConfigError, match=r"serve\.api_keys\[0\]\.sha256"):
+        _served(tmp_path, "[[serve.api_keys]]\nname = 'ci'\nsha256 = 'the-key-itself'\n")
+
+
+for _key in ("serve.api_keys[].name", "serve.api_keys[].sha256", "serve.api_keys[].scopes"):
+    effect(_key)(_keys_check)
+
+
+@effect("serve.api_keys[].rate_limit")
+async def _(tmp_path: Path) -> None:
+    app = _served(tmp_path, "[serve]\nrate_limit = '100/s'\n" + _KEYS + "rate_limit = '2/h'\n")[0]
+    assert await _statuses(app, _with_key(), _with_key(), _with_key()) == [200, 200, 429]
+    with pytest.raises(ak.errors.ConfigError, match=r"serve\.api_keys\[0\]\.rate_limit"):
+        _served(tmp_path, _KEYS + "rate_limit = 'often'\n")
+
+
+@effect("serve.rate_limit")
+async def _(tmp_path: Path) -> None:
+    assert await _statuses(_served(tmp_path, "[serve]\nrate_limit = '2/h'")[0], _RUN, _RUN, _RUN) == [200, 200, 429]
+    assert await _statuses(_served(tmp_path, "")[0], _RUN, _RUN, _RUN) == [200, 200, 200]
+    assert _state(tmp_path, "rate_limit = '2/h'", "--rate-limit", "5/s").settings.rate_limit == "5/s"
+
+
+@effect("serve.max_body_bytes")
+async def _(tmp_path: Path) -> None:
+    big = ("POST", "/v1/agents/assistant/runs", {"json": {"input": "x" * 200}})
+    assert await _statuses(_served(tmp_path, "[serve]\nmax_body_bytes = 100")[0], _RUN, big) == [200, 413]
+    assert await _statuses(_served(tmp_path, "")[0], big) == [200]
+
+
+@effect("serve.max_messages")
+async def _(tmp_path: Path) -> None:
+    assert _state(tmp_path, "max_messages = 3").settings.max_messages == 3
+    assert _state(tmp_path, "max_messages = 3", "--max-messages", "4").settings.max_messages == 4
+    with pytest.raises(ak.errors.ConfigError, match=r"serve\.max_messages"):
+        _state(tmp_path, "max_messages = 0")
+
+
+@effect("serve.request_timeout")
+async def _(tmp_path: Path) -> None:
+    state = _state(tmp_path, "request_timeout = '2m'")
+    assert state.settings.request_timeout == 120 and state.registry.request_timeout == 120
+
+
+@effect("serve.replay_buffer")
+async def _(tmp_path: Path) -> None:
+    assert _state(tmp_path, "replay_buffer = 7").registry.replay_buffer == 7
+    assert _state(tmp_path, "").registry.replay_buffer == 10_000
+
+
+@effect("serve.max_runs")
+async def _(tmp_path: Path) -> None:
+    assert _state(tmp_path, "max_runs = 5").registry.max_runs == 5
+    assert _state(tmp_path, "").registry.max_runs == 1_000
+
+
+@effect("serve.cors_origins")
+async def _(tmp_path: Path) -> None:
+    import aiohttp
+
+    from tests.serve.conftest import serving
+
+    for text, allowed in (("cors_origins = ['https://app.example']", "https://app.example"), ("", None)):
+        async with serving(_served(tmp_path, "[serve]\n" + text)[0]) as (url, _), aiohttp.ClientSession() as http:
+            async with http.get(f"{url}/v1/models", headers={"origin": "https://app.example"}) as r:
+                assert r.headers.get("access-control-allow-origin") == allowed
+
+
+@effect("serve.shutdown_deadline")
+async def _(tmp_path: Path) -> None:
+    assert _state(tmp_path, "shutdown_deadline = '250ms'").settings.shutdown_deadline == 0.25
+    assert _state(tmp_path, "").settings.shutdown_deadline == 10.0
+
+
+@effect("serve.playground")
+async def _(tmp_path: Path) -> None:
+    page = ("GET", "/", {})
+    assert await _statuses(_served(tmp_path, "[serve]\nplayground = false")[0], page) == [404]
+    assert await _statuses(_served(tmp_path, "")[0], page) == [200]
+
+
+@effect("serve.access_log")
+async def _(tmp_path: Path) -> None:
+    assert _served(tmp_path, "[serve]\naccess_log = true")[3] is True
+    assert _served(tmp_path, "")[3] is False
+
+
+@effect("serve.sessions")
+async def _(tmp_path: Path) -> None:
+    from agentickit.stores import InMemory, SQLite
+
+    backend = _state(tmp_path, "sessions = 'conv.db'").sessions.backend
+    assert isinstance(backend, SQLite) and str(tmp_path / "conv.db") in repr(backend)  # relative to the file
+    assert isinstance(_state(tmp_path, "").sessions.backend, InMemory)
+
+
+@effect("serve.runs")
+async def _(tmp_path: Path) -> None:
+    from agentickit.serve import InMemoryRunStore, StoreRunStore
+
+    store = _state(tmp_path, "runs = 'runs.db'").registry.store
+    assert isinstance(store, StoreRunStore) and str(tmp_path / "runs.db") in repr(store.backend)
+    assert isinstance(_state(tmp_path, "").registry.store, InMemoryRunStore)
+
+
+def test_serve_sections_of_two_files_must_agree(tmp_path: Path) -> None:
+    from agentickit.cli._main import build_parser
+    from agentickit.cli._serve import build_app
+
+    a, b = tmp_path / "a.toml", tmp_path / "b.toml"
+    a.write_text("name = 'a'\n[serve]\nport = 9000\nmax_runs = 3\n", encoding="utf-8")
+    b.write_text("name = 'b'\n[serve]\nport = 9001\n", encoding="utf-8")
+    with pytest.raises(ak.errors.ConfigError, match=r"serve\.port differs"):
+        build_app(build_parser().parse_args(["serve", str(a), str(b)]))
+    b.write_text("name = 'b'\n[serve]\nport = 9000\n", encoding="utf-8")
+    app, _, port, _ = build_app(build_parser().parse_args(["serve", str(a), str(b)]))
+    assert port == 9000 and app.state.agentickit.registry.max_runs == 3
+
+
 PENDING: dict[str, str] = {}
 """Key -> why no runtime part consumes it yet. Empty when every key is wired."""
 

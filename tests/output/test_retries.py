@@ -170,3 +170,18 @@ async def test_a_function_model_can_be_wrong_first_then_right() -> None:
 
     result = await ak.Agent("x", FunctionModel(answer), output_type=ak.NativeOutput(Line)).run("q")
     assert result.output.sku == "B" and result.metadata["output_attempts"] == 2
+
+
+async def test_a_forced_tool_choice_is_lifted_after_the_first_round_but_the_schema_stays() -> None:
+    @ak.tool
+    def lookup(sku: str) -> str:
+        """Look a product up."""
+        return "widget"
+
+    model = ScriptedModel([call("lookup", sku="A"), GOOD], record=True)
+    agent = ak.Agent("x", model, tools=[lookup], output_type=ak.NativeOutput(Line))
+    result = await agent.run("q", tool_choice="required")
+    assert result.output.sku == "A"
+    first, second = (r.settings for r in model.requests)
+    assert first.tool_choice == "required" and second.tool_choice == "auto"
+    assert first.response_format is not None and second.response_format is first.response_format

@@ -152,7 +152,7 @@ async def test_a_type_without_a_schema_fails_at_run_start_too() -> None:
 
 
 async def test_native_output_on_a_provider_without_it_names_the_alternatives() -> None:
-    llm = LLMConfig(provider="anthropic", model="claude-haiku-4-5", api_key="k", base_url="http://127.0.0.1:9")
+    llm = LLMConfig(provider="anthropic", model="claude-3-5-haiku-20241022", api_key="k", base_url="http://127.0.0.1:9")
     with pytest.raises(UserError, match=r"ToolCallOutput.*PromptedOutput"):
         await ak.Agent("x", llm, output_type=ak.NativeOutput(Line)).run("q")
 

@@ -33,6 +33,7 @@ from agentickit.errors import (
 from agentickit.messages import Message, ToolCall
 from agentickit.options import ModelSettings
 from agentickit.providers import TextDelta, ThoughtDelta, ToolCallDelta, UsageEvent, infer_model
+from agentickit.providers._sample import PROMPTED_MARK, prompted_schema, sample
 from agentickit.providers.anthropic import convert_messages
 from tests.conftest import free_port
 
@@ -53,6 +54,8 @@ class FakeAnthropic:
         self.disconnects = 0
         self.disconnected = asyncio.Event()
         self.base_url = ""
+        self.json_replies: list[str] = []
+        """Answers to requests with `output_config.format`, in order; then an instance of the schema."""
         self._runner: web.AppRunner | None = None
 
     async def __aenter__(self) -> FakeAnthropic:
@@ -75,6 +78,16 @@ class FakeAnthropic:
         blocks: list[dict[str, Any]] = []
         if body.get("thinking"):
             blocks.append({"type": "thinking", "thinking": "Let me think.", "signature": "sig"})
+        fmt = (body.get("output_config") or {}).get("format")
+        if fmt is not None and (results or not body.get("tools")):
+            # JSON outputs: the answer is the text block, JSON for the schema.
+            text = self.json_replies.pop(0) if self.json_replies else orjson.dumps(sample(fmt["schema"])).decode()
+            return [*blocks, {"type": "text", "text": text}], "end_turn"
+        prompted = prompted_schema(body.get("system") or "") if PROMPTED_MARK in (body.get("system") or "") else None
+        if prompted is not None and not results:
+            # The schema in the system prompt (PromptedOutput, or a fallback chain's non-native model).
+            text = self.json_replies.pop(0) if self.json_replies else orjson.dumps(sample(prompted)).decode()
+            return [*blocks, {"type": "text", "text": text}], "end_turn"
         if results:
             return [*blocks, {"type": "text", "text": f"The tool said: {results[0]['content']}"}], "end_turn"
         if body.get("tools"):

@@ -7,6 +7,7 @@ from typing import Any
 
 import aiohttp
 import openai
+import orjson
 import pytest
 
 import agentickit as ak
@@ -27,6 +28,8 @@ def _warm_sdk() -> None:
     resp = {"id": "r", "object": "response", "created_at": 1, "status": "completed", "model": "m", "output": [item]}
     resp |= {"parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "usage": usage}
     where = {"item_id": "m", "output_index": 0, "content_index": 0, "sequence_number": 0}
+    call = {"id": "fc", "type": "function_call", "call_id": "c", "name": "t", "arguments": "{}", "status": "completed"}
+    output = {"id": "fco", "type": "function_call_output", "call_id": "c", "output": "x", "status": "completed"}
     construct_type(type_=Response, value=resp)
     for event in (
         {"type": "response.created", "response": resp},
@@ -39,6 +42,10 @@ def _warm_sdk() -> None:
         {"type": "response.content_part.done", "part": text},
         {"type": "response.output_text.delta", "delta": "x", "logprobs": []},
         {"type": "response.output_text.done", "text": "x", "logprobs": []},
+        {"type": "response.output_item.added", "item": call},
+        {"type": "response.output_item.done", "item": output},
+        {"type": "response.function_call_arguments.delta", "delta": "{}"},
+        {"type": "response.function_call_arguments.done", "arguments": "{}"},
     ):
         construct_type(type_=ResponseStreamEvent, value={**where, **event})
 
@@ -65,7 +72,13 @@ async def test_sdk_non_streaming_with_a_tool_calling_agent(loop_watchdog: Watchd
         again = await oa.responses.retrieve(out.id)
     assert out.object == "response" and out.model == "assistant" and out.status == "completed"
     assert out.id.startswith("resp_") and "sunny in Paris" in out.output_text
-    assert out.output[0].type == "message" and out.output[0].status == "completed"
+    # The tool the agent called on the server, its output, then the answer.
+    call, output, message = out.output
+    assert call.type == "function_call" and call.name == "weather" and call.status == "completed"
+    assert orjson.loads(call.arguments) == {"city": "Paris"}
+    assert output.type == "function_call_output" and output.call_id == call.call_id
+    assert output.output == "sunny in Paris"
+    assert message.type == "message" and message.status == "completed"
     assert out.usage is not None and out.usage.output_tokens > 0
     assert out.usage.total_tokens == out.usage.input_tokens + out.usage.output_tokens
     assert again.id == out.id and again.output_text == out.output_text
@@ -79,12 +92,29 @@ async def test_sdk_streaming_events_carry_increasing_sequence_numbers(loop_watch
         events = [e async for e in stream]
         reference = await oa.responses.create(model="assistant", input="weather in Rome")
     kinds = [e.type for e in events]
-    assert kinds[:4] == [
-        "response.created",
-        "response.in_progress",
+    assert kinds[:2] == ["response.created", "response.in_progress"]
+    # The tool call and its output are items of their own, streamed as they happen, before the answer.
+    start = kinds.index("response.function_call_arguments.delta") - 1
+    assert kinds[start : start + 6] == [
         "response.output_item.added",
-        "response.content_part.added",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+        "response.output_item.done",
+        "response.output_item.added",
+        "response.output_item.done",
     ]
+    added_call, args_delta, args_done, call_done, added_out, out_done = events[start : start + 6]
+    assert added_call.type == "response.output_item.added" and added_call.item.type == "function_call"
+    assert added_call.item.status == "in_progress" and added_call.item.name == "weather"
+    assert args_delta.type == "response.function_call_arguments.delta"
+    assert args_done.type == "response.function_call_arguments.done"
+    assert orjson.loads(args_done.arguments) == {"city": "Rome"} and args_delta.delta == args_done.arguments
+    assert call_done.type == "response.output_item.done" and call_done.item.type == "function_call"
+    assert added_out.type == "response.output_item.added" and added_out.item.type == "function_call_output"
+    assert out_done.type == "response.output_item.done" and out_done.item.type == "function_call_output"
+    assert out_done.item.output == "sunny in Rome" and out_done.item.call_id == call_done.item.call_id
+    assert added_call.output_index == 0 and added_out.output_index == 1
+    assert kinds[start + 6 : start + 8] == ["response.output_item.added", "response.content_part.added"]
     assert kinds[-4:] == [
         "response.output_text.done",
         "response.content_part.done",
@@ -99,6 +129,10 @@ async def test_sdk_streaming_events_carry_increasing_sequence_numbers(loop_watch
     done = events[-1]
     assert done.type == "response.completed"
     assert done.response.output_text == text and done.response.usage is not None
+    # The completed response lists the streamed items, in their order, as the non-streaming one does.
+    assert [i.type for i in done.response.output] == ["function_call", "function_call_output", "message"]
+    assert [i.type for i in reference.output] == ["function_call", "function_call_output", "message"]
+    assert done.response.output[0].id == call_done.item.id
     assert done.response.usage.output_tokens > 0
     loop_watchdog.check()
 

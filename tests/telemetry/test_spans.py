@@ -165,7 +165,25 @@ async def test_failing_model_call_sets_status_and_error_type(traces: Traces) -> 
     run = traces.named("invoke_agent a")
     assert run.status.status_code is StatusCode.ERROR
     assert (run.attributes or {})["error.type"] == "BadRequestError"
+    assert str((run.attributes or {})["agentickit.run.id"]).startswith("run_")  # a failed run keeps its id
     assert parent_of(chat) == span_id(run)
+
+
+async def test_attributes_follow_a_changed_agent_and_model(traces: Traces) -> None:
+    # What a span says about an agent and its model is built once per object; a change shows in the next run.
+    traces.enable()
+    model = ak.SimulatedModel(reply="ok", tools_mode="never")
+    agent = ak.Agent("a", model)
+    await agent.run("hi")
+    model.model_name = "renamed"
+    await agent.run("hi")
+    chats = [s for s in traces.spans() if s.name.startswith("chat ")]
+    assert [s.name for s in chats] == ["chat simulated", "chat renamed"]
+    assert [(s.attributes or {})["gen_ai.request.model"] for s in chats] == ["simulated", "renamed"]
+    runs = [s for s in traces.spans() if s.name == "invoke_agent a"]
+    assert [(s.attributes or {})["gen_ai.request.model"] for s in runs] == ["simulated", "renamed"]
+    durations = {p.attributes["gen_ai.request.model"] for p in traces.metric_points("gen_ai.client.operation.duration")}
+    assert durations == {"simulated", "renamed"}
 
 
 async def test_retries_are_events_on_the_chat_span(traces: Traces) -> None:

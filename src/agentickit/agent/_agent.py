@@ -241,7 +241,7 @@ class Agent(Generic[OutputT]):
             raise UserError(
                 f"llm must be 'provider:model', an LLMConfig, a Model or a list of them, got {type(llm).__name__}"
             )
-        if tool_timeout is not None and not is_seconds(tool_timeout):
+        if tool_timeout is not DEFAULT_TOOL_TIMEOUT and tool_timeout is not None and not is_seconds(tool_timeout):
             raise UserError(
                 f"tool_timeout must be a number of seconds > 0 (or None for no limit), got {tool_timeout!r}"
             )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -52,11 +52,19 @@ _PART = 64
 _ONE_BY_ONE = ModelStream.batches
 
 
-def _output_for_run(agent: Agent[Any], spec: object, opts: RunOptions, model: Model) -> OutputRun:
-    # Imported on the first structured run: pydantic stays out of `import agentickit`.
-    from ..output._run import output_for_run
+_output_for_run_fn: Callable[[Agent[Any], object, RunOptions, Model], OutputRun] | None = None
 
-    return output_for_run(agent, spec, opts, model)
+
+def _output_for_run(agent: Agent[Any], spec: object, opts: RunOptions, model: Model) -> OutputRun:
+    # Imported on the first structured run: pydantic stays out of `import agentickit`. Kept in a
+    # global after that: a function-local `from ... import` costs ~1.5 us on every run.
+    global _output_for_run_fn
+    fn = _output_for_run_fn
+    if fn is None:
+        from ..output._run import output_for_run
+
+        fn = _output_for_run_fn = output_for_run
+    return fn(agent, spec, opts, model)
 
 
 # What the default loop has done so far (its own lists, filled in place), so that a run that times
@@ -64,6 +72,9 @@ def _output_for_run(agent: Agent[Any], spec: object, opts: RunOptions, model: Mo
 _PROGRESS: ContextVar[tuple[list[Message], list[ToolCallRecord], Usage, str] | None] = ContextVar(
     "agentickit_run_progress", default=None
 )
+
+
+_NO_SETTINGS = ModelSettings()
 
 
 def _partial(agent: Agent[Any], start: float) -> Result[Any] | None:
@@ -273,25 +284,42 @@ async def run_loop(
     first_new = len(messages)
     messages.append(Message("user", query) if query.__class__ is str else query)  # type: ignore[arg-type]
 
-    settings = ModelSettings(
-        max_tokens=opts.max_tokens,
-        temperature=opts.temperature,
-        top_p=opts.top_p,
-        stop=opts.stop,
-        tool_choice=opts.tool_choice,
-    )
-    tools = await agent.resolve_tools()
+    state = agent._tools_state  # pyright: ignore[reportPrivateUsage]
+    toolset = None if state is None else state.toolset
+    # The resolved tools, without a coroutine per run once they are (`resolve_tools` does the rest).
+    tools = toolset if toolset is not None and not toolset.dynamic else await agent.resolve_tools()
     definitions = tools.definitions
     # Structured output (agentickit/output): a plain-text run pays these two comparisons, nothing more.
     spec = opts.output_type if opts.output_type is not None else agent.output_type
     out = None
+    tool_choice = opts.tool_choice
+    response_format = None
     if spec is not None and spec is not str:
         out = _output_for_run(agent, spec, opts, model)
         n = len(messages)
-        definitions, settings = out.prepare(messages, definitions, settings)
+        # What the mode adds goes into the one ModelSettings below (a second one cost ~3 us a run).
+        definitions, tool_choice, response_format = out.prepare(messages, definitions, tool_choice)
         first_new += len(messages) - n
         if sink is not None:
             sink = out.wrap_sink(sink)
+    if (
+        opts.max_tokens is None
+        and opts.temperature is None
+        and opts.top_p is None
+        and opts.stop is None
+        and tool_choice is None
+        and response_format is None
+    ):
+        settings = _NO_SETTINGS  # frozen: one for every run that sets none of them
+    else:
+        settings = ModelSettings(
+            max_tokens=opts.max_tokens,
+            temperature=opts.temperature,
+            top_p=opts.top_p,
+            stop=opts.stop,
+            tool_choice=tool_choice,
+            response_format=response_format,
+        )
     max_rounds = opts.max_tool_rounds if opts.max_tool_rounds is not None else DEFAULT_MAX_TOOL_ROUNDS
     max_retries = model.max_retries
     usage = Usage()
@@ -300,7 +328,8 @@ async def run_loop(
     fallbacks = 0
     budget = run_budget(agent, opts)  # None without usage limits
     ctx: RunContext | None = None  # made at the first tool round: a run without tools pays nothing
-    _PROGRESS.set((messages, records, usage, run_id))
+    if opts.timeout is not None:  # only a run with a timeout reads it (run_agent)
+        _PROGRESS.set((messages, records, usage, run_id))
     while True:
         if budget is not None:
             check_budget(budget, None, agent, run_id, start, messages, usage, records)
@@ -360,6 +389,7 @@ async def run_loop(
                 top_p=settings.top_p,
                 stop=settings.stop,
                 tool_choice="auto",
+                response_format=settings.response_format,
             )
 
     if memory is not None and session_id is not None:

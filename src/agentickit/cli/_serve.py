@@ -14,7 +14,11 @@ A keys file (TOML) lists the accepted keys by their SHA-256, never the keys them
 name = "ci"
 sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 scopes = ["assistant"]            # agent and workflow names, or ["*"]
+rate_limit = "600/m"              # optional; default: the server's --rate-limit
 ```
+
+A config file's `[serve]` section sets the same things (`host`, `port`, `[[serve.api_keys]]`,
+`rate_limit`, limits, `cors_origins`, `sessions`, `runs`, ...); a flag wins over the file.
 """
 
 from __future__ import annotations
@@ -37,8 +41,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None: 
     )
     p.add_argument("configs", nargs="*", type=Path, metavar="CONFIG", help="TOML files, each an agent or a workflow")
     p.add_argument("--llm", default=None, help="with no CONFIG: serve one agent named 'agent' on this model")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others need --keys)")
-    p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    p.add_argument("--host", default=None, help="address to bind (default 127.0.0.1; others need --keys)")
+    p.add_argument("--port", type=int, default=None, help="port (default 8080; 0 picks a free one)")
     p.add_argument("--keys", type=Path, default=None, help="a TOML file of [[keys]] (name, sha256, scopes)")
     p.add_argument("--hash-key", default=None, metavar="KEY", help="print the sha256 of KEY for a keys file, then exit")
     p.add_argument(
@@ -48,6 +52,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None: 
         help="where /v1/responses keeps conversations: a SQLite file path, redis://... or postgresql://... "
         "(default: in this process)",
     )
+    p.add_argument(
+        "--runs",
+        default=None,
+        metavar="STORE",
+        help="where run records go, so paused runs resume after a restart: a SQLite file path, redis://... "
+        "or postgresql://... (default: in this process)",
+    )
+    p.add_argument("--rate-limit", default=None, help='requests per key (or client address), e.g. "100/s", "600/m"')
     p.add_argument("--max-body-bytes", type=int, default=None, help="largest request body (default 1 MiB)")
     p.add_argument("--max-messages", type=int, default=None, help="most messages per request (default 256)")
     p.add_argument("--request-timeout", type=float, default=None, help="seconds a run may take (default 300)")
@@ -86,7 +98,7 @@ def load_keys(path: Path) -> list[Any]:
         if not isinstance(raw, dict):
             raise ConfigError(f"keys file {str(path)!r}: keys[{i}] must be a table")
         entry = cast(dict[str, Any], raw)
-        unknown = sorted(set(entry) - {"name", "sha256", "scopes"})
+        unknown = sorted(set(entry) - {"name", "sha256", "scopes", "rate_limit"})
         if unknown:
             raise ConfigError(f"keys file {str(path)!r}: keys[{i}] has unknown fields {unknown}")
         try:
@@ -95,6 +107,7 @@ def load_keys(path: Path) -> list[Any]:
                     name=str(entry.get("name", "")),
                     sha256=str(entry.get("sha256", "")),
                     scopes=entry.get("scopes", ("*",)),
+                    rate_limit=entry.get("rate_limit"),
                 )
             )
         except UserError as exc:
@@ -113,36 +126,95 @@ def session_store(spec: str) -> Any:
     return stores.SQLite(Path(spec))
 
 
-def build_app(args: argparse.Namespace) -> Any:
-    """The ASGI app the arguments describe."""
+_SETTINGS = (
+    "max_body_bytes",
+    "max_messages",
+    "request_timeout",
+    "replay_buffer",
+    "max_runs",
+    "shutdown_deadline",
+    "rate_limit",
+)
+
+
+def serve_sections(configs: list[Any]) -> dict[str, Any]:
+    """The `[serve]` keys of the served config files, merged (store paths resolved against their file).
+
+    Raises:
+        ConfigError: two files set one key to different values (the message names the key and both files).
+
+    """
+    from ..errors import ConfigError
+
+    merged: dict[str, tuple[Any, str]] = {}
+    for cfg in configs:
+        section = cfg.serve
+        if section is None:
+            continue
+        for key, value in section.model_dump(exclude_none=True).items():
+            if key in ("sessions", "runs") and cfg.source_dir is not None and "://" not in value:
+                value = str((cfg.source_dir / value).resolve())
+            if key in merged and merged[key][0] != value:
+                raise ConfigError(
+                    f"{cfg.source}: serve.{key} differs from the one in {merged[key][1]}; "
+                    f"set it in one file (or with the command's flag)"
+                )
+            merged[key] = (value, cfg.source)
+    return {k: v for k, (v, _) in merged.items()}
+
+
+def build_app(args: argparse.Namespace) -> tuple[Any, str, int, bool]:
+    """The app the arguments and the files' `[serve]` sections describe; its host, port and access-log switch.
+
+    A flag wins over a file's key.
+    """
     import agentickit as ak
 
+    from ..config import load_config
     from ..errors import UserError
+    from ..serve import APIKey
 
     targets: list[Any] = []
+    configs: list[Any] = []
     if args.configs:
         if args.llm is not None:
             raise UserError("--llm is for serving one plain agent; with CONFIG files, set the model in them")
         from ..config import load_runnable
 
-        targets = [load_runnable(path) for path in args.configs]
+        configs = [load_config(path) for path in args.configs]
+        targets = [load_runnable(cfg) for cfg in configs]
     else:
         targets = [ak.Agent("agent", args.llm or "simulated")]
     agents = [t for t in targets if not hasattr(t, "add_step")]
     workflows = [t for t in targets if hasattr(t, "add_step")]
-    settings: dict[str, Any] = {"host": args.host}
-    for name in ("max_body_bytes", "max_messages", "request_timeout", "replay_buffer", "max_runs", "shutdown_deadline"):
+    file = serve_sections(configs)
+    host: str = args.host if args.host is not None else file.get("host", "127.0.0.1")
+    port: int = args.port if args.port is not None else file.get("port", 8080)
+    settings: dict[str, Any] = {"host": host}
+    for name in _SETTINGS:
         value = getattr(args, name)
+        if value is None:
+            value = file.get(name)
         if value is not None:
             settings[name] = value
-    if args.cors_origin:
-        settings["cors_origins"] = tuple(args.cors_origin)
-    if args.no_playground:
+    origins = args.cors_origin or file.get("cors_origins")
+    if origins:
+        settings["cors_origins"] = tuple(origins)
+    if args.no_playground or file.get("playground") is False:
         settings["playground"] = False
     if args.keys is not None:
         settings["api_keys"] = tuple(load_keys(args.keys))
-    sessions = session_store(args.sessions) if args.sessions else None
-    return ak.serve.app(agents=agents, workflows=workflows, sessions=sessions, **settings)
+    elif file.get("api_keys"):
+        settings["api_keys"] = tuple(
+            APIKey(name=k["name"], sha256=k["sha256"], scopes=tuple(k["scopes"]), rate_limit=k.get("rate_limit"))
+            for k in file["api_keys"]
+        )
+    sessions_spec = args.sessions or file.get("sessions")
+    runs_spec = args.runs or file.get("runs")
+    sessions = session_store(sessions_spec) if sessions_spec else None
+    runs = session_store(runs_spec) if runs_spec else None
+    app = ak.serve.app(agents=agents, workflows=workflows, sessions=sessions, store=runs, **settings)
+    return app, host, port, bool(args.access_log or file.get("access_log"))
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -156,11 +228,11 @@ def _main(args: argparse.Namespace) -> int:
     from .._utils import run_coroutine
     from ..serve import Server
 
-    app = build_app(args)
-    server = Server(app, host=args.host, port=args.port, announce=True)
+    app, host, port, access_log = build_app(args)
+    server = Server(app, host=host, port=port, announce=True)
     # The MCP SDK logs its session manager's start and stop at INFO: not what a server's console is for.
     logging.getLogger("mcp").setLevel(logging.WARNING)
-    if args.access_log:
+    if access_log:
         logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
         logging.getLogger("agentickit.serve.access").setLevel(logging.INFO)
     try:

@@ -34,6 +34,8 @@ __all__ = (
     "StreamingSection",
     "TelemetrySection",
     "ToolCacheSection",
+    "ServeKeySection",
+    "ServeSection",
     "ToolsSection",
     "WorkflowSection",
 )
@@ -582,6 +584,56 @@ class ExecutorSection(_Section):
         return self
 
 
+class ServeKeySection(_Section):
+    """One `[[serve.api_keys]]` entry: a client's key, by its SHA-256 (`agentickit serve --hash-key KEY`)."""
+
+    name: str = Field(min_length=1)
+    """Who holds it (written in access logs; the key never is)."""
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$", repr=False)
+    """The key's SHA-256 as 64 hex digits, never the key itself."""
+    scopes: list[str] = Field(default_factory=lambda: ["*"])
+    """The agent and workflow names it may use, or `["*"]` (needed for `/mcp`)."""
+    rate_limit: Rate | None = None
+    """Requests this key may make, e.g. `"600/m"` (default: `[serve] rate_limit`)."""
+
+
+class ServeSection(_Section):
+    """`[serve]`: how `agentickit serve` serves the file's agent or workflow (its flags win over these)."""
+
+    host: str | None = None
+    """The address to bind (default 127.0.0.1; any other needs `api_keys`)."""
+    port: int | None = Field(default=None, ge=0, le=65535)
+    """The port (default 8080; 0 picks a free one)."""
+    api_keys: list[ServeKeySection] | None = None
+    """Accepted keys; with none, only loopback clients are served."""
+    rate_limit: Rate | None = None
+    """Requests per key (per client address without keys), e.g. `"100/s"`; 429 beyond it."""
+    max_body_bytes: int | None = Field(default=None, ge=1)
+    """The largest request body (default 1 MiB; 413 beyond it)."""
+    max_messages: int | None = Field(default=None, ge=1)
+    """The most messages one request may carry (default 256)."""
+    request_timeout: Duration | None = Field(default=None, gt=0)
+    """How long one served run may take (default 300 s)."""
+    replay_buffer: int | None = Field(default=None, ge=1)
+    """Events kept per run for clients that reconnect with `Last-Event-ID` (default 10,000)."""
+    max_runs: int | None = Field(default=None, ge=1)
+    """Finished run records kept for `GET /v1/runs/{id}` in this process (default 1,000)."""
+    cors_origins: list[str] | None = None
+    """Origins allowed by CORS (default none: no CORS headers)."""
+    shutdown_deadline: Duration | None = Field(default=None, gt=0)
+    """How long in-flight runs get to finish on shutdown before they are cancelled (default 10 s)."""
+    playground: bool | None = None
+    """Serve the playground page at `/` (default true)."""
+    access_log: bool | None = None
+    """Log one line per request (method, path, status, key name)."""
+    sessions: str | None = None
+    """Where `/v1/responses` keeps conversations: a SQLite path (relative to the file), `redis://...` or
+    `postgresql://...` (default: this process)."""
+    runs: str | None = None
+    """Where run records go, so paused runs can be resumed after a restart: a SQLite path,
+    `redis://...` or `postgresql://...` (default: this process)."""
+
+
 class Config(AgentSection):
     """A whole config file: an agent (the top-level keys), named agents, and optionally a workflow.
 
@@ -599,6 +651,8 @@ class Config(AgentSection):
     """Where batches run (`agentickit.config.executor_from_config`)."""
     durable: DurableSection | None = None
     """Durable runs of the file's agent or workflow (step agents share the workflow's journal)."""
+    serve: ServeSection | None = None
+    """How `agentickit serve` serves this file (host, port, keys, limits)."""
     _source: str = PrivateAttr(default="<config>")
     _source_dir: Path | None = PrivateAttr(default=None)
 

@@ -24,8 +24,8 @@ __all__ = (
 T = TypeVar("T", default=Any)
 
 OutputMode = Literal["native", "tool", "prompted"]
-"""`native`: the provider's own structured output (OpenAI `response_format`); `tool`: a final-answer
-tool; `prompted`: the schema in the prompt."""
+"""`native`: the provider's own structured output (OpenAI `response_format`, Anthropic
+`output_config.format`); `tool`: a final-answer tool; `prompted`: the schema in the prompt."""
 
 DEFAULT_OUTPUT_RETRIES = 1
 """Corrections sent to the model before `OutputValidationError` (one: a second chance, not a loop)."""
@@ -45,8 +45,10 @@ class NativeOutput(Generic[T]):
     """Ask for `type` through the provider's native structured output.
 
     OpenAI (and OpenAI-compatible servers, `simulate-llm` included) get `response_format` with a
-    `json_schema`, strict when the schema allows it. A provider without native structured output
-    (Anthropic here) is rejected at run start with an error that names `ToolCallOutput` and
+    `json_schema`, strict when the schema allows it; Anthropic models with JSON outputs (Claude 4.5 and
+    later) get `output_config.format`; a `FallbackModel` asks each of its models in its own way (the
+    schema in the prompt for those without native output). A model without native structured output
+    (Claude 3.x, say) is rejected at run start with an error that names `ToolCallOutput` and
     `PromptedOutput`.
 
     Args:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Sequence
-from dataclasses import fields
 from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationError
@@ -20,8 +19,8 @@ from pydantic import ValidationError
 from .._threads import run_in_worker
 from ..errors import ModelRetry, OutputValidationError, UserError
 from ..messages import Message, ModelResponse, ToolCall, ToolDefinition
-from ..options import ModelSettings
-from ..providers._sample import CORRECTION_PREFIX
+from ..options import ToolChoice
+from ..providers._sample import CORRECTION_PREFIX, add_system
 from ._modes import DEFAULT_OUTPUT_RETRIES, OutputMode
 from ._schema import OutputPlan, error_lines, output_plan
 
@@ -45,17 +44,6 @@ replacement object (`None` keeps the output)."""
 
 _FINAL_DONE = "Final result processed."
 _NOT_RUN = "Tool not executed: the final result was already given."
-
-
-_SETTINGS_FIELDS = tuple(f.name for f in fields(ModelSettings))
-
-
-def _with(settings: ModelSettings, name: str, value: Any) -> ModelSettings:
-    # `dataclasses.replace` on this slotted class measured ~10 us a run; this ~2 us, and it still
-    # copies fields other parts of the run may add to ModelSettings.
-    values = {f: getattr(settings, f) for f in _SETTINGS_FIELDS}
-    values[name] = value
-    return ModelSettings(**values)
 
 
 def check_validator(fn: object) -> OutputValidator:
@@ -111,9 +99,14 @@ def start_output(
     """
     plan = output_plan(spec)
     mode: OutputMode = plan.mode or default_mode(model)
-    if mode == "native" and not getattr(model, "supports_native_output", False):
+    if mode == "native" and not model.supports_native_output:
+        hint = (
+            " (if this model has JSON outputs, say so: LLMConfig(options={'native_output': True}))"
+            if model.provider == "anthropic"
+            else ""
+        )
         raise UserError(
-            f"{model.provider} model {model.model_name!r} has no native structured output here; use "
+            f"{model.provider} model {model.model_name!r} has no native structured output here{hint}; use "
             "ak.ToolCallOutput(T) (a final-answer tool, works with every tool-calling model) or "
             "ak.PromptedOutput(T) (the schema in the prompt)"
         )
@@ -150,26 +143,23 @@ class OutputRun:
         return self.plan.tool.name if self.mode == "tool" else None
 
     def prepare(
-        self, messages: list[Message], definitions: Sequence[ToolDefinition], settings: ModelSettings
-    ) -> tuple[Sequence[ToolDefinition], ModelSettings]:
-        """Add what the mode needs to the request: `response_format`, the final-answer tool, or the prompt."""
+        self, messages: list[Message], definitions: Sequence[ToolDefinition], tool_choice: ToolChoice | None
+    ) -> tuple[Sequence[ToolDefinition], ToolChoice | None, dict[str, Any] | None]:
+        """What the mode adds to the request: the tools, tool choice and `response_format` to send.
+
+        `native` adds the `response_format`, `tool` the final-answer tool (forced when it is the only
+        tool), `prompted` the schema to the system prompt (in `messages`, in place).
+        """
         plan = self.plan
         if self.mode == "native":
-            return definitions, _with(settings, "response_format", plan.response_format)
+            return definitions, tool_choice, plan.response_format
         if self.mode == "tool":
-            tools = (*definitions, plan.tool)
-            if not definitions and settings.tool_choice is None:
+            if not definitions and tool_choice is None:
                 # The final-answer tool is the only tool: the answer must come through it.
-                settings = _with(settings, "tool_choice", "required")
-            return tools, settings
-        if messages and messages[0].role == "system":
-            first = messages[0]
-            messages[0] = Message(
-                "system", f"{first.content}\n\n{plan.instructions}" if first.content else plan.instructions
-            )
-        else:
-            messages.insert(0, Message("system", plan.instructions))
-        return definitions, settings
+                tool_choice = "required"
+            return (*definitions, plan.tool), tool_choice, None
+        add_system(messages, plan.instructions)
+        return definitions, tool_choice, None
 
     def wrap_sink(self, sink: ChunkSink) -> ChunkSink:
         """The sink that also emits `OUTPUT` chunks with partial objects as the answer streams in."""
@@ -186,6 +176,19 @@ class OutputRun:
 
         """
         sink = self.sink
+        if sink is None and self.mode != "tool" and not response.tool_calls and not self.validators:
+            # The usual native/prompted answer, checked inline (the coroutine chain below costs ~1 us);
+            # an invalid one goes the long way, which validates it again and writes the correction.
+            raw = response.content
+            try:
+                value = self.plan.schema.validate(raw)
+            except ValidationError:
+                pass
+            else:
+                self.attempts += 1
+                self.raw = raw
+                self.output = value
+                return None
         if sink is not None:
             sink.new_turn()
         done = await self._check(response, messages)

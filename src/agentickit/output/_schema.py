@@ -25,7 +25,7 @@ from typing_extensions import TypedDict, is_typeddict
 
 from ..errors import UserError
 from ..messages import ToolDefinition
-from ..providers._sample import PROMPTED_MARK
+from ..providers._sample import PROMPT_TEMPLATE, prompted_instructions
 from ._modes import NativeOutput, OutputMode, PromptedOutput, ToolCallOutput
 
 __all__ = (
@@ -39,11 +39,6 @@ __all__ = (
     "output_plan",
 )
 
-PROMPT_TEMPLATE = (
-    f"Always respond with a JSON object that's {PROMPTED_MARK}\n\n{{schema}}\n\n"
-    "Don't include any text or Markdown fencing before or after."
-)
-"""`PromptedOutput`'s default instructions (pydantic-ai's wording); `{schema}` becomes the JSON schema."""
 
 MISSING: Any = object()
 """What `OutputSchema.partial` returns when the text so far holds nothing that validates yet."""
@@ -291,14 +286,7 @@ class OutputPlan:
             description or f"Give your final answer ({schema.name}) by calling this tool with it as the arguments.",
             schema.schema,
         )
-        text = (template or PROMPT_TEMPLATE).replace("{schema}", _dumps(schema.schema))
-        self.instructions = text
-
-
-def _dumps(schema: dict[str, Any]) -> str:
-    import orjson
-
-    return orjson.dumps(schema).decode()
+        self.instructions = prompted_instructions(schema.schema, template)
 
 
 def _schema_for(output_type: Any) -> OutputSchema:

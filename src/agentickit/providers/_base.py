@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, ClassVar, Generic, Literal, Protocol, Self, TypeVar
+from typing import Any, Generic, Literal, Protocol, Self, TypeVar
 
 from ..errors import ProviderTimeoutError
 from ..messages import Message, ModelResponse, ToolCall, ToolDefinition, Usage
@@ -257,10 +257,12 @@ class Model(ABC):
     """The model's name, e.g. `gpt-4o-mini`."""
     max_retries: int = 3
     """Retries on 429, 5xx, timeouts and connection errors, with backoff (see `providers._retry`)."""
-    supports_native_output: ClassVar[bool] = False
-    """Whether `ModelSettings.response_format` (native structured output) reaches the model."""
+    supports_native_output: bool = False
+    """Whether `ModelSettings.response_format` (native structured output) reaches the model (per model:
+    an Anthropic model has it or not by its name)."""
     default_output_mode: Literal["native", "tool", "prompted"] = "tool"
-    """How a structured answer is asked for when the output spec names no mode: a final-answer tool."""
+    """How a structured answer is asked for when the output spec names no mode: a final-answer tool,
+    unless the provider says otherwise (Anthropic models with JSON outputs: native)."""
 
     @abstractmethod
     async def request(

@@ -4,13 +4,21 @@ Each model keeps its own retries: the chain moves on only after a model's retrie
 an error its retries do not cover but `fallback_on` names). A streamed answer never switches model
 once its first event reached the caller: the caller would see two answers glued together, so a
 failure after that point is raised as it is.
+
+Structured output: a chain does `NativeOutput` when any of its models does. Each model gets the
+request in its own provider's shape (OpenAI's `response_format`, Anthropic's `output_config`, both
+from `ModelSettings.response_format`); a model without native structured output gets the same
+schema in its system prompt instead (`PromptedOutput`'s instructions), so every model answers with
+JSON text and the run validates and corrects it the same way whichever model answered. The default
+mode is native only when every model defaults to it, else the final-answer tool (every model does that).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from typing import Any
+from dataclasses import replace
+from typing import Any, Literal
 
 from ..errors import ProviderError, ProviderTimeoutError, RateLimitError, ServerError, UserError
 from ..messages import Message, ModelResponse, ToolDefinition
@@ -19,6 +27,7 @@ from ..telemetry import _hooks as _tel
 from ._base import BatchItem, Model, ModelStream, StreamEvent, TextDelta
 from ._registry import LLMConfig, infer_model
 from ._retry import retry_call, retry_unstarted
+from ._sample import add_system, prompted_instructions, schema_of_response_format
 
 __all__ = ("DEFAULT_FALLBACK_ON", "FallbackModel")
 
@@ -71,6 +80,8 @@ class FallbackModel(Model):
         self.specs: tuple[str | LLMConfig | Model, ...] = (primary, *fallbacks)
         self.fallback_on = fallback_on
         self._models: tuple[Model, ...] | None = None
+        # Prompted instructions for the models without native output, per response_format.
+        self._prompts: dict[int, tuple[dict[str, Any], str]] = {}
         self.stats: dict[str, int] = {"fallbacks": 0}
         """`fallbacks`: how often a model failed and the next one was tried; `answered:<model>`: answers per model."""
         first = self.specs[0]
@@ -84,6 +95,34 @@ class FallbackModel(Model):
         if models is None:
             models = self._models = tuple(infer_model(s) for s in self.specs)
         return models
+
+    # Properties over the base's plain attributes: a chain answers for its models, built lazily.
+    @property
+    def supports_native_output(self) -> bool:  # pyright: ignore[reportIncompatibleVariableOverride]
+        """Whether any model of the chain has native structured output (the others get the schema prompted)."""
+        return any(m.supports_native_output for m in self.models)
+
+    @property
+    def default_output_mode(self) -> Literal["native", "tool", "prompted"]:  # pyright: ignore[reportIncompatibleVariableOverride]
+        """`native` when every model defaults to it, else `tool` (a final-answer tool works on every model)."""
+        return "native" if all(m.default_output_mode == "native" for m in self.models) else "tool"
+
+    def _shaped(
+        self, model: Model, messages: Sequence[Message], settings: ModelSettings
+    ) -> tuple[Sequence[Message], ModelSettings]:
+        """The request for `model`: a native `response_format` becomes prompted instructions where it has none."""
+        fmt = settings.response_format
+        if fmt is None or model.supports_native_output:
+            return messages, settings
+        hit = self._prompts.get(id(fmt))
+        if hit is None or hit[0] is not fmt:
+            schema = schema_of_response_format(fmt)
+            if schema is None:
+                raise UserError(f"{model!r} has no native structured output and response_format holds no JSON schema")
+            hit = self._prompts[id(fmt)] = (fmt, prompted_instructions(schema))
+        prompted = list(messages)
+        add_system(prompted, hit[1])
+        return prompted, replace(settings, response_format=None)
 
     def _moved_on(self, model: Model, to: Model, exc: BaseException) -> None:
         self.stats["fallbacks"] += 1
@@ -106,8 +145,11 @@ class FallbackModel(Model):
         models = self.models
         last = len(models) - 1
         for i, model in enumerate(models):
+            msgs, shaped = self._shaped(model, messages, settings)
             try:
-                response = await retry_call(lambda m=model: m.request(messages, tools, settings), model.max_retries)
+                response = await retry_call(
+                    lambda m=model, ms=msgs, st=shaped: m.request(ms, tools, st), model.max_retries
+                )
             except self.fallback_on as exc:
                 if i == last:
                     raise
@@ -134,6 +176,7 @@ class FallbackModel(Model):
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_models"] = None  # rebuilt lazily in the other process, pools included
+        state["_prompts"] = {}
         return state
 
     def __repr__(self) -> str:
@@ -192,7 +235,8 @@ class _FallbackStream(ModelStream):
             while True:
                 started = False
                 try:
-                    stream = model.request_stream(self._messages, self._tools, self._settings)
+                    messages, settings = owner._shaped(model, self._messages, self._settings)  # pyright: ignore[reportPrivateUsage]
+                    stream = model.request_stream(messages, self._tools, settings)
                     self._inner = stream
                     async with stream:
                         async for batch in stream.batches():

@@ -49,6 +49,9 @@ class ConcurrencyLimitedModel(Model):
         self._key = (*key, max_concurrency)
         self.provider = inner.provider
         self.model_name = inner.model_name
+        # Structured output asks the model what it can do; the cap changes none of it.
+        self.supports_native_output = inner.supports_native_output
+        self.default_output_mode = inner.default_output_mode
         self.max_retries = inner.max_retries
 
     def _sem(self) -> asyncio.Semaphore:

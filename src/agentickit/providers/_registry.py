@@ -42,7 +42,7 @@ PROVIDER_OPTIONS: dict[str, frozenset[str]] = {
     "openai": _OPENAI_COMMON | {"organization", "project"},
     "azure": _OPENAI_COMMON | {"api_version"},
     "ollama": _OPENAI_COMMON,
-    "anthropic": frozenset(("thinking", "headers", "extra_body")),
+    "anthropic": frozenset(("thinking", "headers", "extra_body", "native_output")),
 }
 """The `LLMConfig.options` keys each provider reads; any other key is rejected when the config is built.
 

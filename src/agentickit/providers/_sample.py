@@ -13,10 +13,27 @@ import math
 import re
 from typing import Any, cast
 
-__all__ = ("CORRECTION_PREFIX", "PROMPTED_MARK", "prompted_schema", "sample", "schema_of_response_format")
+from ..messages import Message
+
+__all__ = (
+    "CORRECTION_PREFIX",
+    "PROMPTED_MARK",
+    "PROMPT_TEMPLATE",
+    "add_system",
+    "prompted_instructions",
+    "prompted_schema",
+    "sample",
+    "schema_of_response_format",
+)
 
 PROMPTED_MARK = "compatible with this schema:"
 """The phrase `PromptedOutput`'s instructions put before the schema; the simulator reads the schema after it."""
+
+PROMPT_TEMPLATE = (
+    f"Always respond with a JSON object that's {PROMPTED_MARK}\n\n{{schema}}\n\n"
+    "Don't include any text or Markdown fencing before or after."
+)
+"""`PromptedOutput`'s default instructions (pydantic-ai's wording); `{schema}` becomes the JSON schema."""
 
 CORRECTION_PREFIX = "Your answer is not valid:"
 """How a structured-output correction starts; the simulator's script keeps counting rounds across them."""
@@ -176,6 +193,22 @@ def schema_of_response_format(response_format: Any) -> dict[str, Any] | None:
         return None
     schema = cast(dict[str, Any], spec).get("schema")
     return cast(dict[str, Any], schema) if isinstance(schema, dict) else None
+
+
+def prompted_instructions(schema: dict[str, Any], template: str | None = None) -> str:
+    """The instructions that put `schema` in the prompt (`PROMPT_TEMPLATE` unless `template` is given)."""
+    import orjson
+
+    return (template or PROMPT_TEMPLATE).replace("{schema}", orjson.dumps(schema).decode())
+
+
+def add_system(messages: list[Message], text: str) -> None:
+    """Append `text` to the leading system message, in place (inserting one when there is none)."""
+    if messages and messages[0].role == "system":
+        first = messages[0]
+        messages[0] = Message("system", f"{first.content}\n\n{text}" if first.content else text)
+    else:
+        messages.insert(0, Message("system", text))
 
 
 _DECODER = json.JSONDecoder()

@@ -5,6 +5,12 @@ become native `tool_use` blocks and tool results `tool_result` blocks in a user 
 consecutive turns of one role are merged (the API wants them alternating). Streams map text,
 thinking and `input_json` deltas to `TextDelta`, `ThoughtDelta` and `ToolCallDelta`.
 
+Native structured output (`ak.NativeOutput`) is the Messages API's JSON outputs:
+`output_config={"format": {"type": "json_schema", "schema": ...}}`, the schema made fit for it by the
+SDK's own `anthropic.transform_schema` (every object closed, unsupported keywords moved into the
+description; our side still validates against the full type). Models that have it (`NATIVE_OUTPUT_MODELS`)
+use it by default; the others get a final-answer tool, and `NativeOutput` on them is refused.
+
 The SDK's own retries are off: the run loop retries, the same way for every provider.
 """
 
@@ -54,7 +60,7 @@ try:
 except ImportError as _exc:  # pragma: no cover - exercised only on a core-only install
     raise UserError('the anthropic provider needs the official SDK: pip install "agentickit[anthropic]"') from _exc
 
-__all__ = ("AnthropicModel", "anthropic_model")
+__all__ = ("NATIVE_OUTPUT_MODELS", "AnthropicModel", "anthropic_model", "has_native_output", "output_format")
 
 ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 DEFAULT_MAX_TOKENS = 4096
@@ -62,6 +68,24 @@ DEFAULT_MAX_TOKENS = 4096
 _OPTIONS = PROVIDER_OPTIONS["anthropic"]
 _KEY_HINT = "set ANTHROPIC_API_KEY or LLMConfig(api_key=...)"
 _STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
+NATIVE_OUTPUT_MODELS = (
+    "claude-haiku-4-5",
+    "claude-sonnet-4-5",
+    "claude-sonnet-4-6",
+    "claude-opus-4-5",
+    "claude-opus-4-6",
+    "claude-opus-4-7",
+    "claude-opus-4-8",
+    "claude-haiku-5",
+    "claude-sonnet-5",
+    "claude-opus-5",
+    "claude-fable-5",
+    "claude-mythos-5",
+)
+"""Model-name stems with JSON outputs (`output_config.format`), from Anthropic's structured-outputs page
+(generally available on Haiku/Sonnet/Opus 4.5, 4.6 and the models after them; not on Claude 3.x or 4.0/4.1).
+A name matches when it contains a stem, so dated ids and cloud ids (`us.anthropic.claude-sonnet-4-5-...`)
+do too; `LLMConfig(options={"native_output": True})` overrides the guess for a name not listed here."""
 _TOOL_CHOICE: dict[str, dict[str, Any]] = {
     "auto": {"type": "auto"},
     "required": {"type": "any"},
@@ -69,12 +93,18 @@ _TOOL_CHOICE: dict[str, dict[str, Any]] = {
 }
 
 
+def has_native_output(model_name: str) -> bool:
+    """Whether the model has JSON outputs (native structured output), by its name (see `NATIVE_OUTPUT_MODELS`)."""
+    return any(stem in model_name for stem in NATIVE_OUTPUT_MODELS)
+
+
 def anthropic_model(cfg: LLMConfig) -> Model:
     """Build an `AnthropicModel` from a config.
 
     The key comes from `cfg.api_key` or `ANTHROPIC_API_KEY`, the endpoint from `cfg.base_url`,
     `ANTHROPIC_BASE_URL` or the public API. `cfg.options` may hold `thinking` (e.g.
-    `{"type": "enabled", "budget_tokens": 2000}`), `headers` and `extra_body`.
+    `{"type": "enabled", "budget_tokens": 2000}`), `headers`, `extra_body` and `native_output`
+    (`True`/`False`: whether the model has JSON outputs, when its name does not say it).
 
     Raises:
         MissingAPIKeyError: no key, and the endpoint is not local.
@@ -90,6 +120,9 @@ def anthropic_model(cfg: LLMConfig) -> Model:
     base_url = (cfg.base_url or os.environ.get("ANTHROPIC_BASE_URL") or ANTHROPIC_BASE_URL).rstrip("/")
     if not base_url.startswith(("http://", "https://")):
         raise ConfigError(f"base_url for 'anthropic' must start with http:// or https://, got {redact_url(base_url)!r}")
+    native = options.get("native_output")
+    if native is not None and not isinstance(native, bool):
+        raise ConfigError(f"option 'native_output' for provider 'anthropic' must be true or false, got {native!r}")
     key = cfg.api_key or os.environ.get("ANTHROPIC_API_KEY")
     if not key:
         if not is_local_url(base_url):
@@ -110,6 +143,7 @@ def anthropic_model(cfg: LLMConfig) -> Model:
         thinking=options.get("thinking"),
         headers=options.get("headers"),
         extra_body=options.get("extra_body"),
+        native_output=native,
     )
 
 
@@ -193,6 +227,28 @@ def _encode_tools(tools: Sequence[ToolDefinition]) -> list[dict[str, Any]]:
     return [{"name": t.name, "description": t.description, "input_schema": t.parameters} for t in tools]
 
 
+def output_format(response_format: Mapping[str, Any]) -> dict[str, Any]:
+    """An OpenAI-shaped `response_format` (`ModelSettings.response_format`) as Anthropic's `output_config.format`.
+
+    Raises:
+        UserError: it holds no JSON schema (Anthropic's JSON outputs need one).
+
+    """
+    raw = response_format.get("json_schema")
+    spec: Mapping[str, Any] = cast(Mapping[str, Any], raw) if isinstance(raw, Mapping) else {}
+    schema = spec.get("schema")
+    if response_format.get("type") != "json_schema" or not isinstance(schema, dict):
+        raise UserError(
+            "anthropic's native structured output needs a JSON schema: response_format "
+            "{'type': 'json_schema', 'json_schema': {'schema': {...}}}"
+        )
+    fitted = anthropic.transform_schema(cast(dict[str, Any], schema))
+    description = spec.get("description")
+    if description and "description" not in fitted:
+        fitted["description"] = description
+    return {"type": "json_schema", "schema": fitted}
+
+
 class AnthropicModel(Model):
     """A Claude model through `anthropic.AsyncAnthropic` (on the SDK's aiohttp transport).
 
@@ -200,6 +256,8 @@ class AnthropicModel(Model):
     """
 
     provider = "anthropic"
+    supports_native_output = False
+    """Set per model in `__init__`: whether it has JSON outputs (see `NATIVE_OUTPUT_MODELS`)."""
 
     def __init__(
         self,
@@ -215,8 +273,14 @@ class AnthropicModel(Model):
         thinking: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        native_output: bool | None = None,
     ) -> None:
         self.model_name = model_name
+        native = has_native_output(model_name) if native_output is None else native_output
+        self.supports_native_output = native
+        # Native by default where the model has it: constrained decoding, and it goes with extended
+        # thinking, which the final-answer tool's forced `tool_choice` does not (the API refuses that pair).
+        self.default_output_mode = "native" if native else "tool"
         self.base_url = base_url
         self.api_key = api_key
         self.temperature = temperature
@@ -230,6 +294,8 @@ class AnthropicModel(Model):
         # The SDK client belongs to the loop that made it; a new loop (run_sync) gets a new one.
         self._client: LoopBound[anthropic.AsyncAnthropic] = LoopBound(self._new_client)
         self._tools = EncodedTools(_encode_tools)
+        # `output_config.format` per response_format (each output plan has one, so this stays small).
+        self._formats: dict[int, tuple[Mapping[str, Any], dict[str, Any]]] = {}
 
     def describe(self) -> dict[str, Any]:
         """What this model is (the key is left out: the other side reads it from its environment)."""
@@ -275,9 +341,15 @@ class AnthropicModel(Model):
             fields["stop_sequences"] = list(settings.stop)
         if self.thinking:
             fields["thinking"] = self.thinking
+        extra = self.extra_body
+        if settings.response_format is not None:
+            config: dict[str, Any] = {"format": self._format(settings.response_format)}
+            if "output_config" in extra:  # e.g. `effort` from the config: merged, not overwritten
+                extra = dict(extra)
+                config = {**extra.pop("output_config"), **config}
+            fields["output_config"] = config
         # The 2.x SDK has no `temperature`/`top_p` keywords (newer models reject sampling settings),
         # so they travel in the body as the API still reads them for the models that take them.
-        extra = self.extra_body
         temperature = settings.temperature if settings.temperature is not None else self.temperature
         if temperature is not None or settings.top_p is not None:
             extra = dict(extra)
@@ -292,6 +364,16 @@ class AnthropicModel(Model):
         if _tel.active is not None and (trace_headers := _tel.active.carrier()):
             fields["extra_headers"] = trace_headers  # W3C traceparent of the current chat span
         return fields
+
+    def _format(self, response_format: Mapping[str, Any]) -> dict[str, Any]:
+        hit = self._formats.get(id(response_format))
+        if hit is not None and hit[0] is response_format:
+            return hit[1]
+        encoded = output_format(response_format)
+        if len(self._formats) >= 64:
+            self._formats.clear()
+        self._formats[id(response_format)] = (response_format, encoded)
+        return encoded
 
     def _raise(self, exc: Exception, timeout: float | None) -> NoReturn:
         m = self.model_name

@@ -32,7 +32,7 @@ import time
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, Literal, cast
+from typing import Any, Literal, cast
 
 import orjson
 
@@ -321,7 +321,7 @@ class SimulatedModel(Model):
 
     """
 
-    supports_native_output: ClassVar[bool] = True
+    supports_native_output = True
 
     reply: Reply = "echo"
     script: Sequence[ScriptEntry] = ()

@@ -18,8 +18,8 @@ if importlib.util.find_spec("starlette") is None or importlib.util.find_spec("uv
     raise ImportError('agentickit.serve needs starlette and uvicorn: pip install "agentickit[serve]"')
 
 from ._app import app
-from ._runs import InMemoryRunStore, RunStore
+from ._runs import InMemoryRunStore, RunStore, StoreRunStore
 from ._server import Server
 from ._settings import APIKey, ServeSettings, hash_key
 
-__all__ = ("APIKey", "InMemoryRunStore", "RunStore", "ServeSettings", "Server", "app", "hash_key")
+__all__ = ("APIKey", "InMemoryRunStore", "RunStore", "ServeSettings", "Server", "StoreRunStore", "app", "hash_key")

@@ -19,7 +19,7 @@ from ..memory._sessions import SessionStore
 from . import _native, _openai, _ops, _playground, _responses
 from ._http import HTTPError, ServeMiddleware, error_response
 from ._mcp import MCPEndpoint
-from ._runs import InMemoryRunStore, RunStore
+from ._runs import InMemoryRunStore, RunStore, StoreRunStore
 from ._settings import ServeSettings
 from ._state import ServerState
 from ._wire import public_message
@@ -45,7 +45,7 @@ def app(
     workflows: Iterable[Any] = (),
     *,
     settings: ServeSettings | None = None,
-    store: RunStore | None = None,
+    store: Any = None,
     sessions: Any = None,
     **overrides: Any,
 ) -> Starlette:
@@ -62,7 +62,8 @@ def app(
         agents: the agents to serve, by name.
         workflows: the workflows to serve, by name (names are unique across both).
         settings: limits, deadlines, CORS and keys as one object.
-        store: where finished runs' summaries go (default: in-process, the last `max_runs`).
+        store: where finished (and paused) runs' summaries go: a `RunStore`, or an `ak.stores` store
+            (`SQLite(path)`, ...) so they survive a restart (default: in-process, the last `max_runs`).
         sessions: the `ak.stores` store (`InMemory()`, `SQLite(path)`, `Postgres(dsn)`, `Redis(url)`) where
             `/v1/responses` keeps each response and its conversation for `previous_response_id`
             (default: `ak.stores.InMemory()`, gone on restart).
@@ -83,7 +84,7 @@ def app(
     taken: dict[str, str] = {}
     agent_map = _named(agents, "agent", taken)
     workflow_map = _named(workflows, "workflow", taken)
-    state = ServerState(agent_map, workflow_map, base, store or InMemoryRunStore(max_runs=base.max_runs))
+    state = ServerState(agent_map, workflow_map, base, _run_store(store, base.max_runs))
     state.sessions = SessionStore(_session_backend(sessions))
     mcp = MCPEndpoint(state)
 
@@ -117,6 +118,19 @@ def app(
     out = Starlette(routes=routes, middleware=middleware, lifespan=lifespan, exception_handlers=handlers)
     out.state.agentickit = state
     return out
+
+
+def _run_store(store: Any, max_runs: int) -> RunStore:
+    if store is None:
+        return InMemoryRunStore(max_runs=max_runs)
+    if isinstance(store, RunStore):
+        return store
+    if all(callable(getattr(store, m, None)) for m in ("put_meta", "info")):
+        return StoreRunStore(store)
+    raise UserError(
+        f"serve: store={store!r} is neither a RunStore (save/load) nor an ak.stores store; "
+        "pass ak.stores.SQLite(path), Postgres(dsn) or Redis(url) to keep run records across restarts"
+    )
 
 
 def _session_backend(sessions: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Any
 
@@ -12,7 +13,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..telemetry import _hooks as _tel
-from ._settings import APIKey, ServeSettings, is_loopback
+from ._settings import APIKey, RateLimiter, ServeSettings, is_loopback
 from ._wire import error_body
 
 __all__ = (
@@ -157,6 +158,8 @@ class ServeMiddleware:
         self.app = app
         self.settings = settings
         self.stats = stats
+        limiter = RateLimiter(settings)
+        self.limiter = limiter if limiter.active else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -174,6 +177,7 @@ class ServeMiddleware:
 
         try:
             denial = None
+            retry = 0
             if path not in PUBLIC_PATHS:
                 settings = self.settings
                 if settings.auth:
@@ -196,9 +200,25 @@ class ServeMiddleware:
                             "this server has no API keys configured, so it serves loopback clients only; "
                             "configure api_keys to serve other hosts",
                         )
+                limiter = self.limiter
+                if denial is None and limiter is not None:
+                    client = scope.get("client")
+                    who = f"key:{key_name}" if key_name != "-" else f"ip:{client[0] if client else '-'}"
+                    wait = limiter.check(who, key_name if key_name != "-" else None)
+                    if wait > 0:
+                        retry = max(1, math.ceil(wait))
+                        denial = (
+                            429,
+                            "rate_limit_exceeded",
+                            f"over the rate limit of {'key ' + repr(key_name) if key_name != '-' else 'this client'}; "
+                            f"retry in {retry} s",
+                        )
             if denial is not None:
-                headers = {"www-authenticate": "Bearer"} if denial[0] == 401 else None
-                await error_response(*denial, headers=headers)(scope, receive, send_wrapper)
+                code = denial[0]
+                headers = {"www-authenticate": "Bearer"} if code == 401 else None
+                if code == 429:
+                    headers = {"retry-after": str(retry)}
+                await error_response(code, denial[1], denial[2], headers=headers)(scope, receive, send_wrapper)
             elif _tel.active is not None and (parent := _header(scope, b"traceparent")) is not None:
                 # The caller's trace context is current while the request is handled, so the run
                 # (its task copies this context) is a child of the caller's span.

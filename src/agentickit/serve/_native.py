@@ -13,7 +13,7 @@ from ..errors import UserError
 from ..memory._sessions import message_to_dict
 from ..options import RunOptions
 from ._http import HTTPError, by_method, flag, integral, json_response, read_json, require_scope
-from ._runs import ReplayGoneError, RunRecord, ServerClosingError
+from ._runs import NotPausedError, ReplayGoneError, RunRecord, ServerClosingError
 from ._state import ServerState
 from ._wire import error_body, error_type, public_message
 
@@ -124,9 +124,13 @@ async def _start(request: Request, kind: str) -> Response:
     if stream:
         record.append("run", {"type": "run", "run_id": record.id, "target": name, "kind": kind})
         return sse_response(state, record, 0)
+    return await _answer(record, kind)
+
+
+async def _answer(record: RunRecord, kind: str) -> Response:
     await record.wait()
     summary = record.summary()
-    if record.status == "completed" or (record.result is not None and kind == "workflow"):
+    if record.status in ("completed", "paused") or (record.result is not None and kind == "workflow"):
         return json_response(summary, headers={"x-run-id": record.id})
     err = record.error
     kind_ = error_type(err) if err is not None else "internal_error"
@@ -185,6 +189,72 @@ async def cancel_run(request: Request) -> Response:
     return json_response(found.summary())
 
 
+def _approvals(raw: Any, pending: list[dict[str, Any]], run_id: str) -> dict[str, Any]:
+    """The `approvals=` of a resume, from JSON: `true`/`false`, `{"args": {...}}` (an edit), or text (an input).
+
+    Raises:
+        HTTPError: an id that is not pending, an answer of the wrong kind, or a request left unanswered (400).
+
+    """
+    from ..durable import Edit
+
+    if not isinstance(raw, dict):
+        raise HTTPError(400, "invalid_request", '"approvals" must be an object: {request id: answer}')
+    answers = cast(dict[str, Any], raw)
+    known = {str(p["id"]): p for p in pending}
+    unknown = sorted(set(answers) - set(known))
+    if unknown:
+        raise HTTPError(
+            400, "invalid_request", f"run {run_id}: {unknown} are not pending; it waits for {sorted(known)}"
+        )
+    missing = sorted(set(known) - set(answers))
+    if missing:
+        raise HTTPError(400, "invalid_request", f"run {run_id}: answer every pending request; missing {missing}")
+    out: dict[str, Any] = {}
+    for rid, value in answers.items():
+        kind = known[rid].get("kind")
+        if kind == "input":
+            if not isinstance(value, str):
+                raise HTTPError(400, "invalid_request", f"approvals[{rid!r}] answers an input: give the text")
+            out[rid] = value
+        elif isinstance(value, bool):
+            out[rid] = value
+        elif kind == "approval" and isinstance(value, dict) and isinstance(value.get("args"), dict):  # pyright: ignore[reportUnknownMemberType]
+            out[rid] = Edit(args=cast(dict[str, Any], value["args"]))
+        else:
+            edit = ' or {"args": {...}} to change the call' if kind == "approval" else ""
+            raise HTTPError(400, "invalid_request", f"approvals[{rid!r}] must be true or false{edit}")
+    return out
+
+
+async def resume_run(request: Request) -> Response:
+    """POST /v1/runs/{run_id}/resume: answer a paused run's pending requests and continue it (JSON or SSE)."""
+    state: ServerState = request.app.state.agentickit
+    found = await _record(request)
+    summary = found.summary() if isinstance(found, RunRecord) else found
+    if summary.get("status") != "paused" or not summary.get("journal_id"):
+        raise HTTPError(409, "conflict", f"run {summary.get('id')!r} is {summary.get('status')}, not paused")
+    body = await read_json(request, state.settings.max_body_bytes)
+    approvals = _approvals(body.get("approvals", {}), summary.get("pending") or [], str(summary["id"]))
+    name = str(summary.get("target"))
+    kind = str(summary.get("kind"))
+    target = (state.agents if kind == "agent" else state.workflows).get(name)
+    if target is None:
+        raise HTTPError(404, "not_found", f"run {summary['id']!r} belongs to {kind} {name!r}, which is not served here")
+    stream = _wants_stream(request, body)
+    try:
+        record = state.registry.resume(found, target, approvals, stream=stream)
+    except ServerClosingError as exc:
+        raise HTTPError(503, "unavailable", str(exc)) from exc
+    except NotPausedError as exc:
+        raise HTTPError(409, "conflict", str(exc)) from exc
+    if stream:
+        after = record.next_seq - 1
+        record.append("run", {"type": "run", "run_id": record.id, "target": name, "kind": kind, "resumed": True})
+        return sse_response(state, record, after)
+    return await _answer(record, kind)
+
+
 async def _memory(request: Request) -> tuple[Any, str]:
     state: ServerState = request.app.state.agentickit
     name: str = request.path_params["name"]
@@ -222,5 +292,6 @@ def routes() -> list[Route]:
         Route("/v1/workflows/{name}/runs", run_workflow, methods=["POST"]),
         by_method("/v1/runs/{run_id}", get=get_run, delete=cancel_run),
         Route("/v1/runs/{run_id}/events", run_events, methods=["GET"]),
+        Route("/v1/runs/{run_id}/resume", resume_run, methods=["POST"]),
         by_method("/v1/agents/{name}/sessions/{session_id}", get=get_session, delete=delete_session),
     ]

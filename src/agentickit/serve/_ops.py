@@ -187,6 +187,15 @@ def openapi_document(state: ServerState) -> dict[str, Any]:
         }
 
     run_id = [{"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    # {request id: true | false | {"args": {...}} (an edited call) | "text" (an input)}
+    answer = {"oneOf": [{"type": "boolean"}, {"type": "string"}, {"type": "object", "required": ["args"]}]}
+    resume_body = {
+        "type": "object",
+        "properties": {
+            "approvals": {"type": "object", "additionalProperties": answer},
+            "stream": {"type": ["boolean", "null"]},
+        },
+    }
     session = [
         {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "enum": names or ["-"]}},
         {"name": "session_id", "in": "path", "required": True, "schema": {"type": "string"}},
@@ -247,7 +256,8 @@ def openapi_document(state: ServerState) -> dict[str, Any]:
                     "required": ["id", "status"],
                     "properties": {
                         "id": {"type": "string"},
-                        "status": {"enum": ["running", "completed", "failed", "cancelled", "timeout"]},
+                        "status": {"enum": ["running", "paused", "completed", "failed", "cancelled", "timeout"]},
+                        "pending": {"type": ["array", "null"], "items": {"type": "object"}},
                         "target": {"type": "string"},
                         "result": {"type": ["object", "null"]},
                         "error": {"type": ["object", "null"]},
@@ -270,6 +280,17 @@ def openapi_document(state: ServerState) -> dict[str, Any]:
                     "parameters": run_id,
                     "responses": {"200": json_ok, "409": _ERRORS["400"], **_ERRORS},
                 },
+            },
+            "/v1/runs/{run_id}/resume": {
+                "post": {
+                    "summary": "Answer a paused run's pending requests and continue it",
+                    "parameters": [
+                        *run_id,
+                        {"name": "stream", "in": "query", "required": False, "schema": {"type": "boolean"}},
+                    ],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": resume_body}}},
+                    "responses": {**run_out, "409": _ERRORS["400"]},
+                }
             },
             "/v1/runs/{run_id}/events": {
                 "get": {

@@ -7,10 +7,15 @@ answer), its meta the response object (`GET /v1/responses/{id}`). `previous_resp
 session back as the next run's `message_history`, so a conversation branches from any earlier
 response and survives a restart when the store does.
 
-A stream is `response.created`, `response.in_progress`, `response.output_item.added`,
-`response.content_part.added`, one `response.output_text.delta` per delta, the matching `.done`
-events and `response.completed` (or `response.failed` with the typed error); no `[DONE]`.
-The agent's tools run on the server, so the output is one assistant message.
+A stream is `response.created`, `response.in_progress`, then its output items as they happen, then
+`response.completed` (or `response.failed` with the typed error); no `[DONE]`. The agent's tools run
+on the server; each call is a `function_call` item (`response.output_item.added`,
+`response.function_call_arguments.delta` and `.done`, `response.output_item.done`) and its result a
+`function_call_output` item (added, done), so a client sees what the agent did, in order. Text is a
+`message` item (`output_item.added`, `content_part.added`, one `response.output_text.delta` per
+delta, the matching `.done` events), opened at its first delta and closed before a tool call; the
+response's `output` lists the same items in the same order. Without a stream, `output` is each tool
+call and its output, then the answer.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ _dumps = orjson.dumps
 _DELTA = ChunkType.DELTA
 _ERROR = ChunkType.ERROR
 _DONE = ChunkType.DONE
+_TOOL_CALL = ChunkType.TOOL_CALL
+_TOOL_RESULT = ChunkType.TOOL_RESULT
 _ROLES = frozenset({"system", "developer", "user", "assistant"})
 # Accepted without effect: they describe the client, or ask for what an agent does anyway.
 _HARMLESS = frozenset({"model", "input", "stream", "store", "metadata", "user", "previous_response_id"})
@@ -210,12 +217,46 @@ def _response(req: _Request, rid: str, created: int, status: str) -> dict[str, A
     }
 
 
-def _finish(resp: dict[str, Any], result: Any, item_id: str) -> None:
+def _tool_output(value: Any, error: str | None) -> str:
+    if error is not None:
+        return f"error: {error}"
+    value = getattr(value, "text", value)
+    return value if isinstance(value, str) else _dumps(value, default=str).decode()
+
+
+def _call_item(item_id: str, call_id: str, name: str, args: Any, status: str) -> dict[str, Any]:
+    arguments = _dumps(args, default=str).decode() if status == "completed" else ""
+    return {
+        "id": item_id,
+        "type": "function_call",
+        "call_id": call_id,
+        "name": name,
+        "arguments": arguments,
+        "status": status,
+    }
+
+
+def _output_item(item_id: str, call_id: str, output: str, status: str) -> dict[str, Any]:
+    return {"id": item_id, "type": "function_call_output", "call_id": call_id, "output": output, "status": status}
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_{os.urandom(12).hex()}"
+
+
+def _finish(resp: dict[str, Any], result: Any, item_id: str, items: list[dict[str, Any]] | None = None) -> None:
+    """Complete `resp` from `result`; `items` are a stream's output items (else made from the result)."""
     length = result.metadata.get("finish_reason") == "length"
     resp["status"] = "incomplete" if length else "completed"
     if length:
         resp["incomplete_details"] = {"reason": "max_output_tokens"}
-    resp["output"] = [_message(item_id, result.content, "incomplete" if length else "completed")]
+    if items is None:
+        items = []
+        for c in getattr(result, "tool_calls", ()) if getattr(result, "steps", None) is None else ():
+            items.append(_call_item(_new_id("fc"), c.id, c.name, c.args, "completed"))
+            items.append(_output_item(_new_id("fco"), c.id, _tool_output(c.result, c.error), "completed"))
+        items.append(_message(item_id, result.content, "incomplete" if length else "completed"))
+    resp["output"] = items
     resp["usage"] = _usage(result)
     resp["completed_at"] = int(time.time())
 
@@ -258,7 +299,7 @@ async def create_response(request: Request) -> Response:
     resp = _response(req, rid, created, "in_progress")
     if body.get("stream"):
         return StreamingResponse(
-            _stream(state, req, options, resp, item_id), media_type="text/event-stream", headers=SSE_HEADERS
+            _stream(state, req, options, resp), media_type="text/event-stream", headers=SSE_HEADERS
         )
     timeout = state.settings.request_timeout
     try:
@@ -283,24 +324,88 @@ def _event(kind: str, seq: int, data: dict[str, Any]) -> bytes:
     return b"event: " + kind.encode() + b"\ndata: " + _dumps({"type": kind, "sequence_number": seq, **data}) + b"\n\n"
 
 
+class _Items:
+    """The output items of one streamed response and the events that open and close them, numbered."""
+
+    __slots__ = ("head", "items", "message", "middle", "parts", "seq", "tail", "where")
+
+    def __init__(self) -> None:
+        self.seq = -1
+        self.items: list[dict[str, Any]] = []
+        self.message: str | None = None
+        """The id of the message item being streamed, if one is open."""
+        self.parts: list[str] = []
+        self.where: dict[str, Any] = {}
+        self.head = self.middle = self.tail = b""
+
+    def event(self, kind: str, data: dict[str, Any]) -> bytes:
+        self.seq += 1
+        return _event(kind, self.seq, data)
+
+    def open_message(self) -> bytes:
+        item_id = self.message = _new_id("msg")
+        index = len(self.items)
+        self.parts = []
+        where = self.where = {"item_id": item_id, "output_index": index, "content_index": 0}
+        frames = self.event(
+            "response.output_item.added", {"output_index": index, "item": _message(item_id, "", "added")}
+        )
+        frames += self.event("response.content_part.added", {**where, "part": _part("")})
+        # One template per message split around the delta and the sequence number: a token costs two encodes.
+        template = _event("response.output_text.delta", 0, {**where, "delta": "\x00", "logprobs": []})
+        head, tail = template.split(b'"sequence_number":0', 1)
+        self.middle, self.tail = tail.split(b'"\\u0000"', 1)
+        self.head = head + b'"sequence_number":'
+        return frames
+
+    def delta(self, text: str) -> bytes:
+        self.seq += 1
+        self.parts.append(text)
+        return self.head + str(self.seq).encode() + self.middle + _dumps(text) + self.tail
+
+    def close_message(self, status: str = "completed") -> bytes:
+        item_id = self.message
+        assert item_id is not None
+        self.message = None
+        text = "".join(self.parts)
+        where = self.where
+        item = _message(item_id, text, status)
+        frames = self.event("response.output_text.done", {**where, "text": text, "logprobs": []})
+        frames += self.event("response.content_part.done", {**where, "part": _part(text)})
+        frames += self.event("response.output_item.done", {"output_index": where["output_index"], "item": item})
+        self.items.append(item)
+        return frames
+
+    def tool_call(self, call_id: str, name: str, args: Any) -> bytes:
+        frames = self.close_message() if self.message is not None else b""
+        item_id, index = _new_id("fc"), len(self.items)
+        item = _call_item(item_id, call_id, name, args, "completed")
+        where = {"item_id": item_id, "output_index": index}
+        added = _call_item(item_id, call_id, name, args, "in_progress")
+        frames += self.event("response.output_item.added", {"output_index": index, "item": added})
+        frames += self.event("response.function_call_arguments.delta", {**where, "delta": item["arguments"]})
+        frames += self.event("response.function_call_arguments.done", {**where, "arguments": item["arguments"]})
+        frames += self.event("response.output_item.done", {"output_index": index, "item": item})
+        self.items.append(item)
+        return frames
+
+    def tool_output(self, call_id: str, output: str) -> bytes:
+        frames = self.close_message() if self.message is not None else b""
+        item_id, index = _new_id("fco"), len(self.items)
+        added = _output_item(item_id, call_id, output, "in_progress")
+        item = _output_item(item_id, call_id, output, "completed")
+        frames += self.event("response.output_item.added", {"output_index": index, "item": added})
+        frames += self.event("response.output_item.done", {"output_index": index, "item": item})
+        self.items.append(item)
+        return frames
+
+
 async def _stream(
-    state: ServerState, req: _Request, options: RunOptions | None, resp: dict[str, Any], item_id: str
+    state: ServerState, req: _Request, options: RunOptions | None, resp: dict[str, Any]
 ) -> AsyncIterator[bytes]:
-    seq = 0
-    yield _event("response.created", seq, {"response": resp})
-    seq += 1
-    yield _event("response.in_progress", seq, {"response": resp})
-    seq += 1
-    yield _event("response.output_item.added", seq, {"output_index": 0, "item": _message(item_id, "", "added")})
-    seq += 1
-    empty = _part("")
-    where = {"item_id": item_id, "output_index": 0, "content_index": 0}
-    yield _event("response.content_part.added", seq, {**where, "part": empty})
-    # One template per stream split around the delta and the sequence number: a token costs two encodes.
-    template = _event("response.output_text.delta", 0, {**where, "delta": "\x00", "logprobs": []})
-    head, tail = template.split(b'"sequence_number":0', 1)
-    middle, tail = tail.split(b'"\\u0000"', 1)
-    head += b'"sequence_number":'
+    out = _Items()
+    yield out.event("response.created", {"response": resp})
+    yield out.event("response.in_progress", {"response": resp})
     stream = req.target.run_stream(req.query, options=options, timeout=state.settings.request_timeout)
     state.streams.add(stream)
     error: BaseException | None = None
@@ -311,9 +416,18 @@ async def _stream(
             t = chunk.type
             if t is _DELTA:
                 if agent:
-                    seq += 1
-                    yield head + str(seq).encode() + middle + _dumps(chunk.delta) + tail
-            elif t is _ERROR and chunk.step_name is None:
+                    if out.message is None:
+                        yield out.open_message()
+                    yield out.delta(chunk.delta)
+            elif chunk.step_name is not None:
+                continue
+            elif t is _TOOL_CALL and agent:
+                yield out.tool_call(chunk.tool_call_id or "", chunk.tool_name or "", chunk.tool_args or {})
+            elif t is _TOOL_RESULT and agent:
+                meta: dict[str, Any] = chunk.metadata or {}
+                output = _tool_output(chunk.tool_result, meta.get("error"))
+                yield out.tool_output(chunk.tool_call_id or "", output)
+            elif t is _ERROR:
                 error = chunk.error
             elif t is _DONE:
                 break
@@ -326,24 +440,19 @@ async def _stream(
     finally:
         state.stream_ended(stream)
     if error is not None:
-        seq += 1
-        yield _event("response.failed", seq, {"response": _failed(resp, error)})
+        yield out.event("response.failed", {"response": _failed(resp, error)})
         return
-    if not agent:
-        seq += 1
-        yield head + str(seq).encode() + middle + _dumps(result.content) + tail
-    text = result.content
-    _finish(resp, result, item_id)
+    if out.message is None:
+        # A workflow's answer comes whole at the end (its steps stream on the native API); an agent's
+        # last round may have sent no deltas. Either way the response ends with its answer.
+        yield out.open_message()
+        if result.content:
+            yield out.delta(result.content)
+    length = result.metadata.get("finish_reason") == "length"
+    yield out.close_message("incomplete" if length else "completed")
+    _finish(resp, result, "", out.items)
     await _keep(state.sessions, req, resp, result)
-    part = _part(text)
-    seq += 1
-    yield _event("response.output_text.done", seq, {**where, "text": text, "logprobs": []})
-    seq += 1
-    yield _event("response.content_part.done", seq, {**where, "part": part})
-    seq += 1
-    yield _event("response.output_item.done", seq, {"output_index": 0, "item": resp["output"][0]})
-    seq += 1
-    yield _event(f"response.{resp['status']}", seq, {"response": resp})
+    yield out.event(f"response.{resp['status']}", {"response": resp})
 
 
 async def get_response(request: Request) -> Response:

@@ -7,9 +7,15 @@ connection therefore loses nothing, and a reconnect repeats nothing. The buffer 
 `replay_buffer` events; a reader asking for an older one gets a typed `replay_gone` error instead
 of a silent gap.
 
-Finished runs are summarised into a `RunStore` (in-process by default). Persistent stores and
-durable runs are separate work: a store implementing the two-method protocol can back it later,
-and only live runs (their tasks and buffers) need this process.
+Finished runs are summarised into a `RunStore` (in-process by default; `StoreRunStore` keeps them in
+an `ak.stores` store, so they outlive the process). Only live runs (their tasks and buffers) need
+this process.
+
+A durable run that pauses (a tool waiting for approval, a workflow step's `request_input`) ends its
+task with status `paused` and the requests it waits for in `pending`; `resume()` starts a new task
+on the same record, whose events continue the same sequence (a reader that saw the first part's
+DONE reconnects with its id and reads on). A paused record from a persistent store is revived on
+resume, its event ids going on from where they stopped.
 """
 
 from __future__ import annotations
@@ -29,9 +35,18 @@ from ..options import RunOptions
 from ..streaming import ChunkType
 from ._wire import chunk_data, error_body, error_type, public_message, result_data, timeout_error
 
-__all__ = ("InMemoryRunStore", "ReplayGoneError", "RunRecord", "RunRegistry", "RunStore", "ServerClosingError")
+__all__ = (
+    "InMemoryRunStore",
+    "NotPausedError",
+    "ReplayGoneError",
+    "RunRecord",
+    "RunRegistry",
+    "RunStore",
+    "ServerClosingError",
+    "StoreRunStore",
+)
 
-Status = Literal["running", "completed", "failed", "cancelled", "timeout"]
+Status = Literal["running", "paused", "completed", "failed", "cancelled", "timeout"]
 
 _RUN_PREFIX = os.urandom(3).hex()
 _counter = itertools.count(1)
@@ -48,6 +63,10 @@ class ReplayGoneError(AgentickitError):
 
 class ServerClosingError(AgentickitError):
     """The server is shutting down and starts no new runs."""
+
+
+class NotPausedError(AgentickitError):
+    """A resume of a run that is not (or no longer) paused: another resume got there first."""
 
 
 @runtime_checkable
@@ -89,6 +108,30 @@ class InMemoryRunStore:
         return len(self._runs)
 
 
+class StoreRunStore:
+    """A `RunStore` in an `ak.stores` store (`SQLite`, `Postgres`, `Redis`): run records survive a restart.
+
+    `ak.serve.app(store=ak.stores.SQLite("serve.db"))` wraps the store in one. Each record is the
+    metadata of one stream in the `serve_runs` namespace.
+    """
+
+    __slots__ = ("backend",)
+
+    NAMESPACE = "serve_runs"
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+
+    async def save(self, run_id: str, record: dict[str, Any]) -> None:
+        """Keep (or replace) a run's summary."""
+        await self.backend.put_meta(self.NAMESPACE, run_id, record)
+
+    async def load(self, run_id: str) -> dict[str, Any] | None:
+        """A run's summary, or None."""
+        info = await self.backend.info(self.NAMESPACE, run_id)
+        return None if info is None or not info.meta else dict(info.meta)
+
+
 class RunRecord:
     """One live run: its task, its status and the last `replay_buffer` events as SSE frames."""
 
@@ -103,16 +146,18 @@ class RunRecord:
         "error",
         "finished_at",
         "id",
+        "journal_id",
         "kind",
         "next_seq",
+        "pending",
         "result",
         "status",
         "target",
         "ttft",
     )
 
-    def __init__(self, target: str, kind: str, replay_buffer: int) -> None:
-        self.id = f"run_{_RUN_PREFIX}{next(_counter):x}"
+    def __init__(self, target: str, kind: str, replay_buffer: int, run_id: str | None = None) -> None:
+        self.id = run_id or f"run_{_RUN_PREFIX}{next(_counter):x}"
         self.target = target
         self.kind = kind
         self.status: Status = "running"
@@ -121,6 +166,10 @@ class RunRecord:
         self.result: Any = None
         self.error: BaseException | None = None
         self.ttft: float | None = None
+        self.pending: list[dict[str, Any]] | None = None
+        """What a paused run waits for (`ApprovalRequest.to_dict()` each)."""
+        self.journal_id: str | None = None
+        """The durable run id (`Result.run_id`) a paused run resumes from."""
         self.next_seq = 1
         self._limit = replay_buffer
         # Headroom for the terminal ERROR and DONE, which are appended without waiting for readers.
@@ -255,6 +304,8 @@ class RunRecord:
             "finished_at": self.finished_at,
             "events": self.next_seq - 1,
             "ttft": self.ttft,
+            "pending": self.pending,
+            "journal_id": self.journal_id,
             "result": None if self.result is None else result_data(self.result),
             "error": None if err is None else error_body(error_type(err), public_message(err))["error"],
         }
@@ -297,6 +348,47 @@ class RunRegistry:
         record._task = asyncio.get_running_loop().create_task(self._own(record, body))  # pyright: ignore[reportPrivateUsage]
         return record
 
+    def resume(
+        self, found: RunRecord | dict[str, Any], target: Any, approvals: dict[str, Any], *, stream: bool
+    ) -> RunRecord:
+        """Continue a paused run (a live record, or a summary from the store) in a new task on the same record.
+
+        Raises:
+            ServerClosingError: the server is shutting down.
+            NotPausedError: the run is no longer paused.
+
+        """
+        if self.closing:
+            raise ServerClosingError("the server is shutting down and resumes no runs; retry on another instance")
+        if not isinstance(found, RunRecord):
+            found = self.live.get(found["id"]) or self.recent.get(found["id"]) or found
+        if isinstance(found, RunRecord):
+            if found.status != "paused":
+                raise NotPausedError(f"run {found.id!r} is {found.status}, not paused (resumed twice?)")
+            record = found
+        else:
+            # A paused run of an earlier process: its events are gone, their ids go on from there.
+            record = RunRecord(found["target"], found["kind"], self.replay_buffer, run_id=found["id"])
+            record.created_at = found.get("created_at") or record.created_at
+            record.next_seq = int(found.get("events") or 0) + 1
+            record.journal_id = found.get("journal_id")
+            record.ttft = found.get("ttft")
+        journal_id = record.journal_id
+        assert journal_id is not None
+        record.status = "running"
+        record.pending = None
+        record.result = None
+        record.error = None
+        record.finished_at = None
+        self.recent.pop(record.id, None)
+        self.live[record.id] = record
+        if stream:
+            body = self._stream(record, target, "", None, resume=(journal_id, approvals))
+        else:
+            body = self._resume(record, target, journal_id, approvals)
+        record._task = asyncio.get_running_loop().create_task(self._own(record, body))  # pyright: ignore[reportPrivateUsage]
+        return record
+
     async def get(self, run_id: str) -> RunRecord | dict[str, Any] | None:
         """A live run, a finished run's summary, or None."""
         live = self.live.get(run_id) or self.recent.get(run_id)
@@ -319,7 +411,13 @@ class RunRegistry:
         except Exception as exc:  # the run's own failure: recorded and sent, never raised into the server
             self._end(record, "failed", exc)
         else:
-            self._end(record, "failed" if getattr(record.result, "error", None) is not None else "completed", None)
+            result = record.result
+            if getattr(result, "status", None) == "paused":
+                record.pending = [p.to_dict() for p in result.pending]
+                record.journal_id = result.run_id
+                self._end(record, "paused", None)
+            else:
+                self._end(record, "failed" if getattr(result, "error", None) is not None else "completed", None)
         finally:
             self.live.pop(record.id, None)
             recent = self.recent
@@ -331,8 +429,21 @@ class RunRegistry:
     async def _run(self, record: RunRecord, target: Any, query: str, options: RunOptions | None) -> None:
         record.result = await target.run(query, options=options)
 
-    async def _stream(self, record: RunRecord, target: Any, query: str, options: RunOptions | None) -> None:
-        stream = target.run_stream(query, options=options)
+    async def _resume(self, record: RunRecord, target: Any, journal_id: str, approvals: dict[str, Any]) -> None:
+        record.result = await target.resume(journal_id, approvals=approvals)
+
+    async def _stream(
+        self,
+        record: RunRecord,
+        target: Any,
+        query: str,
+        options: RunOptions | None,
+        resume: tuple[str, dict[str, Any]] | None = None,
+    ) -> None:
+        if resume is None:
+            stream = target.run_stream(query, options=options)
+        else:
+            stream = target.resume_stream(resume[0], approvals=resume[1])
         started = time.perf_counter()
         sent_error = False
         append = record.append

@@ -60,6 +60,8 @@ class Server(uvicorn.Server):
         self.state = state
         self.announce = announce
         deadline = state.settings.shutdown_deadline
+        # uvicorn's http="auto" picks httptools (the serve extra installs it) over h11, whose pure-Python
+        # parser cost ~0.4 ms of server CPU per streamed request here (1.1-1.4 vs 1.5-2.5 ms, busy 2 cores).
         options: dict[str, Any] = {"access_log": False, "log_level": "warning", "lifespan": "on"}
         options.update(uvicorn_options)
         # uvicorn's own backstop, after our deadline has ended the streams.

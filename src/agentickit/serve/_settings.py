@@ -1,15 +1,18 @@
-"""What a server may do: limits, deadlines, CORS and API keys (`ServeSettings`, `APIKey`)."""
+"""What a server may do: limits, deadlines, CORS, API keys and rate limits (`ServeSettings`, `APIKey`)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
+import time
 from dataclasses import dataclass, field
 
 from ..errors import UserError
+from ..tools._policies import parse_rate_limit
 
-__all__ = ("APIKey", "ServeSettings", "hash_key", "is_loopback")
+__all__ = ("APIKey", "RateLimiter", "ServeSettings", "hash_key", "is_loopback")
 
 
 def hash_key(key: str) -> str:
@@ -17,8 +20,12 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+@functools.lru_cache(maxsize=1024)
 def is_loopback(host: str) -> bool:
-    """Whether `host` names only this machine (127.0.0.0/8, ::1 or `localhost`)."""
+    """Whether `host` names only this machine (127.0.0.0/8, ::1 or `localhost`).
+
+    Asked for every request without API keys: `ipaddress` parsing costs ~5 us a call, the cache ~50 ns.
+    """
     if host == "localhost":
         return True
     try:
@@ -35,12 +42,15 @@ class APIKey:
         name: who holds it; written in access logs (the key never is).
         sha256: `hash_key(key)`, 64 hex digits.
         scopes: the agent and workflow names it may run, or `"*"` for all (needed for `/mcp`).
+        rate_limit: requests this key may make, e.g. `"600/m"` (429 beyond it); None takes the
+            server's `rate_limit`.
 
     """
 
     name: str
     sha256: str
     scopes: tuple[str, ...] = ("*",)
+    rate_limit: str | None = None
 
     def __post_init__(self) -> None:
         digest = self.sha256.lower()
@@ -53,13 +63,18 @@ class APIKey:
         if isinstance(self.scopes, str):
             raise UserError(f"API key {self.name!r}: scopes is a list of names, e.g. ['assistant'] or ['*']")
         object.__setattr__(self, "scopes", tuple(self.scopes))
+        if self.rate_limit is not None:
+            try:
+                parse_rate_limit(self.rate_limit)
+            except UserError as exc:
+                raise UserError(f"API key {self.name!r}: {exc}") from None
 
     def allows(self, target: str) -> bool:
         """Whether this key may run `target`."""
         return "*" in self.scopes or target in self.scopes
 
     def __repr__(self) -> str:
-        return f"APIKey(name={self.name!r}, scopes={self.scopes!r})"
+        return f"APIKey(name={self.name!r}, scopes={self.scopes!r}, rate_limit={self.rate_limit!r})"
 
 
 @dataclass(slots=True, frozen=True, kw_only=True)
@@ -77,6 +92,9 @@ class ServeSettings:
         shutdown_deadline: seconds in-flight runs get to finish on shutdown before they are cancelled.
         host: the address the server is bound to; the MCP endpoint's DNS-rebinding guard uses it.
         playground: serve the playground page at `/`.
+        rate_limit: requests per key (per client address when auth is off), e.g. `"100/s"` or
+            `"600/m"`, for keys that set none; beyond it a request gets 429 with `Retry-After`.
+            The probes, `/openapi.json` and the playground page are not counted. None: no limit.
 
     """
 
@@ -90,6 +108,7 @@ class ServeSettings:
     shutdown_deadline: float = 10.0
     host: str = "127.0.0.1"
     playground: bool = True
+    rate_limit: str | None = None
     _digests: tuple[bytes, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
@@ -105,6 +124,11 @@ class ServeSettings:
         for label, value in (("request_timeout", self.request_timeout), ("shutdown_deadline", self.shutdown_deadline)):
             if not isinstance(value, int | float) or value <= 0:  # pyright: ignore[reportUnnecessaryIsInstance]
                 problems.append(f"{label} must be seconds > 0, got {value!r}")
+        if self.rate_limit is not None:
+            try:
+                parse_rate_limit(self.rate_limit)
+            except UserError as exc:
+                problems.append(f"rate_limit: {exc}")
         if problems:
             raise UserError("serve settings: " + "; ".join(problems))
         keys = tuple(self.api_keys)
@@ -134,3 +158,51 @@ class ServeSettings:
             if hmac.compare_digest(presented, digest):
                 found = key
         return found
+
+
+class RateLimiter:
+    """Per-client request limits (GCRA): a client may use a period's quota at once, then one per interval.
+
+    One float per client and a few arithmetic operations per request; nothing sleeps (a request over
+    the limit is refused with the seconds until it would fit, for `Retry-After`).
+    """
+
+    __slots__ = ("_default", "_limits", "_tat")
+
+    def __init__(self, settings: ServeSettings) -> None:
+        self._default = None if settings.rate_limit is None else self._params(settings.rate_limit)
+        self._limits = {k.name: self._params(k.rate_limit) for k in settings.api_keys if k.rate_limit is not None}
+        self._tat: dict[str, float] = {}
+
+    @staticmethod
+    def _params(spec: str) -> tuple[float, float]:
+        limit = parse_rate_limit(spec)
+        interval = limit.interval
+        # A period's worth of requests may come back to back (the usual meaning of "100/m" for an API).
+        return interval, (max(1, int(limit.calls)) - 1) * interval
+
+    @property
+    def active(self) -> bool:
+        """Whether any limit is configured."""
+        return self._default is not None or bool(self._limits)
+
+    def check(self, client: str, key_name: str | None) -> float:
+        """0.0 if `client` may make a request now (and count it), else the seconds until it may."""
+        params = self._limits.get(key_name) if key_name is not None else None
+        if params is None:
+            params = self._default
+            if params is None:
+                return 0.0
+        interval, tau = params
+        now = time.monotonic()
+        tat = max(self._tat.get(client, now), now)
+        wait = tat - tau - now
+        if wait > 0:
+            return wait
+        table = self._tat
+        table[client] = tat + interval
+        if len(table) > 10_000:
+            # Per client address without keys: forget the clients whose budget is whole again.
+            for stale in [c for c, t in table.items() if t <= now]:
+                del table[stale]
+        return 0.0

@@ -93,6 +93,9 @@ def result_data(result: Result[Any]) -> dict[str, Any]:
         "agent_name": result.agent_name,
         "metadata": _jsonable(result.metadata),
     }
+    if getattr(result, "status", None) == "paused":
+        out["status"] = "paused"
+        out["pending"] = [p.to_dict() for p in result.pending]
     output: Any = result.output
     if output is not result.content:
         out["output"] = _output_data(output)

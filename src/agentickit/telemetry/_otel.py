@@ -20,6 +20,7 @@ import asyncio
 import contextvars
 import logging
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -125,7 +126,7 @@ _chat: contextvars.ContextVar[Handle | None] = contextvars.ContextVar("agenticki
 class Handle:
     """One open span of ours: the span, the context token that made it current, and when it began."""
 
-    __slots__ = ("first", "model", "owner", "reset", "span", "start", "token")
+    __slots__ = ("first", "model", "owner", "span", "start", "token", "var", "var_token")
 
     def __init__(self, owner: Telemetry, span: Span, model: str = "", *, current: bool = True) -> None:
         self.owner = owner
@@ -136,8 +137,9 @@ class Handle:
         self.start = time.perf_counter()
         self.model = model
         self.first = 0.0
-        self.reset: Callable[[], None] | None = None
-        """Puts back the context variable this span set (the current chat call, the run id)."""
+        self.var: contextvars.ContextVar[Any] | None = None
+        """The context variable this span set (the current chat call, the run id), put back at the end."""
+        self.var_token: contextvars.Token[Any] | None = None
 
     # The end hooks of the call sites; each ends the span and restores the context it replaced.
 
@@ -173,6 +175,85 @@ class Handle:
     def step_end(self, result: Any, exc: BaseException | None) -> None:
         """End a step span with its `StepResult` (None if it never finished) and what stopped it."""
         self.owner.step_end(self, result, exc)
+
+
+class _RunHandle(Handle):
+    """An `invoke_agent` span: a failed run still gets its run id (a finished one has it from its `Result`)."""
+
+    __slots__ = ()
+
+    def fail(self, exc: BaseException) -> None:
+        run_id = _run_id.get()
+        if run_id:
+            self.span.set_attribute(RUN_ID, run_id)
+        self.owner.fail(self, exc)
+
+
+# The SDK copies and checks every attribute it is given (about as much work per attribute as a span's
+# own bookkeeping, bench/telemetry.py), so a hook passes each name once; what depends only on the
+# agent and its model is built once per agent or model object and reused (the SDK never keeps the
+# dict it is handed; nothing here mutates a cached one).
+_CACHE_SIZE = 256
+
+
+class _ModelInfo:
+    """What a model's spans and metrics say about it, built at its first call."""
+
+    __slots__ = ("base_url", "chat", "chat_stream", "name", "provider", "raw_name", "ref")
+
+    def __init__(self, model: Any, ref: weakref.ref[Any], latest: bool) -> None:
+        self.ref = ref
+        self.raw_name = model.model_name
+        self.base_url = getattr(model, "base_url", None)
+        self.name = str(self.raw_name)
+        self.provider = _provider(model)
+        chat: dict[str, Any] = {OPERATION: "chat", PROVIDER: self.provider}
+        if not latest:
+            chat[SYSTEM] = self.provider
+        chat[REQUEST_MODEL] = self.name
+        url = self.base_url
+        if isinstance(url, str) and url:
+            parts = urlsplit(url)
+            if parts.hostname:
+                chat[SERVER_ADDRESS] = parts.hostname
+                chat[SERVER_PORT] = parts.port or (443 if parts.scheme == "https" else 80)
+        self.chat = {**chat, REQUEST_STREAM: False}
+        self.chat_stream = {**chat, REQUEST_STREAM: True}
+
+
+class _AgentInfo:
+    """What an agent's `invoke_agent` spans and run metrics say about it, built at its first run."""
+
+    __slots__ = ("description", "duration", "model", "name", "raw_name", "ref", "start", "tokens_in", "tokens_out")
+
+    def __init__(self, agent: Any, ref: weakref.ref[Any], info: _ModelInfo | None, latest: bool) -> None:
+        self.ref = ref
+        self.model = info
+        """The model facts this was built from (a renamed or replaced model makes a new one)."""
+        self.raw_name = getattr(agent, "name", "agent")
+        self.description = getattr(agent, "description", None)
+        self.name = str(self.raw_name)
+        start: dict[str, Any] = {OPERATION: "invoke_agent", AGENT_NAME: self.name}
+        metric: dict[str, Any] = {OPERATION: "invoke_agent"}
+        if info is not None:
+            start[PROVIDER] = metric[PROVIDER] = info.provider
+            if not latest:
+                start[SYSTEM] = metric[SYSTEM] = info.provider
+            start[REQUEST_MODEL] = info.name
+        if self.description:
+            start[AGENT_DESCRIPTION] = str(self.description)
+        self.start = start
+        metric[AGENT_NAME] = self.name
+        if info is not None and info.raw_name:
+            # The configured model, not the name the server reports: that one is the server's to
+            # choose, and a label set that grows with it has no bound.
+            metric[REQUEST_MODEL] = info.name
+            self.duration: dict[str, Any] | None = metric
+            self.tokens_in: dict[str, Any] = {**metric, TOKEN_TYPE: "input"}
+            self.tokens_out: dict[str, Any] = {**metric, TOKEN_TYPE: "output"}
+        else:  # the model comes from the result (or there is none): built per run
+            self.duration = None
+            self.tokens_in = self.tokens_out = metric
 
 
 def _provider(model: Any) -> str:
@@ -222,6 +303,8 @@ class Telemetry:
             explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
         )
         self._factory: Callable[..., logging.LogRecord] | None = None
+        self._models: dict[int, _ModelInfo] = {}
+        self._agents: dict[int, _AgentInfo] = {}
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -259,6 +342,52 @@ class Telemetry:
             out.append({"role": role, "parts": parts})
         return orjson.dumps(out).decode(), system
 
+    def _model_info(self, model: Any) -> _ModelInfo:
+        """`model`'s cached facts, rebuilt if its name or base URL changed since (or the id was reused)."""
+        info = self._models.get(id(model))
+        if (
+            info is not None
+            and info.ref() is model
+            and info.raw_name == model.model_name
+            and info.base_url == getattr(model, "base_url", None)
+        ):
+            return info
+        try:
+            ref = weakref.ref(model)
+        except TypeError:  # not weakly referable: built per call, never cached
+            return _ModelInfo(model, lambda: None, self.latest)  # pyright: ignore[reportArgumentType]
+        info = _ModelInfo(model, ref, self.latest)
+        if len(self._models) >= _CACHE_SIZE:
+            self._models.clear()
+        self._models[id(model)] = info
+        return info
+
+    def _agent_info(self, agent: Any) -> _AgentInfo:
+        """`agent`'s cached facts, rebuilt if its name, description or model changed since."""
+        try:
+            model = agent.model
+        except Exception:  # an agent whose model cannot be built fails in the run, not here
+            model = None
+        minfo = self._model_info(model) if model is not None else None
+        info = self._agents.get(id(agent))
+        if (
+            info is not None
+            and info.ref() is agent
+            and info.model is minfo
+            and info.raw_name == getattr(agent, "name", "agent")
+            and info.description == getattr(agent, "description", None)
+        ):
+            return info
+        try:
+            ref = weakref.ref(agent)
+        except TypeError:
+            return _AgentInfo(agent, lambda: None, minfo, self.latest)  # pyright: ignore[reportArgumentType]
+        info = _AgentInfo(agent, ref, minfo, self.latest)
+        if len(self._agents) >= _CACHE_SIZE:
+            self._agents.clear()
+        self._agents[id(agent)] = info
+        return info
+
     def fail(self, handle: Handle, exc: BaseException) -> None:
         """End `handle`'s span with the error (a cancellation is an error of type `CancelledError`)."""
         span = handle.span
@@ -271,8 +400,8 @@ class Telemetry:
             self._close(handle)
 
     def _close(self, handle: Handle) -> None:
-        if handle.reset is not None:
-            handle.reset()
+        if handle.var is not None:
+            handle.var.reset(handle.var_token)  # pyright: ignore[reportArgumentType]
         try:
             if handle.token is not None:
                 otel_context.detach(handle.token)
@@ -304,31 +433,20 @@ class Telemetry:
 
     def run_start(self, agent: Any, opts: Any) -> Handle:
         """Start `invoke_agent {name}`."""
-        name = str(getattr(agent, "name", "agent"))
-        attrs: dict[str, Any] = {OPERATION: "invoke_agent", AGENT_NAME: name}
-        try:
-            model = agent.model
-        except Exception:  # an agent whose model cannot be built fails in the run, not here
-            model = None
-        if model is not None:
-            attrs.update(self._base("invoke_agent", _provider(model)))
-            attrs[REQUEST_MODEL] = str(model.model_name)
-        description = getattr(agent, "description", None)
-        if description:
-            attrs[AGENT_DESCRIPTION] = str(description)
+        info = self._agent_info(agent)
+        attrs = info.start
         session = getattr(opts, "session_id", None)
         if session is not None:
-            attrs[CONVERSATION_ID] = str(session)
-        span = self.tracer.start_span(f"invoke_agent {name}", kind=_INTERNAL, attributes=attrs)
-        handle = Handle(self, span)
-        token = _run_id.set(None)
-        handle.reset = lambda: _run_id.reset(token)
+            attrs = {**attrs, CONVERSATION_ID: str(session)}
+        span = self.tracer.start_span("invoke_agent " + info.name, kind=_INTERNAL, attributes=attrs)
+        handle = _RunHandle(self, span)
+        handle.var = _run_id
+        handle.var_token = _run_id.set(None)
         return handle
 
     def run_id(self, value: str) -> None:
-        """Note the run id on the current span and for log records."""
+        """Note the run id for log records and for the run's span (set at its end, from the `Result` or here)."""
         _run_id.set(value)
-        trace.get_current_span().set_attribute(RUN_ID, value)
 
     def run_end(self, handle: Handle, result: Any) -> None:
         """End the agent span with the run's totals."""
@@ -371,28 +489,22 @@ class Telemetry:
         `current=False` (a call streamed through an async generator, `caps.llm_stream`) leaves the
         current span as it is; the caller notes the first chunk on the handle (`handle.first`).
         """
-        model_name = str(model.model_name)
-        attrs = self._base("chat", _provider(model))
-        attrs[REQUEST_MODEL] = model_name
+        info = self._model_info(model)
+        model_name = info.name
+        attrs = info.chat_stream if stream else info.chat
         temperature = settings.temperature if settings.temperature is not None else getattr(model, "temperature", None)
-        if temperature is not None:
-            attrs[REQUEST_TEMPERATURE] = float(temperature)
         max_tokens = settings.max_tokens if settings.max_tokens is not None else getattr(model, "max_tokens", None)
-        if max_tokens is not None:
-            attrs[REQUEST_MAX_TOKENS] = int(max_tokens)
-        if settings.top_p is not None:
-            attrs[REQUEST_TOP_P] = float(settings.top_p)
-        if settings.stop:
-            attrs[REQUEST_STOP] = tuple(settings.stop)
-        attrs[REQUEST_STREAM] = stream
-        url = getattr(model, "base_url", None)
-        if isinstance(url, str) and url:
-            parts = urlsplit(url)
-            if parts.hostname:
-                attrs[SERVER_ADDRESS] = parts.hostname
-                port = parts.port or (443 if parts.scheme == "https" else 80)
-                attrs[SERVER_PORT] = port
-        span = self.tracer.start_span(f"chat {model_name}", kind=_CLIENT, attributes=attrs)
+        if temperature is not None or max_tokens is not None or settings.top_p is not None or settings.stop:
+            attrs = attrs.copy()
+            if temperature is not None:
+                attrs[REQUEST_TEMPERATURE] = float(temperature)
+            if max_tokens is not None:
+                attrs[REQUEST_MAX_TOKENS] = int(max_tokens)
+            if settings.top_p is not None:
+                attrs[REQUEST_TOP_P] = float(settings.top_p)
+            if settings.stop:
+                attrs[REQUEST_STOP] = tuple(settings.stop)
+        span = self.tracer.start_span("chat " + model_name, kind=_CLIENT, attributes=attrs)
         if self.capture_content:
             text, system = self._messages_json(messages)
             if self.latest:
@@ -405,8 +517,8 @@ class Telemetry:
                 span.add_event("gen_ai.content.prompt", {PROMPT: text})
         handle = Handle(self, span, model_name, current=current)
         if current:
-            token = _chat.set(handle)
-            handle.reset = lambda: _chat.reset(token)
+            handle.var = _chat
+            handle.var_token = _chat.set(handle)
         return handle
 
     def first_chunk(self) -> None:
@@ -564,17 +676,25 @@ class Telemetry:
 
     def metrics_result(self, owner: Any, result: Any, ttft: float | None) -> None:
         """Record one successful run: its duration, tokens and time to first chunk."""
-        attrs = self._owner_attrs(owner, result)
-        # The configured model, not the name the server reports: that one is the server's to
-        # choose, and a label set that grows with it has no bound.
-        model = getattr(getattr(owner, "model", None), "model_name", None) or result.metadata.get("model")
-        if model:
-            attrs[REQUEST_MODEL] = str(model)
+        if getattr(result, "steps", None) is None and hasattr(owner, "model"):
+            info = self._agent_info(owner)
+            attrs = info.duration
+            tokens_in, tokens_out = info.tokens_in, info.tokens_out
+        else:
+            attrs = None
+            tokens_in = tokens_out = self._owner_attrs(owner, result)
+        if attrs is None:
+            attrs = tokens_in.copy()
+            model = getattr(getattr(owner, "model", None), "model_name", None) or result.metadata.get("model")
+            if model:
+                attrs[REQUEST_MODEL] = str(model)
+            tokens_in = {**attrs, TOKEN_TYPE: "input"}
+            tokens_out = {**attrs, TOKEN_TYPE: "output"}
         self.duration.record(result.duration, attrs)
         usage = result.usage
         if usage.input_tokens or usage.output_tokens:
-            self.tokens.record(usage.input_tokens, {**attrs, TOKEN_TYPE: "input"})
-            self.tokens.record(usage.output_tokens, {**attrs, TOKEN_TYPE: "output"})
+            self.tokens.record(usage.input_tokens, tokens_in)
+            self.tokens.record(usage.output_tokens, tokens_out)
         if ttft is not None:
             self.ttfc.record(ttft, attrs)
 

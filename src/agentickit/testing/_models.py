@@ -6,7 +6,7 @@ import dataclasses
 import inspect
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, cast
+from typing import Any, cast
 
 import orjson
 
@@ -102,7 +102,7 @@ class FunctionModel(Model):
 
     """
 
-    supports_native_output: ClassVar[bool] = True  # the function sees `settings.response_format`
+    supports_native_output = True  # the function sees `settings.response_format`
 
     function: ModelFunction | None = None
     model_name: str = "function"

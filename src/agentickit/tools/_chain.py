@@ -49,6 +49,21 @@ class CallInfo:
         self.call_id = call_id
 
 
+class _Expiry:
+    """A tool call's timeout: the task to cancel when it expires, and whether it did."""
+
+    __slots__ = ("fired", "task")
+
+    def __init__(self, task: asyncio.Task[Any]) -> None:
+        self.task = task
+        self.fired = False
+
+
+def _expire(expiry: _Expiry) -> None:
+    expiry.fired = True
+    expiry.task.cancel()
+
+
 class LoopSemaphore(LoopBound[asyncio.Semaphore]):
     """A semaphore of `size` slots per event loop (asyncio primitives cannot cross loops)."""
 
@@ -125,18 +140,35 @@ def compile_chain(
         call = direct
 
         async def timed(args: dict[str, Any], info: CallInfo) -> Any:
-            cm = asyncio.timeout(limit)
+            # asyncio.timeout's semantics (cancel the task; a TimeoutError only for our own expiry, the
+            # task's cancel count restored) without its context manager: a bare timer handle costs
+            # ~2 us a call on uvloop against ~15 us for `async with asyncio.timeout()` around a wait.
+            task = asyncio.current_task()
+            if task is None:  # pragma: no cover - the run loop always runs in a task
+                return await call(args, info)
+            base = task.cancelling()
+            expiry = _Expiry(task)
+            handle = asyncio.get_running_loop().call_later(limit, _expire, expiry)
             try:
-                async with cm:
-                    return await call(args, info)
-            except TimeoutError:
-                if cm.expired():
+                value = await call(args, info)
+            except asyncio.CancelledError:
+                handle.cancel()
+                if expiry.fired and task.uncancel() <= base:
                     raise ToolTimeoutError(
                         f"tool {name!r} timed out after {limit:g} s (its timeout) and was cancelled{hint}",
                         tool_name=name,
                         timeout=limit,
                     ) from None
                 raise
+            except BaseException:
+                handle.cancel()
+                if expiry.fired:
+                    task.uncancel()
+                raise
+            handle.cancel()
+            if expiry.fired:
+                task.uncancel()  # it expired, and the tool returned anyway
+            return value
 
         layer = timed
 

@@ -107,7 +107,14 @@ class ToolMetrics:
         per = self._by_tool.get(name)
         if per is None:
             per = self._by_tool[name] = _Counter()
-        for c in (self._total, per):
+        total = self._total
+        if not error and attempts == 1 and cache is None:  # the common call: counted without the loop below
+            total.calls += 1
+            total.durations.append(duration)
+            per.calls += 1
+            per.durations.append(duration)
+            return
+        for c in (total, per):
             c.calls += 1
             c.durations.append(duration)
             if error:

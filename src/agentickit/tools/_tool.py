@@ -264,7 +264,8 @@ class Tool:
             model = self._model()  # also imports pydantic and sets _ValidationError
         try:
             if isinstance(arguments, str):
-                parsed = model.model_validate_json(arguments or "{}")
+                # The validator itself, not `model_validate_json` (a Python wrapper passing five keywords).
+                parsed = model.__pydantic_validator__.validate_json(arguments or "{}")
             else:
                 parsed = model.model_validate(arguments)
         except _ValidationError as exc:
