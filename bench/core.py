@@ -175,7 +175,7 @@ async def tool_dispatch() -> list[Row]:
     async def thread_hop() -> None:
         await asyncio.to_thread(add, 1, 2)
 
-    from agentickit.tools._threads import run_in_worker
+    from agentickit._threads import run_in_worker
 
     args = {"a": 1, "b": 2}
 
@@ -208,7 +208,7 @@ async def tool_dispatch() -> list[Row]:
             n=wk.n,
             unit="us",
             baseline={"name": "asyncio.to_thread(fn) (the default executor)", "value": (th - b) * US, "unit": "us"},
-            note=f"tools/_threads.py: SimpleQueue to an idle daemon worker, call_soon_threadsafe back; "
+            note=f"_threads.py: SimpleQueue to an idle daemon worker, call_soon_threadsafe back; "
             f"worker / to_thread = {(wk.median - b) / (th - b):.2f} in the same run",
         ),
         Row(

@@ -1,4 +1,4 @@
-"""Shared fixtures: the services guard, a loop-lag watchdog, and a free-port helper."""
+"""Shared fixtures: the services guard, a loop-lag watchdog, a free-port helper, the hypothesis CI profile."""
 
 from __future__ import annotations
 
@@ -6,13 +6,20 @@ import asyncio
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
+from hypothesis import settings
 
 from tests.hostile import HostileServer
 
 REQUIRE_SERVICES = os.environ.get("AGENTICKIT_REQUIRE_SERVICES") == "1"
+
+# The fuzz tests (hypothesis) draw new inputs on every local run, which is how they find bugs; in CI
+# they draw the same ones every time (and keep no example database), so CI cannot flake on them.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 SERVICES = {
     "redis": ("127.0.0.1", 6379),
@@ -36,6 +43,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         backend = params.get("store", params.get("backend"))
         if names & _SERVICE_FIXTURES or backend in SERVICES:
             item.add_marker(pytest.mark.services)
+
+
+async def wait_until(cond: Callable[[], bool], within: float = 5.0) -> None:
+    """Poll a state another thread changes (a worker thread returning), for which there is no event to wait on."""
+    deadline = time.monotonic() + within
+    while not cond() and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
 
 
 def _reachable(host: str, port: int) -> bool:

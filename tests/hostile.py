@@ -159,6 +159,10 @@ class HostileServer:
             await write(b'data: {"foo": 1}\n\n')
         elif mode == "not_json":
             await write(b"data: {not json}\n\n")
+        elif mode == "error_then_junk" and first:
+            # One write: the client reads both lines at once, the error event first.
+            await write(b'data: {"error": {"message": "overloaded"}}\n\ndata: {not json\n\n')
+            return
         elif mode == "huge":
             left = int(arg)
             while left > 0:

@@ -629,6 +629,13 @@ KNOBS: tuple[Knob, ...] = (
         case="tests/memory/test_memory.py::test_history_is_per_session_and_bounded_by_history_limit",
     ),
     Knob(
+        "In-process history size (bytes, all sessions)",
+        ctor="InMemory(max_bytes)",
+        config="memory.max_bytes",
+        case="tests/stores/test_memory_bytes.py::test_300_sessions_with_a_1_mb_answer_stay_within_max_bytes",
+        note="`ak.Memory(store=ak.stores.InMemory(max_bytes=...))`; default 256 MiB",
+    ),
+    Knob(
         "Run deadline",
         run="RunOptions.timeout",
         case="tests/agent/test_agent.py::test_run_timeout_raises_typed_error",

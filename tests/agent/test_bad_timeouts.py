@@ -45,3 +45,13 @@ def test_nan_backoffs_and_delays_are_rejected() -> None:
         ak.Step("s", ak.Agent("a", "simulated"), retries=1, retry_delay=math.nan)
     with pytest.raises(UserError, match="cache_ttl"):
         ak.Tool(instant, cache_ttl=math.nan)
+
+
+def test_infinite_http_timeouts_are_rejected_at_construction() -> None:
+    # Found by tests/config/test_config_fuzz.py: `llm.timeout = inf` loaded, then the first request
+    # failed with a raw OverflowError from the HTTP client's timer (both transports, streamed or not).
+    with pytest.raises(UserError, match="LLMConfig.timeout must be a finite"):
+        ak.LLMConfig(provider="openai", model="m", timeout=math.inf)
+    with pytest.raises(UserError, match="None for no limit"):
+        ak.LLMConfig(provider="openai", model="m", request_timeout=math.inf)
+    assert ak.LLMConfig(provider="openai", model="m", request_timeout=None).request_timeout is None

@@ -273,3 +273,32 @@ async def test_a_guarded_tool_keeps_its_context_variables_to_itself() -> None:
         result = await agent.run("go")
     assert result.tool_calls[0].result == "inner"
     assert var.get() == "outer"
+
+
+def test_a_stream_timeout_holds_against_a_blocking_sync_on_chunk() -> None:
+    # A sync on_chunk ran through asyncio.to_thread with no deadline: blocked 8 s per batch, it
+    # held a 0.3 s stream for 32 s, and asyncio.run waited for its thread at exit as well.
+    import threading
+
+    release = threading.Event()
+    seen: list[str] = []
+
+    def on_chunk(chunk: ak.Chunk) -> None:
+        seen.append(threading.current_thread().name)
+        release.wait(10)
+
+    async def main() -> None:
+        async with ak.Agent("a", llm=ak.SimulatedModel(script=["word " * 50])) as agent:
+            stream = agent.run_stream("go", timeout=0.3, on_chunk=on_chunk, buffer_size=1)
+            with pytest.raises(RunTimeoutError):
+                await stream.wait()
+
+    t0 = time.perf_counter()
+    try:
+        asyncio.run(main())
+        elapsed = time.perf_counter() - t0
+    finally:
+        release.set()
+    assert elapsed < 2.0
+    assert seen and set(seen) == {"agentickit-tool"}  # the worker pool's threads, called for one batch only
+    assert len(seen) == 1

@@ -1215,6 +1215,23 @@ async def _(tmp_path: Path) -> None:
     assert await _turns("") == 6
 
 
+@effect("memory.max_bytes")
+async def _(tmp_path: Path) -> None:
+    async def kept(text: str) -> list[int]:
+        agent = build("[memory]\n" + text)
+        for i in range(8):
+            await agent.run("x" * 400, session_id=f"s{i}")
+        out = [i for i in range(8) if await agent.memory.load(f"s{i}")]
+        await agent.cleanup()
+        return out
+
+    assert _mem("max_bytes = 5000").backend.max_bytes == 5000
+    # Each session holds ~1 KB of history: a 3 KB bound keeps the newest few, the oldest went first.
+    small = await kept("max_bytes = 3000")
+    assert small == list(range(8 - len(small), 8)) and 1 <= len(small) < 8
+    assert await kept("") == list(range(8))
+
+
 @effect("memory.ttl")
 async def _(tmp_path: Path) -> None:
     assert _mem("ttl = '5s'").ttl == 5.0

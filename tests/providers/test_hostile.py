@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import os
 import re
+import sys
 import time
 from typing import Any, Literal
 
@@ -192,6 +194,27 @@ async def test_bad_replies_are_typed_errors_on_both_transports(
                 await (drain(agent.run_stream("q")) if streamed else agent.run("q"))
 
 
+@pytest.mark.parametrize("stream", [False, True])
+async def test_the_cli_reports_a_wrong_typed_reply_without_a_traceback(hostile: HostileServer, stream: bool) -> None:
+    # A real `agentickit run` process against the hostile server (issue 11, item 8: it printed a traceback).
+    args = ["run", "--llm", "openai:m", "--base-url", hostile.base_url("content", "int"), *(["--stream"] * stream), "q"]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "agentickit.cli",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "OPENAI_API_KEY": "k", "AGENTICKIT_LLM_MAX_RETRIES": "0"},
+    )
+    async with asyncio.timeout(30):
+        _, err = await proc.communicate()
+    text = err.decode()
+    assert proc.returncode == 1, text
+    assert "BadResponseError" in text and "choices[0]" in text and "content" in text
+    assert "Traceback" not in text
+
+
 async def test_truncated_stream_is_retried_when_nothing_reached_the_caller(
     hostile: HostileServer, transport: Transport
 ) -> None:
@@ -199,6 +222,15 @@ async def test_truncated_stream_is_retried_when_nothing_reached_the_caller(
         async with asyncio.timeout(5):
             result = await drain(agent.run_stream("q"))
     assert result.content == "ok" and hostile.hits["no_done/empty"] == 2
+
+
+async def test_an_error_event_read_with_a_malformed_line_is_a_retried_server_error(hostile: HostileServer) -> None:
+    # Found by tests/providers/test_sse_fuzz.py: read together, the malformed line was reported
+    # first (a BadResponseError, not retried) although the server had said it was overloaded.
+    async with ak.Agent("a", llm(hostile, "error_then_junk", max_retries=2)) as agent:
+        async with asyncio.timeout(5):
+            result = await drain(agent.run_stream("q"))
+    assert result.content == "ok" and hostile.hits["error_then_junk/-"] == 2
 
 
 async def test_truncated_stream_after_text_is_not_retried(hostile: HostileServer, transport: Transport) -> None:

@@ -1,27 +1,19 @@
-"""The sync-tool worker pool (`tools/_threads.py`): timed-out calls never start, hung calls are counted
+"""The sync-tool worker pool (`agentickit/_threads.py`): timed-out calls never start, hung calls are counted
 and bounded per tool, so one tool that hangs cannot starve the others."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from collections.abc import Callable
 
 import pytest
 
 import agentickit as ak
+from agentickit import _threads
+from agentickit._threads import HUNG_LIMIT, MAX_THREADS, run_in_worker
 from agentickit.errors import ToolError
 from agentickit.providers.simulated import call
-from agentickit.tools import _threads
-from agentickit.tools._threads import HUNG_LIMIT, MAX_THREADS, run_in_worker
-
-
-async def _until(cond: Callable[[], bool], within: float = 5.0) -> None:
-    # Polls a state another thread changes (a worker returning); there is no event to wait on.
-    deadline = time.monotonic() + within
-    while not cond() and time.monotonic() < deadline:  # noqa: ASYNC110
-        await asyncio.sleep(0.01)
+from tests.conftest import wait_until
 
 
 async def test_a_call_that_timed_out_before_a_thread_took_it_never_starts() -> None:
@@ -67,7 +59,7 @@ async def test_hung_calls_are_counted_in_tool_metrics_until_they_return() -> Non
         assert m.timeouts == 1 and m.hung == 1 and m.by_tool["stuck"].hung == 1
     finally:
         release.set()
-    await _until(lambda: agent.tool_metrics().hung == 0)
+    await wait_until(lambda: agent.tool_metrics().hung == 0)
     assert agent.tool_metrics().hung == 0 and stuck.hung_calls == 0
 
 
@@ -87,7 +79,7 @@ async def test_a_tool_with_too_many_hung_calls_is_refused_and_others_still_run()
         for _ in range(HUNG_LIMIT):
             with pytest.raises(TimeoutError):
                 await asyncio.wait_for(stuck.call({}), 0.05)
-        await _until(lambda: stuck.hung_calls == HUNG_LIMIT)
+        await wait_until(lambda: stuck.hung_calls == HUNG_LIMIT)
         assert stuck.hung_calls == HUNG_LIMIT
         with pytest.raises(ToolError, match="calls still running in worker threads") as info:
             await stuck.call({})
@@ -99,7 +91,7 @@ async def test_a_tool_with_too_many_hung_calls_is_refused_and_others_still_run()
         assert result.tool_calls[0].error is not None and "still running" in result.tool_calls[0].error
     finally:
         release.set()
-    await _until(lambda: stuck.hung_calls == 0)
+    await wait_until(lambda: stuck.hung_calls == 0)
     assert await asyncio.wait_for(stuck.call({}), 5) == "late"  # accepted again once they returned
 
 

@@ -288,6 +288,8 @@ def memory_from_section(section: MemorySection, root: Config) -> Memory:
         store = stores.Postgres(section.dsn or "", pgbouncer=bool(section.pgbouncer), **extra)
     elif section.provider == "redis":
         store = stores.Redis(section.url or "", **extra)
+    elif section.max_bytes is not None:
+        store = stores.InMemory(max_bytes=section.max_bytes)
     embedder: Any = None
     if section.embedder == "openai":
         embedder = OpenAIEmbedder(

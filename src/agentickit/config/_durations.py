@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -16,7 +17,7 @@ def parse_duration(value: Any) -> float:
     """Seconds from a number or a duration string.
 
     Raises:
-        ValueError: not a duration, or negative (the message says what is accepted).
+        ValueError: not a duration, negative, NaN or infinite (the message says what is accepted).
 
     """
     if isinstance(value, bool):  # TOML `true` is not a duration, even though bool is an int
@@ -43,4 +44,8 @@ def parse_duration(value: Any) -> float:
         raise ValueError(f"expected {_EXPECTED}, got {type(value).__name__} {value!r}")
     if seconds < 0 or seconds != seconds:
         raise ValueError(f"expected {_EXPECTED} (>= 0), got {value!r}")
+    if seconds == math.inf:
+        # `inf` (or "1e999s") reached the HTTP clients, whose timers cannot take it (a raw
+        # OverflowError at the first request); a key that can go unlimited takes "none".
+        raise ValueError(f'expected {_EXPECTED} (finite; "none" where a key allows no limit), got {value!r}')
     return seconds

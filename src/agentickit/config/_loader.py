@@ -34,6 +34,7 @@ Environment overrides (applied after expansion, before validation; an empty valu
 | `AGENTICKIT_MEMORY_PGBOUNCER` | `memory.pgbouncer` |
 | `AGENTICKIT_MEMORY_TTL` | `memory.ttl` |
 | `AGENTICKIT_MEMORY_MAX_MESSAGES` | `memory.max_messages` |
+| `AGENTICKIT_MEMORY_MAX_BYTES` | `memory.max_bytes` |
 | `AGENTICKIT_MEMORY_SWEEP_INTERVAL` | `memory.sweep_interval` |
 | `AGENTICKIT_MEMORY_EMBEDDER` | `memory.embedder` |
 | `AGENTICKIT_MEMORY_EMBEDDING_MODEL` | `memory.embedding_model` |
@@ -330,7 +331,13 @@ def _error_from_validation(
         if first_key is None:
             first_key = key
         kind = err["type"]
-        origin = f" (from {env_keys[key]})" if key in env_keys else ""
+        if key in env_keys:
+            origin = f" (from {env_keys[key]})"
+        else:
+            # A section's rule (`memory: \`path\` is only used with ...`) may be about a key an
+            # AGENTICKIT_* variable set: say so, or the file looks fine and the error makes no sense.
+            inside = [f"{k} from {v}" for k, v in env_keys.items() if k.startswith(key + ".")]
+            origin = f" ({', '.join(inside)})" if inside and key != "(top level)" else ""
         if kind == "extra_forbidden":
             parent = _model_at(path[:-1])
             valid = sorted(parent.model_fields) if parent is not None else []

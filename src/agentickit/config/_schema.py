@@ -56,8 +56,10 @@ OptionalDuration = Annotated[float | None, BeforeValidator(_none_or_duration)]
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
-def _check_import_path(value: str) -> str:
-    if not _IMPORT_PATH.match(value):
+def _check_import_path(value: Any) -> str:
+    # A before-validator sees the raw value: anything but a string is a ValueError here (pydantic
+    # reports it under the key), not a TypeError from `re` (which pydantic lets escape).
+    if not isinstance(value, str) or not _IMPORT_PATH.match(value):
         raise ValueError(f"expected an import path 'package.module:name', got {value!r}")
     return value
 
@@ -179,6 +181,9 @@ class MemorySection(_Section):
     """A session expires this long after its last message."""
     max_messages: int | None = Field(default=None, ge=1)
     """The most messages kept per session."""
+    max_bytes: int | None = Field(default=None, ge=1)
+    """`provider = "memory"`: the most history (JSON text, about bytes) kept over all sessions; past it the
+    sessions written least recently are evicted first (default 256 MiB, `InMemory()`'s own bound)."""
     sweep_interval: Duration | None = Field(default=None, gt=0)
     """How often expired sessions are deleted in the background (needs `ttl`)."""
     embedder: Literal["hash", "openai", "sentence-transformers"] | None = None
@@ -211,6 +216,8 @@ class MemorySection(_Section):
                 raise ValueError(f'`{key}` is only used with provider = "{provider}"')
         if self.pgbouncer is not None and self.provider != "postgres":
             raise ValueError('`pgbouncer` is only used with provider = "postgres"')
+        if self.max_bytes is not None and self.provider != "memory":
+            raise ValueError('`max_bytes` bounds the in-process store: it is only used with provider = "memory"')
         if self.prefix is not None and self.provider in ("memory", "none"):
             raise ValueError("`prefix` is only used with provider sqlite, postgres or redis")
         if self.embedder != "openai" and self.embedding_base_url:
@@ -689,6 +696,32 @@ class Config(AgentSection):
         from ._toml import dumps
 
         data = self.model_dump(exclude_none=True, mode="python")
+        _write_nones(self, data)
         if not data.get("agents"):
             data.pop("agents", None)
         return dumps(data)
+
+
+def _write_nones(value: Any, dumped: Any) -> None:
+    """Put back, as `"none"`, the `None`s of `value` that mean "no limit" where the default is a limit.
+
+    TOML has no null, so `model_dump(exclude_none=True)` drops them, and the reloaded file had the
+    default instead: `request_timeout = "none"` came back as 600 s.
+    """
+    if isinstance(value, BaseModel) and isinstance(dumped, dict):
+        table = cast("dict[str, Any]", dumped)
+        for name, info in type(value).model_fields.items():
+            field = getattr(value, name)
+            if field is None:
+                if info.default is not None and info.default_factory is None and not info.is_required():
+                    table[name] = "none"
+            elif name in table:
+                _write_nones(field, table[name])
+    elif isinstance(value, list) and isinstance(dumped, list):
+        for item, out in zip(cast("list[Any]", value), cast("list[Any]", dumped), strict=False):
+            _write_nones(item, out)
+    elif isinstance(value, dict) and isinstance(dumped, dict):
+        out_table = cast("dict[str, Any]", dumped)
+        for key, item in cast("dict[str, Any]", value).items():
+            if key in out_table:
+                _write_nones(item, out_table[key])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import re
@@ -36,6 +37,10 @@ def _value(value: Any) -> str:
         return repr(value)
     if isinstance(value, str):
         return _string(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        # TOML's own date-time forms (a free-form table such as `llm.options` may hold them):
+        # isoformat() writes RFC 3339, which is what TOML reads back.
+        return value.isoformat()
     if isinstance(value, Mapping):
         items: Mapping[str, Any] = value  # type: ignore[assignment]
         return "{ " + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in items.items()) + " }" if items else "{}"

@@ -9,13 +9,14 @@ again; past `output_retries` corrections it raises `OutputValidationError`.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import inspect
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationError
 
+from .._threads import run_in_worker
 from ..errors import ModelRetry, OutputValidationError, UserError
 from ..messages import Message, ModelResponse, ToolCall, ToolDefinition
 from ..options import ToolChoice
@@ -237,7 +238,13 @@ class OutputRun:
             return self._reject("; ".join(lines))
         for fn in self.validators:
             try:
-                out = fn(value) if inspect.iscoroutinefunction(fn) else await asyncio.to_thread(fn, value)
+                # A sync validator runs in the worker threads sync tools use (agentickit/_threads.py):
+                # one stuck past the run's deadline does not hold asyncio.run (run_sync) at exit.
+                out = (
+                    fn(value)
+                    if inspect.iscoroutinefunction(fn)
+                    else await run_in_worker(functools.partial(fn, value), {})
+                )
                 if inspect.isawaitable(out):
                     out = await out
             except ModelRetry as exc:

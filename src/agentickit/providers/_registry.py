@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, cast
@@ -120,11 +121,15 @@ class LLMConfig:
             raise UserError(f"LLMConfig.max_concurrency must be an int >= 1 (or None for no cap), got {mc!r}")
         if self.base_url is not None and has_userinfo(self.base_url):
             raise ConfigError(userinfo_message(self.base_url))
-        if not is_seconds(self.timeout):
-            raise UserError(f"LLMConfig.timeout must be a number of seconds > 0, got {self.timeout!r}")
-        if self.request_timeout is not None and not is_seconds(self.request_timeout):
+        # Finite too: the HTTP clients turn a timeout into a timer deadline, and `math.ceil(inf)`
+        # there raised a raw OverflowError at the first request.
+        if not is_seconds(self.timeout) or self.timeout == math.inf:
+            raise UserError(f"LLMConfig.timeout must be a finite number of seconds > 0, got {self.timeout!r}")
+        if self.request_timeout is not None and (
+            not is_seconds(self.request_timeout) or self.request_timeout == math.inf
+        ):
             raise UserError(
-                f"LLMConfig.request_timeout must be a number of seconds > 0, or None for no limit, "
+                f"LLMConfig.request_timeout must be a finite number of seconds > 0, or None for no limit, "
                 f"got {self.request_timeout!r}"
             )
 

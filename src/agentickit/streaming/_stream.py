@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
 from .._cancel import guarded
+from .._threads import run_in_worker
 from ..errors import AgentickitError, RunCancelledError, RunTimeoutError, UserError
 from ._channel import BatchChannel, Channel, dropped_types, make_channel
 from ._chunk import Chunk, ChunkType
@@ -260,40 +261,39 @@ class Stream(Generic[R]):
         if cb is None:
             return
         finished = self._finished
+        if self._cb_lost:
+            return  # it outlived the deadline before and was left behind: it gets nothing more
+        work: Awaitable[tuple[int, Exception | None]]
         if self._options.on_chunk_is_async:
-            if self._cb_lost:
-                return  # it ignored a cancellation before and was detached: it gets nothing more
             # The batch goes to the callback in a task of its own (one per batch, not per chunk),
             # so a callback swallowing CancelledError cannot defeat the stream's timeout or a
             # cancellation of the reader (see agentickit/_cancel.py).
-            timeout = self._options.timeout
             work = guarded(_call_each_async(cb, batch, finished), "on_chunk callback", self._lose_callback)
-            try:
-                if timeout is None:
-                    stop, exc = await work
-                else:
-                    async with asyncio.timeout(max(self._t0 + timeout - time.perf_counter(), 0.0)):
-                        stop, exc = await work
-            except TimeoutError:
-                # The stream's deadline covers the callback too, its last chunks included.
-                self._cb_lost = True
-                self._fail(RunTimeoutError(f"the stream did not finish within its timeout of {timeout:g} s"))
-                return
-            except Exception as exc:  # it raised CancelledError or SystemExit itself
-                self._fail_at(batch, 0, exc)
-                return
-            if exc is not None:
-                self._fail_at(batch, stop, exc)
-            elif stop >= 0 and not finished:
-                del batch[stop + 1 :]
-                self.cancel("on_chunk returned False")
         else:
-            stop, exc = await asyncio.to_thread(_call_each, cb, batch, finished)
-            if exc is not None:
-                self._fail_at(batch, stop, exc)
-            elif stop >= 0 and not finished:
-                del batch[stop + 1 :]
-                self.cancel("on_chunk returned False")
+            # A sync callback runs in one of the worker threads sync tools use (agentickit/_threads.py):
+            # awaiting it can be given up at the deadline (`asyncio.to_thread` made a callback
+            # blocked 8 s per batch hold a 0.3 s stream for 32 s), and nothing waits for it at exit.
+            work = run_in_worker(_call_each, {"cb": cb, "batch": batch, "to_the_end": finished})
+        timeout = self._options.timeout
+        try:
+            if timeout is None:
+                stop, exc = await work
+            else:
+                async with asyncio.timeout(max(self._t0 + timeout - time.perf_counter(), 0.0)):
+                    stop, exc = await work
+        except TimeoutError:
+            # The stream's deadline covers the callback too, its last chunks included.
+            self._cb_lost = True
+            self._fail(RunTimeoutError(f"the stream did not finish within its timeout of {timeout:g} s"))
+            return
+        except Exception as exc:  # it raised CancelledError or SystemExit itself
+            self._fail_at(batch, 0, exc)
+            return
+        if exc is not None:
+            self._fail_at(batch, stop, exc)
+        elif stop >= 0 and not finished:
+            del batch[stop + 1 :]
+            self.cancel("on_chunk returned False")
 
     def _lose_callback(self) -> None:
         self._cb_lost = True

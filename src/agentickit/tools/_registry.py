@@ -12,9 +12,9 @@ import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from .._threads import run_in_worker
 from ..errors import ToolError, UserError
 from ._source import ToolSource
-from ._threads import run_in_worker
 from ._tool import Tool
 
 __all__ = ("ToolFactory", "ToolRegistry")

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import orjson
 
+from .._threads import WorkerGate, run_in_worker
 from .._utils import is_seconds
 from ..errors import ToolArgumentsError, UserError
 from ..messages import ToolDefinition
 from ._context import EMPTY_CONTEXT, RunContext, takes_context
 from ._output import ToolOutput
 from ._policies import RateLimit, parse_rate_limit
-from ._threads import WorkerGate, run_in_worker
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError

@@ -52,7 +52,10 @@ class Plan:
         n = len(steps)
         self.steps = tuple(steps)
         self.names = tuple(s.name for s in steps)
-        self.invokers: tuple[Invoker, ...] = tuple(make_invoker(s.agent, s.name) for s in steps)
+        self.invokers: tuple[Invoker, ...] = tuple(
+            make_invoker(s.agent, s.name, s._gate)  # pyright: ignore[reportPrivateUsage]
+            for s in steps
+        )
         self.deps = tuple(deps)
         dependents: list[list[int]] = [[] for _ in range(n)]
         for i, ds in enumerate(deps):

@@ -7,12 +7,13 @@ never by an agent's internals.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .._cancel import guarded
+from .._threads import WorkerGate, run_in_worker
 from ..errors import WorkflowError
 from ..messages import Usage
 from ..streaming import ChunkType
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from ..streaming._sink import ChunkSink
     from ._context import WorkflowContext
 
-__all__ = ("AgentLike", "Invoker", "StepOutput", "StepTarget", "make_invoker")
+__all__ = ("AgentLike", "Invoker", "StepGate", "StepOutput", "StepTarget", "make_invoker")
 
 StepTarget = Any
 """What a step runs: an `AgentLike` (an `Agent`, a workflow, `wf.as_agent()`), anything with
@@ -171,21 +172,39 @@ class _AsyncFnInvoker(Invoker):
         return _normalize(value)
 
 
-class _SyncFnInvoker(Invoker):
-    __slots__ = ("fn", "with_ctx")
+class StepGate(WorkerGate):
+    """A sync function step's standing with the worker threads: its calls still running after a timeout."""
 
-    def __init__(self, fn: Callable[..., Any], with_ctx: bool) -> None:
+    __slots__ = ()
+
+    def refused(self) -> Exception:
+        """The error for a new attempt while `HUNG_LIMIT` attempts of the step are hung."""
+        return WorkflowError(
+            f"step {self.name!r} has {self.hung} calls still running in worker threads after their timeout; "
+            "new attempts are refused until some return (make the function give up by itself, e.g. a timeout "
+            "on its socket or subprocess)"
+        )
+
+
+_NO_KWARGS: dict[str, Any] = {}
+
+
+class _SyncFnInvoker(Invoker):
+    __slots__ = ("fn", "gate", "with_ctx")
+
+    def __init__(self, fn: Callable[..., Any], with_ctx: bool, gate: StepGate) -> None:
         self.fn = fn
         self.with_ctx = with_ctx
+        self.gate = gate
 
     async def __call__(
         self, text: str, ctx: WorkflowContext, options: RunOptions | None, sink: ChunkSink | None, tag: str
     ) -> StepOutput:
-        # Sync user code runs in a worker thread so it can never stall the other steps.
-        if self.with_ctx:
-            value = await asyncio.to_thread(self.fn, text, ctx)
-        else:
-            value = await asyncio.to_thread(self.fn, text)
+        # Sync user code runs in one of the process's worker threads (the pool sync tools use, see
+        # _threads.py), so it can never stall the other steps; not asyncio.to_thread, whose executor
+        # `asyncio.run()` waits for, and whose queued calls run even after their step timed out.
+        call = functools.partial(self.fn, text, ctx) if self.with_ctx else functools.partial(self.fn, text)
+        value = await run_in_worker(call, _NO_KWARGS, self.gate)
         if inspect.isawaitable(value):  # a plain function that returns a coroutine, e.g. `lambda t: agent.run(t)`
             value = await value
         return _normalize(value)
@@ -201,8 +220,11 @@ def _positional_arity(fn: Callable[..., Any]) -> int:
     return sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
 
 
-def make_invoker(target: Any, step_name: str) -> Invoker:
+def make_invoker(target: Any, step_name: str, gate: StepGate | None = None) -> Invoker:
     """Classify `target` once and return the callable that runs it.
+
+    `gate` counts the hung calls of a sync function step (the `Step`'s own, so every plan of the
+    workflow shares it).
 
     Raises:
         WorkflowError: `target` is not agent-like.
@@ -225,7 +247,7 @@ def make_invoker(target: Any, step_name: str) -> Invoker:
             )
         if is_async:
             return _AsyncFnInvoker(target, arity == 2, step_name)
-        return _SyncFnInvoker(target, arity == 2)
+        return _SyncFnInvoker(target, arity == 2, StepGate(step_name) if gate is None else gate)
     raise WorkflowError(
         f"step {step_name!r}: {type(target).__name__} is not agent-like; use an Agent, a workflow "
         "(or wf.as_agent()), an object with `async def run(query)`, or a function `str -> str`"

@@ -9,7 +9,7 @@ from typing import Any
 from .._utils import is_seconds
 from ..errors import WorkflowError
 from ._context import WorkflowContext
-from ._invoke import StepTarget, make_invoker
+from ._invoke import StepGate, StepTarget, make_invoker
 
 __all__ = ("Condition", "Step", "Transform", "check_signature")
 
@@ -75,6 +75,7 @@ class Step:
     """
 
     __slots__ = (
+        "_gate",
         "agent",
         "condition",
         "depends_on",
@@ -132,6 +133,16 @@ class Step:
         self.retries = retries
         self.retry_delay = retry_delay
         self.description = description
+        self._gate = StepGate(name)
+        """Counts the hung calls of a sync function step; every plan of the workflow shares it."""
+
+    @property
+    def hung_calls(self) -> int:
+        """Attempts of this (sync function) step still running in a worker thread after they timed out.
+
+        At `HUNG_LIMIT` (16) new attempts fail at once with a `WorkflowError` until some return.
+        """
+        return self._gate.hung
 
     def __repr__(self) -> str:
         deps = f", depends_on={list(self.depends_on)!r}" if self.depends_on else ""

@@ -250,7 +250,7 @@ class OpenAIModel(OpenAICompatible):
 
 
 class _OpenAIStream(ModelStream):
-    __slots__ = ("_body", "_closed", "_deadline", "_done", "_model", "_resp", "_timeout")
+    __slots__ = ("_body", "_closed", "_deadline", "_done", "_model", "_pending", "_resp", "_size", "_tail", "_timeout")
 
     def __init__(self, model: OpenAIModel, body: bytes, timeout: aiohttp.ClientTimeout, deadline: float | None) -> None:
         super().__init__()
@@ -262,6 +262,11 @@ class _OpenAIStream(ModelStream):
         self._closed = False
         self._done = False
         """Whether the `[DONE]` line arrived."""
+        self._size = 0
+        self._tail = b""
+        """The start of a line whose end has not arrived yet."""
+        self._pending: list[bytes] = []
+        """A line longer than one read, collected piece by piece and joined once its end arrives."""
 
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
         # `batches` records what it yields itself, so the base class's bookkeeping layer (one more
@@ -326,40 +331,13 @@ class _OpenAIStream(ModelStream):
                 yield self._replay(reply)
                 return
             # One batch per network read: the consumer awaits once per read, not once per event.
-            parse = self._parse
-            cap = model.max_response_bytes
-            size = 0
-            tail = b""
-            # A line longer than one read is collected piece by piece and joined once its end
-            # arrives: `tail + data` per read made a 50 MB line quadratic (3.5 s).
-            pending: list[bytes] = []
+            feed = self.feed
+            status = resp.status
             async for data in resp.content.iter_any():
-                size += len(data)
-                if cap is not None and size > cap:
-                    raise model._too_large()  # pyright: ignore[reportPrivateUsage]
-                if b"\n" not in data:
-                    if tail:
-                        pending.append(tail)
-                        tail = b""
-                    pending.append(data)
-                    continue
-                if pending:
-                    pending.append(tail + data if tail else data)
-                    data = b"".join(pending)
-                    pending.clear()
-                elif tail:
-                    data = tail + data
-                lines = data.split(b"\n")
-                tail = lines.pop()
-                batch = parse(lines, resp.status)
+                batch = feed(data, status)
                 if batch:
                     yield batch
-            if pending:
-                tail = b"".join(pending) + tail
-            if tail.strip():
-                raise bad_response(model.provider, model.model_name, "the stream ended in the middle of an event", tail)
-            if not self._closed and not self._done and self._finish_reason is None:
-                raise truncated(model.provider, model.model_name)
+            self.end()
             finished = True
         except TimeoutError as exc:
             if not self._closed:
@@ -374,6 +352,55 @@ class _OpenAIStream(ModelStream):
                 # Half-read: drop the connection rather than return it to the pool, so the server
                 # sees the client go away (this is how a cancelled stream stops upstream work).
                 resp.close()
+
+    def feed(self, data: bytes, status: int = 200) -> list[BatchItem] | None:
+        """The events of the SSE lines that one network read completes (`None`: it ended no line).
+
+        Any split of a stream into reads gives the same events (`tests/providers/test_sse_fuzz.py`).
+
+        Raises:
+            ResponseTooLargeError: the stream passed `max_response_bytes`.
+            BadResponseError: an event is not valid JSON or has a wrong shape.
+            ServerError: the server reported an error in the middle of the stream.
+
+        """
+        size = self._size = self._size + len(data)
+        cap = self._model.max_response_bytes
+        if cap is not None and size > cap:
+            raise self._model._too_large()  # pyright: ignore[reportPrivateUsage]
+        tail = self._tail
+        pending = self._pending
+        if b"\n" not in data:
+            # `tail + data` per read made a 50 MB line quadratic (3.5 s): collect, join once.
+            if tail:
+                pending.append(tail)
+                self._tail = b""
+            pending.append(data)
+            return None
+        if pending:
+            pending.append(data)
+            data = b"".join(pending)
+            pending.clear()
+        elif tail:
+            data = tail + data
+        lines = data.split(b"\n")
+        self._tail = lines.pop()
+        return self._parse(lines, status)
+
+    def end(self) -> None:
+        """Check how the stream ended: on a line boundary, with `[DONE]` or a `finish_reason`.
+
+        Raises:
+            BadResponseError: the stream ended in the middle of an event.
+            TruncatedResponseError: the stream closed before the answer was complete.
+
+        """
+        model = self._model
+        tail = b"".join(self._pending) + self._tail if self._pending else self._tail
+        if tail.strip():
+            raise bad_response(model.provider, model.model_name, "the stream ended in the middle of an event", tail)
+        if not self._closed and not self._done and self._finish_reason is None:
+            raise truncated(model.provider, model.model_name)
 
     def _parse(self, lines: list[bytes], status: int) -> list[BatchItem]:
         """The events of whole SSE lines, recorded for `response()`; text as bare strings."""
@@ -393,15 +420,23 @@ class _OpenAIStream(ModelStream):
             # per event. A window, not the whole read: a read can hold thousands of events, and
             # their parsed trees all alive at once fall out of the CPU cache (measured slower than
             # one parse per event). When it fails (the `[DONE]` line, a malformed event) or splits
-            # differently, the events are parsed one by one, which finds the culprit.
+            # differently, the events are parsed and taken one by one, in order, so the first
+            # problem of the stream is the one reported whichever reads it arrived in (an error
+            # event before a malformed line is a `ServerError`, as when they arrive apart). Lines
+            # that are not JSON alone but join into as many values are taken as those values: only
+            # a server crafting them could send that, and it could as well send the values.
             objs: Any = None
             try:
                 objs = _loads(b"[" + b",".join(window) + b"]")
             except _JSONDecodeError:
                 pass
             if objs is None or len(objs) != len(window):
-                objs = self._parse_each(window)
-            pure = self._take(objs, add, status) and pure
+                for payload in window:
+                    one = self._parse_one(payload)
+                    if one is not None:
+                        pure = self._take(one, add, status) and pure
+            else:
+                pure = self._take(objs, add, status) and pure
         if batch:
             text = self._text
             text.append("".join(cast("list[str]", batch) if pure else [t for t in batch if isinstance(t, str)]))
@@ -472,18 +507,13 @@ class _OpenAIStream(ModelStream):
                 ) from exc
         return pure
 
-    def _parse_each(self, payloads: list[bytes]) -> list[Any]:
-        """The events one by one, without `[DONE]`; a malformed one is a `BadResponseError`."""
-        objs: list[Any] = []
-        for payload in payloads:
-            try:
-                objs.append(_loads(payload))
-            except _JSONDecodeError:
-                if payload.strip() == _DONE:
-                    self._done = True
-                    continue
-                model = self._model
-                raise bad_response(
-                    model.provider, model.model_name, "a stream event is not valid JSON", payload
-                ) from None
-        return objs
+    def _parse_one(self, payload: bytes) -> list[Any] | None:
+        """One event (as a list of one), or `None` for `[DONE]`; a malformed one is a `BadResponseError`."""
+        try:
+            return [_loads(payload)]
+        except _JSONDecodeError:
+            if payload.strip() == _DONE:
+                self._done = True
+                return None
+            model = self._model
+            raise bad_response(model.provider, model.model_name, "a stream event is not valid JSON", payload) from None

@@ -1,4 +1,4 @@
-"""Worker threads for sync tools: off the loop, bounded, cheap to reach, and unable to hold anything up.
+"""Worker threads for sync user code (tools, workflow steps): off the loop, bounded, cheap to reach, and unable to hold anything up.
 
 `asyncio.to_thread` uses the loop's default executor, and `asyncio.run()` waits for that executor's
 threads when it finishes. A sync tool stuck past its timeout would therefore keep `run_sync()` (and
@@ -14,9 +14,13 @@ The guarantees:
 - bounded: at most `MAX_THREADS` threads; more concurrent calls wait for a free one;
 - a call whose caller gave up (its timeout, or its run cancelled) before a worker took it never starts;
 - hung calls are counted: a call still running after its caller gave up holds its thread ("hung");
-  `Agent.tool_metrics()` shows them per tool, and a tool with `HUNG_LIMIT` hung calls is refused
-  new calls (a clear `ToolError`) until some return, so one tool that hangs cannot take every
-  thread and starve the other tools and agents of the process.
+  `Agent.tool_metrics()` shows them per tool (`Step.hung_calls` per workflow step), and a tool or
+  step with `HUNG_LIMIT` hung calls is refused new calls (a clear `ToolError`, or `WorkflowError`
+  for a step) until some return, so one function that hangs cannot take every thread and starve
+  the other tools, steps and agents of the process.
+
+Sync tools and sync workflow steps share the one pool (and its bound): it is the process's budget
+of threads for user code, whichever part of agentickit calls it.
 """
 
 from __future__ import annotations
@@ -29,13 +33,14 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import ToolError
+from ._cancel import UserExit
+from .errors import ToolError
 
 __all__ = ("HUNG_LIMIT", "MAX_THREADS", "WorkerGate", "run_in_worker")
 
 _IDLE_SECONDS = 60.0
 MAX_THREADS = 256
-"""More concurrent sync tool calls than this wait for a free thread (each hung call holds one)."""
+"""More concurrent sync calls (tools and workflow steps) than this wait for a free thread (each hung call holds one)."""
 HUNG_LIMIT = 16
 """A tool with this many calls still running past their caller is refused new calls until some return."""
 
@@ -43,7 +48,10 @@ _PENDING, _RUNNING, _DONE, _ABANDONED, _HUNG = range(5)
 
 
 class WorkerGate:
-    """One sync tool's standing with the workers: how many of its calls are hung (running, unwanted)."""
+    """One sync tool's standing with the workers: how many of its calls are hung (running, unwanted).
+
+    Subclasses say who is refused (`refused`): a workflow step's gate raises a `WorkflowError`.
+    """
 
     __slots__ = ("hung", "name")
 
@@ -52,8 +60,17 @@ class WorkerGate:
         self.hung = 0
         """Calls still running in a worker thread after their caller gave up (changed under the pool's lock)."""
 
+    def refused(self) -> Exception:
+        """The error for a new call while `HUNG_LIMIT` calls are hung."""
+        return ToolError(
+            f"tool {self.name!r} has {self.hung} calls still running in worker threads after their timeout; "
+            "new calls are refused until some return (make the function give up by itself, e.g. a timeout "
+            "on its socket or subprocess)",
+            tool_name=self.name,
+        )
+
     def __reduce__(self) -> tuple[Any, ...]:
-        return (WorkerGate, (self.name,))  # threads stay behind: a copy starts with none hung
+        return (type(self), (self.name,))  # threads stay behind: a copy starts with none hung
 
 
 class _Call:
@@ -88,12 +105,7 @@ class _Workers:
 
     def submit(self, fn: Callable[..., Any], kwargs: dict[str, Any], gate: WorkerGate | None) -> asyncio.Future[Any]:
         if gate is not None and gate.hung >= HUNG_LIMIT:
-            raise ToolError(
-                f"tool {gate.name!r} has {gate.hung} calls still running in worker threads after their timeout; "
-                "new calls are refused until some return (make the function give up by itself, e.g. a timeout "
-                "on its socket or subprocess)",
-                tool_name=gate.name,
-            )
+            raise gate.refused()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         call = _Call(loop, future, fn, kwargs, gate)
@@ -182,6 +194,12 @@ def _settle(call: _Call, result: Any, exc: BaseException | None) -> None:
     if isinstance(exc, StopIteration):
         # A future cannot hold StopIteration (it would end the awaiting coroutine's frame).
         exc = RuntimeError(f"the tool raised StopIteration: {exc}")
+    elif isinstance(exc, SystemExit | GeneratorExit):
+        # `sys.exit()` in a sync step or callback: raised in the awaiting task it would end the
+        # run (or the program) instead of failing the one call; an error like any other instead.
+        cause = exc
+        exc = UserExit(f"{type(cause).__name__}: {cause}")
+        exc.__cause__ = cause
     if exc is not None:
         future.set_exception(exc)
     else:
@@ -200,7 +218,7 @@ def run_in_worker(
     call is counted as hung on `gate` until it returns.
 
     Raises:
-        ToolError: `gate`'s tool has `HUNG_LIMIT` hung calls.
+        ToolError: `gate`'s tool has `HUNG_LIMIT` hung calls (a subclass's gate: its `refused()` error).
 
     """
     return _workers.submit(fn, kwargs, gate)
