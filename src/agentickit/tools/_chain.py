@@ -150,25 +150,21 @@ def compile_chain(
             expiry = _Expiry(task)
             handle = asyncio.get_running_loop().call_later(limit, _expire, expiry)
             try:
-                value = await call(args, info)
+                return await call(args, info)
             except asyncio.CancelledError:
-                handle.cancel()
-                if expiry.fired and task.uncancel() <= base:
-                    raise ToolTimeoutError(
-                        f"tool {name!r} timed out after {limit:g} s (its timeout) and was cancelled{hint}",
-                        tool_name=name,
-                        timeout=limit,
-                    ) from None
+                if expiry.fired:
+                    expiry.fired = False  # its cancel is taken back here, not again below
+                    if task.uncancel() <= base:
+                        raise ToolTimeoutError(
+                            f"tool {name!r} timed out after {limit:g} s (its timeout) and was cancelled{hint}",
+                            tool_name=name,
+                            timeout=limit,
+                        ) from None
                 raise
-            except BaseException:
+            finally:
                 handle.cancel()
                 if expiry.fired:
-                    task.uncancel()
-                raise
-            handle.cancel()
-            if expiry.fired:
-                task.uncancel()  # it expired, and the tool returned anyway
-            return value
+                    task.uncancel()  # it expired, and the tool returned or failed anyway
 
         layer = timed
 
