@@ -119,7 +119,7 @@ _TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 
 _INTERNAL = SpanKind.INTERNAL
 _CLIENT = SpanKind.CLIENT
 
-_run_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("agentickit_run_id", default=None)
+_run: contextvars.ContextVar[_RunHandle | None] = contextvars.ContextVar("agentickit_run", default=None)
 _chat: contextvars.ContextVar[Handle | None] = contextvars.ContextVar("agentickit_chat", default=None)
 
 
@@ -128,12 +128,16 @@ class Handle:
 
     __slots__ = ("first", "model", "owner", "span", "start", "token", "var", "var_token")
 
-    def __init__(self, owner: Telemetry, span: Span, model: str = "", *, current: bool = True) -> None:
+    def __init__(
+        self, owner: Telemetry, span: Span, parent: otel_context.Context, model: str = "", *, current: bool = True
+    ) -> None:
         self.owner = owner
         self.span = span
         # A span that is not made current (one kept open across an async generator's yields) attaches
-        # nothing: a context token must be detached in the context that attached it.
-        self.token = otel_context.attach(trace.set_span_in_context(span)) if current else None
+        # nothing: a context token must be detached in the context that attached it. `parent` is the
+        # context the span was started in (read once by the hook and handed to the SDK as well, which
+        # otherwise reads the current context three times per span).
+        self.token = otel_context.attach(trace.set_span_in_context(span, parent)) if current else None
         self.start = time.perf_counter()
         self.model = model
         self.first = 0.0
@@ -178,12 +182,24 @@ class Handle:
 
 
 class _RunHandle(Handle):
-    """An `invoke_agent` span: a failed run still gets its run id (a finished one has it from its `Result`)."""
+    """An `invoke_agent` span, current in `_run` for the run: its agent's cached facts and its run id.
 
-    __slots__ = ()
+    A failed run still gets its run id on the span (a finished one has it from its `Result`); the
+    run's metrics reuse `info` rather than looking the agent up again; log records read `run_id`.
+    """
+
+    __slots__ = ("agent", "info", "run_id")
+
+    def __init__(
+        self, owner: Telemetry, span: Span, parent: otel_context.Context, agent: Any, info: _AgentInfo
+    ) -> None:
+        super().__init__(owner, span, parent)
+        self.agent = agent
+        self.info = info
+        self.run_id: str | None = None
 
     def fail(self, exc: BaseException) -> None:
-        run_id = _run_id.get()
+        run_id = self.run_id
         if run_id:
             self.span.set_attribute(RUN_ID, run_id)
         self.owner.fail(self, exc)
@@ -199,13 +215,14 @@ _CACHE_SIZE = 256
 class _ModelInfo:
     """What a model's spans and metrics say about it, built at its first call."""
 
-    __slots__ = ("base_url", "chat", "chat_stream", "name", "provider", "raw_name", "ref")
+    __slots__ = ("base_url", "chat", "chat_stream", "name", "provider", "raw_name", "ref", "span_name")
 
     def __init__(self, model: Any, ref: weakref.ref[Any], latest: bool) -> None:
         self.ref = ref
         self.raw_name = model.model_name
         self.base_url = getattr(model, "base_url", None)
         self.name = str(self.raw_name)
+        self.span_name = "chat " + self.name
         self.provider = _provider(model)
         chat: dict[str, Any] = {OPERATION: "chat", PROVIDER: self.provider}
         if not latest:
@@ -224,7 +241,18 @@ class _ModelInfo:
 class _AgentInfo:
     """What an agent's `invoke_agent` spans and run metrics say about it, built at its first run."""
 
-    __slots__ = ("description", "duration", "model", "name", "raw_name", "ref", "start", "tokens_in", "tokens_out")
+    __slots__ = (
+        "description",
+        "duration",
+        "model",
+        "name",
+        "raw_name",
+        "ref",
+        "span_name",
+        "start",
+        "tokens_in",
+        "tokens_out",
+    )
 
     def __init__(self, agent: Any, ref: weakref.ref[Any], info: _ModelInfo | None, latest: bool) -> None:
         self.ref = ref
@@ -233,6 +261,7 @@ class _AgentInfo:
         self.raw_name = getattr(agent, "name", "agent")
         self.description = getattr(agent, "description", None)
         self.name = str(self.raw_name)
+        self.span_name = "invoke_agent " + self.name
         start: dict[str, Any] = {OPERATION: "invoke_agent", AGENT_NAME: self.name}
         metric: dict[str, Any] = {OPERATION: "invoke_agent"}
         if info is not None:
@@ -438,15 +467,18 @@ class Telemetry:
         session = getattr(opts, "session_id", None)
         if session is not None:
             attrs = {**attrs, CONVERSATION_ID: str(session)}
-        span = self.tracer.start_span("invoke_agent " + info.name, kind=_INTERNAL, attributes=attrs)
-        handle = _RunHandle(self, span)
-        handle.var = _run_id
-        handle.var_token = _run_id.set(None)
+        parent = otel_context.get_current()
+        span = self.tracer.start_span(info.span_name, parent, _INTERNAL, attrs)
+        handle = _RunHandle(self, span, parent, agent, info)
+        handle.var = _run
+        handle.var_token = _run.set(handle)
         return handle
 
     def run_id(self, value: str) -> None:
         """Note the run id for log records and for the run's span (set at its end, from the `Result` or here)."""
-        _run_id.set(value)
+        handle = _run.get()
+        if handle is not None:
+            handle.run_id = value
 
     def run_end(self, handle: Handle, result: Any) -> None:
         """End the agent span with the run's totals."""
@@ -504,7 +536,8 @@ class Telemetry:
                 attrs[REQUEST_TOP_P] = float(settings.top_p)
             if settings.stop:
                 attrs[REQUEST_STOP] = tuple(settings.stop)
-        span = self.tracer.start_span("chat " + model_name, kind=_CLIENT, attributes=attrs)
+        parent = otel_context.get_current()
+        span = self.tracer.start_span(info.span_name, parent, _CLIENT, attrs)
         if self.capture_content:
             text, system = self._messages_json(messages)
             if self.latest:
@@ -515,7 +548,7 @@ class Telemetry:
                     )
             else:
                 span.add_event("gen_ai.content.prompt", {PROMPT: text})
-        handle = Handle(self, span, model_name, current=current)
+        handle = Handle(self, span, parent, model_name, current=current)
         if current:
             handle.var = _chat
             handle.var_token = _chat.set(handle)
@@ -567,8 +600,9 @@ class Telemetry:
         system = _DB_SYSTEMS.get(type(backend).__name__)
         if system is not None:
             attrs[DB_SYSTEM] = system
-        span = self.tracer.start_span(f"{operation} session", kind=_CLIENT, attributes=attrs)
-        return Handle(self, span)
+        parent = otel_context.get_current()
+        span = self.tracer.start_span(f"{operation} session", parent, _CLIENT, attrs)
+        return Handle(self, span, parent)
 
     # -- tools --------------------------------------------------------------------------------------
 
@@ -583,8 +617,9 @@ class Telemetry:
         description = getattr(tool, "description", None)
         if description:
             attrs[TOOL_DESCRIPTION] = self._text(description)
-        span = self.tracer.start_span(f"execute_tool {name}", kind=_INTERNAL, attributes=attrs)
-        return Handle(self, span)
+        parent = otel_context.get_current()
+        span = self.tracer.start_span(f"execute_tool {name}", parent, _INTERNAL, attrs)
+        return Handle(self, span, parent)
 
     def tool_end(self, handle: Handle, record: Any, exc: BaseException | None) -> None:
         """End the tool span; a failed call sets the error status and `error.type`."""
@@ -612,8 +647,9 @@ class Telemetry:
         """Start `invoke_workflow {name}`."""
         name = str(getattr(workflow, "name", "workflow"))
         attrs: dict[str, Any] = {OPERATION: "invoke_workflow", WORKFLOW_NAME: name}
-        span = self.tracer.start_span(f"invoke_workflow {name}", kind=_INTERNAL, attributes=attrs)
-        return Handle(self, span)
+        parent = otel_context.get_current()
+        span = self.tracer.start_span(f"invoke_workflow {name}", parent, _INTERNAL, attrs)
+        return Handle(self, span, parent)
 
     def workflow_end(self, handle: Handle, result: Any) -> None:
         """End the workflow span; a workflow that did not complete gets the error status."""
@@ -635,8 +671,9 @@ class Telemetry:
     def step_start(self, workflow: str, step: str) -> Handle:
         """Start `step {name}` inside the workflow span."""
         attrs: dict[str, Any] = {WORKFLOW_NAME: workflow, STEP_NAME: step}
-        span = self.tracer.start_span(f"step {step}", kind=_INTERNAL, attributes=attrs)
-        return Handle(self, span)
+        parent = otel_context.get_current()
+        span = self.tracer.start_span(f"step {step}", parent, _INTERNAL, attrs)
+        return Handle(self, span, parent)
 
     def step_end(self, handle: Handle, result: Any, exc: BaseException | None) -> None:
         """End the step span with its status; failed and timed-out steps get the error status."""
@@ -676,7 +713,12 @@ class Telemetry:
 
     def metrics_result(self, owner: Any, result: Any, ttft: float | None) -> None:
         """Record one successful run: its duration, tokens and time to first chunk."""
-        if getattr(result, "steps", None) is None and hasattr(owner, "model"):
+        run = _run.get()
+        if run is not None and run.agent is owner and run.owner is self:  # the run this hook is inside
+            info = run.info
+            attrs = info.duration
+            tokens_in, tokens_out = info.tokens_in, info.tokens_out
+        elif getattr(result, "steps", None) is None and hasattr(owner, "model"):
             info = self._agent_info(owner)
             attrs = info.duration
             tokens_in, tokens_out = info.tokens_in, info.tokens_out
@@ -728,7 +770,8 @@ class Telemetry:
                 record.span_id = format(ctx.span_id, "016x")
             else:
                 record.trace_id = record.span_id = ""
-            record.run_id = _run_id.get() or ""
+            run = _run.get()
+            record.run_id = (run.run_id if run is not None else None) or ""
             return record
 
         logging.setLogRecordFactory(factory)
