@@ -31,7 +31,7 @@ from .agent import (
 )
 from .content import AudioUrl, BinaryContent, DocumentUrl, ImageUrl
 from .errors import ModelRetry
-from .memory import Document, InMemoryStore, Memory, MemoryStore
+from .memory import InMemoryStore, Memory, MemoryStore
 from .messages import Message, ToolCall, ToolCallRecord, Usage
 from .metrics import MetricsSnapshot
 from .options import RunOptions
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from .durable import ApprovalRequest, Edit, RunInfo
     from .executors import BatchItem, BatchResult, Executor, LocalExecutor
     from .mcp import MCPServer
+    from .memory import Document
     from .providers import FallbackModel, SimulatedModel
     from .tools import ToolCache, ToolOutput, ToolRegistry
     from .workflows import (
@@ -150,6 +151,7 @@ _LAZY: dict[str, str] = {
     "BatchResult": "agentickit.executors",
     "Executor": "agentickit.executors",
     "LocalExecutor": "agentickit.executors",
+    "Document": "agentickit.memory",
     "FallbackModel": "agentickit.providers",
     "SimulatedModel": "agentickit.providers",
     "Config": "agentickit.config",

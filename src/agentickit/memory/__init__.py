@@ -4,10 +4,10 @@ from typing import TYPE_CHECKING
 
 from .._lazy import lazy_exports
 from ._memory import InMemoryStore, Memory, MemoryStore, trim_history
-from ._rag import Document, Embedder, HashEmbedder, KnowledgeBase, OpenAIEmbedder, VectorIndex, chunk_text
 from ._sessions import SessionStore
 
 if TYPE_CHECKING:
+    from ._rag import Document, Embedder, HashEmbedder, KnowledgeBase, OpenAIEmbedder, VectorIndex, chunk_text
     from ._st import SentenceTransformerEmbedder
 
 __all__ = (
@@ -27,5 +27,19 @@ __all__ = (
 )
 
 
-# The sentence-transformers embedder (and pathlib) load on first use, not with `import agentickit`.
-__getattr__, __dir__ = lazy_exports(__name__, {"SentenceTransformerEmbedder": "._st"})
+# Retrieval and the sentence-transformers embedder (with pathlib) load on first use (the first
+# Memory loads retrieval itself), not with `import agentickit`.
+_RAG = "._rag"
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "Document": _RAG,
+        "Embedder": _RAG,
+        "HashEmbedder": _RAG,
+        "KnowledgeBase": _RAG,
+        "OpenAIEmbedder": _RAG,
+        "VectorIndex": _RAG,
+        "chunk_text": _RAG,
+        "SentenceTransformerEmbedder": "._st",
+    },
+)

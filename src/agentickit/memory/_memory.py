@@ -18,11 +18,11 @@ import orjson
 from .._result import Source
 from ..errors import UserError
 from ..messages import Message
-from ._rag import Document, Embedder, HashEmbedder, KnowledgeBase, VectorIndex
 from ._sessions import SESSION_NS, SessionStore, message_from_dict, message_from_record, message_to_dict
 
 if TYPE_CHECKING:
     from ..stores._base import Page, Store
+    from ._rag import Document, Embedder, KnowledgeBase, VectorIndex
 
 _log = logging.getLogger("agentickit.memory")
 
@@ -205,6 +205,9 @@ class Memory:
             )
         if problems:
             raise UserError("invalid memory settings: " + "; ".join(problems))
+        # Retrieval (and `re`) loads with the first Memory, not with `import agentickit`.
+        from ._rag import HashEmbedder, VectorIndex
+
         self.history_limit = history_limit
         self.max_history_tokens = max_history_tokens
         self.session_id = session_id
@@ -350,6 +353,8 @@ class Memory:
 
     def _knowledge(self) -> KnowledgeBase:
         if self._kb is None:
+            from ._rag import KnowledgeBase
+
             self._kb = KnowledgeBase(self._backend("documents"), self.embedder, self.collection, self.vectors)
         return self._kb
 
