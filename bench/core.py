@@ -264,7 +264,8 @@ def startup() -> list[Row]:
             PYTHON,
             "-c",
             "import sys, agentickit; heavy = ('aiohttp', 'openai', 'anthropic', 'mcp', 'rich', 'redis', 'asyncpg', "
-            "'aiosqlite', 'matplotlib', 'httpx2', 'pydantic'); print(','.join(m for m in heavy if m in sys.modules))",
+            "'aiosqlite', 'matplotlib', 'httpx2', 'pydantic', 'opentelemetry', 'agentickit.durable', 'agentickit.stores', "
+            "'agentickit.workflows', 'agentickit.executors'); print(','.join(m for m in heavy if m in sys.modules))",
         ],
         cwd=ROOT,
         capture_output=True,
@@ -283,7 +284,7 @@ def startup() -> list[Row]:
             n=imp.n,
             unit="ms",
             baseline={"name": "python -c pass", "value": bare.median * ms, "unit": "ms"},
-            note=f"optional deps imported by `import agentickit`: {leaked or 'none'}",
+            note=f"optional deps and non-core subpackages imported by `import agentickit`: {leaked or 'none'}",
             extra={"imported_optional": leaked.split(",") if leaked else []},
         ),
         Row(

@@ -59,6 +59,37 @@ def test_import_does_not_pull_optional_dependencies() -> None:
     assert out == "", f"import agentickit imported {out}"
 
 
+def test_import_loads_the_agent_core_only() -> None:
+    # The journal, stores, workflows and executors (and the simulated model, config, server, MCP)
+    # load with the first `ak.X` or run that needs them: `import agentickit` and a plain run do not.
+    code = (
+        "import sys, agentickit as ak;"
+        "heavy=('agentickit.durable','agentickit.stores','agentickit.workflows','agentickit.executors',"
+        "'agentickit.providers.simulated','agentickit.config','agentickit.serve','agentickit.mcp',"
+        "'agentickit.simulator','agentickit.testing');"
+        "print(','.join(m for m in heavy if m in sys.modules));"
+        "ak.Agent('a').run_sync('hi');"
+        "print(','.join(m for m in heavy[:4] if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["", ""], f"loaded eagerly: {out!r}"
+
+
+def test_lazy_names_are_their_modules_objects() -> None:
+    from agentickit import durable, executors, providers, stores, workflows
+
+    assert (ak.Edit, ak.RunInfo, ak.ApprovalRequest) == (durable.Edit, durable.RunInfo, durable.ApprovalRequest)
+    assert (ak.BatchItem, ak.BatchResult, ak.Executor, ak.LocalExecutor) == (
+        executors.BatchItem,
+        executors.BatchResult,
+        executors.Executor,
+        executors.LocalExecutor,
+    )
+    assert (ak.SimulatedModel, ak.FallbackModel) == (providers.SimulatedModel, providers.FallbackModel)
+    assert (ak.durable, ak.stores, ak.executors, ak.workflows) == (durable, stores, executors, workflows)
+    assert {"Edit", "SimulatedModel", "durable", "executors", "stores", "workflows"} <= set(dir(ak))
+
+
 def test_unknown_attribute_error() -> None:
     try:
         ak.NoSuchThing  # noqa: B018

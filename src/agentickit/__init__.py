@@ -10,10 +10,10 @@ result = await agent.run("Hello")
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from . import durable, errors, stores, telemetry
+from . import errors, telemetry
+from ._lazy import lazy_exports
 from ._result import Source
 from ._usage_limits import UsageLimits
 from ._version import __version__
@@ -30,23 +30,27 @@ from .agent import (
     research_agent,
 )
 from .content import AudioUrl, BinaryContent, DocumentUrl, ImageUrl
-from .durable import ApprovalRequest, Edit, RunInfo
 from .errors import ModelRetry
-from .executors import BatchItem, BatchResult, Executor, LocalExecutor
-from .memory import Document, InMemoryStore, Memory, MemoryStore
+from .memory import InMemoryStore, Memory, MemoryStore
 from .messages import Message, ToolCall, ToolCallRecord, Usage
 from .metrics import MetricsSnapshot
 from .options import RunOptions
 from .output import NativeOutput, PromptedOutput, ToolCallOutput
-from .providers import FallbackModel, LLMConfig, Model, SimulatedModel
+from .providers import LLMConfig, Model
 from .streaming import Chunk, ChunkType, Stream, StreamOptions
 from .tools import Tool, tool
 from .tools._callctx import ToolCallContext, current_tool_call
 
 if TYPE_CHECKING:
-    from . import serve
+    from . import durable, serve, stores
+    from . import executors as executors  # reached as `ak.executors`, `ak.workflows`; not in __all__
+    from . import workflows as workflows
     from .config import Config, load_config
+    from .durable import ApprovalRequest, Edit, RunInfo
+    from .executors import BatchItem, BatchResult, Executor, LocalExecutor
     from .mcp import MCPServer
+    from .memory import Document
+    from .providers import FallbackModel, SimulatedModel
     from .tools import ToolCache, ToolOutput, ToolRegistry
     from .workflows import (
         DAGWorkflow,
@@ -136,8 +140,20 @@ __all__ = (
 )
 
 # Names whose modules are imported on first access (PEP 562), so `import agentickit` stays fast
-# and optional extras are only needed by those who use them.
+# and optional extras are only needed by those who use them. The agent core never imports the
+# durable journal, the stores, workflows or executors itself (tests/test_public_api.py checks it):
+# they load with the first run that needs them, or the first `ak.X` that names them.
 _LAZY: dict[str, str] = {
+    "ApprovalRequest": "agentickit.durable",
+    "Edit": "agentickit.durable",
+    "RunInfo": "agentickit.durable",
+    "BatchItem": "agentickit.executors",
+    "BatchResult": "agentickit.executors",
+    "Executor": "agentickit.executors",
+    "LocalExecutor": "agentickit.executors",
+    "Document": "agentickit.memory",
+    "FallbackModel": "agentickit.providers",
+    "SimulatedModel": "agentickit.providers",
     "Config": "agentickit.config",
     "load_config": "agentickit.config",
     "DAGWorkflow": "agentickit.workflows",
@@ -158,19 +174,7 @@ _LAZY: dict[str, str] = {
 
 
 # Subpackages reached as attributes (`ak.serve`), imported on first access for the same reason.
-_SUBPACKAGES = frozenset({"serve"})
+_SUBPACKAGES = frozenset({"durable", "executors", "serve", "stores", "workflows"})
 
 
-def __getattr__(name: str) -> Any:
-    if name in _SUBPACKAGES:
-        return importlib.import_module(f"agentickit.{name}")
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agentickit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(__all__) | set(_LAZY) | _SUBPACKAGES)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, _SUBPACKAGES)

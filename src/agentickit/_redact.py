@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 __all__ = ("REDACTED", "has_userinfo", "is_secret_name", "redact_headers", "redact_url", "userinfo_message")
 
@@ -30,6 +29,10 @@ def redact_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
 
 def has_userinfo(url: str) -> bool:
     """Whether `url` has a `user[:password]@` part."""
+    # urllib.parse (~2 ms to import, with ipaddress) loads with the first URL checked, not with
+    # `import agentickit`; the HTTP transports that take URLs import it anyway.
+    from urllib.parse import urlsplit
+
     try:
         return "@" in urlsplit(url).netloc
     except ValueError:
@@ -38,6 +41,8 @@ def has_userinfo(url: str) -> bool:
 
 def redact_url(url: str) -> str:
     """`url` without its password (and user name) and with credential-like query values as `***`."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
     try:
         parts = urlsplit(url)
     except ValueError:

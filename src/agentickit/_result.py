@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Generic
+from typing import TYPE_CHECKING, Any, Generic
 
 from typing_extensions import TypeVar
 
-from .durable._types import ApprovalRequest
 from .messages import Message, ToolCallRecord, Usage
+
+if TYPE_CHECKING:
+    from .durable._types import ApprovalRequest
 
 __all__ = ("OutputT", "Result", "Source")
 
@@ -26,6 +28,11 @@ class _Text:
 
 
 _TEXT: Any = _Text()
+
+
+def _no_requests() -> list[ApprovalRequest]:
+    # `list[ApprovalRequest]` itself would need the durable package at import time.
+    return []
 
 
 @dataclass(slots=True, kw_only=True)
@@ -79,7 +86,7 @@ class Result(Generic[OutputT]):
     """What memory retrieval injected into the prompt (ids, scores, metadata), best first."""
     status: str = "finished"
     """`finished`, or `paused`: the run waits for a person (see `pending`; continue with `resume`)."""
-    pending: list[ApprovalRequest] = field(default_factory=list[ApprovalRequest])
+    pending: list[ApprovalRequest] = field(default_factory=_no_requests)
     """What a paused run waits for: tool calls to approve, uncertain calls, workflow inputs."""
     output: OutputT = _TEXT
 

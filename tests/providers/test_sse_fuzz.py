@@ -10,6 +10,7 @@ thousands of inputs in a few seconds.
 
 from __future__ import annotations
 
+import tracemalloc
 from typing import Any
 
 import orjson
@@ -276,3 +277,22 @@ def test_a_line_longer_than_a_read_is_joined_once() -> None:
     assert stream.feed(b'"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n') == ["x" * 128 * 1024]
     assert stream._pending == []
     stream.end()
+
+
+def test_a_large_read_is_parsed_without_copies_of_it() -> None:
+    # Issue 20: at full speed one read holds ~1 MB of events. `tail + data` copied it while the caller
+    # held the original, and the payloads of the whole read (another copy) were alive at once: the
+    # peak was 5.5x the read. Now it is the lines, one window of payloads and the batch itself.
+    event = b"".join(b"data: " + orjson.dumps(_choice({"content": f" lorem{i % 89}"})) + b"\n\n" for i in range(6000))
+    stream = _stream()
+    assert stream.feed(event[:7]) is None  # an unfinished line before the read
+    read = event[7:]
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        batch = stream.feed(read)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert batch is not None and len(batch) == 6000 and batch[1] == " lorem1"
+    assert peak < 3.5 * len(read), f"peak {peak / len(read):.2f}x the read"

@@ -13,9 +13,6 @@ from .._result import OutputT, Result
 from .._usage_limits import UsageLimits
 from .._utils import is_seconds, run_blocking
 from ..content import UserContent, split_user_content
-from ..durable._agent import has_approvals
-from ..durable._runs import check_store
-from ..durable._types import Durability, Edit, RunInfo, RunStatus, check_durability
 from ..errors import UserError
 from ..memory import Memory
 from ..messages import Message
@@ -39,6 +36,7 @@ from ._run import run_agent
 
 if TYPE_CHECKING:
     from ..config import Config
+    from ..durable._types import Durability, Edit, RunInfo, RunStatus
     from ..executors import BatchResult, Executor, ProgressCallback
     from ..output._run import OutputValidator
     from ..stores._base import Store
@@ -87,6 +85,24 @@ def _check_output(output_type: object, where: str) -> None:
     from ..output._schema import output_plan  # pydantic, only for agents that ask for structured output
 
     output_plan(output_type)
+
+
+# The durable package (journals, stores) is imported by the agents that use it, not by `import agentickit`.
+def _check_durability(durability: object, name: str) -> Durability:
+    from ..durable._types import check_durability
+
+    return check_durability(durability, f"agent {name!r}: durability")
+
+
+def _check_store(store: object, name: str) -> Store | None:
+    from ..durable._runs import check_store
+
+    return check_store(store, f"agent {name!r}")
+
+
+def _has_approvals(tools: tuple[Any, ...]) -> bool:
+    """Whether any plain tool may need a person's approval (then every run keeps a journal to pause into)."""
+    return any(isinstance(t, Tool) and t.requires_approval is not False for t in tools)
 
 
 class Agent(Generic[OutputT]):
@@ -284,10 +300,8 @@ class Agent(Generic[OutputT]):
         self.output_validators: list[OutputValidator] = []
         """Functions `@agent.output_validator` registered, run in order on every valid answer."""
         # The defaults skip the checks (and their f-string labels): building an agent is a hot path.
-        self.durability: Durability = (
-            durability if durability == "off" else check_durability(durability, f"agent {name!r}: durability")
-        )
-        self.store = store if store is None else check_store(store, f"agent {name!r}")
+        self.durability: Durability = durability if durability == "off" else _check_durability(durability, name)
+        self.store = store if store is None else _check_store(store, name)
         self._approvals: bool | None = None  # whether a tool may need approval: worked out at the first run
         self._model: Model | None = None
         self._tool_map: dict[str, Tool] | None = None
@@ -479,7 +493,7 @@ class Agent(Generic[OutputT]):
         mode = opts.durability if opts.durability is not None else self.durability
         approvals = self._approvals
         if approvals is None:
-            approvals = self._approvals = has_approvals(self.tools)
+            approvals = self._approvals = _has_approvals(self.tools)
         if mode == "off" and not approvals:
             return run_agent(self, prompt, opts, sink)
         from ..durable._agent import run_durable

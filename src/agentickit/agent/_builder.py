@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import fields, replace
-from typing import Any, Self, Unpack
+from typing import TYPE_CHECKING, Any, Self, Unpack
 
 from .._usage_limits import UsageLimits
-from ..durable._types import Durability
 from ..errors import UserError
 from ..memory import Memory
 from ..options import RunOptions, RunOptionsDict
 from ..providers._base import Model
 from ..providers._registry import LLMConfig, LLMSpec
-from ..stores._base import Store
 from ..streaming._options import StreamOptions
 from ..tools._cache import ToolCache
 from ._agent import Agent, ToolLike
 from ._handler import Handler, check_handler
 from ._middleware import Middleware, check_middleware
+
+if TYPE_CHECKING:
+    from ..durable._types import Durability
+    from ..stores._base import Store
 
 __all__ = ("AgentBuilder",)
 

@@ -316,7 +316,8 @@ class ToolBox:
         return record.result
 
 
-_WORD = re.compile(r"\w{3,}")
+# Patterns, compiled on first use (re's cache) rather than at import: `import agentickit` stays lean.
+_WORD = r"\w{3,}"
 
 
 class MemoryView:
@@ -368,13 +369,14 @@ class MemoryView:
         if self.session_id is None:
             return []
         messages = [m for m in await memory.store.get(self.session_id, None) if m.content and m.role != "tool"]
-        words = {w.lower() for w in _WORD.findall(text)}
+        word = re.compile(_WORD)
+        words = {w.lower() for w in word.findall(text)}
         if not words:
             picked = [(0, i) for i in range(max(0, len(messages) - k), len(messages))]
         else:
             scored: list[tuple[int, int]] = []
             for i, m in enumerate(messages):
-                score = len(words.intersection(w.lower() for w in _WORD.findall(m.content or "")))
+                score = len(words.intersection(w.lower() for w in word.findall(m.content or "")))
                 if score:
                     scored.append((score, i))
             picked = sorted(sorted(scored, reverse=True)[:k], key=lambda s: s[1])

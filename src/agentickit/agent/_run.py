@@ -18,9 +18,9 @@ from contextlib import aclosing
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
+from .._journal_scope import take_scope
 from .._result import Result, Source
 from .._utils import new_id
-from ..durable._journal import take_scope
 from ..errors import ProviderError, RunTimeoutError, UsageLimitExceeded, UserError
 from ..memory._memory import trim_history
 from ..messages import Message, ModelResponse, ToolCallRecord, ToolDefinition, Usage

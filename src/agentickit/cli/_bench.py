@@ -21,10 +21,9 @@ import json
 import sys
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
-from ._common import run_async
+from ._common import path_arg, run_async
 
 __all__ = ("HTTPTarget", "LoadResult", "register", "run_load")
 
@@ -45,7 +44,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None: 
     load.add_argument("--concurrency", type=int, default=100, help="concurrent workers (default 100)")
     load.add_argument("--requests-per-worker", type=int, default=10, help="requests each worker sends (default 10)")
     target = load.add_mutually_exclusive_group()
-    target.add_argument("--config", type=Path, default=None, help="a TOML file defining the agent or workflow")
+    target.add_argument("--config", type=path_arg, default=None, help="a TOML file defining the agent or workflow")
     target.add_argument("--llm", default=None, help="'provider:model' for a plain agent (default: simulated)")
     target.add_argument(
         "--url", default=None, help="POST {'input': QUERY} to this URL instead (e.g. a served agent's /runs endpoint)"

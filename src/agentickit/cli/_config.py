@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
-from pathlib import Path
 from typing import Any
 
 __all__ = ("register",)
@@ -77,6 +76,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _init(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from ..config._starter import STARTER_AGENT, STARTER_WORKFLOW
     from ..errors import UserError
 

@@ -24,8 +24,12 @@ A config file's `[serve]` section sets the same things (`host`, `port`, `[[serve
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
+
+from ._common import path_arg
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ("register",)
 
@@ -39,11 +43,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None: 
         "HTTP server: /v1/agents|workflows/{name}/runs, /v1/chat/completions, /v1/responses, /v1/models, /mcp, "
         "/healthz, /readyz, /metrics, /openapi.json and the playground at /.",
     )
-    p.add_argument("configs", nargs="*", type=Path, metavar="CONFIG", help="TOML files, each an agent or a workflow")
+    p.add_argument(
+        "configs", nargs="*", type=path_arg, metavar="CONFIG", help="TOML files, each an agent or a workflow"
+    )
     p.add_argument("--llm", default=None, help="with no CONFIG: serve one agent named 'agent' on this model")
     p.add_argument("--host", default=None, help="address to bind (default 127.0.0.1; others need --keys)")
     p.add_argument("--port", type=int, default=None, help="port (default 8080; 0 picks a free one)")
-    p.add_argument("--keys", type=Path, default=None, help="a TOML file of [[keys]] (name, sha256, scopes)")
+    p.add_argument("--keys", type=path_arg, default=None, help="a TOML file of [[keys]] (name, sha256, scopes)")
     p.add_argument("--hash-key", default=None, metavar="KEY", help="print the sha256 of KEY for a keys file, then exit")
     p.add_argument(
         "--sessions",
@@ -123,7 +129,7 @@ def session_store(spec: str) -> Any:
         return stores.Redis(spec)
     if spec.startswith(("postgres://", "postgresql://")):
         return stores.Postgres(spec)
-    return stores.SQLite(Path(spec))
+    return stores.SQLite(path_arg(spec))
 
 
 _SETTINGS = (

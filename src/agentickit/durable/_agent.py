@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..stores._base import Store
     from ..streaming._sink import ChunkSink
 
-__all__ = ("agent_runs", "has_approvals", "resume_agent", "run_durable")
+__all__ = ("agent_runs", "resume_agent", "run_durable")
 
 
 def store_of(agent: Agent[Any]) -> Store:
@@ -37,11 +37,6 @@ def store_of(agent: Agent[Any]) -> Store:
     if memory is not None and memory.backend is not None:
         return memory.backend
     return default_store()
-
-
-def has_approvals(tools: tuple[Any, ...]) -> bool:
-    """Whether any plain tool may need a person's approval (then every run keeps a journal to pause into)."""
-    return any(isinstance(t, Tool) and t.requires_approval is not False for t in tools)
 
 
 def _fingerprint(agent: Agent[Any]) -> list[str]:

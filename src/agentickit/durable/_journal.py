@@ -24,13 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from .._journal_scope import bind_scope, current_scope, reset_scope, take_scope
 from ..messages import Message, ModelResponse, ToolCall, ToolCallRecord, Usage
 from ._types import ApprovalRequest, Durability, Edit, RunPaused, RunStatus
 
 if TYPE_CHECKING:
     from ..stores._base import Store
 
-__all__ = ("NS", "Journal", "Scope", "bind_scope", "current_scope", "take_scope")
+__all__ = ("NS", "Journal", "Scope", "bind_scope", "current_scope", "reset_scope", "take_scope")
 
 NS = "run"
 """The store namespace of run journals."""
@@ -257,32 +258,6 @@ class Scope:
         await self.journal.add(rec)
 
 
-_scope: ContextVar[Scope | None] = ContextVar("agentickit_journal_scope", default=None)
-
-
-def bind_scope(scope: Scope | None) -> Any:
-    """Make `scope` the one the next agent run in this task journals into."""
-    return _scope.set(scope)
-
-
-def reset_scope(token: Any) -> None:
-    """Undo `bind_scope`."""
-    _scope.reset(token)
-
-
-def current_scope() -> Scope | None:
-    """The scope bound in this task, if any."""
-    return _scope.get()
-
-
-def take_scope() -> Scope | None:
-    """The bound scope, unbound: only the run it was meant for journals into it (not nested runs)."""
-    scope = _scope.get()
-    if scope is not None:
-        _scope.set(None)
-    return scope
-
-
 _step: ContextVar[Scope | None] = ContextVar("agentickit_journal_step", default=None)
 
 
@@ -299,12 +274,12 @@ def scoped_invoker(invoke: Any, journal: Journal, step: str, iteration: int) -> 
         nonlocal attempt
         attempt += 1
         scope = journal.scope(f"{step}#{iteration}#{attempt}")
-        t1 = _scope.set(scope)
+        t1 = bind_scope(scope)
         t2 = _step.set(scope)
         try:
             return await invoke(text, ctx, options, sink, tag)
         finally:
             _step.reset(t2)
-            _scope.reset(t1)
+            reset_scope(t1)
 
     return run

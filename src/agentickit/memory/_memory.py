@@ -11,17 +11,18 @@ import contextlib
 import logging
 from collections import OrderedDict, deque
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import orjson
 
 from .._result import Source
 from ..errors import UserError
 from ..messages import Message
-from ..stores._base import Page, Store
-from ..stores._memory import InMemory
-from ._rag import Document, Embedder, HashEmbedder, KnowledgeBase, VectorIndex
 from ._sessions import SESSION_NS, SessionStore, message_from_dict, message_from_record, message_to_dict
+
+if TYPE_CHECKING:
+    from ..stores._base import Page, Store
+    from ._rag import Document, Embedder, KnowledgeBase, VectorIndex
 
 _log = logging.getLogger("agentickit.memory")
 
@@ -204,11 +205,18 @@ class Memory:
             )
         if problems:
             raise UserError("invalid memory settings: " + "; ".join(problems))
+        # Retrieval (and `re`) loads with the first Memory, not with `import agentickit`.
+        from ._rag import HashEmbedder, VectorIndex
+
         self.history_limit = history_limit
         self.max_history_tokens = max_history_tokens
         self.session_id = session_id
         self.backend: Store | None
         if store is None or _is_store(store):
+            # `ak.stores` loads with the first Memory (one import per construction, a cold path), not
+            # with `import agentickit`: an agent without memory never needs it.
+            from ..stores._memory import InMemory
+
             backend: Store = InMemory() if store is None else store  # type: ignore[assignment]
             if max_messages is None and store is None:
                 max_messages = 1000
@@ -345,6 +353,8 @@ class Memory:
 
     def _knowledge(self) -> KnowledgeBase:
         if self._kb is None:
+            from ._rag import KnowledgeBase
+
             self._kb = KnowledgeBase(self._backend("documents"), self.embedder, self.collection, self.vectors)
         return self._kb
 
@@ -462,6 +472,8 @@ class Memory:
     def __getstate__(self) -> dict[str, Any]:
         # History stays in its process; a rebuilt agent starts with an empty in-memory store
         # (persistent stores reconnect from their own settings).
+        from ..stores._memory import InMemory
+
         in_process = isinstance(self.store, InMemoryStore) or isinstance(self.backend, InMemory)
         return {
             "history_limit": self.history_limit,

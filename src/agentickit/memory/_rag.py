@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .._result import Source
 from ..errors import BadResponseError, ProviderConnectionError, ProviderHTTPError, UserError
-from ..stores._base import Store
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
+
+    from ..stores._base import Store
 
     Matrix = npt.NDArray[np.float32]
 

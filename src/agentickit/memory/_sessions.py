@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..content import AudioUrl, BinaryContent, ContentPart, DocumentUrl, ImageUrl
 from ..messages import Message, ToolCall
-from ..stores._base import CorruptRecordError, Record, Store
 from ..telemetry import _hooks as _tel
+
+if TYPE_CHECKING:
+    from ..stores._base import Record, Store
 
 __all__ = ("SESSION_NS", "SessionStore", "message_from_dict", "message_from_record", "message_to_dict")
 
@@ -74,6 +76,8 @@ def message_from_record(r: Record, session_id: str) -> Message:
     try:
         return message_from_dict(r.data)
     except (ValueError, TypeError, IndexError, KeyError) as exc:
+        from ..stores._base import CorruptRecordError  # an error path; a store is loaded by then
+
         raise CorruptRecordError(
             f"corrupt message in session {session_id!r} at position {r.seq}: {exc}",
             namespace=SESSION_NS,

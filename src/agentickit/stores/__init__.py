@@ -47,9 +47,9 @@ HNSW index in PostgreSQL with pgvector, which reports its recall@k against exact
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_exports
 from ._base import (
     SCHEMA_VERSION,
     CorruptRecordError,
@@ -88,22 +88,6 @@ __all__ = (
     "redact_url",
 )
 
-_LAZY = {
-    "SQLite": "agentickit.stores._sqlite",
-    "Postgres": "agentickit.stores._postgres",
-    "PgVector": "agentickit.stores._pgvector",
-    "Redis": "agentickit.stores._redis",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agentickit.stores' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(
+    __name__, {"SQLite": "._sqlite", "Postgres": "._postgres", "PgVector": "._pgvector", "Redis": "._redis"}
+)

@@ -1,14 +1,19 @@
 """Tools: `Tool`, the `@tool` decorator, policies, caches, registries, and how results reach the model."""
 
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
 from ..errors import ToolTimeoutError
 from ._cache import MemoryToolCache, RedisToolCache, ToolCache
 from ._context import RunContext
 from ._metrics import ToolMetrics, ToolMetricsSnapshot, ToolStats
 from ._output import ToolOutput
 from ._policies import RateLimit, TokenBucket, parse_rate_limit
-from ._registry import ToolFactory, ToolRegistry
 from ._source import ToolSource
 from ._tool import Tool, ToolFunc, result_text, tool
+
+if TYPE_CHECKING:
+    from ._registry import ToolFactory, ToolRegistry
 
 __all__ = (
     "MemoryToolCache",
@@ -31,3 +36,6 @@ __all__ = (
     "result_text",
     "tool",
 )
+
+# Registries (config-file and plugin tools) load on first use, not with `import agentickit`.
+__getattr__, __dir__ = lazy_exports(__name__, {"ToolFactory": "._registry", "ToolRegistry": "._registry"})

@@ -89,7 +89,8 @@ class RunContext(Generic[DepsT]):
 EMPTY_CONTEXT: RunContext[Any] = RunContext(None)
 """The context a tool gets when it is called outside a run (`tool.call(...)`, a bare `execute_tool_calls`)."""
 
-_ANNOTATION = re.compile(r"^\s*(?:[A-Za-z_]\w*\.)*RunContext\b")
+# Patterns, compiled on first use (re's cache) rather than at import: `import agentickit` stays lean.
+_ANNOTATION = r"^\s*(?:[A-Za-z_]\w*\.)*RunContext\b"
 
 
 def takes_context(function: Callable[..., Any]) -> bool:
@@ -111,7 +112,7 @@ def takes_context(function: Callable[..., Any]) -> bool:
         try:
             annotation = typing.get_type_hints(target).get(first.name, annotation)
         except Exception:
-            return bool(_ANNOTATION.match(annotation))
+            return bool(re.match(_ANNOTATION, annotation))
         if isinstance(annotation, str):
-            return bool(_ANNOTATION.match(annotation))
+            return bool(re.match(_ANNOTATION, annotation))
     return annotation is RunContext or typing.get_origin(annotation) is RunContext

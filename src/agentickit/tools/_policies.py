@@ -16,10 +16,8 @@ from ..errors import UserError
 
 __all__ = ("RateLimit", "TokenBucket", "parse_rate_limit")
 
-_RATE = re.compile(
-    r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)?\s*(s|sec|second|seconds|m|min|minute|minutes|h|hr|hour|hours)\s*$",
-    re.IGNORECASE,
-)
+# Patterns, compiled on first use (re's cache) rather than at import: `import agentickit` stays lean.
+_RATE = r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)?\s*(s|sec|second|seconds|m|min|minute|minutes|h|hr|hour|hours)\s*$"
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 
 
@@ -62,7 +60,7 @@ def parse_rate_limit(spec: str | RateLimit) -> RateLimit:
     """
     if isinstance(spec, RateLimit):
         return spec
-    match = _RATE.match(spec) if isinstance(spec, str) else None  # pyright: ignore[reportUnnecessaryIsInstance]
+    match = re.match(_RATE, spec, re.IGNORECASE) if isinstance(spec, str) else None  # pyright: ignore[reportUnnecessaryIsInstance]
     if match is None:
         raise UserError(f'invalid rate_limit {spec!r}: use "<calls>/<unit>", e.g. "10/s", "100/m", "1000/h" or "5/10s"')
     calls = float(match.group(1))

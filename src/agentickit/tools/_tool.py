@@ -34,9 +34,10 @@ ToolFunc = Callable[..., Any]
 
 _S = TypeVar("_S")
 
-_ARGS_HEADER = re.compile(r"^\s*(Args|Arguments|Parameters)\s*:\s*$")
-_ARG_LINE = re.compile(r"^\s+(\*{0,2}\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
-_SECTION = re.compile(r"^\s*[A-Z][A-Za-z ]*:\s*$")
+# Patterns, compiled on first use (re's cache) rather than at import: `import agentickit` stays lean.
+_ARGS_HEADER = r"^\s*(Args|Arguments|Parameters)\s*:\s*$"
+_ARG_LINE = r"^\s+(\*{0,2}\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$"
+_SECTION = r"^\s*[A-Z][A-Za-z ]*:\s*$"
 
 
 def _parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
@@ -44,22 +45,23 @@ def _parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
     if not doc:
         return "", {}
     lines = inspect.cleandoc(doc).splitlines()
+    args_header, section, arg_line = re.compile(_ARGS_HEADER), re.compile(_SECTION), re.compile(_ARG_LINE)
     description: list[str] = []
     args: dict[str, str] = {}
     i = 0
-    while i < len(lines) and not _ARGS_HEADER.match(lines[i]):
-        if _SECTION.match(lines[i]):
+    while i < len(lines) and not args_header.match(lines[i]):
+        if section.match(lines[i]):
             break
         description.append(lines[i])
         i += 1
-    if i < len(lines) and _ARGS_HEADER.match(lines[i]):
+    if i < len(lines) and args_header.match(lines[i]):
         i += 1
         current: str | None = None
         while i < len(lines):
             line = lines[i]
             if line.strip() and not line.startswith((" ", "\t")):
                 break
-            m = _ARG_LINE.match(line)
+            m = arg_line.match(line)
             if m and (line.startswith("    ") and not line.startswith("        ")):
                 key = m.group(1).lstrip("*")
                 args[key] = m.group(2).strip()

@@ -6,8 +6,9 @@ uses the official SDK (`OpenAISDKModel`, imported only then).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..._lazy import lazy_exports
 from ._aiohttp import OpenAIModel
 from ._config import azure_model, ollama_model, openai_model
 from ._endpoint import OpenAIEndpoint
@@ -18,9 +19,4 @@ if TYPE_CHECKING:
 __all__ = ("OpenAIEndpoint", "OpenAIModel", "OpenAISDKModel", "azure_model", "ollama_model", "openai_model")
 
 
-def __getattr__(name: str) -> Any:
-    if name == "OpenAISDKModel":
-        from ._sdk import OpenAISDKModel
-
-        return OpenAISDKModel
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, {"OpenAISDKModel": "._sdk"})

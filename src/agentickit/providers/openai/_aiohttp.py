@@ -377,13 +377,16 @@ class _OpenAIStream(ModelStream):
                 self._tail = b""
             pending.append(data)
             return None
+        # The unfinished line before this read goes onto the first line, not in front of the read:
+        # `tail + data` copied the whole read (up to ~1 MB at full speed) while the caller still
+        # held the original, one more copy of it at the stream's memory peak.
+        lines = data.split(b"\n")
         if pending:
-            pending.append(data)
-            data = b"".join(pending)
+            pending.append(lines[0])
+            lines[0] = b"".join(pending)
             pending.clear()
         elif tail:
-            data = tail + data
-        lines = data.split(b"\n")
+            lines[0] = tail + lines[0]
         self._tail = lines.pop()
         return self._parse(lines, status)
 
@@ -404,18 +407,20 @@ class _OpenAIStream(ModelStream):
 
     def _parse(self, lines: list[bytes], status: int) -> list[BatchItem]:
         """The events of whole SSE lines, recorded for `response()`; text as bare strings."""
-        # SSE: only `data:` lines matter here; blank lines, comments and `event:` are skipped.
-        # orjson skips the space after `data:` and a trailing `\r` itself.
-        payloads = [line[5:] for line in lines if line.startswith(b"data:")]
-        if not payloads:
-            return []
         batch: list[BatchItem] = []
         add = batch.append
         # Text is recorded once per read (see the end), not appended per token; `pure` says the
         # batch is all text, the usual case, so it can be joined as it is.
         pure = True
-        for w in range(0, len(payloads), _WINDOW):
-            window = payloads[w : w + _WINDOW]
+        # A window of lines at a time (an event is a `data:` line and a blank one): the payloads of a
+        # whole read, a copy of it, are never all alive at once.
+        step = 2 * _WINDOW
+        for w in range(0, len(lines), step):
+            # SSE: only `data:` lines matter here; blank lines, comments and `event:` are skipped.
+            # orjson skips the space after `data:` and a trailing `\r` itself.
+            window = [line[5:] for line in lines[w : w + step] if line.startswith(b"data:")]
+            if not window:
+                continue
             # A window of events in one parse, as one JSON array: ~50 ns an event less than a parse
             # per event. A window, not the whole read: a read can hold thousands of events, and
             # their parsed trees all alive at once fall out of the CPU cache (measured slower than
