@@ -89,6 +89,9 @@ def _set(data: dict[str, Any], key: str, value: Any) -> None:
             elif name == "servers":
                 table.setdefault("name", "s")
                 table.setdefault("command", "c")
+            elif name == "api_keys":
+                table.setdefault("name", "k")
+                table.setdefault("sha256", "0" * 64)
         else:
             sub = table.setdefault(part, {})
             if not isinstance(sub, dict):
