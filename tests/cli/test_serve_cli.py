@@ -133,3 +133,17 @@ def test_sessions_flag_keeps_responses_across_a_restart(tmp_path: Path) -> None:
         ).json()
         assert second["status"] == "completed" and second["previous_response_id"] == first["id"]
         assert second["usage"]["input_tokens"] > first["usage"]["input_tokens"], "the history was sent"
+
+
+def test_the_serve_command_collects_less_often_from_a_frozen_startup_heap() -> None:
+    import gc
+
+    from agentickit.cli._serve import _tune_gc
+
+    before = gc.get_threshold()
+    try:
+        _tune_gc()
+        assert gc.get_threshold() == (50_000, 20, 1_000) and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

@@ -70,6 +70,29 @@ async def test_request_input_pauses_and_resumes(store: Store) -> None:
     assert sorted(log) == ["ask", "send"]
 
 
+async def test_a_cancelled_run_resumes_no_more(store: Store) -> None:
+    async def ask(text: str, ctx: ak.WorkflowContext) -> str:
+        return f"{text} by {await ctx.request_input('Who?')}"
+
+    wf = ak.DAGWorkflow("sign", store=store)
+    wf.add_step("ask", ask)
+    paused = await wf.run("doc", durability="step")
+    [req] = paused.pending
+    await wf.cancel_run(paused.run_id, reason="nobody will sign")
+    [info] = await wf.runs(status="cancelled")
+    assert info.run_id == paused.run_id and info.pending == [] and info.error == "nobody will sign"
+    with pytest.raises(RunFinishedError, match="was cancelled \\(nobody will sign\\)"):
+        await wf.resume(paused.run_id, approvals={req.id: "Ada"})
+    with pytest.raises(RunFinishedError, match="already cancelled"):
+        await wf.cancel_run(paused.run_id)
+    with pytest.raises(RunNotFoundError):
+        await wf.cancel_run("run_nope")
+    other = ak.DAGWorkflow("other", store=store)
+    other.add_step("ask", ask)
+    with pytest.raises(JournalMismatchError):
+        await other.cancel_run(paused.run_id)
+
+
 async def test_request_input_needs_durability() -> None:
     async def ask(text: str, ctx: ak.WorkflowContext) -> str:
         return await ctx.request_input("?")

@@ -542,6 +542,22 @@ class Agent(Generic[OutputT]):
 
         return Stream(produce, sopts, {"agent_name": self.name})
 
+    async def cancel_run(self, run_id: str, *, reason: str = "cancelled") -> None:
+        """Give up a journaled run that is not running here (paused, failed or crashed): it resumes no more.
+
+        The journal is marked `cancelled` with `reason`; a later `resume()` raises `RunFinishedError`
+        saying so. (A run in progress in this process is cancelled through its task or stream.)
+
+        Raises:
+            RunNotFoundError: no journal for `run_id` in the store.
+            RunFinishedError: the run already finished or was cancelled.
+            JournalMismatchError: another agent wrote the journal.
+
+        """
+        from ..durable._agent import cancel_agent_run
+
+        await cancel_agent_run(self, run_id, reason)
+
     async def runs(self, *, status: RunStatus | None = None, limit: int = 100) -> list[RunInfo]:
         """This agent's journaled runs in its store, most recent first; `status` filters them."""
         from ..durable._agent import agent_runs

@@ -241,8 +241,25 @@ def _main(args: argparse.Namespace) -> int:
     if access_log:
         logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
         logging.getLogger("agentickit.serve.access").setLevel(logging.INFO)
+    _tune_gc()
     try:
         run_coroutine(server.serve())
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+def _tune_gc() -> None:
+    """Collect less often in the server process this command owns (an app mounted elsewhere is its owner's).
+
+    With 1,000 SSE streams open, the collector's default young-generation threshold (700 allocations)
+    ran every few events, and its full collections walked every live stream's objects: measured on
+    2 cores (bench serve.streams_1000, interleaved), inter-chunk p99 26-35 ms with the defaults and
+    14-16 ms with these, server CPU per event 86-91 vs 67-69 us. The startup heap (modules, agents,
+    the MCP server) is frozen, so no collection walks it again.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 1_000)

@@ -18,7 +18,7 @@ from ..tools._source import ToolSource
 from ..tools._tool import Tool
 from ..workflows._context import current_context
 from ._journal import Journal, bind_scope, current_scope, reset_scope
-from ._runs import default_store, list_runs, new_journal, open_journal, pause, settle
+from ._runs import cancel, default_store, list_runs, new_journal, open_journal, pause, settle
 from ._types import Durability, RunInfo, RunPaused
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..stores._base import Store
     from ..streaming._sink import ChunkSink
 
-__all__ = ("agent_runs", "resume_agent", "run_durable")
+__all__ = ("agent_runs", "cancel_agent_run", "resume_agent", "run_durable")
 
 
 def store_of(agent: Agent[Any]) -> Store:
@@ -155,8 +155,13 @@ async def _drive(
     return result
 
 
+async def cancel_agent_run(agent: Agent[Any], run_id: str, reason: str) -> None:
+    """Mark a journaled run of `agent` cancelled (see `Agent.cancel_run`)."""
+    await cancel(store_of(agent), run_id, "agent", agent.name, reason)
+
+
 async def agent_runs(agent: Agent[Any], status: str | None, limit: int) -> list[RunInfo]:
     """The agent's journaled runs (see `Agent.runs`)."""
-    if status is not None and status not in ("running", "paused", "failed", "finished"):
-        raise UserError(f"runs(status=...) must be running, paused, failed or finished, got {status!r}")
+    if status is not None and status not in ("running", "paused", "failed", "finished", "cancelled"):
+        raise UserError(f"runs(status=...) must be running, paused, failed, finished or cancelled, got {status!r}")
     return await list_runs(store_of(agent), "agent", agent.name, status, limit)

@@ -23,7 +23,7 @@ from ._types import (
     check_durability,
 )
 
-__all__ = ("default_store", "list_runs", "new_journal", "open_journal", "pause", "settle")
+__all__ = ("cancel", "default_store", "list_runs", "new_journal", "open_journal", "pause", "settle")
 
 _default: InMemory | None = None
 
@@ -99,6 +99,10 @@ async def open_journal(
         )
     if meta.get("status") == "finished":
         raise RunFinishedError(f"run {run_id!r} already finished; there is nothing to resume")
+    if meta.get("status") == "cancelled":
+        raise RunFinishedError(
+            f"run {run_id!r} was cancelled ({meta.get('error') or 'no reason given'}); it resumes no more"
+        )
     if meta.get("fp") != fingerprint:
         raise JournalMismatchError(
             f"run {run_id!r} was written by a different definition of {kind} {name!r}: {describe(meta.get('fp'))}"
@@ -132,6 +136,30 @@ async def open_journal(
         await journal.answer(approvals)
     await journal.set_status("running", write=resume_mode == "step")
     return journal
+
+
+async def cancel(store: Store, run_id: str, kind: str, name: str, reason: str) -> None:
+    """Mark a journaled run cancelled: a later resume raises `RunFinishedError` naming `reason`.
+
+    Raises:
+        RunNotFoundError: no such run in the store.
+        RunFinishedError: it finished, or was cancelled already.
+        JournalMismatchError: another agent/workflow wrote it.
+
+    """
+    info = await store.info(NS, run_id)
+    if info is None:
+        raise RunNotFoundError(f"no journal for run {run_id!r} in {store!r}; nothing to cancel")
+    meta = dict(info.meta)
+    if meta.get("kind") != kind or meta.get("name") != name:
+        raise JournalMismatchError(
+            f"run {run_id!r} belongs to {meta.get('kind')} {meta.get('name')!r}, not {kind} {name!r}"
+        )
+    if meta.get("status") in ("finished", "cancelled"):
+        raise RunFinishedError(f"run {run_id!r} already {meta.get('status')}; there is nothing to cancel")
+    meta.pop("pending", None)
+    meta.update(status="cancelled", error=reason[:500], written=True)
+    await store.put_meta(NS, run_id, meta)
 
 
 async def pause(journal: Journal, pending: list[ApprovalRequest]) -> None:

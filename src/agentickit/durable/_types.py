@@ -30,8 +30,9 @@ Durability = Literal["off", "exit", "step"]
 journal is written when the run ends (finished, failed, cancelled, paused), so a hard crash loses it;
 `step`: every entry is appended as it happens, so a crash loses nothing that was recorded."""
 
-RunStatus = Literal["running", "paused", "failed", "finished"]
-"""Where a journaled run stands. `running` after a crash means it died mid-run: resume it."""
+RunStatus = Literal["running", "paused", "failed", "finished", "cancelled"]
+"""Where a journaled run stands. `running` after a crash means it died mid-run: resume it. `cancelled`
+is final: `cancel_run()` gave it up (a paused run nobody will approve), and it resumes no more."""
 
 _MODES = ("off", "exit", "step")
 
@@ -110,7 +111,7 @@ class RunNotFoundError(DurableError, UserError):
 
 
 class RunFinishedError(DurableError, UserError):
-    """The run already finished; there is nothing to resume."""
+    """The run already finished (or was cancelled); there is nothing to resume."""
 
 
 class ApprovalError(DurableError, UserError):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import UserError
 from ..streaming._chunk import Chunk, ChunkType
 from ._journal import Journal
-from ._runs import default_store, list_runs, new_journal, open_journal, pause, settle
+from ._runs import cancel, default_store, list_runs, new_journal, open_journal, pause, settle
 from ._types import Durability, RunInfo
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ..workflows._result import WorkflowResult
     from ..workflows._workflow import Workflow
 
-__all__ = ("resume_workflow", "run_workflow", "workflow_runs")
+__all__ = ("cancel_workflow_run", "resume_workflow", "run_workflow", "workflow_runs")
 
 
 def store_of(wf: Workflow) -> Store:
@@ -126,8 +126,13 @@ async def resume_workflow(
     return await _drive(wf, start["query"], options, sink, state, max_depth, journal, **kw)
 
 
+async def cancel_workflow_run(wf: Workflow, run_id: str, reason: str) -> None:
+    """Mark a journaled run of `wf` cancelled (see `Workflow.cancel_run`)."""
+    await cancel(store_of(wf), run_id, "workflow", wf.name, reason)
+
+
 async def workflow_runs(wf: Workflow, status: str | None, limit: int) -> list[RunInfo]:
     """The workflow's journaled runs (see `Workflow.runs`)."""
-    if status is not None and status not in ("running", "paused", "failed", "finished"):
-        raise UserError(f"runs(status=...) must be running, paused, failed or finished, got {status!r}")
+    if status is not None and status not in ("running", "paused", "failed", "finished", "cancelled"):
+        raise UserError(f"runs(status=...) must be running, paused, failed, finished or cancelled, got {status!r}")
     return await list_runs(store_of(wf), "workflow", wf.name, status, limit)

@@ -30,7 +30,7 @@ except ImportError as exc:  # pragma: no cover - mcp is a dependency of the serv
 __all__ = ("MCPEndpoint",)
 
 
-def _tool(state: ServerState, target: Any) -> Callable[[str], Awaitable[str]]:
+def _tool(state: ServerState, target: Any, kind: str) -> Callable[[str], Awaitable[str]]:
     async def run(input: str) -> str:
         if state.closing:
             raise ToolError("the server is shutting down; retry on another instance")
@@ -45,6 +45,12 @@ def _tool(state: ServerState, target: Any) -> Callable[[str], Awaitable[str]]:
             result_error = getattr(result, "error", None)
             if result_error is not None:
                 raise result_error
+            if getattr(result, "status", None) == "paused":
+                # Not an answer: an error result the host's model cannot mistake for one, naming the run.
+                record = await state.registry.record_paused(target, kind, result)
+                raise ToolError(record.paused_text())
+        except ToolError:
+            raise
         except Exception as exc:  # the tool boundary: the SDK sends the message as an error result
             raise ToolError(public_message(exc)) from exc
         return result.content
@@ -78,7 +84,7 @@ class MCPEndpoint:
                 about = (
                     getattr(target, "description", "") or f"Run the {kind} {name!r} on an input and return its answer."
                 )
-                server.add_tool(_tool(state, target), name=name, description=about, structured_output=False)
+                server.add_tool(_tool(state, target, kind), name=name, description=about, structured_output=False)
         host = state.settings.host
         if host in ("127.0.0.1", "localhost", "::1"):
             security = None  # the SDK's own DNS-rebinding guard for loopback hosts

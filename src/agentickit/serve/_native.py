@@ -6,14 +6,16 @@ from collections.abc import AsyncIterator
 from typing import Any, cast
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
+from ..durable import DurableError
 from ..errors import UserError
 from ..memory._sessions import message_to_dict
 from ..options import RunOptions
 from ._http import HTTPError, by_method, flag, integral, json_response, read_json, require_scope
 from ._runs import NotPausedError, ReplayGoneError, RunRecord, ServerClosingError
+from ._sse import Final, SSEResponse
 from ._state import ServerState
 from ._wire import error_body, error_type, public_message
 
@@ -23,7 +25,6 @@ __all__ = ("routes", "run_options", "sse_response", "status_for")
 CLIENT_OPTIONS = frozenset(
     {"max_tokens", "temperature", "top_p", "stop", "history_limit", "max_tool_rounds", "timeout", "metadata"}
 )
-SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 def status_for(kind: str) -> int:
@@ -84,7 +85,7 @@ def _wants_stream(request: Request, body: dict[str, Any]) -> bool:
     return "text/event-stream" in request.headers.get("accept", "")
 
 
-def sse_response(state: ServerState, record: RunRecord, after: int) -> Response:
+def sse_response(state: ServerState, record: RunRecord, after: int) -> SSEResponse:
     """Follow `record`'s events after id `after` as `text/event-stream`."""
     try:
         record.read(after)
@@ -92,18 +93,18 @@ def sse_response(state: ServerState, record: RunRecord, after: int) -> Response:
         raise HTTPError(410, "replay_gone", str(exc)) from exc
     registry = state.registry
 
-    async def body() -> AsyncIterator[bytes]:
+    async def body() -> AsyncIterator[bytes | Final]:
         registry.readers += 1
         try:
-            async for frames in record.follow(after):
-                yield frames
+            async for frames, last in record.follow(after):
+                yield Final(frames) if last else frames
         finally:
             registry.readers -= 1
 
-    return StreamingResponse(body(), media_type="text/event-stream", headers={**SSE_HEADERS, "x-run-id": record.id})
+    return SSEResponse(body(), {"x-run-id": record.id})
 
 
-async def _start(request: Request, kind: str) -> Response:
+async def _start(request: Request, kind: str) -> Response | SSEResponse:
     state: ServerState = request.app.state.agentickit
     name: str = request.path_params["name"]
     target = (state.agents if kind == "agent" else state.workflows).get(name)
@@ -139,12 +140,12 @@ async def _answer(record: RunRecord, kind: str) -> Response:
     return json_response(out, status_for(kind_), headers={"x-run-id": record.id})
 
 
-async def run_agent(request: Request) -> Response:
+async def run_agent(request: Request) -> Response | SSEResponse:
     """POST /v1/agents/{name}/runs."""
     return await _start(request, "agent")
 
 
-async def run_workflow(request: Request) -> Response:
+async def run_workflow(request: Request) -> Response | SSEResponse:
     """POST /v1/workflows/{name}/runs."""
     return await _start(request, "workflow")
 
@@ -168,7 +169,7 @@ async def get_run(request: Request) -> Response:
     return json_response(found.summary() if isinstance(found, RunRecord) else found)
 
 
-async def run_events(request: Request) -> Response:
+async def run_events(request: Request) -> SSEResponse:
     """GET /v1/runs/{run_id}/events: the run's events after `Last-Event-ID` (or `?after=`), then live."""
     found = await _record(request)
     if not isinstance(found, RunRecord):
@@ -180,10 +181,28 @@ async def run_events(request: Request) -> Response:
 
 
 async def cancel_run(request: Request) -> Response:
-    """DELETE /v1/runs/{run_id}: cancel a running run (its upstream model request is closed)."""
+    """DELETE /v1/runs/{run_id}: cancel a running run (its upstream model request is closed) or a paused one."""
+    state: ServerState = request.app.state.agentickit
     found = await _record(request)
-    if not isinstance(found, RunRecord) or not found.cancel("cancelled by DELETE /v1/runs/{id}"):
-        status = found.status if isinstance(found, RunRecord) else found.get("status")
+    reason = "cancelled by DELETE /v1/runs/{id}"
+    status = found.status if isinstance(found, RunRecord) else found.get("status")
+    if status == "paused":
+        # Its journal is marked cancelled too, so no later resume (here or on another server) continues it.
+        summary = found.summary() if isinstance(found, RunRecord) else found
+        target = (state.agents if summary.get("kind") == "agent" else state.workflows).get(str(summary.get("target")))
+        if target is None:
+            raise HTTPError(
+                404,
+                "not_found",
+                f"run {summary['id']!r} belongs to {summary.get('target')!r}, which is not served here",
+            )
+        try:
+            return json_response(await state.registry.cancel_paused(found, target, reason))
+        except NotPausedError as exc:
+            raise HTTPError(409, "conflict", str(exc)) from exc
+        except DurableError as exc:
+            raise HTTPError(409, "conflict", str(exc)) from exc
+    if not isinstance(found, RunRecord) or not found.cancel(reason):
         raise HTTPError(409, "conflict", f"the run has already ended ({status})")
     await found.wait()
     return json_response(found.summary())
@@ -227,7 +246,7 @@ def _approvals(raw: Any, pending: list[dict[str, Any]], run_id: str) -> dict[str
     return out
 
 
-async def resume_run(request: Request) -> Response:
+async def resume_run(request: Request) -> Response | SSEResponse:
     """POST /v1/runs/{run_id}/resume: answer a paused run's pending requests and continue it (JSON or SSE)."""
     state: ServerState = request.app.state.agentickit
     found = await _record(request)

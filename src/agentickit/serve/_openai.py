@@ -18,7 +18,7 @@ from typing import Any, cast
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from ..errors import AgentickitError, UserError
@@ -26,16 +26,17 @@ from ..messages import Message
 from ..options import RunOptions
 from ..streaming import ChunkType
 from ._http import HTTPError, flag, integral, json_response, read_json, require_scope
-from ._native import SSE_HEADERS, status_for
+from ._native import status_for
+from ._sse import Final, SSEResponse
 from ._state import ServerState
 from ._wire import error_body, error_type, public_message, timeout_error
 
 __all__ = ("routes",)
 
 _dumps = orjson.dumps
-_DELTA = ChunkType.DELTA
 _ERROR = ChunkType.ERROR
-_DONE = ChunkType.DONE
+PAUSED_FINISH = "requires_action"
+"""The `finish_reason` of a run that paused for a person (the Assistants API's run status for the same)."""
 _ROLES = frozenset({"system", "developer", "user", "assistant"})
 # Accepted and without effect on an agent (they describe the client, or ask for the default).
 _HARMLESS = frozenset({"model", "messages", "stream", "stream_options", "user", "n", "store", "metadata"})
@@ -139,7 +140,7 @@ def _usage(result: Any) -> dict[str, int]:
     }
 
 
-async def chat_completions(request: Request) -> Response:
+async def chat_completions(request: Request) -> Response | SSEResponse:
     """POST /v1/chat/completions."""
     state: ServerState = request.app.state.agentickit
     body = await read_json(request, state.settings.max_body_bytes)
@@ -153,11 +154,7 @@ async def chat_completions(request: Request) -> Response:
     cid = f"chatcmpl-{os.urandom(12).hex()}"
     created = int(time.time())
     if body.get("stream"):
-        return StreamingResponse(
-            _stream(state, kind, target, query, options, cid, created, sid),
-            media_type="text/event-stream",
-            headers=SSE_HEADERS,
-        )
+        return SSEResponse(_stream(state, kind, target, query, options, cid, created, sid))
     try:
         try:
             async with asyncio.timeout(state.settings.request_timeout):
@@ -174,24 +171,20 @@ async def chat_completions(request: Request) -> Response:
     finally:
         if sid is not None:
             await target.memory.store.clear(sid)
+    content = result.content
     finish = "length" if result.metadata.get("finish_reason") == "length" else "stop"
-    return json_response(
-        {
-            "id": cid,
-            "object": "chat.completion",
-            "created": created,
-            "model": target.name,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": result.content},
-                    "finish_reason": finish,
-                    "logprobs": None,
-                }
-            ],
-            "usage": _usage(result),
-        }
-    )
+    out: dict[str, Any] = {"id": cid, "object": "chat.completion", "created": created, "model": target.name}
+    headers = None
+    if getattr(result, "status", None) == "paused":
+        # A durable run waiting for a person: kept as a run record, and said so in every field a client reads.
+        record = await state.registry.record_paused(target, kind, result)
+        content, finish = record.paused_text(), PAUSED_FINISH
+        out["agentickit_run"] = record.paused_info()
+        headers = {"x-run-id": record.id, "x-run-status": "paused"}
+    message = {"role": "assistant", "content": content}
+    out["choices"] = [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}]
+    out["usage"] = _usage(result)
+    return json_response(out, headers=headers)
 
 
 async def _stream(
@@ -203,51 +196,59 @@ async def _stream(
     cid: str,
     created: int,
     sid: str | None,
-) -> AsyncIterator[bytes]:
+) -> AsyncIterator[bytes | Final]:
     head = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": target.name}
     # One template per stream, split around the delta text: a token costs one string encode and a join.
     template = _dumps({**head, "choices": [{"index": 0, "delta": {"content": "\x00"}, "finish_reason": None}]})
     prefix, suffix = template.split(b'"\\u0000"')
     prefix = b"data: " + prefix
     suffix += b"\n\n"
-    yield (
-        b"data: "
-        + _dumps(
-            {**head, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}
-        )
-        + b"\n\n"
-    )
+    # The role chunk goes out with the first delta (one write), so nothing is sent before the run has started.
+    role = {**head, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}
+    frames: list[bytes] = [b"data: " + _dumps(role) + b"\n\n"]
     stream = target.run_stream(query, options=options, timeout=state.settings.request_timeout)
     state.streams.add(stream)
     error: BaseException | None = None
     result: Any = None
+    agent = kind == "agent"
     try:
-        async for chunk in stream:
-            t = chunk.type
-            if t is _DELTA:
-                if kind == "agent":
-                    yield prefix + _dumps(chunk.delta) + suffix
-            elif t is _ERROR and chunk.step_name is None:
-                error = chunk.error
-            elif t is _DONE:
-                break
+        # A batch is what the stream has buffered (top-level deltas as their text): one send for all of it.
+        async for batch in stream.batches():
+            for item in batch:
+                if type(item) is str:
+                    if agent:
+                        frames.append(prefix + _dumps(item) + suffix)
+                elif item.type is _ERROR and item.step_name is None:
+                    error = item.error
+            if frames:
+                yield frames[0] if len(frames) == 1 else b"".join(frames)
+                frames = []
         try:
             result = await stream.wait()
         except Exception as exc:  # reported to the client as an error event
             error = error or exc
     finally:
+        # The client left (or the server is closing): the run must not outlive its reader.
+        stream.cancel("the client disconnected")
         state.stream_ended(stream)
         if sid is not None:
             await target.memory.store.clear(sid)
     if error is not None:
-        yield b"data: " + _dumps(error_body(error_type(error), public_message(error))) + b"\n\n"
+        frames.append(b"data: " + _dumps(error_body(error_type(error), public_message(error))) + b"\n\n")
     else:
-        if kind == "workflow":
-            yield prefix + _dumps(result.content) + suffix
         finish = "length" if result.metadata.get("finish_reason") == "length" else "stop"
-        yield b"data: " + _dumps({**head, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}) + b"\n\n"
-        yield b"data: " + _dumps({**head, "choices": [], "usage": _usage(result)}) + b"\n\n"
-    yield b"data: [DONE]\n\n"
+        stop: dict[str, Any] = {**head, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}
+        if getattr(result, "status", None) == "paused":
+            record = await state.registry.record_paused(target, kind, result)
+            frames.append(prefix + _dumps(record.paused_text()) + suffix)
+            stop["choices"][0]["finish_reason"] = PAUSED_FINISH
+            stop["agentickit_run"] = record.paused_info()
+        elif kind == "workflow":
+            frames.append(prefix + _dumps(result.content) + suffix)
+        frames.append(b"data: " + _dumps(stop) + b"\n\n")
+        frames.append(b"data: " + _dumps({**head, "choices": [], "usage": _usage(result)}) + b"\n\n")
+    frames.append(b"data: [DONE]\n\n")
+    yield Final(b"".join(frames))
 
 
 async def models(request: Request) -> Response:

@@ -28,7 +28,7 @@ from typing import Any, cast
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from ..errors import AgentickitError
@@ -37,16 +37,17 @@ from ..messages import Message
 from ..options import RunOptions
 from ..streaming import ChunkType
 from ._http import SSE_EVENT_SCHEMA, HTTPError, by_method, flag, integral, json_response, read_json, require_scope
-from ._native import SSE_HEADERS, status_for
+from ._native import status_for
+from ._sse import Final, SSEResponse
 from ._state import ServerState
 from ._wire import error_body, error_type, public_message, timeout_error
 
 __all__ = ("openapi_paths", "routes")
 
 _dumps = orjson.dumps
-_DELTA = ChunkType.DELTA
 _ERROR = ChunkType.ERROR
-_DONE = ChunkType.DONE
+PAUSED_REASON = "requires_action"
+"""`incomplete_details.reason` of a durable run that paused for a person (its run id is in `agentickit_run`)."""
 _TOOL_CALL = ChunkType.TOOL_CALL
 _TOOL_RESULT = ChunkType.TOOL_RESULT
 _ROLES = frozenset({"system", "developer", "user", "assistant"})
@@ -261,6 +262,36 @@ def _finish(resp: dict[str, Any], result: Any, item_id: str, items: list[dict[st
     resp["completed_at"] = int(time.time())
 
 
+def _approval_items(record: Any) -> list[dict[str, Any]]:
+    # The Responses API's own shape for a tool call waiting for a person (`mcp_approval_request`).
+    return [
+        {
+            "id": str(p["id"]),
+            "type": "mcp_approval_request",
+            "server_label": "agentickit",
+            "name": str(p.get("tool") or p.get("kind") or ""),
+            "arguments": _dumps(p.get("args") or {}).decode(),
+        }
+        for p in record.pending or ()
+    ]
+
+
+def _paused(resp: dict[str, Any], result: Any, record: Any, items: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """`resp` for a durable run that paused: `incomplete`, why, what it waits for, and its run id."""
+    if items is None:
+        items = []
+        for c in result.tool_calls if getattr(result, "steps", None) is None else ():
+            items.append(_call_item(_new_id("fc"), c.id, c.name, c.args, "completed"))
+            items.append(_output_item(_new_id("fco"), c.id, _tool_output(c.result, c.error), "completed"))
+        items.extend(_approval_items(record))
+    resp["status"] = "incomplete"
+    resp["incomplete_details"] = {"reason": PAUSED_REASON}
+    resp["output"] = items
+    resp["usage"] = _usage(result)
+    resp["agentickit_run"] = record.paused_info()
+    return resp
+
+
 async def _keep(sessions: SessionStore, req: _Request, resp: dict[str, Any], result: Any) -> None:
     # The conversation so far (no system prompt: the agent adds its own on every run) and the response.
     if not req.store:
@@ -283,7 +314,7 @@ def _failed(resp: dict[str, Any], exc: BaseException) -> dict[str, Any]:
     return resp
 
 
-async def create_response(request: Request) -> Response:
+async def create_response(request: Request) -> Response | SSEResponse:
     """POST /v1/responses."""
     state: ServerState = request.app.state.agentickit
     body = await read_json(request, state.settings.max_body_bytes)
@@ -298,9 +329,7 @@ async def create_response(request: Request) -> Response:
     created = int(time.time())
     resp = _response(req, rid, created, "in_progress")
     if body.get("stream"):
-        return StreamingResponse(
-            _stream(state, req, options, resp), media_type="text/event-stream", headers=SSE_HEADERS
-        )
+        return SSEResponse(_stream(state, req, options, resp))
     timeout = state.settings.request_timeout
     try:
         try:
@@ -315,6 +344,9 @@ async def create_response(request: Request) -> Response:
     except Exception as exc:  # the API boundary: a typed error body, never a trace
         k = error_type(exc)
         return json_response(error_body(k, public_message(exc)), status_for(k))
+    if getattr(result, "status", None) == "paused":
+        record = await state.registry.record_paused(req.target, req.kind, result)
+        return json_response(_paused(resp, result, record, None), headers={"x-run-id": record.id})
     _finish(resp, result, item_id)
     await _keep(sessions, req, resp, result)
     return json_response(resp)
@@ -402,35 +434,39 @@ class _Items:
 
 async def _stream(
     state: ServerState, req: _Request, options: RunOptions | None, resp: dict[str, Any]
-) -> AsyncIterator[bytes]:
+) -> AsyncIterator[bytes | Final]:
     out = _Items()
-    yield out.event("response.created", {"response": resp})
-    yield out.event("response.in_progress", {"response": resp})
+    yield out.event("response.created", {"response": resp}) + out.event("response.in_progress", {"response": resp})
     stream = req.target.run_stream(req.query, options=options, timeout=state.settings.request_timeout)
     state.streams.add(stream)
     error: BaseException | None = None
     result: Any = None
     agent = req.kind == "agent"
     try:
-        async for chunk in stream:
-            t = chunk.type
-            if t is _DELTA:
-                if agent:
-                    if out.message is None:
-                        yield out.open_message()
-                    yield out.delta(chunk.delta)
-            elif chunk.step_name is not None:
-                continue
-            elif t is _TOOL_CALL and agent:
-                yield out.tool_call(chunk.tool_call_id or "", chunk.tool_name or "", chunk.tool_args or {})
-            elif t is _TOOL_RESULT and agent:
-                meta: dict[str, Any] = chunk.metadata or {}
-                output = _tool_output(chunk.tool_result, meta.get("error"))
-                yield out.tool_output(chunk.tool_call_id or "", output)
-            elif t is _ERROR:
-                error = chunk.error
-            elif t is _DONE:
-                break
+        # A batch is what the stream has buffered (top-level deltas as their text): one send for all of it.
+        async for batch in stream.batches():
+            frames: list[bytes] = []
+            add = frames.append
+            for chunk in batch:
+                if type(chunk) is str:
+                    if agent:
+                        if out.message is None:
+                            add(out.open_message())
+                        add(out.delta(chunk))
+                    continue
+                t = chunk.type
+                if chunk.step_name is not None:
+                    continue
+                if t is _TOOL_CALL and agent:
+                    add(out.tool_call(chunk.tool_call_id or "", chunk.tool_name or "", chunk.tool_args or {}))
+                elif t is _TOOL_RESULT and agent:
+                    meta: dict[str, Any] = chunk.metadata or {}
+                    output = _tool_output(chunk.tool_result, meta.get("error"))
+                    add(out.tool_output(chunk.tool_call_id or "", output))
+                elif t is _ERROR:
+                    error = chunk.error
+            if frames:
+                yield frames[0] if len(frames) == 1 else b"".join(frames)
         try:
             result = await stream.wait()
             if not agent:
@@ -438,21 +474,37 @@ async def _stream(
         except Exception as exc:  # reported to the client as response.failed
             error = error or exc
     finally:
+        # The client left (or the server is closing): the run must not outlive its reader.
+        stream.cancel("the client disconnected")
         state.stream_ended(stream)
     if error is not None:
-        yield out.event("response.failed", {"response": _failed(resp, error)})
+        yield Final(out.event("response.failed", {"response": _failed(resp, error)}))
+        return
+    end: list[bytes] = []
+    if getattr(result, "status", None) == "paused":
+        if out.message is not None:
+            end.append(out.close_message())
+        record = await state.registry.record_paused(req.target, req.kind, result)
+        for item in _approval_items(record):
+            index = len(out.items)
+            end.append(out.event("response.output_item.added", {"output_index": index, "item": item}))
+            end.append(out.event("response.output_item.done", {"output_index": index, "item": item}))
+            out.items.append(item)
+        end.append(out.event("response.incomplete", {"response": _paused(resp, result, record, out.items)}))
+        yield Final(b"".join(end))
         return
     if out.message is None:
         # A workflow's answer comes whole at the end (its steps stream on the native API); an agent's
         # last round may have sent no deltas. Either way the response ends with its answer.
-        yield out.open_message()
+        end.append(out.open_message())
         if result.content:
-            yield out.delta(result.content)
+            end.append(out.delta(result.content))
     length = result.metadata.get("finish_reason") == "length"
-    yield out.close_message("incomplete" if length else "completed")
+    end.append(out.close_message("incomplete" if length else "completed"))
     _finish(resp, result, "", out.items)
     await _keep(state.sessions, req, resp, result)
-    yield out.event(f"response.{resp['status']}", {"response": resp})
+    end.append(out.event(f"response.{resp['status']}", {"response": resp}))
+    yield Final(b"".join(end))
 
 
 async def get_response(request: Request) -> Response:

@@ -30,6 +30,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import orjson
 
+from ..durable import RunFinishedError, RunNotFoundError
 from ..errors import AgentickitError, RunCancelledError
 from ..options import RunOptions
 from ..streaming import ChunkType
@@ -195,6 +196,16 @@ class RunRecord:
             self._waiter = None
             w.set()
 
+    def append_delta(self, text: str) -> None:
+        """Add one top-level delta event (the hot path: one string encode, no dict)."""
+        seq = self.next_seq
+        self.next_seq = seq + 1
+        self._frames.append(b'id: %d\nevent: delta\ndata: {"type":"delta","delta":%s}\n\n' % (seq, _dumps(text)))
+        w = self._waiter
+        if w is not None:
+            self._waiter = None
+            w.set()
+
     def blocked(self) -> bool:
         """Whether the next event would push out one that a connected reader has not been sent yet."""
         frames = self._frames
@@ -246,8 +257,8 @@ class RunRecord:
             w = self._waiter = asyncio.Event()
         await w.wait()
 
-    async def follow(self, after: int = 0) -> AsyncIterator[bytes]:
-        """Every frame after event id `after`, as it arrives, until the DONE event.
+    async def follow(self, after: int = 0) -> AsyncIterator[tuple[bytes, bool]]:
+        """Every frame after event id `after`, as it arrives, until the DONE event; True marks the last.
 
         Raises:
             ReplayGoneError: `after` is older than the replay buffer.
@@ -261,7 +272,10 @@ class RunRecord:
             while True:
                 frames, cursor = self.read(cursor)
                 if frames:
-                    yield frames[0] if len(frames) == 1 else b"".join(frames)
+                    last = self.status != "running" and cursor >= self.next_seq - 1
+                    yield frames[0] if len(frames) == 1 else b"".join(frames), last
+                    if last:
+                        return
                     readers[token] = cursor
                     room = self._room
                     if room is not None:
@@ -291,6 +305,25 @@ class RunRecord:
         task.cancel(reason)
         return True
 
+    def paused_info(self) -> dict[str, Any]:
+        """What a surface without run records answers for a paused run: its id, what it waits for, how to go on."""
+        return {
+            "run_id": self.id,
+            "status": "paused",
+            "pending": self.pending,
+            "resume": f"POST /v1/runs/{self.id}/resume",
+            "cancel": f"DELETE /v1/runs/{self.id}",
+        }
+
+    def paused_text(self) -> str:
+        """`paused_info()` in a sentence, for clients that read only text (a chat UI, an MCP host's model)."""
+        waits = "; ".join(_describe(p) for p in self.pending or ())
+        return (
+            f"The run paused: run {self.id} waits for {waits}. Answer with POST /v1/runs/{self.id}/resume "
+            '{"approvals": {request id: true | false | {"args": {...}} | "text"}}, or cancel it with '
+            f"DELETE /v1/runs/{self.id}."
+        )
+
     def summary(self) -> dict[str, Any]:
         """What `GET /v1/runs/{id}` returns."""
         err = self.error
@@ -309,6 +342,13 @@ class RunRecord:
             "result": None if self.result is None else result_data(self.result),
             "error": None if err is None else error_body(error_type(err), public_message(err))["error"],
         }
+
+
+def _describe(pending: dict[str, Any]) -> str:
+    args = _dumps(pending.get("args") or {}).decode()
+    if pending.get("kind") == "input":
+        return f"input {pending.get('id')!r} ({args})"
+    return f"{pending.get('kind', 'approval')} {pending.get('id')!r} of {pending.get('tool')}({args})"
 
 
 class RunRegistry:
@@ -389,6 +429,63 @@ class RunRegistry:
         record._task = asyncio.get_running_loop().create_task(self._own(record, body))  # pyright: ignore[reportPrivateUsage]
         return record
 
+    async def record_paused(self, target: Any, kind: str, result: Any) -> RunRecord:
+        """Keep a run that paused on a surface without run records (chat completions, responses, MCP).
+
+        The record is what a native run's would be (`GET /v1/runs/{id}`, `POST /v1/runs/{id}/resume`,
+        `DELETE /v1/runs/{id}`); it has no events of its own, so a streamed resume's ids start at 1.
+        """
+        record = RunRecord(target.name, kind, self.replay_buffer)
+        record.result = result
+        record.pending = [p.to_dict() for p in result.pending]
+        record.journal_id = result.run_id
+        record.status = "paused"
+        record.finished_at = time.time()
+        recent = self.recent
+        recent[record.id] = record
+        while len(recent) > self.max_runs:
+            recent.popitem(last=False)
+        await self.store.save(record.id, record.summary())
+        return record
+
+    async def cancel_paused(self, found: RunRecord | dict[str, Any], target: Any, reason: str) -> dict[str, Any]:
+        """Cancel a paused run: its journal and its record say `cancelled`, and it resumes no more.
+
+        Raises:
+            NotPausedError: the run is no longer paused (a resume got there first).
+
+        """
+        if not isinstance(found, RunRecord):
+            found = self.live.get(found["id"]) or self.recent.get(found["id"]) or found
+        status = found.status if isinstance(found, RunRecord) else found.get("status")
+        journal_id = found.journal_id if isinstance(found, RunRecord) else found.get("journal_id")
+        run_id = found.id if isinstance(found, RunRecord) else str(found["id"])
+        if status != "paused" or not journal_id:
+            raise NotPausedError(f"run {run_id!r} is {status}, not paused")
+        error = RunCancelledError(reason)
+        if isinstance(found, RunRecord):
+            # Marked first (no await in between): a resume arriving meanwhile finds it cancelled.
+            found.status = "cancelled"
+            found.pending = None
+            found.error = error
+            found.finished_at = time.time()
+        try:
+            await target.cancel_run(journal_id, reason=reason)
+        except (RunNotFoundError, RunFinishedError):
+            pass  # its journal is gone or ended (an in-memory store, a restart): nothing can resume it anyway
+        if isinstance(found, RunRecord):
+            summary = found.summary()
+        else:
+            summary = {
+                **found,
+                "status": "cancelled",
+                "pending": None,
+                "finished_at": time.time(),
+                "error": error_body(error_type(error), public_message(error))["error"],
+            }
+        await self.store.save(run_id, summary)
+        return summary
+
     async def get(self, run_id: str) -> RunRecord | dict[str, Any] | None:
         """A live run, a finished run's summary, or None."""
         live = self.live.get(run_id) or self.recent.get(run_id)
@@ -447,21 +544,29 @@ class RunRegistry:
         started = time.perf_counter()
         sent_error = False
         append = record.append
-        async for chunk in stream:
-            if record.blocked():
-                await record.room()
-            t = chunk.type
-            if t is _DELTA:
-                if record.ttft is None:
-                    record.ttft = time.perf_counter() - started
-                append("delta", chunk_data(chunk))
-                continue
-            if t is _DONE:
-                break
-            if t is _ERROR and chunk.step_name is None:
-                sent_error = True
-                record.error = chunk.error
-            append(t.value, chunk_data(chunk))
+        delta = record.append_delta
+        # A batch is what the stream has buffered, top-level deltas as their text (no Chunk per token).
+        async for batch in stream.batches():
+            for chunk in batch:
+                if record.blocked():
+                    await record.room()
+                if type(chunk) is str:
+                    if record.ttft is None:
+                        record.ttft = time.perf_counter() - started
+                    delta(chunk)
+                    continue
+                t = chunk.type
+                if t is _DELTA:
+                    if record.ttft is None:
+                        record.ttft = time.perf_counter() - started
+                    append("delta", chunk_data(chunk))
+                    continue
+                if t is _DONE:
+                    break
+                if t is _ERROR and chunk.step_name is None:
+                    sent_error = True
+                    record.error = chunk.error
+                append(t.value, chunk_data(chunk))
         try:
             record.result = await stream.wait()
         except Exception as exc:

@@ -259,6 +259,22 @@ class Workflow:
             on_sync_close=self._close_loop_bound,
         )
 
+    async def cancel_run(self, run_id: str, *, reason: str = "cancelled") -> None:
+        """Give up a journaled run that is not running here (paused, failed or crashed): it resumes no more.
+
+        The journal is marked `cancelled` with `reason`; a later `resume()` raises `RunFinishedError`
+        saying so. (A run in progress in this process is cancelled through its task or stream.)
+
+        Raises:
+            RunNotFoundError: no journal for `run_id` in the store.
+            RunFinishedError: the run already finished or was cancelled.
+            JournalMismatchError: another workflow (or another definition of it) wrote the journal.
+
+        """
+        from ..durable._workflow import cancel_workflow_run
+
+        await cancel_workflow_run(self, run_id, reason)
+
     async def runs(self, *, status: RunStatus | None = None, limit: int = 100) -> list[RunInfo]:
         """This workflow's journaled runs in its store, most recent first; `status` filters them."""
         from ..durable._workflow import workflow_runs
