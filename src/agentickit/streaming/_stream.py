@@ -624,20 +624,20 @@ def _abandon(stream: Stream[Any]) -> None:
 class _ChunkIterator:
     """`async for` over a stream: pops chunks straight off the channel; cancels the run if dropped early."""
 
-    __slots__ = ("_buf", "_ch", "_stream")
+    __slots__ = ("_ch", "_stream")
 
     def __init__(self, stream: Stream[Any]) -> None:
         self._stream = stream
         self._ch = stream._ch  # pyright: ignore[reportPrivateUsage]
-        self._buf = self._ch.buf
 
     def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> Chunk:
-        buf = self._buf
+        ch = self._ch
+        # Read from the channel each time: its buffer is made by the first chunk (see _channel.py).
+        buf = ch.buf
         if not buf:
-            ch = self._ch
             while not buf:
                 if ch.closed:
                     raise StopAsyncIteration
@@ -650,8 +650,8 @@ class _ChunkIterator:
                     # exception (`gather(..., return_exceptions=True)`): do not wait for __del__.
                     _abandon(self._stream)
                     raise
+                buf = ch.buf
         chunk = buf.popleft()
-        ch = self._ch
         if ch.putters and len(buf) <= ch.low:
             ch.wake_putters()
         return chunk

@@ -316,6 +316,8 @@ class _OpenAIStream(ModelStream):
         except aiohttp.ClientError as exc:
             raise model._connection_error(exc) from exc  # pyright: ignore[reportPrivateUsage]
         self._resp = resp
+        # Sent: the body is not needed while the answer streams (a stream is sent once).
+        self._body = b""
         finished = False
         try:
             if self._closed:
