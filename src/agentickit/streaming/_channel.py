@@ -206,9 +206,14 @@ class Channel:
     def wait_get(self) -> asyncio.Future[None]:
         """A future to await until a chunk is buffered or the channel is closed.
 
-        Call it only when the buffer is empty and the channel open. A plain function returning the
-        future, not a coroutine: a waiting reader holds no coroutine frame (~200 bytes) for it.
+        A plain function returning the future, not a coroutine: a waiting reader holds no coroutine
+        frame (~200 bytes) for it.
         """
+        if self.buf or self.closed:
+            # Nothing to wait for (a producer that failed as it was called ends the stream at once).
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
         g = self.getter
         if g is None or g.done():
             g = self.getter = asyncio.get_running_loop().create_future()
