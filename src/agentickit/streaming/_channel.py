@@ -113,7 +113,10 @@ class Channel:
         return buf
 
     def _put(self, chunks: list[Chunk], kind: ChunkType | None) -> None:
-        self._open().extend(chunks)
+        buf = self.buf
+        if buf is _NO_BUF:
+            buf = self.buf = deque()
+        buf.extend(chunks)
         counts = self.counts
         if kind is not None:
             counts[kind] += len(chunks)
@@ -407,7 +410,10 @@ class BatchChannel(Channel):
         return None
 
     def _add(self, items: list[Any], mixed: bool) -> None:
-        self._open().extend(items)
+        buf = self.buf
+        if buf is _NO_BUF:
+            buf = self.buf = deque()
+        buf.extend(items)
         n = len(items)
         if mixed:
             n = sum(1 for x in items if type(x) is str)
