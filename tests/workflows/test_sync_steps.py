@@ -142,7 +142,15 @@ def test_a_step_gate_pickles_without_its_hung_count() -> None:
 
     wf = ak.SequentialWorkflow("s").add_step("up", str.upper)
     gate = wf.steps[0]._gate
-    gate.hung = 3
+    # A call still running after its caller gave up (its future is done): what a hung attempt looks like.
+    loop = asyncio.new_event_loop()
+    try:
+        future: asyncio.Future[object] = loop.create_future()
+        future.cancel()
+        gate.running.add(_threads._Call(loop, future, str.upper, {}, gate))
+        assert gate.hung == 1
+    finally:
+        loop.close()
     copy = pickle.loads(pickle.dumps(gate))
     assert type(copy) is type(gate) and copy.name == "up" and copy.hung == 0
     with pytest.raises(WorkflowError, match="step 'up' has 0 calls"):

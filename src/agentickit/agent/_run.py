@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import aclosing
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -104,9 +103,12 @@ async def _ask(
             # one hand-over per batch when the sink takes batches (the stream's channel does).
             # Before, two async-generator hops, a Chunk.__init__ and a send per token added ~1.5 us
             # a token to the transport's ~2.7 us (bench/stream_hot_path.py).
-            send_many = getattr(sink, "send_many", None)
+            # Looked up on the class, called with the sink: a bound method held across the wait for
+            # the first token is 64 bytes per live stream (see `_channel.py` on memory).
+            sink_type = type(sink)
+            send_many = getattr(sink_type, "send_many", None)
             # Structured output streams its final-answer tool's arguments as partial objects.
-            tool_delta = getattr(sink, "tool_delta", None)
+            tool_delta = getattr(sink_type, "tool_delta", None)
             async with model.request_stream(messages, tools, settings) as stream:
                 if type(stream).batches is _ONE_BY_ONE:
                     # A provider without batches of its own (events only): its events one by one,
@@ -125,18 +127,20 @@ async def _ask(
                             if w is not None:
                                 await w
                         elif tool_delta is not None and type(event) is ToolCallDelta:
-                            w = tool_delta(event)
+                            w = tool_delta(sink, event)
                             if w is not None:
                                 await w
                     return stream.response()
-                async with aclosing(stream.batches()) as batches:
-                    send_text = getattr(sink, "send_text", None)
+                # try/finally, not `aclosing()`: no wrapper object held per live stream.
+                batches = stream.batches()
+                try:
+                    send_text = getattr(sink_type, "send_text", None)
                     async for batch in batches:
                         # One clock read per batch: its chunks arrived together.
                         now = _now()
                         if send_text is not None:
                             # `Stream.batches()`: the read's text pieces go through as they are, no Chunk each.
-                            w = send_text(batch, now)
+                            w = send_text(sink, batch, now)
                             if not emitted and sink.first_at:  # type: ignore[attr-defined]
                                 emitted = True
                                 if _tel.active is not None:
@@ -164,7 +168,7 @@ async def _ask(
                                     elif isinstance(item, ThoughtDelta):
                                         add(text_chunk(_THOUGHT, item.text, now))
                                     elif tool_delta is not None and type(item) is ToolCallDelta:
-                                        w = tool_delta(item)
+                                        w = tool_delta(sink, item)
                                         if w is not None:
                                             await w
                                 if not chunks:
@@ -173,7 +177,7 @@ async def _ask(
                                 _tel.active.first_chunk()
                             emitted = True
                             if send_many is not None:
-                                w = send_many(chunks, kind)
+                                w = send_many(sink, chunks, kind)
                                 if w is not None:
                                     await w
                             else:
@@ -181,6 +185,8 @@ async def _ask(
                                     w = sink.send(chunk)
                                     if w is not None:
                                         await w
+                finally:
+                    await batches.aclose()
                 return stream.response()
         except ProviderError as exc:
             if not await retry_unstarted(
@@ -265,7 +271,7 @@ async def run_loop(
     if agent.system_prompt:
         messages.append(Message("system", agent.system_prompt))
     session_id = opts.session_id
-    sources: list[Source] = []
+    sources: list[Source] | None = None  # RAG's; a list held by every live stream would be 56 bytes each
     if memory is not None:
         if session_id is None:
             session_id = memory.session_id
@@ -416,5 +422,5 @@ async def run_loop(
         run_id=run_id,
         agent_name=agent.name,
         thoughts=response.thoughts,
-        sources=sources,
+        sources=sources if sources is not None else [],
     )

@@ -12,6 +12,11 @@ terminal chunks (METADATA, ERROR, DONE) go past it, and with `flush_interval` a 
 non-DELTA chunk (that chunk and the held-back text) by two more. Producers running side by side
 (parallel tool calls, workflow branches) each put one chunk before they wait.
 
+Memory: a live stream waiting for its first token holds no buffer. The deque (760 bytes with its
+first block) is made by the first chunk, and the list of waiting producers by the first wait;
+until then both are shared empty sentinels (`_NO_BUF` takes nothing in even by mistake, being of
+`maxlen=0`). 300 streams in flight at their time to first token held ~0.8 KiB each for them.
+
 `send_many()` takes a batch (the run loop sends a network read's tokens 64 at a time): one
 `extend`, one count and one wake-up per batch; a batch that does not fit goes in as room frees up,
 under the same bound.
@@ -34,6 +39,9 @@ __all__ = ("BatchChannel", "Channel", "ShapingChannel", "dropped_types", "make_c
 
 _DELTA = ChunkType.DELTA
 _THOUGHT = ChunkType.THOUGHT
+_NO_BUF: deque[Any] = deque(maxlen=0)
+"""Every channel's buffer until its first chunk; never appended to (and it would keep nothing)."""
+_NO_PUTTERS: tuple[()] = ()
 
 
 class Channel:
@@ -42,13 +50,13 @@ class Channel:
     __slots__ = ("buf", "closed", "counts", "first_at", "getter", "low", "maxsize", "putters")
 
     def __init__(self, maxsize: int) -> None:
-        self.buf: deque[Chunk] = deque()
+        self.buf: deque[Chunk] = _NO_BUF  # made by the first chunk (see the module docs)
         self.maxsize = maxsize
         # Waking the producer at half-empty (not at each pop) keeps one wake-up per maxsize/2 chunks
         # while it still refills before the consumer runs dry.
         self.low = maxsize // 2
         self.getter: asyncio.Future[None] | None = None
-        self.putters: list[asyncio.Future[None]] = []
+        self.putters: list[asyncio.Future[None]] | tuple[()] = _NO_PUTTERS
         self.closed = False
         # Only the types a stream sends get an entry (~230 B instead of ~630 B for all of them).
         self.counts: defaultdict[ChunkType, int] = defaultdict(int)
@@ -64,6 +72,8 @@ class Channel:
             # unwinding its cleanup must not appear after DONE.
             return None
         buf = self.buf
+        if buf is _NO_BUF:
+            buf = self.buf = deque()
         buf.append(chunk)
         t = chunk.type
         self.counts[t] += 1
@@ -88,16 +98,25 @@ class Channel:
         """
         if self.closed:
             return None
-        buf = self.buf
-        if len(buf) + len(chunks) > self.maxsize:
+        if len(self.buf) + len(chunks) > self.maxsize:
             return self._send_in_parts(chunks, kind)
         self._put(chunks, kind)
-        if len(buf) >= self.maxsize:
+        if len(self.buf) >= self.maxsize:
             return self._full()
         return None
 
+    def _open(self) -> deque[Any]:
+        """The buffer, made on first use."""
+        buf = self.buf
+        if buf is _NO_BUF:
+            buf = self.buf = deque()
+        return buf
+
     def _put(self, chunks: list[Chunk], kind: ChunkType | None) -> None:
-        self.buf.extend(chunks)
+        buf = self.buf
+        if buf is _NO_BUF:
+            buf = self.buf = deque()
+        buf.extend(chunks)
         counts = self.counts
         if kind is not None:
             counts[kind] += len(chunks)
@@ -139,12 +158,16 @@ class Channel:
         # One future per waiting producer (parallel tool calls and workflow branches share a channel):
         # a shared future would be cancelled for all of them when one waiter is cancelled.
         f: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.putters.append(f)
+        putters = self.putters
+        if type(putters) is list:
+            putters.append(f)
+        else:
+            self.putters = [f]
         return f
 
     def push(self, chunk: Chunk) -> None:
         """Append a chunk past the bound, without backpressure (terminal and timer chunks)."""
-        self.buf.append(chunk)
+        self._open().append(chunk)
         self.counts[chunk.type] += 1
         self.wake_getter()
 
@@ -178,19 +201,26 @@ class Channel:
         """Let blocked producers go on."""
         putters = self.putters
         if putters:
-            self.putters = []
+            self.putters = _NO_PUTTERS
             for f in putters:
                 if not f.done():
                     f.set_result(None)
 
-    async def wait_get(self) -> None:
-        """Wait until a chunk is buffered or the channel is closed."""
+    def wait_get(self) -> asyncio.Future[None]:
+        """A future to await until a chunk is buffered or the channel is closed.
+
+        A plain function returning the future, not a coroutine: a waiting reader holds no coroutine
+        frame (~200 bytes) for it.
+        """
         if self.buf or self.closed:
-            return
+            # Nothing to wait for (a producer that failed as it was called ends the stream at once).
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
         g = self.getter
         if g is None or g.done():
             g = self.getter = asyncio.get_running_loop().create_future()
-        await g
+        return g
 
     def take_all(self) -> list[Chunk]:
         """Everything buffered, in order; wakes the producer."""
@@ -344,7 +374,7 @@ class BatchChannel(Channel):
             return None
         # A top-level DELTA as its text, like the pieces of `send_text` (a workflow step's keeps its tag).
         item: Any = chunk.delta or "" if t is _DELTA and chunk.step_name is None else chunk
-        self.buf.append(item)
+        self._open().append(item)
         self.counts[t] += 1
         if not self.first_at and (t is _DELTA or t is _THOUGHT):
             self.first_at = time.perf_counter()
@@ -380,7 +410,10 @@ class BatchChannel(Channel):
         return None
 
     def _add(self, items: list[Any], mixed: bool) -> None:
-        self.buf.extend(items)
+        buf = self.buf
+        if buf is _NO_BUF:
+            buf = self.buf = deque()
+        buf.extend(items)
         n = len(items)
         if mixed:
             n = sum(1 for x in items if type(x) is str)

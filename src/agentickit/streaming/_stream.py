@@ -88,10 +88,12 @@ class Stream(Generic[R]):
         "_ch",
         "_cb_lost",
         "_claimed",
+        "_deadline",
         "_driver",
         "_driving",
         "_ended",
         "_error",
+        "_expired",
         "_finished",
         "_iterating",
         "_on_sync_close",
@@ -119,7 +121,9 @@ class Stream(Generic[R]):
         self._seed = dict(metadata) if metadata else {}
         self._on_sync_close = on_sync_close
         self._ch = make_channel(opts)
-        self._task: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._deadline: asyncio.TimerHandle | None = None
+        self._expired = False
         self._driver: asyncio.Task[None] | None = None
         self._driving = False
         self._iterating = False
@@ -146,39 +150,58 @@ class Stream(Generic[R]):
         if self._task is None and not self._finished:
             self._started_at = time.time()
             self._t0 = time.perf_counter()
-            self._task = asyncio.get_running_loop().create_task(self._drive())
+            # The producer's coroutine is the task's own, its end seen by a done-callback: a wrapping
+            # coroutine held ~280 bytes per live stream. The timeout is a timer that cancels the task.
+            try:
+                work = self._producer(self._ch)
+            except Exception as exc:
+                self._finish(None, exc)
+                return
+            loop = asyncio.get_running_loop()
+            task = self._task = loop.create_task(work if asyncio.iscoroutine(work) else _wait_for(work))
+            task.add_done_callback(self._on_task_done)
+            timeout = self._options.timeout
+            if timeout is not None:
+                self._deadline = loop.call_later(timeout, self._expire)
 
-    async def _drive(self) -> None:
-        timeout = self._options.timeout
-        ch = self._ch
-        deadline: asyncio.Timeout | None = None
-        try:
-            if timeout is None:
-                result = await self._producer(ch)
-            else:
-                async with asyncio.timeout(timeout) as deadline:
-                    result = await self._producer(ch)
-        except asyncio.CancelledError:
-            # cancel() has already ended the stream; anyone else cancelling us (loop shutdown) ends it here.
-            self._finish(None, RunCancelledError("the stream's task was cancelled before the run finished"))
-            raise
-        except TimeoutError as exc:
-            if deadline is not None and deadline.expired() and not isinstance(exc, AgentickitError):
-                err = RunTimeoutError(
-                    f"the stream did not finish within its timeout of {timeout:g} s; raise `timeout`, "
-                    "lower `max_tokens`, or read the stream faster (a full buffer pauses the run)"
-                )
-                err.__cause__ = exc
+    def _expire(self) -> None:
+        self._deadline = None
+        task = self._task
+        if task is not None and not task.done():
+            self._expired = True
+            task.cancel()
+
+    def _on_task_done(self, task: asyncio.Task[Any]) -> None:
+        deadline = self._deadline
+        if deadline is not None:
+            self._deadline = None
+            deadline.cancel()
+        if task.cancelled():
+            if self._expired:
+                err = self._timed_out()
+                err.__cause__ = TimeoutError()
                 self._finish(None, err)
             else:
-                self._finish(None, exc)
-        except Exception as exc:
+                # cancel() has already ended the stream; anyone else cancelling the task (loop shutdown) ends it here.
+                self._finish(None, RunCancelledError("the stream's task was cancelled before the run finished"))
+            return
+        exc = task.exception()
+        if exc is None:
+            self._finish(task.result(), None)
+        elif isinstance(exc, Exception):
+            if self._expired and isinstance(exc, TimeoutError) and not isinstance(exc, AgentickitError):
+                err = self._timed_out()
+                err.__cause__ = exc
+                exc = err
             self._finish(None, exc)
-        except BaseException:
-            self._finish(None, RunCancelledError("the run was interrupted"))
-            raise
         else:
-            self._finish(result, None)
+            self._finish(None, RunCancelledError("the run was interrupted"))
+
+    def _timed_out(self) -> RunTimeoutError:
+        return RunTimeoutError(
+            f"the stream did not finish within its timeout of {self._options.timeout:g} s; raise `timeout`, "
+            "lower `max_tokens`, or read the stream faster (a full buffer pauses the run)"
+        )
 
     def _finish(self, result: R | None, error: BaseException | None, *, flush: bool = True) -> None:
         if self._finished:
@@ -613,6 +636,11 @@ def _call_each(cb: Callable[[Chunk], Any], batch: list[Chunk], to_the_end: bool)
     return -1, None
 
 
+async def _wait_for(work: Awaitable[R]) -> R:
+    """A producer's awaitable that is not a coroutine, as one (a task runs coroutines)."""
+    return await work
+
+
 def _abandon(stream: Stream[Any]) -> None:
     try:
         stream._abandon()  # pyright: ignore[reportPrivateUsage]
@@ -624,20 +652,20 @@ def _abandon(stream: Stream[Any]) -> None:
 class _ChunkIterator:
     """`async for` over a stream: pops chunks straight off the channel; cancels the run if dropped early."""
 
-    __slots__ = ("_buf", "_ch", "_stream")
+    __slots__ = ("_ch", "_stream")
 
     def __init__(self, stream: Stream[Any]) -> None:
         self._stream = stream
         self._ch = stream._ch  # pyright: ignore[reportPrivateUsage]
-        self._buf = self._ch.buf
 
     def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> Chunk:
-        buf = self._buf
+        ch = self._ch
+        # Read from the channel each time: its buffer is made by the first chunk (see _channel.py).
+        buf = ch.buf
         if not buf:
-            ch = self._ch
             while not buf:
                 if ch.closed:
                     raise StopAsyncIteration
@@ -650,8 +678,8 @@ class _ChunkIterator:
                     # exception (`gather(..., return_exceptions=True)`): do not wait for __del__.
                     _abandon(self._stream)
                     raise
+                buf = ch.buf
         chunk = buf.popleft()
-        ch = self._ch
         if ch.putters and len(buf) <= ch.low:
             ch.wake_putters()
         return chunk

@@ -133,10 +133,38 @@ def compile_chain(
             return invoke_ctx(ctx.for_call(name, info.call_id, info.attempts - 1), args)
 
     layer: Layer = direct
-    if timeout is not None:
-        limit = timeout
-        hint = "" if tool.is_async else "; its worker thread runs on until the function returns"
+    if not tool.is_async:
+        # A sync function: the worker future keeps the timeout itself (`_threads.py`), so the call
+        # needs no coroutine, task lookup or cancel of its own; ~2 us of a ~13 us dispatch.
+        in_worker = tool._in_worker  # pyright: ignore[reportPrivateUsage]
+        expired: Callable[[], BaseException] | None = None
+        if timeout is not None:
+            sync_limit = timeout
 
+            def timeout_error() -> BaseException:
+                return ToolTimeoutError(
+                    f"tool {name!r} timed out after {sync_limit:g} s (its timeout) and was cancelled; "
+                    "its worker thread runs on until the function returns",
+                    tool_name=name,
+                    timeout=sync_limit,
+                )
+
+            expired = timeout_error
+
+        if tool.takes_ctx:
+
+            def direct(args: dict[str, Any], info: CallInfo) -> Awaitable[Any]:
+                ctx = info.ctx if info.ctx is not None else EMPTY_CONTEXT
+                return in_worker(args, ctx.for_call(name, info.call_id, info.attempts - 1), timeout, expired)
+
+        else:
+
+            def direct(args: dict[str, Any], info: CallInfo) -> Awaitable[Any]:
+                return in_worker(args, None, timeout, expired)
+
+        layer = direct
+    elif timeout is not None:
+        limit = timeout
         call = direct
 
         async def timed(args: dict[str, Any], info: CallInfo) -> Any:
@@ -156,7 +184,7 @@ def compile_chain(
                     expiry.fired = False  # its cancel is taken back here, not again below
                     if task.uncancel() <= base:
                         raise ToolTimeoutError(
-                            f"tool {name!r} timed out after {limit:g} s (its timeout) and was cancelled{hint}",
+                            f"tool {name!r} timed out after {limit:g} s (its timeout) and was cancelled",
                             tool_name=name,
                             timeout=limit,
                         ) from None

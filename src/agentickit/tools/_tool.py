@@ -26,6 +26,8 @@ from ._output import ToolOutput
 from ._policies import RateLimit, parse_rate_limit
 
 if TYPE_CHECKING:
+    import asyncio
+
     from pydantic import BaseModel, ValidationError
 
 __all__ = ("POLICY_KEYS", "Tool", "ToolFunc", "check_policies", "tool")
@@ -339,6 +341,20 @@ class Tool:
         if gate is None:
             gate = self._gate = WorkerGate(self.name)
         return run_in_worker(self.function, kwargs, gate)
+
+    def _in_worker(
+        self,
+        kwargs: dict[str, Any],
+        ctx: RunContext[Any] | None,
+        timeout: float | None,
+        expired: Callable[[], BaseException] | None,
+    ) -> asyncio.Future[Any]:
+        """A sync function's call in a worker thread, its timeout kept by the worker future (the chain's path)."""
+        gate = self._gate
+        if gate is None:
+            gate = self._gate = WorkerGate(self.name)
+        fn = self.function if ctx is None else functools.partial(self.function, ctx)
+        return run_in_worker(fn, kwargs, gate, timeout, expired)
 
     @property
     def hung_calls(self) -> int:

@@ -9,6 +9,7 @@ with no per-chunk model objects.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import urllib.request
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
@@ -101,6 +102,7 @@ class OpenAIModel(OpenAICompatible):
         self._url = URL(self.url).update_query(endpoint.query) if endpoint.query else URL(self.url)
         # The pool belongs to the loop that opened it; a new loop (run_sync) gets a new one.
         self._session: LoopBound[aiohttp.ClientSession] = LoopBound(self._open)
+        self._watch: LoopBound[_ReadWatch] = LoopBound(_ReadWatch)
         self._tools = EncodedTools(_encode_tools)
         self._complete_timeout = aiohttp.ClientTimeout(total=endpoint.timeout, sock_connect=endpoint.timeout)
         self._stream_timeout = aiohttp.ClientTimeout(
@@ -249,8 +251,77 @@ class OpenAIModel(OpenAICompatible):
         return _OpenAIStream(self, self._body(messages, tools, settings, True), timeout, settings.timeout)
 
 
+_TICKS = 8
+"""A read timeout is checked every 1/8 of it: a stalled stream fails between 1 and 1.125 times its timeout."""
+
+
+class _ReadWatch:
+    """The read timeouts (`LLMConfig.timeout` between two reads) of one loop's live streams, on one timer.
+
+    aiohttp's `sock_read` is a timer per response, cancelled and made again on every network read:
+    ~600 bytes per live stream on uvloop (a `TimerHandle` with its libuv timer), the largest single
+    thing a stream waiting for its first token held beyond what a bare aiohttp client does. aiohttp
+    keeps it while the request is sent and its headers awaited (the pool wait and the connect are not
+    counted, as before); from the headers on, a stream is timed here: a stream waiting for a network
+    read longer than its timeout has its task cancelled, which its `batches()` turns into the same
+    `ProviderTimeoutError`. Time the stream spends handing a read to a slow consumer is not counted
+    (aiohttp stops its timer while reading is paused, too).
+    """
+
+    __slots__ = ("due", "handle", "streams")
+
+    def __init__(self) -> None:
+        self.streams: set[_OpenAIStream] = set()
+        self.handle: asyncio.TimerHandle | None = None
+        self.due = 0.0
+
+    def add(self, stream: _OpenAIStream, limit: float) -> None:
+        self.streams.add(stream)
+        due = time.monotonic() + limit / _TICKS
+        if self.handle is None or due < self.due:
+            self._arm(due)
+
+    def _arm(self, due: float) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+        self.due = due
+        self.handle = asyncio.get_running_loop().call_later(max(due - time.monotonic(), 0.0), self._check)
+
+    def _check(self) -> None:
+        self.handle = None
+        streams = self.streams
+        if not streams:
+            return  # the timer stops with the last stream; the next one arms it again
+        now = time.monotonic()
+        tick = 0.0
+        for stream in list(streams):
+            limit = stream._read_limit  # pyright: ignore[reportPrivateUsage]
+            since = stream._since  # pyright: ignore[reportPrivateUsage]
+            if since and now - since >= limit:
+                stream._stall()  # pyright: ignore[reportPrivateUsage]
+            if not tick or limit < tick:
+                tick = limit
+        self._arm(now + tick / _TICKS)
+
+
 class _OpenAIStream(ModelStream):
-    __slots__ = ("_body", "_closed", "_deadline", "_done", "_model", "_pending", "_resp", "_size", "_tail", "_timeout")
+    __slots__ = (
+        "_base",
+        "_body",
+        "_closed",
+        "_deadline",
+        "_done",
+        "_model",
+        "_pending",
+        "_read_limit",
+        "_resp",
+        "_since",
+        "_size",
+        "_stalled",
+        "_tail",
+        "_task",
+        "_timeout",
+    )
 
     def __init__(self, model: OpenAIModel, body: bytes, timeout: aiohttp.ClientTimeout, deadline: float | None) -> None:
         super().__init__()
@@ -267,6 +338,35 @@ class _OpenAIStream(ModelStream):
         """The start of a line whose end has not arrived yet."""
         self._pending: list[bytes] = []
         """A line longer than one read, collected piece by piece and joined once its end arrives."""
+        self._read_limit: float = timeout.sock_read or 0.0
+        self._since = 0.0
+        """`time.monotonic()` when the stream began waiting for a network read (0: not waiting); see `_ReadWatch`."""
+        self._task: asyncio.Task[Any] | None = None
+        self._stalled = False
+        self._base = 0
+
+    def _stall(self) -> None:
+        """The read timeout passed (see `_ReadWatch`): cancel the task waiting for the read."""
+        self._since = 0.0
+        task = self._task
+        if task is not None and not task.done():
+            self._stalled = True
+            self._base = task.cancelling()
+            task.cancel()
+
+    def _watched(self, resp: aiohttp.ClientResponse) -> _ReadWatch | None:
+        """Take the read timeout over from aiohttp (see `_ReadWatch`); `None` where it cannot be."""
+        limit = self._read_limit
+        conn = resp.connection
+        proto = conn.protocol if conn is not None else None
+        drop = getattr(proto, "_drop_timeout", None)
+        if not limit or proto is None or drop is None:
+            return None  # aiohttp keeps timing the reads itself
+        proto.read_timeout = None
+        drop()
+        watch = self._model._watch.get()  # pyright: ignore[reportPrivateUsage]
+        watch.add(self, limit)
+        return watch
 
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
         # `batches` records what it yields itself, so the base class's bookkeeping layer (one more
@@ -316,6 +416,8 @@ class _OpenAIStream(ModelStream):
         except aiohttp.ClientError as exc:
             raise model._connection_error(exc) from exc  # pyright: ignore[reportPrivateUsage]
         self._resp = resp
+        # Sent: the body is not needed while the answer streams (a stream is sent once).
+        self._body = b""
         finished = False
         try:
             if self._closed:
@@ -333,10 +435,38 @@ class _OpenAIStream(ModelStream):
             # One batch per network read: the consumer awaits once per read, not once per event.
             feed = self.feed
             status = resp.status
-            async for data in resp.content.iter_any():
-                batch = feed(data, status)
-                if batch:
-                    yield batch
+            watch = self._watched(resp)
+            if watch is None:
+                async for data in resp.content.iter_any():
+                    batch = feed(data, status)
+                    if batch:
+                        yield batch
+            else:
+                readany = resp.content.readany
+                now = time.monotonic
+                try:
+                    while True:
+                        self._task = asyncio.current_task()
+                        self._since = now()
+                        try:
+                            data = await readany()
+                        except asyncio.CancelledError:
+                            if self._stalled:
+                                self._stalled = False
+                                task = self._task
+                                if task is not None and task.uncancel() <= self._base:
+                                    raise TimeoutError("no data within the read timeout") from None
+                            raise
+                        self._since = 0.0
+                        if not data:
+                            break
+                        batch = feed(data, status)
+                        if batch:
+                            yield batch
+                finally:
+                    self._since = 0.0
+                    self._task = None
+                    watch.streams.discard(self)
             self.end()
             finished = True
         except TimeoutError as exc:
