@@ -116,6 +116,9 @@ async def test_a_plain_search_is_one_statement_and_ef_search_still_follows_the_s
 
 async def test_memory_with_pgvector_answers_and_filters(index: PgVector) -> None:
     memory = ak.Memory(store=ak.stores.InMemory(), vectors=index)
+    # Nothing added yet: retrieval finds nothing and creates no table.
+    assert await memory.retrieve("refunds", None, []) == []
+    assert await index.count("default") == 0
     docs = [
         ak.Document(text="Refunds are paid back within five working days.", id="refunds", metadata={"lang": "en"}),
         ak.Document(text="Rückerstattungen dauern fünf Werktage.", id="de-refunds", metadata={"lang": "de"}),
@@ -135,6 +138,13 @@ async def test_memory_with_pgvector_answers_and_filters(index: PgVector) -> None
     agent = ak.Agent("m", ak.SimulatedModel(record=True, reply="ok"), memory=memory)
     result = await agent.run("how long do refunds take?")
     assert "refunds#0" in [s.id for s in result.sources]
+    # A run's retrieval is one statement to the index: the search (no count of the rows first).
+    sent: list[str] = []
+    pool = await index._get_pool()
+    for con in [h._con for h in pool._holders if h._con is not None]:
+        con.add_query_logger(lambda record: sent.append(record.query))
+    await agent.run("how long do refunds take?")
+    assert len(sent) == 1 and "ORDER BY d" in sent[0]
     # Re-adding a document id replaces its chunk instead of duplicating it.
     await memory.add_documents([ak.Document(text="Refunds take ten days now.", id="refunds")])
     assert await index.count("default") == 3

@@ -279,10 +279,13 @@ class PgVector:
     ) -> list[Source]:
         """The `k` nearest chunks by cosine similarity, best first; `exact=True` scans every row, without the index."""
         table = self.table(collection)
+        pool = await self._get_pool()
         if table not in self._tables:
+            async with pool.acquire() as conn:
+                if await conn.fetchval("SELECT to_regclass($1)", table) is None:
+                    return []  # nothing added yet (a search does not create the collection)
             await self._ensure(collection, len(vector))
         where, args = _where(filter, start=3)
-        pool = await self._get_pool()
         scan = f"SELECT id, text, meta, embedding <=> $1 AS d FROM {table} {where}"
         ef = max(self.ef_search, k)
         async with pool.acquire() as conn:
