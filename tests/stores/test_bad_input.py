@@ -136,6 +136,9 @@ async def test_sqlite_corrupt_row_is_reported_with_session_and_position(tmp_path
     with pytest.raises(CorruptRecordError, match=r"session/'u1' at position 2") as info:
         await memory.load("u1")
     assert (info.value.stream_id, info.value.seq) == ("u1", 2)
+    assert isinstance(memory.backend, SQLite)
+    with pytest.raises(CorruptRecordError, match=r"session/'u1' at position 2"):
+        await memory.backend.read_and_info("session", "u1", ("kb", "default"))
     with sqlite3.connect(path) as conn:
         conn.execute("""UPDATE ak_records SET data = '{"role": "wizard"}' WHERE seq = 2""")
     with pytest.raises(CorruptRecordError, match=r"session 'u1' at position 2: unknown role 'wizard'"):
@@ -155,6 +158,8 @@ async def test_postgres_corrupt_row_is_reported(postgres_dsn: str) -> None:
             await conn.close()
         with pytest.raises(CorruptRecordError, match=r"session/'u2' at position 1"):
             await store.read("session", "u2")
+        with pytest.raises(CorruptRecordError, match=r"session/'u2' at position 1"):
+            await store.read_and_info("session", "u2", ("kb", "default"))
     finally:
         await store.drop_tables()
         await store.aclose()
@@ -171,6 +176,8 @@ async def test_redis_corrupt_entry_is_reported(redis_url: str) -> None:
         await client.aclose()
         with pytest.raises(CorruptRecordError, match=r"session/'u3' at position 1"):
             await store.read("session", "u3")
+        with pytest.raises(CorruptRecordError, match=r"session/'u3' at position 1"):
+            await store.read_and_info("session", "u3", ("kb", "default"))
     finally:
         await store.drop_all()
         await store.aclose()

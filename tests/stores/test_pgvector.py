@@ -73,14 +73,52 @@ async def test_ef_search_trades_recall(postgres_dsn: str) -> None:
         r_low = await low.recall("rand", k=10, queries=queries)
         r_high = await high.recall("rand", k=10, queries=queries)
         assert r_high >= r_low + 0.2
+        # The exact path stays exact after many index searches (a cached generic plan once made it
+        # an index scan at the session's ef_search, and recall() compared the index with itself).
+        for q in queries:
+            got = await low.search("rand", q, k=10, exact=True)
+            assert {s.id for s in got} == {ids[i] for i in _exact_top(vecs, q, 10)}
     finally:
         await low.clear("rand")
         await low.aclose()
         await high.aclose()
 
 
+async def test_a_plain_search_is_one_statement_and_ef_search_still_follows_the_setting(index: PgVector) -> None:
+    vecs = _unit(500, 16, 5)
+    ids = [f"v{i}" for i in range(len(vecs))]
+    await index.add("rand", ids, ids, [{"even": i % 2 == 0} for i in range(len(ids))], vecs, "m")
+    assert index.ef_search == 400  # the default
+    sent: list[str] = []
+    pool = await index._get_pool()
+    connections = [h._con for h in pool._holders if h._con is not None]
+    for con in connections:
+        con.add_query_logger(lambda record: sent.append(record.query))
+
+    async def count(**kw: object) -> tuple[int, list[str]]:
+        sent.clear()
+        got = await index.search("rand", vecs[0], k=10, **kw)  # type: ignore[arg-type]
+        assert len(got) == 10 and got[0].id == "v0"
+        return len(sent), sent[:]
+
+    # The session's ef_search, set when the connection opened: no BEGIN, SET LOCAL, COMMIT around it.
+    assert (await count())[0] == 1
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SHOW hnsw.ef_search") == "400"
+    # A filter, an exact scan, or ef_search changed on the index afterwards: set for that query only.
+    n, queries = await count(filter={"even": True})
+    assert n > 1 and any("iterative_scan" in q for q in queries)
+    n, queries = await count(exact=True)
+    assert n == 1 and "OFFSET 0" in queries[0]  # a sequential scan whatever plan is cached
+    index.ef_search = 40
+    assert any("hnsw.ef_search = 40" in q for q in (await count())[1])
+
+
 async def test_memory_with_pgvector_answers_and_filters(index: PgVector) -> None:
     memory = ak.Memory(store=ak.stores.InMemory(), vectors=index)
+    # Nothing added yet: retrieval finds nothing and creates no table.
+    assert await memory.retrieve("refunds", None, []) == []
+    assert await index.count("default") == 0
     docs = [
         ak.Document(text="Refunds are paid back within five working days.", id="refunds", metadata={"lang": "en"}),
         ak.Document(text="Rückerstattungen dauern fünf Werktage.", id="de-refunds", metadata={"lang": "de"}),
@@ -100,6 +138,13 @@ async def test_memory_with_pgvector_answers_and_filters(index: PgVector) -> None
     agent = ak.Agent("m", ak.SimulatedModel(record=True, reply="ok"), memory=memory)
     result = await agent.run("how long do refunds take?")
     assert "refunds#0" in [s.id for s in result.sources]
+    # A run's retrieval is one statement to the index: the search (no count of the rows first).
+    sent: list[str] = []
+    pool = await index._get_pool()
+    for con in [h._con for h in pool._holders if h._con is not None]:
+        con.add_query_logger(lambda record: sent.append(record.query))
+    await agent.run("how long do refunds take?")
+    assert len(sent) == 1 and "ORDER BY d" in sent[0]
     # Re-adding a document id replaces its chunk instead of duplicating it.
     await memory.add_documents([ak.Document(text="Refunds take ten days now.", id="refunds")])
     assert await index.count("default") == 3

@@ -178,3 +178,38 @@ def test_corrupt_record_error_names_place() -> None:
     with pytest.raises(CorruptRecordError, match=r"session/'u1' at position 7") as info:
         _base.decode_record(b"{not json", "session", "u1", 7)
     assert (info.value.namespace, info.value.stream_id, info.value.seq) == ("session", "u1", 7)
+
+
+class _Plain:
+    """A store with only the `Store` methods (no `read_and_info`): what a third-party store may be."""
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+        self.read = inner.read
+        self.info = inner.info
+
+
+async def test_read_and_info_is_a_read_and_an_info_at_once(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    await store.append("session", "s", [{"i": i} for i in range(5)])
+    await store.append("kb", "docs", [{"c": 0}, {"c": 1}])
+    await store.put_meta("kb", "docs", {"title": "faq"})
+    for target in (store, _Plain(store)):
+        records, info = await _base.read_and_info(target, "session", "s", ("kb", "docs"), last=3)  # type: ignore[arg-type]
+        assert [(r.seq, r.data) for r in records] == [(2, {"i": 2}), (3, {"i": 3}), (4, {"i": 4})]
+        assert info == await store.info("kb", "docs")
+        assert info is not None and (info.namespace, info.id, info.next_seq, info.meta) == (
+            "kb",
+            "docs",
+            2,
+            {"title": "faq"},
+        )
+        records, info = await _base.read_and_info(target, "session", "s", ("kb", "missing"), start=1, end=3)  # type: ignore[arg-type]
+        assert [r.seq for r in records] == [1, 2] and info is None
+        assert await _base.read_and_info(target, "session", "missing", ("kb", "missing")) == ([], None)  # type: ignore[arg-type]
+    # An expired stream is absent to both halves, as to `read` and `info`.
+    clock = [_base.now()]
+    await store.append("kb", "brief", [{"c": 0}], ttl=10)
+    await store.append("session", "brief", [{"i": 0}], ttl=10)
+    monkeypatch.setattr(_base, "_time", lambda: clock[0])
+    clock[0] += 11
+    assert await _base.read_and_info(store, "session", "brief", ("kb", "brief")) == ([], None)

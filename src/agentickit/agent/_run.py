@@ -278,13 +278,17 @@ async def run_loop(
         limit = opts.history_limit if opts.history_limit is not None else memory.history_limit
         if opts.message_history is not None:
             messages.extend(trim_history(list(opts.message_history), limit=limit, max_tokens=memory.max_history_tokens))
-        elif session_id is not None:
-            messages.extend(await memory.history(session_id, limit))
         if memory.rag_k:
             text = query if isinstance(query, str) else (query.content or "")
-            context, sources = await memory.rag_context(text, session_id, messages)
+            if session_id is not None and opts.message_history is None:
+                # The history and the knowledge base's freshness check in one store call (one round trip).
+                context, sources = await memory.recall(text, session_id, limit, messages)
+            else:
+                context, sources = await memory.rag_context(text, session_id, messages)
             if context is not None:
                 messages.insert(1 if agent.system_prompt else 0, context)
+        elif session_id is not None and opts.message_history is None:
+            messages.extend(await memory.history(session_id, limit))
     elif opts.message_history is not None:
         messages.extend(trim_history(list(opts.message_history), limit=opts.history_limit))
     first_new = len(messages)

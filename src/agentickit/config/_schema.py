@@ -203,7 +203,7 @@ class MemorySection(_Section):
     """`exact` (numpy over the store, recall 1.0; the default) or `pgvector` (an HNSW index in the
     `postgres` provider's database, reporting its recall@10)."""
     ef_search: int | None = Field(default=None, ge=1, le=1000)
-    """pgvector's HNSW query-time candidate list (more: higher recall, slower), for `vectors = "pgvector"`."""
+    """pgvector's HNSW query-time candidate list (more: higher recall, slower; default 400), for `vectors = "pgvector"`."""
 
     @model_validator(mode="after")
     def _location_fits_provider(self) -> Self:

@@ -21,7 +21,7 @@ from ..messages import Message
 from ._sessions import SESSION_NS, SessionStore, message_from_dict, message_from_record, message_to_dict
 
 if TYPE_CHECKING:
-    from ..stores._base import Page, Store
+    from ..stores._base import Page, Store, StreamInfo
     from ._rag import Document, Embedder, KnowledgeBase, VectorIndex
 
 _log = logging.getLogger("agentickit.memory")
@@ -262,12 +262,47 @@ class Memory:
 
     async def history(self, session_id: str, limit: int | None) -> list[Message]:
         """The history to send for a session, trimmed to `limit` messages and the token budget."""
+        raw = await self.store.get(session_id, self._fetch(limit))
+        return trim_history(raw, limit=limit, max_tokens=self.max_history_tokens)
+
+    def _fetch(self, limit: int | None) -> int | None:
+        """How many messages to read for a history of `limit` (and start the sweeper on first use)."""
         if self.sweep_interval is not None and self._sweeper is None:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
-        fetch = limit if self.max_history_tokens is None else None
-        # Fetch a few more than the limit so that trimming an orphaned tool result does not starve it.
-        raw = await self.store.get(session_id, None if fetch is None else fetch + 8)
-        return trim_history(raw, limit=limit, max_tokens=self.max_history_tokens)
+        if limit is None or self.max_history_tokens is not None:
+            return None
+        # A few more than the limit, so that trimming an orphaned tool result does not starve it.
+        return limit + 8
+
+    async def recall(
+        self, text: str, session_id: str, limit: int | None, messages: list[Message]
+    ) -> tuple[Message | None, list[Source]]:
+        """Extend `messages` with the session's history (as `history()`); return the retrieved context for them.
+
+        When retrieval would check the knowledge base's stream (exact search over an `ak.stores`
+        store), the history and that check are one store call: one round trip on PostgreSQL and
+        Redis, one hop to SQLite's thread. Nothing is cached, so nothing goes stale: documents
+        another process added are found by the very next run.
+        """
+        store = self.store
+        if not (self._checks_knowledge() and isinstance(store, SessionStore)):
+            messages.extend(await self.history(session_id, limit))
+            return await self.rag_context(text, session_id, messages)
+        from ._rag import KB_NS  # loaded by now (the knowledge base below needs it)
+
+        raw, info = await store.get_with_info(session_id, self._fetch(limit), (KB_NS, self.collection))
+        messages.extend(trim_history(raw, limit=limit, max_tokens=self.max_history_tokens))
+        return self._context(await self._retrieve(text, session_id, messages, self.rag_k, (info,)))
+
+    def _checks_knowledge(self) -> bool:
+        """Whether retrieval for a run reads the knowledge base's stream in the store."""
+        return (
+            self.rag_k > 0
+            and self.rag_max_tokens > 0
+            and self.knowledge_weight > 0
+            and self.backend is not None
+            and self.vectors is None
+        )
 
     # -- sessions ------------------------------------------------------------------------------
 
@@ -392,15 +427,23 @@ class Memory:
         Each candidate's score is its similarity times `knowledge_weight` (chunks) or `history_weight`
         (messages of the session older than those `sent`); candidates are taken best first while they fit.
         """
-        k = self.rag_k if k is None else k
+        return await self._retrieve(text, session_id, sent, self.rag_k if k is None else k, None)
+
+    async def _retrieve(
+        self, text: str, session_id: str | None, sent: Sequence[Message], k: int, known: tuple[StreamInfo | None] | None
+    ) -> list[Source]:
+        """`retrieve()`; `known`: the knowledge base's stream info, read with the history (else it is read here)."""
         if k <= 0 or self.rag_max_tokens <= 0 or self.backend is None:
             return []
         candidates: list[Source] = []
         if self.knowledge_weight > 0:
             kb = self._knowledge()
-            await kb.refresh()
-            if len(kb):
-                for s in await kb.query(text, k=k):
+            if kb.index is None:
+                await (kb.refresh() if known is None else kb.refresh_from(known[0]))
+            # An index is asked directly (an empty or missing collection answers nothing): counting
+            # its rows first cost a `count(*)` per run, 2.4 ms over 20,000 chunks against 3.4 ms to search.
+            if kb.index is not None or len(kb):
+                for s in await kb.search(text, k=k):
                     s.score *= self.knowledge_weight
                     candidates.append(s)
         if self.history_weight > 0 and session_id is not None:
@@ -424,7 +467,10 @@ class Memory:
         """The system message of retrieved context for a run (or `None`), and its sources."""
         if self.rag_k <= 0 or self.backend is None:
             return None, []
-        sources = await self.retrieve(query, session_id, sent)
+        return self._context(await self.retrieve(query, session_id, sent))
+
+    @staticmethod
+    def _context(sources: list[Source]) -> tuple[Message | None, list[Source]]:
         if not sources:
             return None, []
         lines = ["Context retrieved from memory (use it if relevant; cite ids in brackets):"]

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-    from ..stores._base import Store
+    from ..stores._base import Store, StreamInfo
 
     Matrix = npt.NDArray[np.float32]
 
@@ -284,6 +284,28 @@ def _matches(meta: Mapping[str, Any], flt: Mapping[str, Any] | None) -> bool:
     return True
 
 
+_INLINE_SCAN = 1 << 20
+"""Matrices smaller than this many floats (~0.1-0.5 ms to scan) are searched on the loop; bigger ones in a thread."""
+
+
+def _top_k(matrix: Any, q: Any, k: int, mask: Any) -> list[tuple[int, float]]:
+    """The `k` best rows of `matrix @ q` (float32 matrix-vector product), best first, as (row, score).
+
+    `mask`: rows that may be picked (others never are, even when fewer than `k` remain).
+    """
+    np = _np()
+    scores = matrix @ q  # one sgemv: the matrix is C-contiguous float32, pre-normalised, as is `q`
+    if mask is not None:
+        scores[~mask] = -np.inf
+    n = scores.shape[0]
+    k = min(k, n)
+    # argpartition on the scores themselves (no negated copy): the k largest sit at the end.
+    top = np.argpartition(scores, n - k)[n - k :] if k < n else np.arange(n)
+    top = top[np.argsort(-scores[top], kind="stable")]
+    best = scores[top]
+    return [(int(i), float(s)) for i, s in zip(top, best, strict=True) if s > -np.inf]
+
+
 class KnowledgeBase:
     """Chunks and their vectors in a store, with an in-process float32 matrix for exact search.
 
@@ -294,6 +316,7 @@ class KnowledgeBase:
 
     __slots__ = (
         "_count",
+        "_created_at",
         "_ids",
         "_lock",
         "_matrix",
@@ -319,6 +342,7 @@ class KnowledgeBase:
         self._metas: list[dict[str, Any]] = []
         self._matrix: Any = None
         self._next_seq = 0
+        self._created_at: float | None = None
         self._lock: asyncio.Lock | None = None
 
     def __len__(self) -> int:
@@ -377,60 +401,90 @@ class KnowledgeBase:
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
-            info = await self.store.info(KB_NS, self.collection)
-            if info is None or info.next_seq == self._next_seq:
-                if info is None and self._next_seq:
-                    self._reset()
+            await self._catch_up(await self.store.info(KB_NS, self.collection))
+
+    async def refresh_from(self, info: StreamInfo | None) -> None:
+        """`refresh()` given the collection's stream info read along with something else (a run's history).
+
+        The info may be older than what is loaded (a concurrent refresh got further): then nothing is
+        read. Only an info that cannot be trusted that way (the collection gone, or deleted and made
+        again) costs a fresh `refresh()`; an unchanged collection costs nothing.
+        """
+        if self.index is not None:
+            await self.refresh()
+            return
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if info is None:
+                if self._created_at is None and not self._next_seq:
+                    return  # no documents, none loaded
+            elif info.created_at == self._created_at or (self._created_at is None and not self._next_seq):
+                if info.next_seq > self._next_seq:
+                    await self._catch_up(info)
                 return
-            if info.next_seq < self._next_seq:
-                self._reset()  # the collection was cleared and refilled
+            await self._catch_up(await self.store.info(KB_NS, self.collection))
+
+    async def _catch_up(self, info: StreamInfo | None) -> None:
+        """Load the records the current `info` has beyond what is loaded (under the lock)."""
+        if info is None:
+            if self._next_seq or self._created_at is not None:
+                self._reset()  # the collection was deleted
+            return
+        if (self._created_at is not None and info.created_at != self._created_at) or info.next_seq < self._next_seq:
+            self._reset()  # the collection was deleted and made again
+        if info.next_seq > self._next_seq:
             np = _np()
-            new = await self.store.read(KB_NS, self.collection, start=self._next_seq)
-            rows: list[Any] = []
+            # `end`: what was appended after `info` was read is left for the next refresh (read once).
+            new = await self.store.read(KB_NS, self.collection, start=self._next_seq, end=info.next_seq)
             for r in new:
-                d = r.data
-                if d.get("model") != self.embedder.name:
+                if r.data.get("model") != self.embedder.name:
                     raise UserError(
-                        f"collection {self.collection!r} holds vectors of {d.get('model')!r}, but this memory "
+                        f"collection {self.collection!r} holds vectors of {r.data.get('model')!r}, but this memory "
                         f"embeds with {self.embedder.name!r}; use the same embedder or another collection"
                     )
-                rows.append(np.frombuffer(base64.b64decode(d["vec"]), dtype=np.float32))
-                self._ids.append(d["id"])
-                self._texts.append(d["text"])
-                self._metas.append(d.get("meta") or {})
-            if rows:
-                block = np.vstack(rows)
+            if new:
+                block = np.vstack([np.frombuffer(base64.b64decode(r.data["vec"]), dtype=np.float32) for r in new])
                 self._matrix = block if self._matrix is None else np.vstack([self._matrix, block])
+                self._ids += [r.data["id"] for r in new]
+                self._texts += [r.data["text"] for r in new]
+                self._metas += [r.data.get("meta") or {} for r in new]
             self._next_seq = info.next_seq
+        self._created_at = info.created_at
 
     def _reset(self) -> None:
         self._ids, self._texts, self._metas = [], [], []
         self._matrix = None
         self._next_seq = 0
+        self._created_at = None
 
     async def query(self, text: str, *, k: int = 5, filter: Mapping[str, Any] | None = None) -> list[Source]:
         """The `k` chunks most similar to `text` (cosine), best first, among those whose metadata match `filter`."""
-        np = _np()
+        if self.index is None:
+            await self.refresh()
+        return await self.search(text, k=k, filter=filter)
+
+    async def search(self, text: str, *, k: int = 5, filter: Mapping[str, Any] | None = None) -> list[Source]:
+        """`query()` over what is loaded, without asking the store for new chunks first (`refresh()` does)."""
         if self.index is not None:
             if k <= 0:
                 return []
             return await self.index.search(self.collection, await self._embed_query(text), k=k, filter=filter)
-        await self.refresh()
-        if k <= 0 or self._matrix is None:
+        matrix = self._matrix
+        if k <= 0 or matrix is None:
             return []
         q = await self._embed_query(text)
-        scores = self._matrix @ q
+        # References taken now: a refresh meanwhile extends the lists (indices stay valid) or replaces them.
+        ids, texts, metas = self._ids, self._texts, self._metas
+        mask = None
         if filter:
-            mask = np.fromiter((_matches(m, filter) for m in self._metas), dtype=bool, count=len(self._metas))
-            scores = np.where(mask, scores, -np.inf)
-        k = min(k, len(self._ids))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        picked: list[int] = [int(i) for i in top if np.isfinite(scores[i])]
-        return [
-            Source(id=self._ids[i], text=self._texts[i], score=float(scores[i]), metadata=dict(self._metas[i]))
-            for i in picked
-        ]
+            mask = _np().fromiter((_matches(m, filter) for m in metas), dtype=bool, count=matrix.shape[0])
+        if matrix.size >= _INLINE_SCAN:
+            # The scan reads the whole matrix (100,000 x 384 float32 is 154 MB, ~10 ms): off the loop.
+            picked = await asyncio.to_thread(_top_k, matrix, q, k, mask)
+        else:
+            picked = _top_k(matrix, q, k, mask)
+        return [Source(id=ids[i], text=texts[i], score=score, metadata=dict(metas[i])) for i, score in picked]
 
     async def _embed_query(self, text: str) -> Any:
         np = _np()

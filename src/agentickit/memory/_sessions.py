@@ -11,7 +11,7 @@ from ..messages import Message, ToolCall
 from ..telemetry import _hooks as _tel
 
 if TYPE_CHECKING:
-    from ..stores._base import Record, Store
+    from ..stores._base import Record, Store, StreamInfo
 
 __all__ = ("SESSION_NS", "SessionStore", "message_from_dict", "message_from_record", "message_to_dict")
 
@@ -103,9 +103,27 @@ class SessionStore:
         """The last `limit` messages (all if `None`), oldest first."""
         if limit is not None and limit <= 0:
             return []
+        return (await self._read(session_id, limit, None))[0]
+
+    async def get_with_info(
+        self, session_id: str, limit: int | None, info_of: tuple[str, str]
+    ) -> tuple[list[Message], StreamInfo | None]:
+        """`get(session_id, limit)` and the backend's `info(*info_of)` in one store call (one round trip)."""
+        if limit is not None and limit <= 0:
+            return [], await self.backend.info(*info_of)
+        return await self._read(session_id, limit, info_of)
+
+    async def _read(
+        self, session_id: str, limit: int | None, info_of: tuple[str, str] | None
+    ) -> tuple[list[Message], StreamInfo | None]:
         span = None if _tel.active is None else _tel.active.store_start("read", session_id, self.backend)
         try:
-            records = await self.backend.read(SESSION_NS, session_id, last=limit)
+            if info_of is None:
+                records, info = await self.backend.read(SESSION_NS, session_id, last=limit), None
+            else:
+                from ..stores._base import read_and_info  # a store is loaded by then
+
+                records, info = await read_and_info(self.backend, SESSION_NS, session_id, info_of, last=limit)
             out = [message_from_record(r, session_id) for r in records]
         except BaseException as exc:
             if span is not None:
@@ -113,7 +131,7 @@ class SessionStore:
             raise
         if span is not None:
             span.store_end(len(out))
-        return out
+        return out, info
 
     async def append(self, session_id: str, messages: Sequence[Message]) -> None:
         """Append messages, one record each."""

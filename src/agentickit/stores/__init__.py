@@ -24,6 +24,10 @@ meant to be other namespaces of the same store, so one database holds all three.
   Reading `start=info.next_seq` after a crash is how a journal resumes.
 - `await info(ns, id) -> StreamInfo | None`: `created_at`, `updated_at`, `first_seq`, `next_seq`
   (`count = next_seq - first_seq`), `expires_at`, `meta`, without reading records.
+- Optional: `await read_and_info(ns, id, info_of, *, start=0, end=None, last=None)` returns
+  `(read(ns, id, ...), info(*info_of))` in one round trip; a run reads its session's history and
+  its knowledge base's version this way. Every built-in store has it; for a store without it,
+  `stores._base.read_and_info(store, ...)` makes the two calls.
 - `await list(ns, *, limit=50, cursor=None) -> Page`: streams most recently updated first;
   `page.next_cursor` fetches the next page (`None` at the end).
 - `await put_meta(ns, id, meta)`: replace the stream's small metadata object (a run's status, a

@@ -27,6 +27,7 @@ __all__ = (
     "check_ns_id",
     "decode_record",
     "encode_record",
+    "read_and_info",
     "redact_url",
 )
 
@@ -149,6 +150,29 @@ class Store(Protocol):
     async def aclose(self) -> None:
         """Release connections and threads. Idempotent."""
         ...
+
+
+async def read_and_info(
+    store: Store,
+    namespace: str,
+    stream_id: str,
+    info_of: tuple[str, str],
+    *,
+    start: int = 0,
+    end: int | None = None,
+    last: int | None = None,
+) -> tuple[list[Record], StreamInfo | None]:
+    """`store.read(namespace, stream_id, ...)` and `store.info(*info_of)`, in one call when the store can.
+
+    The built-in stores answer both in one round trip (`read_and_info`, an optional method of a
+    `Store`): a run asks for its session's history and its knowledge base's version at once. A
+    store without the method gets the two calls, one after the other.
+    """
+    both = getattr(store, "read_and_info", None)
+    if both is not None:
+        return await both(namespace, stream_id, info_of, start=start, end=end, last=last)
+    records = await store.read(namespace, stream_id, start=start, end=end, last=last)
+    return records, await store.info(*info_of)
 
 
 class Lazy:

@@ -172,6 +172,19 @@ class InMemory:
         s = self._live(namespace, stream_id)
         return None if s is None else self._info(namespace, stream_id, s)
 
+    async def read_and_info(
+        self,
+        namespace: str,
+        stream_id: str,
+        info_of: tuple[str, str],
+        *,
+        start: int = 0,
+        end: int | None = None,
+        last: int | None = None,
+    ) -> tuple[list[Record], StreamInfo | None]:
+        """`read(namespace, stream_id, ...)` and `info(*info_of)` together (see `stores.read_and_info`)."""
+        return await self.read(namespace, stream_id, start=start, end=end, last=last), await self.info(*info_of)
+
     async def list(self, namespace: str, *, limit: int = 50, cursor: str | None = None) -> Page:
         """Streams newest first; the cursor is an offset."""
         t = now()

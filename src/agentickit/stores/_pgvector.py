@@ -67,7 +67,10 @@ class PgVector:
         m: HNSW graph degree (pgvector's `m`; more: better recall, bigger index).
         ef_construction: HNSW build-time candidate list (more: better graph, slower inserts).
         ef_search: query-time candidate list (`hnsw.ef_search`; more: better recall, slower queries;
-            must be >= the `k` asked, or pgvector returns fewer rows).
+            raised to the `k` asked when smaller). The default, 400, reaches recall@10 ~98% on
+            20,000 clustered 384-dim vectors even for queries unlike any of them (100: ~70%), at
+            ~4 ms against ~12 ms for exact search (bench `stores.pgvector`); it applies to indexes
+            already built. `ef_construction=128` with `ef_search=200` is about as fast at ~95%.
         pool: the most connections the pool opens.
         connect_timeout: seconds to wait for a connection.
 
@@ -75,6 +78,7 @@ class PgVector:
 
     __slots__ = (
         "_pool",
+        "_pool_ef",
         "_tables",
         "connect_timeout",
         "dsn",
@@ -92,7 +96,7 @@ class PgVector:
         prefix: str = "ak",
         m: int = 16,
         ef_construction: int = 64,
-        ef_search: int = 100,
+        ef_search: int = 400,
         pool: int = 4,
         connect_timeout: float = 10.0,
     ) -> None:
@@ -115,6 +119,7 @@ class PgVector:
         self.pool_size = pool
         self.connect_timeout = connect_timeout
         self._pool = Lazy()
+        self._pool_ef = 0
         self._tables: dict[str, int] = {}
 
     @property
@@ -133,7 +138,7 @@ class PgVector:
         return await self._pool.get(self._connect)
 
     async def _connect(self) -> Any:
-        from ._postgres import _import_asyncpg  # pyright: ignore[reportPrivateUsage]
+        from ._postgres import _import_asyncpg, _keep_session  # pyright: ignore[reportPrivateUsage]
 
         asyncpg = _import_asyncpg()
         try:
@@ -160,13 +165,25 @@ class PgVector:
         finally:
             await conn.close()
 
+        ef = self.ef_search
+
         async def init(c: Any) -> None:
             await c.set_type_codec(
                 "vector", schema=schema, encoder=_encode_vector, decoder=_decode_vector, format="binary"
             )
+            # The session's candidate list: a plain search is then one statement, not BEGIN, SET, SELECT, COMMIT.
+            await c.execute(f"SET hnsw.ef_search = {int(ef)}")
 
+        self._pool_ef = ef
+        # No RESET ALL on release (asyncpg's default, a round trip per use that would also undo the
+        # ef_search above): the pool is private, and every other setting here is `SET LOCAL`.
         return await asyncpg.create_pool(
-            self.dsn, min_size=1, max_size=self.pool_size, timeout=self.connect_timeout, init=init
+            self.dsn,
+            min_size=1,
+            max_size=self.pool_size,
+            timeout=self.connect_timeout,
+            init=init,
+            reset=_keep_session,
         )
 
     async def _ensure(self, collection: str, dim: int) -> str:
@@ -260,27 +277,32 @@ class PgVector:
         filter: Mapping[str, Any] | None = None,
         exact: bool = False,
     ) -> list[Source]:
-        """The `k` nearest chunks by cosine similarity, best first; `exact=True` scans without the index."""
+        """The `k` nearest chunks by cosine similarity, best first; `exact=True` scans every row, without the index."""
         table = self.table(collection)
+        pool = await self._get_pool()
         if table not in self._tables:
+            async with pool.acquire() as conn:
+                if await conn.fetchval("SELECT to_regclass($1)", table) is None:
+                    return []  # nothing added yet (a search does not create the collection)
             await self._ensure(collection, len(vector))
         where, args = _where(filter, start=3)
-        pool = await self._get_pool()
-        async with pool.acquire() as conn, conn.transaction():
+        scan = f"SELECT id, text, meta, embedding <=> $1 AS d FROM {table} {where}"
+        ef = max(self.ef_search, k)
+        async with pool.acquire() as conn:
             if exact:
-                await conn.execute("SET LOCAL enable_indexscan = off")
-                await conn.execute("SET LOCAL enable_bitmapscan = off")
+                # OFFSET 0 keeps the ordering out of the index's reach whatever plan is cached: a
+                # prepared statement's generic plan outlives `SET enable_indexscan = off`.
+                rows = await conn.fetch(f"SELECT * FROM ({scan} OFFSET 0) AS s ORDER BY d LIMIT $2", vector, k, *args)
+            elif not filter and ef == self._pool_ef:
+                # The session's ef_search (set at connect): one statement.
+                rows = await conn.fetch(f"{scan} ORDER BY d LIMIT $2", vector, k)
             else:
-                await conn.execute(f"SET LOCAL hnsw.ef_search = {max(self.ef_search, k)}")
-                if filter:
-                    # Without it, HNSW finds ef_search candidates first and filters after: fewer than k.
-                    await conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-            rows = await conn.fetch(
-                f"SELECT id, text, meta, embedding <=> $1 AS d FROM {table} {where} ORDER BY d LIMIT $2",
-                vector,
-                k,
-                *args,
-            )
+                async with conn.transaction():
+                    await conn.execute(f"SET LOCAL hnsw.ef_search = {ef}")
+                    if filter:
+                        # Without it, HNSW finds ef_search candidates first and filters after: fewer than k.
+                        await conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+                    rows = await conn.fetch(f"{scan} ORDER BY d LIMIT $2", vector, k, *args)
         out = [Source(id=r[0], text=r[1], score=1.0 - float(r[3]), metadata=orjson.loads(r[2])) for r in rows]
         out.sort(key=lambda s: s.score, reverse=True)  # relaxed_order may return near-ties swapped
         return out

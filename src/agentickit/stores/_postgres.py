@@ -88,6 +88,18 @@ _READ = (
     "AND r.seq >= GREATEST($4::bigint, s.first_seq, LEAST(s.next_seq, $5::bigint) - $6::bigint) "
     "AND r.seq < LEAST(s.next_seq, $5::bigint) ORDER BY r.seq"
 )
+# The read and another stream's row in one statement (one round trip, one snapshot): the row comes
+# first, its seq NULL; $7 and $8 name it. A run reads its session this way with the knowledge
+# base's row, whose `next_seq` says whether documents were added since its last look.
+_READ_INFO = (
+    "SELECT NULL::bigint AS seq, NULL::float8, NULL::bytea, created_at, updated_at, first_seq, next_seq, "
+    "expires_at, meta FROM {p}_streams WHERE ns = $7 AND id = $8 UNION ALL "
+    "SELECT r.seq, r.ts, r.data, NULL, NULL, NULL, NULL, NULL, NULL FROM {p}_streams s "
+    "JOIN {p}_records r ON r.sid = s.sid "
+    "WHERE s.ns = $1 AND s.id = $2 AND (s.expires_at IS NULL OR s.expires_at > $3::float8) "
+    "AND r.seq >= GREATEST($4::bigint, s.first_seq, LEAST(s.next_seq, $5::bigint) - $6::bigint) "
+    "AND r.seq < LEAST(s.next_seq, $5::bigint) ORDER BY seq NULLS FIRST"
+)
 _PUT_META = (
     "INSERT INTO {p}_streams AS st (ns, id, created_at, updated_at, first_seq, next_seq, meta) "
     "VALUES ($1, $2, $3::float8, $3::float8, 0, 0, $4) "
@@ -146,6 +158,7 @@ class Postgres:
             _APPEND_TRIM.format(p=p),
             _READ.format(p=p),
             _PUT_META.format(p=p),
+            _READ_INFO.format(p=p),
         )
 
     async def _get_pool(self) -> Any:
@@ -294,6 +307,39 @@ class Postgres:
         async with pool.acquire() as conn:
             rows = await conn.fetch(self._sql[2], namespace, stream_id, now(), start, end, tail)
         return [Record(seq=r[0], ts=r[1], data=decode_record(r[2], namespace, stream_id, r[0])) for r in rows]
+
+    async def read_and_info(
+        self,
+        namespace: str,
+        stream_id: str,
+        info_of: tuple[str, str],
+        *,
+        start: int = 0,
+        end: int | None = None,
+        last: int | None = None,
+    ) -> tuple[list[Record], StreamInfo | None]:
+        """`read(namespace, stream_id, ...)` and `info(*info_of)` in one statement (one round trip)."""
+        pool = await self._get_pool()
+        tail = None if last is None else max(last, 0)
+        t = now()
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(self._sql[4], namespace, stream_id, t, start, end, tail, *info_of)
+        info: StreamInfo | None = None
+        if rows and rows[0][0] is None:
+            row = rows[0]
+            rows = rows[1:]
+            if row[7] is None or row[7] > t:
+                info = StreamInfo(
+                    namespace=info_of[0],
+                    id=info_of[1],
+                    created_at=row[3],
+                    updated_at=row[4],
+                    first_seq=row[5],
+                    next_seq=row[6],
+                    expires_at=row[7],
+                    meta=decode_meta(row[8]),
+                )
+        return [Record(seq=r[0], ts=r[1], data=decode_record(r[2], namespace, stream_id, r[0])) for r in rows], info
 
     @staticmethod
     def _info(ns: str, stream_id: str, row: Any) -> StreamInfo:

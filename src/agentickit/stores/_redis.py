@@ -89,19 +89,24 @@ redis.call('ZADD', KEYS[3], t, ARGV[4])
 return 0
 """
 
-_READ = """
-local h = redis.call('HMGET', KEYS[1], 'first', 'next', 'expires')
-if not h[2] then return {} end
-if h[3] and tonumber(h[3]) <= tonumber(ARGV[1]) then return {} end
-local first = tonumber(h[1])
-local nxt = tonumber(h[2])
-local lo = math.max(tonumber(ARGV[2]), first)
-local hi = nxt
-if ARGV[3] ~= '' then hi = math.min(tonumber(ARGV[3]), nxt) end
-if ARGV[4] ~= '' then lo = math.max(lo, hi - tonumber(ARGV[4])) end
-if hi <= lo then return {} end
-return redis.call('LRANGE', KEYS[2], lo - first, hi - first - 1)
+_READ_BODY = """
+local function read()
+  local h = redis.call('HMGET', KEYS[1], 'first', 'next', 'expires')
+  if not h[2] then return {} end
+  if h[3] and tonumber(h[3]) <= tonumber(ARGV[1]) then return {} end
+  local first = tonumber(h[1])
+  local nxt = tonumber(h[2])
+  local lo = math.max(tonumber(ARGV[2]), first)
+  local hi = nxt
+  if ARGV[3] ~= '' then hi = math.min(tonumber(ARGV[3]), nxt) end
+  if ARGV[4] ~= '' then lo = math.max(lo, hi - tonumber(ARGV[4])) end
+  if hi <= lo then return {} end
+  return redis.call('LRANGE', KEYS[2], lo - first, hi - first - 1)
+end
 """
+_READ = _READ_BODY + "return read()\n"
+# The read and another stream's hash (KEYS[3]) in one script: one round trip, one atomic view.
+_READ_INFO = _READ_BODY + "return {read(), redis.call('HGETALL', KEYS[3])}\n"
 
 # Delete a stream only if it is still expired (an append may have refreshed it since the scan).
 _SWEEP_ONE = """
@@ -168,7 +173,13 @@ class Redis:
             self._client = aioredis.from_url(self.url, socket_connect_timeout=10.0)
             self._scripts = {
                 name: self._client.register_script(src)
-                for name, src in (("append", _APPEND), ("put_meta", _PUT_META), ("read", _READ), ("sweep", _SWEEP_ONE))
+                for name, src in (
+                    ("append", _APPEND),
+                    ("put_meta", _PUT_META),
+                    ("read", _READ),
+                    ("read_info", _READ_INFO),
+                    ("sweep", _SWEEP_ONE),
+                )
             }
         return self._client
 
@@ -221,6 +232,30 @@ class Redis:
         args = [repr(now()), str(start), "" if end is None else str(end), "" if last is None else str(last)]
         with self._guard():
             entries: list[bytes] = await self._scripts["read"](keys=[h, r], args=args)
+        return self._records(namespace, stream_id, start, entries)
+
+    async def read_and_info(
+        self,
+        namespace: str,
+        stream_id: str,
+        info_of: tuple[str, str],
+        *,
+        start: int = 0,
+        end: int | None = None,
+        last: int | None = None,
+    ) -> tuple[list[Record], StreamInfo | None]:
+        """`read(namespace, stream_id, ...)` and `info(*info_of)` in one script (one round trip)."""
+        await self._ready()
+        h, r, _, _ = self._keys(namespace, stream_id)
+        other = self._keys(*info_of)[0]
+        args = [repr(now()), str(start), "" if end is None else str(end), "" if last is None else str(last)]
+        with self._guard():
+            entries, flat = await self._scripts["read_info"](keys=[h, r, other], args=args)
+        fields: dict[bytes, bytes] = dict(zip(flat[::2], flat[1::2], strict=True))
+        return self._records(namespace, stream_id, start, entries), self._info(*info_of, fields)
+
+    @staticmethod
+    def _records(namespace: str, stream_id: str, start: int, entries: list[bytes]) -> list[Record]:
         out: list[Record] = []
         for entry in entries:
             parts = entry.split(b" ", 2)

@@ -229,19 +229,39 @@ class SQLite:
         self, namespace: str, stream_id: str, *, start: int = 0, end: int | None = None, last: int | None = None
     ) -> list[Record]:
         """Records with `start <= seq < end`, oldest first (`last=n`: the newest n of them)."""
-
-        def q(conn: sqlite3.Connection) -> list[tuple[int, float, bytes]]:
-            row = self._stream_row(conn, namespace, stream_id)
-            if row is None:
-                return []
-            lo, hi = window(start, end, last, row[3], row[4])
-            return conn.execute(
-                f"SELECT seq, ts, data FROM {self.prefix}_records WHERE sid = ? AND seq >= ? AND seq < ? ORDER BY seq",
-                (row[0], lo, hi),
-            ).fetchall()
-
-        rows = await self._call(q)
+        rows = await self._call(self._read_rows, namespace, stream_id, start, end, last)
         return [Record(seq=s, ts=t, data=decode_record(d, namespace, stream_id, s)) for s, t, d in rows]
+
+    def _read_rows(
+        self, conn: sqlite3.Connection, namespace: str, stream_id: str, start: int, end: int | None, last: int | None
+    ) -> list[tuple[int, float, bytes]]:
+        row = self._stream_row(conn, namespace, stream_id)
+        if row is None:
+            return []
+        lo, hi = window(start, end, last, row[3], row[4])
+        return conn.execute(
+            f"SELECT seq, ts, data FROM {self.prefix}_records WHERE sid = ? AND seq >= ? AND seq < ? ORDER BY seq",
+            (row[0], lo, hi),
+        ).fetchall()
+
+    async def read_and_info(
+        self,
+        namespace: str,
+        stream_id: str,
+        info_of: tuple[str, str],
+        *,
+        start: int = 0,
+        end: int | None = None,
+        last: int | None = None,
+    ) -> tuple[list[Record], StreamInfo | None]:
+        """`read(namespace, stream_id, ...)` and `info(*info_of)` in one trip to the store's thread."""
+
+        def q(conn: sqlite3.Connection) -> tuple[list[tuple[int, float, bytes]], tuple[Any, ...] | None]:
+            return self._read_rows(conn, namespace, stream_id, start, end, last), self._stream_row(conn, *info_of)
+
+        rows, info = await self._call(q)
+        records = [Record(seq=s, ts=t, data=decode_record(d, namespace, stream_id, s)) for s, t, d in rows]
+        return records, None if info is None else self._info(*info_of, info)
 
     @staticmethod
     def _info(ns: str, stream_id: str, row: tuple[Any, ...]) -> StreamInfo:
