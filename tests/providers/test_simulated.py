@@ -91,6 +91,8 @@ def test_bad_simulated_settings_are_rejected() -> None:
         SimulatedModel(ttft=-1)
     with pytest.raises(ValueError, match="tokens_per_s"):
         SimulatedModel(tokens_per_s=0)
+    with pytest.raises(ValueError, match="tools_mode must be 'auto' or 'never', not 'always'"):
+        SimulatedModel(tools_mode="always")  # type: ignore[arg-type]
 
 
 async def test_ttft_and_tokens_per_second_pace_the_stream() -> None:

@@ -349,6 +349,8 @@ class SimulatedModel(Model):
             raise ValueError("timeout must be > 0 seconds, or None for no limit")
         if self.max_tokens is not None and self.max_tokens < 1:
             raise ValueError("max_tokens must be >= 1, or None for no limit")
+        if self.tools_mode not in ("auto", "never"):
+            raise ValueError(f"tools_mode must be 'auto' or 'never', not {self.tools_mode!r}")
         bad = [f for f in self.failures if not isinstance(f, SimFailure) and f not in _FAILURES]
         if bad:
             raise ValueError(f"unknown simulated failure {bad[0]!r}; use one of {sorted(_FAILURES)}")
